@@ -1,0 +1,396 @@
+/* Tokeniser: a first pass cuts the text into primitives (words, numbers,
+ * codes, currency signs, URLs, addresses), a second pass merges them with a
+ * little context ("commande n° 12345" -> "commande" + __order__). */
+#include "tok.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "xalloc.h"
+
+enum prim_type { P_WORD, P_NUM, P_CODE, P_CURRENCY, P_HASH, P_DEGREE, P_URL, P_EMAIL };
+
+struct prim {
+	uint32_t off, len;
+	enum prim_type type;
+};
+
+struct scan {
+	const char *text;
+	size_t len;
+	struct prim *prims;
+	size_t count, cap, max;
+};
+
+static int32_t cp_at(const struct scan *s, size_t i, size_t *n_r)
+{
+	unsigned char c = (unsigned char)s->text[i];
+	if (c < 0x80) {
+		*n_r = 1;
+		return c;
+	}
+	utf8proc_int32_t cp;
+	utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s->text + i,
+					      (utf8proc_ssize_t)(s->len - i), &cp);
+	if (n <= 0) {
+		*n_r = 1;
+		return -1;
+	}
+	*n_r = (size_t)n;
+	return cp;
+}
+
+static bool is_digit(int32_t cp)
+{
+	return cp >= '0' && cp <= '9';
+}
+
+static bool is_word_cp(int32_t cp)
+{
+	if (cp < 0x80)
+		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || is_digit(cp);
+	switch (utf8proc_category(cp)) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+	case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ND:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool is_space_cp(int32_t cp)
+{
+	if (cp < 0x80)
+		return cp == ' ' || (cp >= '\t' && cp <= '\r');
+	if (cp < 0)
+		return true;
+	utf8proc_category_t cat = utf8proc_category(cp);
+	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
+}
+
+static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type)
+{
+	if (s->count >= s->max)
+		return;
+	s->prims = xgrow(s->prims, &s->cap, s->count + 1, sizeof(*s->prims));
+	s->prims[s->count++] = (struct prim){(uint32_t)off, (uint32_t)len, type};
+}
+
+static bool has_prefix(const char *p, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return len >= n && memcmp(p, prefix, n) == 0;
+}
+
+static bool word_in(const char *p, size_t len, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strlen(*list) == len && memcmp(*list, p, len) == 0)
+			return true;
+	return false;
+}
+
+static bool is_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+/* A domain: dot-separated labels, the last one at least two letters. */
+static bool is_domain(const char *p, size_t len)
+{
+	if (len < 4 || p[0] == '.' || p[len - 1] == '.' || memchr(p, '.', len) == NULL)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_host_char(p[i]) || (p[i] == '.' && i + 1 < len && p[i + 1] == '.'))
+			return false;
+	size_t last = len;
+	while (last > 0 && p[last - 1] != '.')
+		last--;
+	if (len - last < 2)
+		return false;
+	for (size_t i = last; i < len; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')))
+			return false;
+	return true;
+}
+
+static const char *const bare_tlds[] = {"com", "fr", "net", "org", "io", "eu", "be", "ch", "ca", "uk",
+					"de", "info", "biz", "co", "us", "app", "dev", NULL};
+
+/* URLs and addresses are recognised on whole whitespace-delimited chunks;
+ * returns true when [start, end) was consumed. */
+static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
+{
+	static const char lead[] = "<([{\"'";
+	static const char trail[] = ">)]}\"'.,;:!?";
+	const char *t = s->text;
+	while (start < end && strchr(lead, t[start]) != NULL)
+		start++;
+	while (end > start && strchr(trail, t[end - 1]) != NULL)
+		end--;
+	if (end <= start)
+		return false;
+	const char *p = t + start;
+	size_t n = end - start;
+	if (has_prefix(p, n, "http://") || has_prefix(p, n, "https://") || has_prefix(p, n, "ftp://") ||
+	    (has_prefix(p, n, "www.") && n > 6)) {
+		add_prim(s, start, n, P_URL);
+		return true;
+	}
+	if (has_prefix(p, n, "mailto:")) {
+		p += 7;
+		n -= 7;
+	}
+	const char *at = memchr(p, '@', n);
+	if (at != NULL && at > p) {
+		bool ok = true;
+		for (const char *q = p; q < at && ok; q++)
+			ok = (unsigned char)*q >= 0x80 || is_host_char(*q) || strchr("_%+'", *q) != NULL;
+		if (ok && is_domain(at + 1, n - (size_t)(at + 1 - p))) {
+			add_prim(s, start, end - start, P_EMAIL);
+			return true;
+		}
+	}
+	/* A bare host name with a common top-level domain ("monsite.fr/aide"). */
+	const char *slash = memchr(p, '/', n);
+	size_t host_len = slash != NULL ? (size_t)(slash - p) : n;
+	if (is_domain(p, host_len)) {
+		size_t last = host_len;
+		while (last > 0 && p[last - 1] != '.')
+			last--;
+		if (word_in(p + last, host_len - last, bare_tlds)) {
+			add_prim(s, start, n, P_URL);
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char *const elisions[] = {"l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu",
+				       "puisqu", "quoiqu", "presqu", NULL};
+
+/* One part of a word (between hyphens): elision and possessive dropped. */
+static void add_word_part(struct scan *s, size_t off, size_t len)
+{
+	const char *p = s->text + off;
+	const char *apo = memchr(p, '\'', len);
+	if (apo != NULL && word_in(p, (size_t)(apo - p), elisions)) {
+		size_t cut = (size_t)(apo - p) + 1;
+		off += cut;
+		len -= cut;
+		p += cut;
+	}
+	if (len > 3 && p[len - 2] == '\'' && p[len - 1] == 's')
+		len -= 2;
+	if (len < 2 || len > TOK_MAX_WORD_LEN)
+		return;
+	add_prim(s, off, len, P_WORD);
+}
+
+static size_t scan_run(struct scan *s, size_t p, size_t end)
+{
+	size_t q = p, n;
+	int32_t prev = -1;
+	unsigned letters = 0, digits = 0, hyphens = 0;
+	while (q < end) {
+		int32_t cp = cp_at(s, q, &n);
+		if (is_word_cp(cp)) {
+			if (is_digit(cp))
+				digits++;
+			else
+				letters++;
+			prev = cp;
+			q += n;
+			continue;
+		}
+		if (q + n >= end || (cp != '\'' && cp != '-' && cp != '.' && cp != ',' && cp != '/'))
+			break;
+		size_t n2;
+		int32_t next = cp_at(s, q + n, &n2);
+		if (!is_word_cp(next))
+			break;
+		bool join;
+		if (cp == '\'')
+			join = !is_digit(prev) && !is_digit(next);
+		else if (cp == '-')
+			join = true;
+		else
+			join = is_digit(prev) && is_digit(next);
+		if (!join)
+			break;
+		if (cp == '-')
+			hyphens++;
+		q += n;
+	}
+	size_t len = q - p;
+	if (digits > 0 && letters == 0 && hyphens == 0) {
+		add_prim(s, p, len, P_NUM);
+	} else if (digits > 0 && (hyphens > 0 || digits >= 3) && len <= TOK_MAX_WORD_LEN) {
+		add_prim(s, p, len, P_CODE);
+	} else {
+		size_t part = p;
+		for (size_t i = p; i <= q; i++) {
+			if (i == q || s->text[i] == '-') {
+				add_word_part(s, part, i - part);
+				part = i + 1;
+			}
+		}
+	}
+	return q;
+}
+
+static void scan_text(struct scan *s)
+{
+	size_t i = 0, n;
+	while (i < s->len && s->count < s->max) {
+		int32_t cp = cp_at(s, i, &n);
+		if (is_space_cp(cp)) {
+			i += n;
+			continue;
+		}
+		size_t end = i;
+		while (end < s->len) {
+			size_t m;
+			if (is_space_cp(cp_at(s, end, &m)))
+				break;
+			end += m;
+		}
+		if (scan_chunk_special(s, i, end)) {
+			i = end;
+			continue;
+		}
+		while (i < end) {
+			cp = cp_at(s, i, &n);
+			if (is_word_cp(cp)) {
+				i = scan_run(s, i, end);
+				continue;
+			}
+			if (cp == 0x20AC || cp == '$' || cp == 0xA3 || cp == 0xA5)
+				add_prim(s, i, n, P_CURRENCY);
+			else if (cp == '#')
+				add_prim(s, i, n, P_HASH);
+			else if (cp == 0xB0)
+				add_prim(s, i, n, P_DEGREE);
+			i += n;
+		}
+	}
+}
+
+static const char *const order_words[] = {"commande", "commandes", "cmd", "order", "orders", NULL};
+static const char *const invoice_words[] = {"facture", "factures", "invoice", "invoices", "avoir", "bill",
+					    "receipt", "recu", NULL};
+static const char *const number_fillers[] = {"n", "no", "num", "numero", "number", "nr", "nbr", "ref",
+					     "reference", "id", NULL};
+static const char *const currency_words[] = {"eur", "euro", "euros", "usd", "dollar", "dollars", "gbp",
+					     "chf", "cad", NULL};
+
+static bool prim_is_word(const struct scan *s, const struct prim *p, const char *const *list)
+{
+	return p->type == P_WORD && word_in(s->text + p->off, p->len, list);
+}
+
+static const char *code_class(const char *p, size_t len)
+{
+	static const char *const inv[] = {"fac", "fa-", "fct", "inv", "bill", NULL};
+	static const char *const ord[] = {"cmd", "ord", "po-", "co-", NULL};
+	for (const char *const *q = inv; *q != NULL; q++)
+		if (has_prefix(p, len, *q))
+			return TOK_CLASS_INVOICE;
+	for (const char *const *q = ord; *q != NULL; q++)
+		if (has_prefix(p, len, *q))
+			return TOK_CLASS_ORDER;
+	return TOK_CLASS_REF;
+}
+
+struct emitter {
+	tok_callback_t *callback;
+	void *context;
+	size_t emitted, max;
+	bool truncated, stopped;
+};
+
+static void emit(struct emitter *e, const char *text, size_t len, enum tok_kind kind)
+{
+	if (e->stopped)
+		return;
+	if (e->emitted >= e->max) {
+		e->truncated = true;
+		e->stopped = true;
+		return;
+	}
+	e->emitted++;
+	if (e->callback(e->context, text, len, kind) != 0)
+		e->stopped = true;
+}
+
+static void emit_class(struct emitter *e, const char *cls)
+{
+	emit(e, cls, strlen(cls), TOK_CLASS);
+}
+
+size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callback_t *callback,
+		    void *context, bool *truncated_r)
+{
+	struct scan s = {.text = text, .len = len, .max = max_tokens * 4 + 8};
+	struct emitter e = {.callback = callback, .context = context, .max = max_tokens};
+	scan_text(&s);
+	if (s.count >= s.max)
+		e.truncated = true;
+	for (size_t i = 0; i < s.count && !e.stopped; i++) {
+		const struct prim *p = &s.prims[i];
+		const struct prim *next = i + 1 < s.count ? &s.prims[i + 1] : NULL;
+		switch (p->type) {
+		case P_URL:
+			emit_class(&e, TOK_CLASS_URL);
+			break;
+		case P_EMAIL:
+			emit_class(&e, TOK_CLASS_EMAIL);
+			break;
+		case P_CURRENCY:
+			if (next != NULL && next->type == P_NUM) {
+				emit_class(&e, TOK_CLASS_AMOUNT);
+				i++;
+			}
+			break;
+		case P_NUM:
+			if (next != NULL && (next->type == P_CURRENCY || prim_is_word(&s, next, currency_words))) {
+				emit_class(&e, TOK_CLASS_AMOUNT);
+				i++;
+			} else {
+				emit_class(&e, TOK_CLASS_NUMBER);
+			}
+			break;
+		case P_CODE:
+			emit_class(&e, code_class(text + p->off, p->len));
+			break;
+		case P_WORD: {
+			emit(&e, text + p->off, p->len, TOK_WORD);
+			const char *cls = prim_is_word(&s, p, order_words)     ? TOK_CLASS_ORDER
+					  : prim_is_word(&s, p, invoice_words) ? TOK_CLASS_INVOICE
+									       : NULL;
+			if (cls == NULL)
+				break;
+			/* "commande n° 12345", "order #A-12345", "invoice INV-001" */
+			size_t j = i + 1;
+			while (j < s.count && j < i + 4 &&
+			       (s.prims[j].type == P_HASH || s.prims[j].type == P_DEGREE ||
+				prim_is_word(&s, &s.prims[j], number_fillers)))
+				j++;
+			if (j < s.count && (s.prims[j].type == P_NUM || s.prims[j].type == P_CODE)) {
+				emit_class(&e, cls);
+				i = j;
+			}
+			break;
+		}
+		case P_HASH:
+		case P_DEGREE:
+			break;
+		}
+	}
+	free(s.prims);
+	if (truncated_r != NULL)
+		*truncated_r = e.truncated;
+	return e.emitted;
+}

@@ -1,0 +1,345 @@
+/* triagectl init, tickets, show, stats: reading and creating the store. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "parse.h"
+#include "store.h"
+#include "xalloc.h"
+
+/* "2026-11-26T08:00:00Z", or "-" for 0. */
+static const char *utc(int64_t t, char buf[32])
+{
+	if (t <= 0)
+		return "-";
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static void print_json(cJSON *json)
+{
+	char *text = cJSON_Print(json);
+	puts(text);
+	cJSON_free(text);
+	cJSON_Delete(json);
+}
+
+static void add_time(cJSON *obj, const char *key, int64_t t)
+{
+	char buf[32];
+	if (t > 0)
+		cJSON_AddStringToObject(obj, key, utc(t, buf));
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
+static void add_str(cJSON *obj, const char *key, const char *value)
+{
+	if (value != NULL)
+		cJSON_AddStringToObject(obj, key, value);
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
+int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
+{
+	if (ctl_wants_help(argc, argv,
+			   "usage: triagectl init\n"
+			   "Creates the database named by the configuration, or migrates it to the\n"
+			   "current schema. Safe to run again.\n"))
+		return CTL_OK;
+	if (argc > 1) {
+		ctl_error("init takes no arguments");
+		return CTL_USAGE;
+	}
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	printf("%s: schema version %d\n", ctl->cfg->database, store_schema_version(st));
+	return CTL_OK;
+}
+
+static cJSON *ticket_json(const struct ticket *t)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)t->id);
+	cJSON_AddStringToObject(o, "status", ticket_status_name(t->status));
+	add_str(o, "queue", t->queue);
+	add_str(o, "subject", t->subject);
+	add_str(o, "requester", t->requester);
+	add_str(o, "requester_name", t->requester_name);
+	cJSON_AddStringToObject(o, "priority", ticket_priority_name(t->priority));
+	add_str(o, "assignee", t->assignee);
+	add_str(o, "language", t->language);
+	add_str(o, "category", t->category);
+	cJSON_AddNumberToObject(o, "category_confidence", t->category_confidence);
+	cJSON_AddBoolToObject(o, "spam", t->spam);
+	cJSON_AddNumberToObject(o, "sentiment", t->sentiment);
+	add_str(o, "sentiment_label", t->sentiment_label);
+	add_time(o, "created", t->created);
+	add_time(o, "updated", t->updated);
+	add_time(o, "first_response_at", t->first_response_at);
+	add_time(o, "next_due", t->next_due);
+	cJSON *tags = cJSON_AddArrayToObject(o, "tags");
+	if (t->tags != NULL) {
+		for (const char *p = t->tags; *p != '\0';) {
+			size_t len = strcspn(p, ",");
+			if (len > 0) {
+				_cleanup_free_ char *tag = xstrndup(p, len);
+				cJSON_AddItemToArray(tags, cJSON_CreateString(tag));
+			}
+			p += len + (p[len] == ',');
+		}
+	}
+	return o;
+}
+
+int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: triagectl tickets [--status S] [--queue Q] [--requester ADDR]\n"
+		"                         [--search TEXT] [--sort due|created] [--limit N] [--json]\n"
+		"Lists tickets, newest first (or most urgent first with --sort due).\n"
+		"S is new, open, pending, resolved, closed, or active (new+open+pending).\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	static const struct option options[] = {
+		{"status", required_argument, NULL, 's'},
+		{"queue", required_argument, NULL, 'q'},
+		{"requester", required_argument, NULL, 'r'},
+		{"search", required_argument, NULL, 't'},
+		{"sort", required_argument, NULL, 'o'},
+		{"limit", required_argument, NULL, 'l'},
+		{0},
+	};
+	struct ticket_filter f = {0};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int64_t n;
+		enum ticket_status status;
+		switch (opt) {
+		case 's':
+			if (strcmp(optarg, "active") != 0 && ticket_status_parse(optarg, &status) < 0) {
+				ctl_error("--status: unknown status \"%s\"", optarg);
+				return CTL_USAGE;
+			}
+			f.status = optarg;
+			break;
+		case 'q': f.queue = optarg; break;
+		case 'r': f.requester = optarg; break;
+		case 't': f.text = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "due") != 0 && strcmp(optarg, "created") != 0) {
+				ctl_error("--sort: expected due or created");
+				return CTL_USAGE;
+			}
+			f.sort_by_due = strcmp(optarg, "due") == 0;
+			break;
+		case 'l':
+			if (parse_int64(optarg, 1, 1000000, &n) < 0) {
+				ctl_error("--limit: expected a number 1..1000000");
+				return CTL_USAGE;
+			}
+			f.limit = (unsigned)n;
+			break;
+		default: fputs(usage, stderr); return CTL_USAGE;
+		}
+	}
+	if (optind < argc) {
+		ctl_error("unexpected argument \"%s\"", argv[optind]);
+		return CTL_USAGE;
+	}
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	struct ticket *list;
+	size_t n;
+	if (store_ticket_list(st, &f, &list, &n) < 0) {
+		ctl_error("cannot list tickets: %s", store_error(st));
+		return CTL_FAIL;
+	}
+	if (ctl->json) {
+		cJSON *array = cJSON_CreateArray();
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddItemToArray(array, ticket_json(&list[i]));
+		print_json(array);
+	} else {
+		printf("%5s  %-8s  %-10s  %-8s  %-10s  %-8s  %-17s  %s\n", "ID", "STATUS", "QUEUE",
+		       "PRIORITY", "CATEGORY", "MOOD", "CREATED", "SUBJECT");
+		for (size_t i = 0; i < n; i++) {
+			const struct ticket *t = &list[i];
+			char buf[32];
+			printf("%5lld  %-8s  %-10s  %-8s  %-10s  %-8s  %-17.16s  %.60s\n",
+			       (long long)t->id, ticket_status_name(t->status), t->queue,
+			       ticket_priority_name(t->priority), t->category ? t->category : "-",
+			       t->sentiment_label ? t->sentiment_label : "-", utc(t->created, buf),
+			       t->subject);
+		}
+	}
+	ticket_list_free(&list, n);
+	return CTL_OK;
+}
+
+int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: triagectl show N [--json]\n"
+		"Shows ticket N: its messages, the triage decisions with their reasons, the\n"
+		"suggested replies and the audit events.\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	int64_t id;
+	if (argc != 2 || parse_int64(argv[1], 1, INT64_MAX, &id) < 0) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	struct ticket t;
+	int found = store_ticket_get(st, id, &t);
+	if (found <= 0) {
+		if (found < 0)
+			ctl_error("%s", store_error(st));
+		else
+			ctl_error("no ticket %lld", (long long)id);
+		return found < 0 ? CTL_FAIL : CTL_NOTFOUND;
+	}
+	struct message_row *msgs = NULL;
+	struct triage_row *triage = NULL;
+	struct event_row *events = NULL;
+	size_t n_msgs = 0, n_triage = 0, n_events = 0;
+	if (store_message_list(st, id, &msgs, &n_msgs) < 0 ||
+	    store_triage_list(st, id, &triage, &n_triage) < 0 ||
+	    store_event_list(st, id, &events, &n_events) < 0) {
+		ctl_error("%s", store_error(st));
+		ticket_clear(&t);
+		message_rows_free(&msgs, n_msgs);
+		triage_rows_free(&triage, n_triage);
+		return CTL_FAIL;
+	}
+	char buf[32];
+	if (ctl->json) {
+		cJSON *o = ticket_json(&t);
+		cJSON *jm = cJSON_AddArrayToObject(o, "messages");
+		for (size_t i = 0; i < n_msgs; i++) {
+			cJSON *m = cJSON_CreateObject();
+			cJSON_AddNumberToObject(m, "id", (double)msgs[i].id);
+			cJSON_AddStringToObject(m, "direction", msgs[i].outgoing ? "out" : "in");
+			add_str(m, "message_id", msgs[i].message_id);
+			add_str(m, "from", msgs[i].from_addr);
+			add_str(m, "from_name", msgs[i].from_name);
+			add_str(m, "subject", msgs[i].subject);
+			add_time(m, "date", msgs[i].date);
+			add_time(m, "received", msgs[i].received);
+			add_str(m, "text", msgs[i].new_text);
+			add_str(m, "full_text", msgs[i].body_text);
+			cJSON_AddNumberToObject(m, "attachments", (double)msgs[i].n_attachments);
+			cJSON_AddNumberToObject(m, "loop_flags", msgs[i].loop_flags);
+			add_str(m, "parse_error", msgs[i].parse_error);
+			cJSON_AddItemToArray(jm, m);
+		}
+		cJSON *jt = cJSON_AddArrayToObject(o, "triage");
+		for (size_t i = 0; i < n_triage; i++) {
+			cJSON *d = cJSON_CreateObject();
+			add_str(d, "task", triage[i].task);
+			add_str(d, "label", triage[i].label);
+			cJSON_AddNumberToObject(d, "confidence", triage[i].confidence);
+			cJSON_AddNumberToObject(d, "score", triage[i].score);
+			add_str(d, "explanation", triage[i].explanation);
+			cJSON *detail = triage[i].detail ? cJSON_Parse(triage[i].detail) : NULL;
+			cJSON_AddItemToObject(d, "detail", detail ? detail : cJSON_CreateNull());
+			cJSON_AddItemToArray(jt, d);
+		}
+		cJSON *je = cJSON_AddArrayToObject(o, "events");
+		for (size_t i = 0; i < n_events; i++) {
+			cJSON *e = cJSON_CreateObject();
+			add_time(e, "at", events[i].at);
+			add_str(e, "actor", events[i].actor);
+			add_str(e, "kind", events[i].kind);
+			cJSON *detail = events[i].detail ? cJSON_Parse(events[i].detail) : NULL;
+			cJSON_AddItemToObject(e, "detail", detail ? detail : cJSON_CreateNull());
+			cJSON_AddItemToArray(je, e);
+		}
+		print_json(o);
+	} else {
+		printf("Ticket #%lld  %s\n", (long long)t.id, t.subject);
+		printf("  requester: %s%s%s%s\n", t.requester_name ? t.requester_name : "",
+		       t.requester_name ? " <" : "", t.requester, t.requester_name ? ">" : "");
+		printf("  status: %s   queue: %s   priority: %s   assignee: %s\n",
+		       ticket_status_name(t.status), t.queue, ticket_priority_name(t.priority),
+		       t.assignee ? t.assignee : "-");
+		printf("  created: %s", utc(t.created, buf));
+		printf("   first response: %s\n", utc(t.first_response_at, buf));
+		if (t.tags != NULL && t.tags[0] != '\0')
+			printf("  tags: %s\n", t.tags);
+		if (n_triage > 0)
+			printf("\nTriage:\n");
+		for (size_t i = 0; i < n_triage; i++)
+			printf("  %-9s %-12s (confidence %.2f) %s\n", triage[i].task,
+			       triage[i].label ? triage[i].label : "-", triage[i].confidence,
+			       triage[i].explanation ? triage[i].explanation : "");
+		for (size_t i = 0; i < n_msgs; i++) {
+			const struct message_row *m = &msgs[i];
+			printf("\n--- message %zu (%s) from %s, %s%s\n", i + 1,
+			       m->outgoing ? "sent" : "received", m->from_addr ? m->from_addr : "?",
+			       utc(m->date ? m->date : m->received, buf),
+			       m->n_attachments ? ", with attachments" : "");
+			if (m->parse_error != NULL)
+				printf("(could not be parsed: %s)\n", m->parse_error);
+			printf("%s\n", m->new_text ? m->new_text : m->body_text ? m->body_text : "");
+		}
+		if (n_events > 0)
+			printf("\nEvents:\n");
+		for (size_t i = 0; i < n_events; i++)
+			printf("  %s  %-22s %-24s %s\n", utc(events[i].at, buf), events[i].kind,
+			       events[i].actor, events[i].detail ? events[i].detail : "");
+	}
+	ticket_clear(&t);
+	message_rows_free(&msgs, n_msgs);
+	triage_rows_free(&triage, n_triage);
+	event_rows_free(&events, n_events);
+	return CTL_OK;
+}
+
+int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
+{
+	if (ctl_wants_help(argc, argv, "usage: triagectl stats [--json]\n"
+				       "Counts of tickets (by status), messages, attachments and events.\n"))
+		return CTL_OK;
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	struct store_stats s;
+	if (store_stats(st, &s) < 0) {
+		ctl_error("%s", store_error(st));
+		return CTL_FAIL;
+	}
+	static const char *const names[] = {"new", "open", "pending", "resolved", "closed"};
+	if (ctl->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "tickets", (double)s.tickets);
+		cJSON_AddNumberToObject(o, "messages", (double)s.messages);
+		cJSON_AddNumberToObject(o, "attachments", (double)s.attachments);
+		cJSON_AddNumberToObject(o, "events", (double)s.events);
+		cJSON *by = cJSON_AddObjectToObject(o, "by_status");
+		for (int i = 0; i < 5; i++)
+			cJSON_AddNumberToObject(by, names[i], (double)s.by_status[i]);
+		print_json(o);
+	} else {
+		printf("tickets:     %lld\nmessages:    %lld\nattachments: %lld\nevents:      %lld\n",
+		       (long long)s.tickets, (long long)s.messages, (long long)s.attachments,
+		       (long long)s.events);
+		for (int i = 0; i < 5; i++)
+			printf("  %-9s  %lld\n", names[i], (long long)s.by_status[i]);
+	}
+	return CTL_OK;
+}

@@ -1,0 +1,34 @@
+/* Shared by the store*.c files only: the connection and the statement cache.
+ * Nothing outside the store may include it. */
+#ifndef TRIAGED_STORE_PRIVATE_H
+#define TRIAGED_STORE_PRIVATE_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store_stmt_entry {
+	const char *sql; /* a string literal: its address is the key */
+	sqlite3_stmt *stmt;
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	struct store_stmt_entry *stmts;
+	size_t n_stmts, cap_stmts;
+	int tx_depth;
+};
+
+/* The prepared statement for sql (a literal), prepared once per connection,
+ * returned reset and with its bindings cleared. NULL on error. */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql);
+
+/* Binds a C string or NULL. */
+int store_bind_text(sqlite3_stmt *s, int idx, const char *text);
+/* Copies a column as an owned string (NULL stays NULL). */
+char *store_column_dup(sqlite3_stmt *s, int col);
+/* Steps a statement that returns no rows; 0 or -1. */
+int store_exec_stmt(struct store *st, sqlite3_stmt *s);
+
+#endif

@@ -1,0 +1,363 @@
+/* The store's core: opening, pragmas, migrations, transactions, the
+ * statement cache and the time source. Table-specific SQL is in the other
+ * store_*.c files. */
+#include "store-private.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "xalloc.h"
+
+/* Forward-only migrations: entry N brings user_version N to N+1. Never edit a
+ * released entry; add a new one. */
+static const char *const migrations[] = {
+	/* 1: the core of the helpdesk */
+	"CREATE TABLE mailboxes ("
+	"  name TEXT PRIMARY KEY,"
+	"  uidvalidity INTEGER NOT NULL DEFAULT 0,"
+	"  last_uid INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE tickets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  subject TEXT NOT NULL DEFAULT '',"
+	"  requester TEXT NOT NULL DEFAULT '',"
+	"  requester_name TEXT,"
+	"  mailbox TEXT,"
+	"  queue TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'new'"
+	"    CHECK (status IN ('new','open','pending','resolved','closed')),"
+	"  priority TEXT NOT NULL DEFAULT 'normal'"
+	"    CHECK (priority IN ('low','normal','high','urgent')),"
+	"  assignee TEXT,"
+	"  language TEXT,"
+	"  category TEXT,"
+	"  category_confidence REAL,"
+	"  spam INTEGER NOT NULL DEFAULT 0,"
+	"  spam_score REAL,"
+	"  sentiment REAL,"
+	"  sentiment_label TEXT,"
+	"  loop_flags INTEGER NOT NULL DEFAULT 0,"
+	"  tags TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  first_response_at INTEGER,"
+	"  resolved_at INTEGER,"
+	"  next_due INTEGER);"
+	"CREATE INDEX tickets_status_queue ON tickets(status, queue);"
+	"CREATE INDEX tickets_requester ON tickets(requester);"
+	"CREATE INDEX tickets_created ON tickets(created);"
+	"CREATE INDEX tickets_next_due ON tickets(next_due) WHERE next_due IS NOT NULL;"
+	"CREATE TABLE messages ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,"
+	"  direction TEXT NOT NULL CHECK (direction IN ('in','out')),"
+	"  mailbox TEXT,"
+	"  uidvalidity INTEGER,"
+	"  uid INTEGER,"
+	"  message_id TEXT,"
+	"  dedupe_key TEXT NOT NULL UNIQUE,"
+	"  in_reply_to TEXT,"
+	"  refs TEXT,"
+	"  from_addr TEXT,"
+	"  from_name TEXT,"
+	"  to_addrs TEXT,"
+	"  subject TEXT,"
+	"  date INTEGER,"
+	"  received INTEGER NOT NULL,"
+	"  body_text TEXT,"
+	"  new_text TEXT,"
+	"  quoted_text TEXT,"
+	"  signature TEXT,"
+	"  html TEXT,"
+	"  raw BLOB,"
+	"  loop_flags INTEGER NOT NULL DEFAULT 0,"
+	"  parse_error TEXT,"
+	"  UNIQUE (mailbox, uidvalidity, uid));"
+	"CREATE INDEX messages_ticket ON messages(ticket_id);"
+	"CREATE INDEX messages_message_id ON messages(message_id);"
+	"CREATE INDEX messages_from ON messages(from_addr);"
+	"CREATE TABLE attachments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+	"  filename TEXT,"
+	"  content_type TEXT,"
+	"  size INTEGER NOT NULL,"
+	"  data BLOB);"
+	"CREATE INDEX attachments_message ON attachments(message_id);"
+	/* The audit log outlives erasure: ticket_id is kept as a plain number. */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ticket_id INTEGER,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  detail TEXT);"
+	"CREATE INDEX events_ticket ON events(ticket_id);"
+	"CREATE INDEX events_kind_at ON events(kind, at);"
+	"CREATE TABLE triage ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,"
+	"  message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,"
+	"  task TEXT NOT NULL,"
+	"  label TEXT,"
+	"  confidence REAL,"
+	"  score REAL,"
+	"  explanation TEXT,"
+	"  detail TEXT,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX triage_ticket ON triage(ticket_id);"
+	"CREATE TABLE nb_labels ("
+	"  model TEXT NOT NULL,"
+	"  label TEXT NOT NULL,"
+	"  docs REAL NOT NULL,"
+	"  tokens REAL NOT NULL,"
+	"  PRIMARY KEY (model, label)) WITHOUT ROWID;"
+	"CREATE TABLE nb_counts ("
+	"  model TEXT NOT NULL,"
+	"  token TEXT NOT NULL,"
+	"  label TEXT NOT NULL,"
+	"  count REAL NOT NULL,"
+	"  PRIMARY KEY (model, token, label)) WITHOUT ROWID;"
+	"CREATE TABLE training ("
+	"  ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,"
+	"  model TEXT NOT NULL,"
+	"  label TEXT NOT NULL,"
+	"  features TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (ticket_id, model));"
+	/* Ticket text search (the API's q=, similar solved tickets): an
+	 * external-content index over the messages, kept in sync by triggers. */
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(subject, new_text,"
+	"  content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2');"
+	"CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN"
+	"  INSERT INTO messages_fts(rowid, subject, new_text) VALUES (new.id, new.subject, new.new_text);"
+	"END;"
+	"CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN"
+	"  INSERT INTO messages_fts(messages_fts, rowid, subject, new_text)"
+	"    VALUES ('delete', old.id, old.subject, old.new_text);"
+	"END;"
+	"CREATE TRIGGER messages_fts_au AFTER UPDATE OF subject, new_text ON messages BEGIN"
+	"  INSERT INTO messages_fts(messages_fts, rowid, subject, new_text)"
+	"    VALUES ('delete', old.id, old.subject, old.new_text);"
+	"  INSERT INTO messages_fts(rowid, subject, new_text) VALUES (new.id, new.subject, new.new_text);"
+	"END;",
+};
+
+int store_latest_version(void)
+{
+	return (int)ARRAY_SIZE(migrations);
+}
+
+static _Atomic int64_t fake_now;
+
+int64_t store_now(void)
+{
+	int64_t fake = atomic_load(&fake_now);
+	if (fake != 0)
+		return fake;
+	return (int64_t)time(NULL);
+}
+
+void store_set_fake_now(int64_t t)
+{
+	atomic_store(&fake_now, t);
+}
+
+const char *store_error(struct store *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+struct sqlite3 *store_db(struct store *st)
+{
+	return st->db;
+}
+
+sqlite3_stmt *store_stmt(struct store *st, const char *sql)
+{
+	for (size_t i = 0; i < st->n_stmts; i++)
+		if (st->stmts[i].sql == sql) {
+			sqlite3_stmt *s = st->stmts[i].stmt;
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return s;
+		}
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+		return NULL;
+	st->stmts = xgrow(st->stmts, &st->cap_stmts, st->n_stmts + 1, sizeof(*st->stmts));
+	st->stmts[st->n_stmts].sql = sql;
+	st->stmts[st->n_stmts].stmt = s;
+	st->n_stmts++;
+	return s;
+}
+
+int store_bind_text(sqlite3_stmt *s, int idx, const char *text)
+{
+	if (text == NULL)
+		return sqlite3_bind_null(s, idx);
+	return sqlite3_bind_text(s, idx, text, -1, SQLITE_TRANSIENT);
+}
+
+char *store_column_dup(sqlite3_stmt *s, int col)
+{
+	const unsigned char *text = sqlite3_column_text(s, col);
+	if (text == NULL)
+		return NULL;
+	return xstrndup((const char *)text, (size_t)sqlite3_column_bytes(s, col));
+}
+
+int store_exec_stmt(struct store *st, sqlite3_stmt *s)
+{
+	(void)st;
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int exec_sql(struct store *st, const char *sql)
+{
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int store_schema_version(struct store *st)
+{
+	sqlite3_stmt *s;
+	int version = -1;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return version;
+}
+
+static int store_migrate_to(struct store *st, int target, const char **error_r)
+{
+	static __thread char error[512];
+	int version = store_schema_version(st);
+	if (version < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	if (version > store_latest_version()) {
+		snprintf(error, sizeof(error),
+			 "database schema version %d is newer than this program's (%d)", version,
+			 store_latest_version());
+		*error_r = error;
+		return -1;
+	}
+	/* Each step in its own transaction: a failure leaves the last good version. */
+	for (; version < target; version++) {
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (exec_sql(st, "BEGIN IMMEDIATE") < 0 || exec_sql(st, migrations[version]) < 0 ||
+		    exec_sql(st, pragma) < 0 || exec_sql(st, "COMMIT") < 0) {
+			snprintf(error, sizeof(error), "migration to schema version %d failed: %s",
+				 version + 1, store_error(st));
+			exec_sql(st, "ROLLBACK");
+			*error_r = error;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int open_common(const char *path, int migrate_to, struct store **st_r,
+		       const char **error_r)
+{
+	static __thread char error[512];
+	struct store *st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		snprintf(error, sizeof(error), "%s: %s", path,
+			 st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		*error_r = error;
+		store_close(&st);
+		return -1;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_extended_result_codes(st->db, 1);
+	/* WAL: readers (triagectl, the web console) never block the writer. */
+	if (exec_sql(st, "PRAGMA journal_mode = WAL") < 0 ||
+	    exec_sql(st, "PRAGMA synchronous = NORMAL") < 0 ||
+	    exec_sql(st, "PRAGMA foreign_keys = ON") < 0 ||
+	    exec_sql(st, "PRAGMA secure_delete = ON") < 0) {
+		snprintf(error, sizeof(error), "%s: %s", path, store_error(st));
+		*error_r = error;
+		store_close(&st);
+		return -1;
+	}
+	if (migrate_to >= 0) {
+		if (store_migrate_to(st, migrate_to, error_r) < 0) {
+			snprintf(error, sizeof(error), "%s: %s", path, *error_r);
+			*error_r = error;
+			store_close(&st);
+			return -1;
+		}
+	} else if (store_schema_version(st) != store_latest_version()) {
+		snprintf(error, sizeof(error),
+			 "%s: schema version %d, expected %d (run `triagectl init`)", path,
+			 store_schema_version(st), store_latest_version());
+		*error_r = error;
+		store_close(&st);
+		return -1;
+	}
+	*st_r = st;
+	return 0;
+}
+
+int store_open(const char *path, struct store **st_r, const char **error_r)
+{
+	return open_common(path, store_latest_version(), st_r, error_r);
+}
+
+int store_open_readonly(const char *path, struct store **st_r, const char **error_r)
+{
+	return open_common(path, -1, st_r, error_r);
+}
+
+int store_open_at_version(const char *path, int version, struct store **st_r,
+			  const char **error_r)
+{
+	return open_common(path, version, st_r, error_r);
+}
+
+void store_close(struct store **stp)
+{
+	struct store *st = *stp;
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->n_stmts; i++)
+		sqlite3_finalize(st->stmts[i].stmt);
+	free(st->stmts);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+	*stp = NULL;
+}
+
+int store_begin(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, "BEGIN IMMEDIATE");
+	return s != NULL ? store_exec_stmt(st, s) : -1;
+}
+
+int store_commit(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, "COMMIT");
+	return s != NULL ? store_exec_stmt(st, s) : -1;
+}
+
+void store_rollback(struct store *st)
+{
+	if (sqlite3_get_autocommit(st->db))
+		return;
+	sqlite3_stmt *s = store_stmt(st, "ROLLBACK");
+	if (s != NULL)
+		store_exec_stmt(st, s);
+}

@@ -146,10 +146,10 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 	}
 	/* Neither language's function words: another language, however many
 	 * trigrams happen to match. */
-	if (foreign > known || (words >= 3 && known * 8 < words)) {
+	if (foreign > known || (words >= 5 && known * 12 < words)) {
 		*lang_r = LANG_OTHER;
 		*confidence_r = foreign > known ? (double)foreign / (foreign + known)
-					       : 1.0 - (double)known * 8 / words;
+					       : 1.0 - (double)known * 12 / words;
 		return 0;
 	}
 	double p_fr = 1.0 / (1.0 + exp(-SLOPE * (fr - en)));

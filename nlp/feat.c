@@ -1,0 +1,435 @@
+/* Feature extractor: glue between normalisation, tokeniser, language
+ * guess, stop words and Snowball, plus header evidence for spam. */
+#include "feat.h"
+
+#include <libstemmer.h>
+#include <string.h>
+#include <strings.h>
+
+#include "norm.h"
+#include "strbuf.h"
+#include "symtab.h"
+#include "tok.h"
+#include "xalloc.h"
+
+struct feat_ctx {
+	struct symtab *stopwords;
+	struct sb_stemmer *stem_fr, *stem_en;
+};
+
+struct counts {
+	struct symtab *keys;
+	uint32_t *count;
+	size_t cap;
+};
+
+struct feat_bag {
+	enum lang lang;
+	double lang_confidence;
+	bool truncated;
+	struct counts features, terms;
+};
+
+static void counts_add(struct counts *c, const char *key, size_t len, uint32_t n)
+{
+	bool created;
+	uint32_t id = symtab_intern(c->keys, key, len, &created);
+	if (created) {
+		c->count = xgrow(c->count, &c->cap, (size_t)id + 1, sizeof(*c->count));
+		c->count[id] = 0;
+	}
+	c->count[id] = c->count[id] > UINT32_MAX - n ? UINT32_MAX : c->count[id] + n;
+}
+
+struct feat_bag *feat_bag_new(void)
+{
+	struct feat_bag *bag = xcalloc(1, sizeof(*bag));
+	bag->features.keys = symtab_new(64);
+	bag->terms.keys = symtab_new(64);
+	return bag;
+}
+
+void feat_bag_free(struct feat_bag **bagp)
+{
+	struct feat_bag *bag = *bagp;
+	if (bag == NULL)
+		return;
+	symtab_free(&bag->features.keys);
+	symtab_free(&bag->terms.keys);
+	free(bag->features.count);
+	free(bag->terms.count);
+	free(bag);
+	*bagp = NULL;
+}
+
+int feat_bag_add(struct feat_bag *bag, const char *feature, uint32_t count, const char **error_r)
+{
+	size_t len = strlen(feature);
+	if (len == 0 || len > FEAT_MAX_LEN) {
+		*error_r = "feature empty or too long";
+		return -1;
+	}
+	counts_add(&bag->features, feature, len, count);
+	return 0;
+}
+
+enum lang feat_bag_lang(const struct feat_bag *bag) { return bag->lang; }
+double feat_bag_lang_confidence(const struct feat_bag *bag) { return bag->lang_confidence; }
+bool feat_bag_truncated(const struct feat_bag *bag) { return bag->truncated; }
+size_t feat_bag_count(const struct feat_bag *bag) { return symtab_count(bag->features.keys); }
+size_t feat_bag_term_count(const struct feat_bag *bag) { return symtab_count(bag->terms.keys); }
+
+void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, uint32_t *count_r)
+{
+	*feature_r = symtab_key(bag->features.keys, (uint32_t)i);
+	*count_r = bag->features.count[i];
+}
+
+void feat_bag_term(const struct feat_bag *bag, size_t i, const char **term_r, uint32_t *count_r)
+{
+	*term_r = symtab_key(bag->terms.keys, (uint32_t)i);
+	*count_r = bag->terms.count[i];
+}
+
+static void load_stopwords(struct symtab *set, const char *buf, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t end = i;
+		while (end < len && buf[end] != '\n')
+			end++;
+		size_t s = i, e = end;
+		while (s < e && (buf[s] == ' ' || buf[s] == '\t'))
+			s++;
+		while (e > s && (buf[e - 1] == ' ' || buf[e - 1] == '\t' || buf[e - 1] == '\r'))
+			e--;
+		if (e > s && buf[s] != '#') {
+			char *norm;
+			size_t nlen;
+			const char *error;
+			if (norm_text(buf + s, e - s, 0, &norm, &nlen, &error) == 0) {
+				if (nlen > 0 && nlen <= TOK_MAX_WORD_LEN)
+					symtab_intern(set, norm, nlen, NULL);
+				free(norm);
+			}
+		}
+		i = end + 1;
+	}
+}
+
+int feat_ctx_new(const char *stop_fr, size_t stop_fr_len, const char *stop_en, size_t stop_en_len,
+		 struct feat_ctx **ctx_r, const char **error_r)
+{
+	struct feat_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->stopwords = symtab_new(512);
+	if (stop_fr != NULL)
+		load_stopwords(ctx->stopwords, stop_fr, stop_fr_len);
+	if (stop_en != NULL)
+		load_stopwords(ctx->stopwords, stop_en, stop_en_len);
+	ctx->stem_fr = sb_stemmer_new("french", NULL);
+	ctx->stem_en = sb_stemmer_new("english", NULL);
+	if (ctx->stem_fr == NULL || ctx->stem_en == NULL) {
+		feat_ctx_free(&ctx);
+		*error_r = "Snowball stemmers for french and english unavailable";
+		return -1;
+	}
+	*ctx_r = ctx;
+	return 0;
+}
+
+void feat_ctx_free(struct feat_ctx **ctxp)
+{
+	struct feat_ctx *ctx = *ctxp;
+	if (ctx == NULL)
+		return;
+	symtab_free(&ctx->stopwords);
+	if (ctx->stem_fr != NULL)
+		sb_stemmer_delete(ctx->stem_fr);
+	if (ctx->stem_en != NULL)
+		sb_stemmer_delete(ctx->stem_en);
+	free(ctx);
+	*ctxp = NULL;
+}
+
+bool feat_is_stopword(const struct feat_ctx *ctx, const char *word, size_t len)
+{
+	uint32_t id;
+	return symtab_find(ctx->stopwords, word, len, &id) == 0;
+}
+
+struct tok_state {
+	struct feat_ctx *ctx;
+	struct feat_bag *bag;
+	struct sb_stemmer *stemmer; /* NULL: language unknown, no stemming */
+	const char *prefix;
+	unsigned flags;
+};
+
+static void add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len)
+{
+	char buf[FEAT_MAX_LEN + 1];
+	size_t plen = strlen(prefix);
+	if (plen + len > FEAT_MAX_LEN || len == 0)
+		return;
+	memcpy(buf, prefix, plen);
+	memcpy(buf + plen, text, len);
+	counts_add(c, buf, plen + len, 1);
+}
+
+static int on_token(void *context, const char *text, size_t len, enum tok_kind kind)
+{
+	struct tok_state *st = context;
+	if (kind == TOK_CLASS) {
+		add_prefixed(&st->bag->features, st->prefix, text, len);
+		return 0;
+	}
+	bool stop = feat_is_stopword(st->ctx, text, len);
+	if (stop && !(st->flags & FEAT_KEEP_STOPWORDS))
+		return 0;
+	const char *stem = text;
+	size_t stem_len = len;
+	if (st->stemmer != NULL) {
+		const sb_symbol *s = sb_stemmer_stem(st->stemmer, (const sb_symbol *)text, (int)len);
+		if (s != NULL) {
+			stem = (const char *)s;
+			stem_len = (size_t)sb_stemmer_length(st->stemmer);
+		}
+	}
+	if (!stop)
+		add_prefixed(&st->bag->terms, "", stem, stem_len);
+	if (st->flags & FEAT_NO_STEM)
+		add_prefixed(&st->bag->features, st->prefix, text, len);
+	else
+		add_prefixed(&st->bag->features, st->prefix, stem, stem_len);
+	return 0;
+}
+
+static int tokenize_part(struct tok_state *st, const char *text, size_t len, size_t max_tokens,
+			 const char **error_r)
+{
+	_cleanup_free_ char *norm = NULL;
+	size_t nlen;
+	bool truncated = false;
+	if (norm_text(text, len, 0, &norm, &nlen, error_r) < 0)
+		return -1;
+	tok_tokenize(norm, nlen, max_tokens, on_token, st, &truncated);
+	if (truncated || len > NORM_MAX_INPUT)
+		st->bag->truncated = true;
+	return 0;
+}
+
+static void guess_language(struct feat_bag *bag, const char *subject, size_t subject_len,
+			   const char *body, size_t body_len)
+{
+	struct strbuf sb;
+	strbuf_init(&sb, LANG_MAX_INPUT);
+	if (subject != NULL) {
+		strbuf_append(&sb, subject, subject_len);
+		strbuf_putc(&sb, '\n');
+	}
+	if (body != NULL)
+		strbuf_append(&sb, body, body_len);
+	const char *error;
+	if (lang_guess(strbuf_str(&sb), sb.len, &bag->lang, &bag->lang_confidence, &error) < 0) {
+		bag->lang = LANG_OTHER;
+		bag->lang_confidence = 0;
+	}
+	strbuf_free(&sb);
+}
+
+static int extract(struct feat_ctx *ctx, struct feat_bag *bag, const char *subject, size_t subject_len,
+		   const char *body, size_t body_len, unsigned flags, const char **error_r)
+{
+	guess_language(bag, subject, subject_len, body, body_len);
+	struct tok_state st = {.ctx = ctx, .bag = bag, .flags = flags, .prefix = FEAT_SUBJECT_PREFIX};
+	/* Search terms are always stemmed; features only without FEAT_NO_STEM.
+	 * An unknown language gets no stemming rather than a wrong one. */
+	st.stemmer = bag->lang == LANG_FR ? ctx->stem_fr : bag->lang == LANG_EN ? ctx->stem_en : NULL;
+	if (subject != NULL && tokenize_part(&st, subject, subject_len, FEAT_MAX_SUBJECT_TOKENS, error_r) < 0)
+		return -1;
+	st.prefix = "";
+	if (body != NULL && tokenize_part(&st, body, body_len, TOK_MAX_TOKENS, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+int feat_extract(struct feat_ctx *ctx, const char *subject, size_t subject_len, const char *body,
+		 size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r)
+{
+	struct feat_bag *bag = feat_bag_new();
+	if (extract(ctx, bag, subject, subject_len, body, body_len, flags, error_r) < 0) {
+		feat_bag_free(&bag);
+		return -1;
+	}
+	*bag_r = bag;
+	return 0;
+}
+
+/* ---- headers ---- */
+
+static char lower_ascii(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool is_dom_char(char c)
+{
+	c = lower_ascii(c);
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+/* Domain after each '@' ("h:<name>:@example.com"). */
+static void add_at_domains(struct feat_bag *bag, const char *prefix, const char *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] != '@')
+			continue;
+		size_t e = i + 1;
+		char dom[FEAT_MAX_LEN];
+		size_t n = 0;
+		while (e < len && is_dom_char(v[e]) && n < sizeof(dom) - 1)
+			dom[n++] = lower_ascii(v[e++]);
+		while (n > 0 && dom[n - 1] == '.')
+			n--;
+		if (n > 0 && memchr(dom, '.', n) != NULL) {
+			char p[32];
+			size_t plen = strlen(prefix);
+			memcpy(p, prefix, plen);
+			p[plen] = '@';
+			p[plen + 1] = '\0';
+			add_prefixed(&bag->features, p, dom, n);
+		}
+	}
+}
+
+/* Host names and IPv4 /24 networks of a Received field. */
+static void add_received(struct feat_bag *bag, const char *v, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && !is_dom_char(v[i]))
+			i++;
+		size_t s = i;
+		char host[FEAT_MAX_LEN];
+		size_t n = 0;
+		bool alpha = false;
+		while (i < len && is_dom_char(v[i])) {
+			if (n < sizeof(host) - 1)
+				host[n++] = lower_ascii(v[i]);
+			alpha |= (lower_ascii(v[i]) >= 'a' && lower_ascii(v[i]) <= 'z');
+			i++;
+		}
+		while (n > 0 && host[n - 1] == '.')
+			n--;
+		if (s == i || memchr(host, '.', n) == NULL)
+			continue;
+		if (alpha) {
+			add_prefixed(&bag->features, "h:rcvd:", host, n);
+		} else {
+			/* keep the first three octets */
+			size_t dots = 0, k = 0;
+			while (k < n && dots < 3)
+				if (host[k++] == '.')
+					dots++;
+			if (dots == 3)
+				add_prefixed(&bag->features, "h:rcvd:ip:", host, k - 1);
+		}
+	}
+}
+
+/* Words of a header value, normalised, neither stemmed nor filtered. */
+static void add_header_words(struct feat_ctx *ctx, struct feat_bag *bag, const char *prefix, const char *v,
+			     size_t len)
+{
+	const char *error;
+	struct tok_state st = {.ctx = ctx, .bag = bag, .flags = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS,
+			       .prefix = prefix};
+	struct counts saved = bag->terms;
+	/* header words are not search terms: collect them in a throwaway table */
+	bag->terms.keys = symtab_new(16);
+	bag->terms.count = NULL;
+	bag->terms.cap = 0;
+	(void)tokenize_part(&st, v, len, 32, &error);
+	symtab_free(&bag->terms.keys);
+	free(bag->terms.count);
+	bag->terms = saved;
+}
+
+static bool name_is(const char *name, size_t len, const char *want)
+{
+	return strlen(want) == len && strncasecmp(name, want, len) == 0;
+}
+
+int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len, const char *body,
+		      size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r)
+{
+	if (headers_len > FEAT_MAX_HEADER_BYTES)
+		headers_len = FEAT_MAX_HEADER_BYTES;
+	/* Unfold: a line starting with white space continues the field. */
+	struct strbuf unfolded;
+	strbuf_init(&unfolded, 0);
+	for (size_t i = 0; i < headers_len; i++) {
+		char c = headers[i];
+		if (c == '\r')
+			continue;
+		if (c == '\n' && i + 1 < headers_len && (headers[i + 1] == ' ' || headers[i + 1] == '\t'))
+			c = ' ';
+		strbuf_putc(&unfolded, c == '\0' ? ' ' : c);
+	}
+	const char *h = strbuf_str(&unfolded);
+	size_t hlen = unfolded.len;
+	const char *subject = NULL;
+	size_t subject_len = 0;
+	struct feat_bag *bag = feat_bag_new();
+	size_t fields = 0;
+	for (size_t i = 0; i < hlen && fields < FEAT_MAX_HEADER_FIELDS;) {
+		size_t end = i;
+		while (end < hlen && h[end] != '\n')
+			end++;
+		const char *colon = memchr(h + i, ':', end - i);
+		if (colon != NULL && colon > h + i) {
+			const char *name = h + i;
+			size_t nlen = (size_t)(colon - name);
+			const char *v = colon + 1;
+			size_t vlen = (size_t)(h + end - v);
+			while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+				v++;
+				vlen--;
+			}
+			fields++;
+			char lname[48];
+			if (nlen < sizeof(lname) && memchr(name, ' ', nlen) == NULL) {
+				for (size_t k = 0; k < nlen; k++)
+					lname[k] = lower_ascii(name[k]);
+				add_prefixed(&bag->features, "h:n:", lname, nlen);
+			}
+			if (name_is(name, nlen, "subject") && subject == NULL) {
+				subject = v;
+				subject_len = vlen;
+			} else if (name_is(name, nlen, "from") || name_is(name, nlen, "reply-to") ||
+				   name_is(name, nlen, "sender")) {
+				add_at_domains(bag, "h:from:", v, vlen);
+				add_header_words(ctx, bag, "h:from:", v, vlen);
+			} else if (name_is(name, nlen, "return-path")) {
+				add_at_domains(bag, "h:rpath:", v, vlen);
+			} else if (name_is(name, nlen, "message-id")) {
+				add_at_domains(bag, "h:mid:", v, vlen);
+			} else if (name_is(name, nlen, "received")) {
+				add_received(bag, v, vlen);
+			} else if (name_is(name, nlen, "content-type")) {
+				add_header_words(ctx, bag, "h:ct:", v, vlen);
+			} else if (name_is(name, nlen, "x-mailer") || name_is(name, nlen, "user-agent")) {
+				add_header_words(ctx, bag, "h:xm:", v, vlen);
+			}
+		}
+		i = end + 1;
+	}
+	int ret = extract(ctx, bag, subject, subject_len, body, body_len, flags, error_r);
+	strbuf_free(&unfolded);
+	if (ret < 0) {
+		feat_bag_free(&bag);
+		return -1;
+	}
+	*bag_r = bag;
+	return 0;
+}

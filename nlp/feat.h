@@ -1,0 +1,73 @@
+/* Feature extraction in one call: subject + body (or raw headers + body) ->
+ * language guess + a bag of features (feature -> count) for the classifier,
+ * and the stemmed, stop-word-free terms for knowledge-base queries.
+ * Pipeline: norm_text -> tok_tokenize -> stop words -> Snowball stem.
+ * Features: body words as their stem ("factur"), subject words prefixed
+ * FEAT_SUBJECT_PREFIX ("s:factur"), class tokens as is ("__amount__"),
+ * header evidence prefixed FEAT_HEADER_PREFIX ("h:from:@example.com").
+ * Ownership: the caller owns contexts and bags (free with *_free); strings
+ * returned by the bag accessors live as long as the bag. A context holds
+ * Snowball stemmers, which are not thread-safe: one context per thread. */
+#ifndef TRIAGED_NLP_FEAT_H
+#define TRIAGED_NLP_FEAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lang.h"
+
+#define FEAT_SUBJECT_PREFIX "s:"
+#define FEAT_HEADER_PREFIX "h:"
+/* Longest feature string kept, prefix included. */
+#define FEAT_MAX_LEN 96
+/* Caps on what one mail may feed in. */
+#define FEAT_MAX_SUBJECT_TOKENS 100
+#define FEAT_MAX_HEADER_BYTES (64 * 1024)
+#define FEAT_MAX_HEADER_FIELDS 256
+
+enum feat_flags {
+	FEAT_NO_STEM = 1 << 0,        /* keep whole words (e.g. for spam) */
+	FEAT_KEEP_STOPWORDS = 1 << 1, /* keep stop words (e.g. for spam) */
+};
+
+struct feat_ctx;
+struct feat_bag;
+
+/* Stop-word lists as file contents (one word per line, '#' comments), in
+ * any case and with or without accents; either may be NULL. */
+int feat_ctx_new(const char *stop_fr, size_t stop_fr_len, const char *stop_en, size_t stop_en_len,
+		 struct feat_ctx **ctx_r, const char **error_r);
+void feat_ctx_free(struct feat_ctx **ctx);
+bool feat_is_stopword(const struct feat_ctx *ctx, const char *normalised_word, size_t len);
+
+/* subject may be NULL. Body tokens beyond TOK_MAX_TOKENS are left out and
+ * feat_bag_truncated() says so. */
+int feat_extract(struct feat_ctx *ctx, const char *subject, size_t subject_len, const char *body,
+		 size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r);
+/* Same with raw (unfolded or folded) header text instead of a subject: the
+ * Subject field gives subject features; From, Reply-To, Return-Path, Sender,
+ * Message-ID, Received, Content-Type, X-Mailer and User-Agent give header
+ * features; every field name gives "h:n:<name>". Pass decoded (RFC 2047)
+ * headers when available. */
+int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len, const char *body,
+		      size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r);
+
+/* An empty bag, for callers (and tests) that build features by hand. */
+struct feat_bag *feat_bag_new(void);
+void feat_bag_free(struct feat_bag **bag);
+/* Adds count occurrences of feature (NUL-terminated, at most FEAT_MAX_LEN). */
+int feat_bag_add(struct feat_bag *bag, const char *feature, uint32_t count, const char **error_r);
+
+enum lang feat_bag_lang(const struct feat_bag *bag);
+double feat_bag_lang_confidence(const struct feat_bag *bag);
+bool feat_bag_truncated(const struct feat_bag *bag);
+/* Distinct features, in first-seen order; i < feat_bag_count(). */
+size_t feat_bag_count(const struct feat_bag *bag);
+void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, uint32_t *count_r);
+/* Search terms: stems of subject and body words (no prefix, no class or
+ * header tokens, no stop words) with their counts. */
+size_t feat_bag_term_count(const struct feat_bag *bag);
+void feat_bag_term(const struct feat_bag *bag, size_t i, const char **term_r, uint32_t *count_r);
+
+#endif

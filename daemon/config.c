@@ -2,7 +2,7 @@
  * cJSON, every key checked against what the section allows, every value
  * against its type and range, references between sections resolved. Each
  * error names the file, the line and the JSON path of the offending key. */
-#include "config.h"
+#include "config-private.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -32,10 +32,6 @@ struct path_line {
 	unsigned line;
 };
 
-struct line_index {
-	struct path_line *items;
-	size_t count, cap;
-};
 
 struct scanner {
 	const char *p, *end;
@@ -201,15 +197,8 @@ void cfg_errors_free(struct cfg_errors *errors)
 
 /* ---- typed reader --------------------------------------------------------- */
 
-struct reader {
-	const char *file;
-	const char *base_dir; /* relative paths in the config are relative to it */
-	struct line_index lines;
-	struct cfg_errors *errors;
-};
 
-static void __attribute__((format(printf, 3, 4)))
-rerr(struct reader *r, const char *path, const char *fmt, ...)
+void cfg_error(struct reader *r, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -222,13 +211,13 @@ rerr(struct reader *r, const char *path, const char *fmt, ...)
 	free(msg);
 }
 
-static char *key_path(const char *parent, const char *key)
+char *cfg_key_path(const char *parent, const char *key)
 {
 	return parent[0] ? xasprintf("%s.%s", parent, key) : xstrdup(key);
 }
 
 /* A short rendering of a value for error messages. */
-static char *show_value(const cJSON *v)
+char *cfg_show_value(const cJSON *v)
 {
 	char *printed = cJSON_PrintUnformatted(v);
 	if (printed == NULL)
@@ -241,12 +230,12 @@ static char *show_value(const cJSON *v)
 }
 
 /* Checks that node is an object and that it has no key outside allowed. */
-static bool check_object(struct reader *r, const cJSON *node, const char *path,
+bool cfg_check_object(struct reader *r, const cJSON *node, const char *path,
 			 const char *const *allowed)
 {
 	if (!cJSON_IsObject(node)) {
-		_cleanup_free_ char *got = show_value(node);
-		rerr(r, path, "expected an object, got %s", got);
+		_cleanup_free_ char *got = cfg_show_value(node);
+		cfg_error(r, path, "expected an object, got %s", got);
 		return false;
 	}
 	bool ok = true;
@@ -257,16 +246,16 @@ static bool check_object(struct reader *r, const cJSON *node, const char *path,
 				known = true;
 		for (const cJSON *dup = node->child; dup != item; dup = dup->next)
 			if (strcmp(dup->string, item->string) == 0) {
-				_cleanup_free_ char *p = key_path(path, item->string);
-				rerr(r, p, "duplicate key");
+				_cleanup_free_ char *p = cfg_key_path(path, item->string);
+				cfg_error(r, p, "duplicate key");
 				ok = false;
 			}
 		if (!known) {
-			_cleanup_free_ char *p = key_path(path, item->string);
+			_cleanup_free_ char *p = cfg_key_path(path, item->string);
 			struct strbuf names = STRBUF_INIT;
 			for (size_t i = 0; allowed[i] != NULL; i++)
 				strbuf_printf(&names, "%s%s", i ? ", " : "", allowed[i]);
-			rerr(r, p, "unknown key (known keys here: %s)", strbuf_str(&names));
+			cfg_error(r, p, "unknown key (known keys here: %s)", strbuf_str(&names));
 			strbuf_free(&names);
 			ok = false;
 		}
@@ -274,44 +263,44 @@ static bool check_object(struct reader *r, const cJSON *node, const char *path,
 	return ok;
 }
 
-static const cJSON *get(const cJSON *obj, const char *key)
+const cJSON *cfg_get(const cJSON *obj, const char *key)
 {
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
-static void read_string(struct reader *r, const cJSON *obj, const char *path, const char *key,
+void cfg_read_string(struct reader *r, const cJSON *obj, const char *path, const char *key,
 			const char *def, char **out)
 {
-	const cJSON *v = get(obj, key);
+	const cJSON *v = cfg_get(obj, key);
 	if (v == NULL || cJSON_IsNull(v)) {
 		*out = def ? xstrdup(def) : NULL;
 		return;
 	}
 	if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
-		_cleanup_free_ char *p = key_path(path, key);
-		_cleanup_free_ char *got = show_value(v);
-		rerr(r, p, "expected a non-empty string, got %s", got);
+		_cleanup_free_ char *p = cfg_key_path(path, key);
+		_cleanup_free_ char *got = cfg_show_value(v);
+		cfg_error(r, p, "expected a non-empty string, got %s", got);
 		*out = def ? xstrdup(def) : NULL;
 		return;
 	}
 	*out = xstrdup(v->valuestring);
 }
 
-static void require_string(struct reader *r, const cJSON *obj, const char *path, const char *key,
+void cfg_require_string(struct reader *r, const cJSON *obj, const char *path, const char *key,
 			   char **out)
 {
-	read_string(r, obj, path, key, NULL, out);
-	if (*out == NULL && get(obj, key) == NULL) {
-		_cleanup_free_ char *p = key_path(path, key);
-		rerr(r, p, "required key is missing");
+	cfg_read_string(r, obj, path, key, NULL, out);
+	if (*out == NULL && cfg_get(obj, key) == NULL) {
+		_cleanup_free_ char *p = cfg_key_path(path, key);
+		cfg_error(r, p, "required key is missing");
 	}
 }
 
 /* Resolves a file path relative to the config file's folder. */
-static void read_path(struct reader *r, const cJSON *obj, const char *path, const char *key,
+void cfg_read_path(struct reader *r, const cJSON *obj, const char *path, const char *key,
 		      const char *def, char **out)
 {
-	read_string(r, obj, path, key, def, out);
+	cfg_read_string(r, obj, path, key, def, out);
 	if (*out != NULL && (*out)[0] != '/' && r->base_dir != NULL) {
 		char *abs = xasprintf("%s/%s", r->base_dir, *out);
 		free(*out);
@@ -319,60 +308,60 @@ static void read_path(struct reader *r, const cJSON *obj, const char *path, cons
 	}
 }
 
-static void read_uint(struct reader *r, const cJSON *obj, const char *path, const char *key,
+void cfg_read_uint(struct reader *r, const cJSON *obj, const char *path, const char *key,
 		      unsigned min, unsigned max, unsigned def, unsigned *out)
 {
-	const cJSON *v = get(obj, key);
+	const cJSON *v = cfg_get(obj, key);
 	*out = def;
 	if (v == NULL)
 		return;
 	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
 	    v->valuedouble < min || v->valuedouble > max) {
-		_cleanup_free_ char *p = key_path(path, key);
-		_cleanup_free_ char *got = show_value(v);
-		rerr(r, p, "expected an integer %u..%u, got %s", min, max, got);
+		_cleanup_free_ char *p = cfg_key_path(path, key);
+		_cleanup_free_ char *got = cfg_show_value(v);
+		cfg_error(r, p, "expected an integer %u..%u, got %s", min, max, got);
 		return;
 	}
 	*out = (unsigned)v->valuedouble;
 }
 
-static void read_double(struct reader *r, const cJSON *obj, const char *path, const char *key,
+void cfg_read_double(struct reader *r, const cJSON *obj, const char *path, const char *key,
 			double min, double max, double def, double *out)
 {
-	const cJSON *v = get(obj, key);
+	const cJSON *v = cfg_get(obj, key);
 	*out = def;
 	if (v == NULL)
 		return;
 	if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max) {
-		_cleanup_free_ char *p = key_path(path, key);
-		_cleanup_free_ char *got = show_value(v);
-		rerr(r, p, "expected a number %g..%g, got %s", min, max, got);
+		_cleanup_free_ char *p = cfg_key_path(path, key);
+		_cleanup_free_ char *got = cfg_show_value(v);
+		cfg_error(r, p, "expected a number %g..%g, got %s", min, max, got);
 		return;
 	}
 	*out = v->valuedouble;
 }
 
-static void read_bool(struct reader *r, const cJSON *obj, const char *path, const char *key,
+void cfg_read_bool(struct reader *r, const cJSON *obj, const char *path, const char *key,
 		      bool def, bool *out)
 {
-	const cJSON *v = get(obj, key);
+	const cJSON *v = cfg_get(obj, key);
 	*out = def;
 	if (v == NULL)
 		return;
 	if (!cJSON_IsBool(v)) {
-		_cleanup_free_ char *p = key_path(path, key);
-		_cleanup_free_ char *got = show_value(v);
-		rerr(r, p, "expected true or false, got %s", got);
+		_cleanup_free_ char *p = cfg_key_path(path, key);
+		_cleanup_free_ char *got = cfg_show_value(v);
+		cfg_error(r, p, "expected true or false, got %s", got);
 		return;
 	}
 	*out = cJSON_IsTrue(v);
 }
 
 /* names is NULL-terminated; the index of the match is the value. */
-static void read_enum(struct reader *r, const cJSON *obj, const char *path, const char *key,
+void cfg_read_enum(struct reader *r, const cJSON *obj, const char *path, const char *key,
 		      const char *const *names, int def, int *out)
 {
-	const cJSON *v = get(obj, key);
+	const cJSON *v = cfg_get(obj, key);
 	*out = def;
 	if (v == NULL)
 		return;
@@ -385,13 +374,13 @@ static void read_enum(struct reader *r, const cJSON *obj, const char *path, cons
 	struct strbuf list = STRBUF_INIT;
 	for (int i = 0; names[i] != NULL; i++)
 		strbuf_printf(&list, "%s\"%s\"", i ? ", " : "", names[i]);
-	_cleanup_free_ char *p = key_path(path, key);
-	_cleanup_free_ char *got = show_value(v);
-	rerr(r, p, "expected one of %s, got %s", strbuf_str(&list), got);
+	_cleanup_free_ char *p = cfg_key_path(path, key);
+	_cleanup_free_ char *got = cfg_show_value(v);
+	cfg_error(r, p, "expected one of %s, got %s", strbuf_str(&list), got);
 	strbuf_free(&list);
 }
 
-static bool is_identifier(const char *s)
+bool cfg_is_identifier(const char *s)
 {
 	if (s == NULL || *s == '\0')
 		return false;
@@ -412,29 +401,29 @@ static void read_mailbox(struct reader *r, const cJSON *node, const char *path,
 	static const char *const keys[] = {"name", "host", "port", "tls", "tls_verify",
 		"tls_ca_file", "user", "password_file", "password_env", "folder", "after", "idle",
 		"poll_seconds", "timeout_seconds", "queue", "auto_ack", "max_attachment_bytes", NULL};
-	if (!check_object(r, node, path, keys))
+	if (!cfg_check_object(r, node, path, keys))
 		return;
-	require_string(r, node, path, "name", &mb->name);
-	if (mb->name != NULL && !is_identifier(mb->name)) {
-		_cleanup_free_ char *p = key_path(path, "name");
-		rerr(r, p, "expected letters, digits, '-', '_' or '.', got \"%s\"", mb->name);
+	cfg_require_string(r, node, path, "name", &mb->name);
+	if (mb->name != NULL && !cfg_is_identifier(mb->name)) {
+		_cleanup_free_ char *p = cfg_key_path(path, "name");
+		cfg_error(r, p, "expected letters, digits, '-', '_' or '.', got \"%s\"", mb->name);
 	}
-	require_string(r, node, path, "host", &mb->host);
+	cfg_require_string(r, node, path, "host", &mb->host);
 	int tls;
-	read_enum(r, node, path, "tls", tls_names, CFG_TLS_IMPLICIT, &tls);
+	cfg_read_enum(r, node, path, "tls", tls_names, CFG_TLS_IMPLICIT, &tls);
 	mb->tls = (enum cfg_tls)tls;
-	read_uint(r, node, path, "port", 1, 65535, mb->tls == CFG_TLS_IMPLICIT ? 993 : 143,
+	cfg_read_uint(r, node, path, "port", 1, 65535, mb->tls == CFG_TLS_IMPLICIT ? 993 : 143,
 		  &mb->port);
-	read_bool(r, node, path, "tls_verify", true, &mb->tls_verify);
-	read_path(r, node, path, "tls_ca_file", NULL, &mb->tls_ca_file);
-	require_string(r, node, path, "user", &mb->user);
-	read_path(r, node, path, "password_file", NULL, &mb->password_file);
-	read_string(r, node, path, "password_env", NULL, &mb->password_env);
+	cfg_read_bool(r, node, path, "tls_verify", true, &mb->tls_verify);
+	cfg_read_path(r, node, path, "tls_ca_file", NULL, &mb->tls_ca_file);
+	cfg_require_string(r, node, path, "user", &mb->user);
+	cfg_read_path(r, node, path, "password_file", NULL, &mb->password_file);
+	cfg_read_string(r, node, path, "password_env", NULL, &mb->password_env);
 	if ((mb->password_file == NULL) == (mb->password_env == NULL))
-		rerr(r, path, "exactly one of password_file and password_env is required");
-	read_string(r, node, path, "folder", "INBOX", &mb->folder);
+		cfg_error(r, path, "exactly one of password_file and password_env is required");
+	cfg_read_string(r, node, path, "folder", "INBOX", &mb->folder);
 	_cleanup_free_ char *after = NULL;
-	read_string(r, node, path, "after", "seen", &after);
+	cfg_read_string(r, node, path, "after", "seen", &after);
 	if (strcmp(after, "seen") == 0) {
 		mb->after = CFG_AFTER_SEEN;
 	} else if (strcmp(after, "keep") == 0) {
@@ -443,16 +432,16 @@ static void read_mailbox(struct reader *r, const cJSON *node, const char *path,
 		mb->after = CFG_AFTER_MOVE;
 		mb->after_folder = xstrdup(after + 5);
 	} else {
-		_cleanup_free_ char *p = key_path(path, "after");
-		rerr(r, p, "expected \"seen\", \"keep\" or \"move:FOLDER\", got \"%s\"", after);
+		_cleanup_free_ char *p = cfg_key_path(path, "after");
+		cfg_error(r, p, "expected \"seen\", \"keep\" or \"move:FOLDER\", got \"%s\"", after);
 	}
-	read_bool(r, node, path, "idle", true, &mb->idle);
-	read_uint(r, node, path, "poll_seconds", 1, 86400, 60, &mb->poll_seconds);
-	read_uint(r, node, path, "timeout_seconds", 1, 3600, 60, &mb->timeout_seconds);
-	read_string(r, node, path, "queue", NULL, &mb->queue);
-	read_bool(r, node, path, "auto_ack", false, &mb->auto_ack);
+	cfg_read_bool(r, node, path, "idle", true, &mb->idle);
+	cfg_read_uint(r, node, path, "poll_seconds", 1, 86400, 60, &mb->poll_seconds);
+	cfg_read_uint(r, node, path, "timeout_seconds", 1, 3600, 60, &mb->timeout_seconds);
+	cfg_read_string(r, node, path, "queue", NULL, &mb->queue);
+	cfg_read_bool(r, node, path, "auto_ack", false, &mb->auto_ack);
 	unsigned max_att;
-	read_uint(r, node, path, "max_attachment_bytes", 0, 1u << 30, 25u << 20, &max_att);
+	cfg_read_uint(r, node, path, "max_attachment_bytes", 0, 1u << 30, 25u << 20, &max_att);
 	mb->max_attachment_bytes = max_att;
 }
 
@@ -461,7 +450,7 @@ static void read_queues(struct reader *r, const cJSON *node, struct config *cfg)
 	if (node == NULL)
 		return;
 	if (!cJSON_IsArray(node)) {
-		rerr(r, "queues", "expected an array of queue names or objects");
+		cfg_error(r, "queues", "expected an array of queue names or objects");
 		return;
 	}
 	size_t n = (size_t)cJSON_GetArraySize(node);
@@ -475,19 +464,19 @@ static void read_queues(struct reader *r, const cJSON *node, struct config *cfg)
 			q->name = xstrdup(item->valuestring);
 		} else {
 			static const char *const keys[] = {"name", "calendar", NULL};
-			if (!check_object(r, item, path, keys)) {
+			if (!cfg_check_object(r, item, path, keys)) {
 				i++;
 				continue;
 			}
-			require_string(r, item, path, "name", &q->name);
-			read_string(r, item, path, "calendar", NULL, &q->calendar);
+			cfg_require_string(r, item, path, "name", &q->name);
+			cfg_read_string(r, item, path, "calendar", NULL, &q->calendar);
 		}
-		if (q->name != NULL && !is_identifier(q->name))
-			rerr(r, path, "a queue name takes letters, digits, '-', '_' or '.', got \"%s\"",
+		if (q->name != NULL && !cfg_is_identifier(q->name))
+			cfg_error(r, path, "a queue name takes letters, digits, '-', '_' or '.', got \"%s\"",
 			     q->name);
 		for (size_t j = 0; q->name != NULL && j < cfg->n_queues; j++)
 			if (strcmp(cfg->queues[j].name, q->name) == 0)
-				rerr(r, path, "queue \"%s\" is defined twice", q->name);
+				cfg_error(r, path, "queue \"%s\" is defined twice", q->name);
 		if (q->name != NULL)
 			cfg->n_queues++;
 		i++;
@@ -503,23 +492,23 @@ static void read_nlp(struct reader *r, const cJSON *node, struct config *cfg)
 	static const cJSON empty = {.type = cJSON_Object};
 	if (node == NULL)
 		node = &empty;
-	if (!check_object(r, node, "nlp", keys))
+	if (!cfg_check_object(r, node, "nlp", keys))
 		node = &empty;
-	read_double(r, node, "nlp", "min_confidence", 0, 1, 0.55, &nlp->min_confidence);
-	read_string(r, node, "nlp", "triage_queue", "triage", &nlp->triage_queue);
-	read_double(r, node, "nlp", "alpha", 1e-6, 100, 0.5, &nlp->alpha);
+	cfg_read_double(r, node, "nlp", "min_confidence", 0, 1, 0.55, &nlp->min_confidence);
+	cfg_read_string(r, node, "nlp", "triage_queue", "triage", &nlp->triage_queue);
+	cfg_read_double(r, node, "nlp", "alpha", 1e-6, 100, 0.5, &nlp->alpha);
 	static const char *const variants[] = {"multinomial", "complement", NULL};
 	int variant;
-	read_enum(r, node, "nlp", "variant", variants, CFG_NB_COMPLEMENT, &variant);
+	cfg_read_enum(r, node, "nlp", "variant", variants, CFG_NB_COMPLEMENT, &variant);
 	nlp->variant = (enum cfg_nb_variant)variant;
-	read_bool(r, node, "nlp", "length_normalize", true, &nlp->length_normalize);
-	read_double(r, node, "nlp", "spam_threshold", 0, 1, 0.9, &nlp->spam_threshold);
+	cfg_read_bool(r, node, "nlp", "length_normalize", true, &nlp->length_normalize);
+	cfg_read_double(r, node, "nlp", "spam_threshold", 0, 1, 0.9, &nlp->spam_threshold);
 	_cleanup_free_ char *training = xasprintf("%s/training", cfg->data_dir);
 	_cleanup_free_ char *lexicons = xasprintf("%s/lexicons", cfg->data_dir);
 	_cleanup_free_ char *stopwords = xasprintf("%s/stopwords", cfg->data_dir);
-	read_path(r, node, "nlp", "training_dir", training, &nlp->training_dir);
-	read_path(r, node, "nlp", "lexicon_dir", lexicons, &nlp->lexicon_dir);
-	read_path(r, node, "nlp", "stopwords_dir", stopwords, &nlp->stopwords_dir);
+	cfg_read_path(r, node, "nlp", "training_dir", training, &nlp->training_dir);
+	cfg_read_path(r, node, "nlp", "lexicon_dir", lexicons, &nlp->lexicon_dir);
+	cfg_read_path(r, node, "nlp", "stopwords_dir", stopwords, &nlp->stopwords_dir);
 }
 
 static void read_kb(struct reader *r, const cJSON *node, struct config *cfg)
@@ -527,14 +516,14 @@ static void read_kb(struct reader *r, const cJSON *node, struct config *cfg)
 	static const char *const keys[] = {"articles_dir", "suggestions", "similar",
 		"templates_dir", NULL};
 	static const cJSON empty = {.type = cJSON_Object};
-	if (node == NULL || !check_object(r, node, "kb", keys))
+	if (node == NULL || !cfg_check_object(r, node, "kb", keys))
 		node = &empty;
 	_cleanup_free_ char *articles = xasprintf("%s/kb", cfg->data_dir);
 	_cleanup_free_ char *templates = xasprintf("%s/templates", cfg->data_dir);
-	read_path(r, node, "kb", "articles_dir", articles, &cfg->kb.articles_dir);
-	read_path(r, node, "kb", "templates_dir", templates, &cfg->kb.templates_dir);
-	read_uint(r, node, "kb", "suggestions", 0, 20, 3, &cfg->kb.suggestions);
-	read_uint(r, node, "kb", "similar", 0, 20, 3, &cfg->kb.similar);
+	cfg_read_path(r, node, "kb", "articles_dir", articles, &cfg->kb.articles_dir);
+	cfg_read_path(r, node, "kb", "templates_dir", templates, &cfg->kb.templates_dir);
+	cfg_read_uint(r, node, "kb", "suggestions", 0, 20, 3, &cfg->kb.suggestions);
+	cfg_read_uint(r, node, "kb", "similar", 0, 20, 3, &cfg->kb.similar);
 }
 
 static void read_smtp(struct reader *r, const cJSON *node, struct config *cfg)
@@ -545,34 +534,34 @@ static void read_smtp(struct reader *r, const cJSON *node, struct config *cfg)
 	struct cfg_smtp *smtp = &cfg->smtp;
 	static const cJSON empty = {.type = cJSON_Object};
 	smtp->configured = node != NULL;
-	if (node == NULL || !check_object(r, node, "smtp", keys))
+	if (node == NULL || !cfg_check_object(r, node, "smtp", keys))
 		node = &empty;
 	if (smtp->configured) {
-		require_string(r, node, "smtp", "url", &smtp->url);
-		require_string(r, node, "smtp", "from", &smtp->from);
+		cfg_require_string(r, node, "smtp", "url", &smtp->url);
+		cfg_require_string(r, node, "smtp", "from", &smtp->from);
 	}
 	bool implicit = smtp->url != NULL && strncmp(smtp->url, "smtps://", 8) == 0;
 	if (smtp->url != NULL && !implicit && strncmp(smtp->url, "smtp://", 7) != 0)
-		rerr(r, "smtp.url", "expected a smtp:// or smtps:// URL, got \"%s\"", smtp->url);
+		cfg_error(r, "smtp.url", "expected a smtp:// or smtps:// URL, got \"%s\"", smtp->url);
 	int tls;
-	read_enum(r, node, "smtp", "tls", tls_names, implicit ? CFG_TLS_IMPLICIT : CFG_TLS_STARTTLS,
+	cfg_read_enum(r, node, "smtp", "tls", tls_names, implicit ? CFG_TLS_IMPLICIT : CFG_TLS_STARTTLS,
 		  &tls);
 	smtp->tls = (enum cfg_tls)tls;
 	if (smtp->url != NULL && implicit != (smtp->tls == CFG_TLS_IMPLICIT))
-		rerr(r, "smtp.tls", "implicit TLS goes with smtps:// URLs and only with them");
-	read_bool(r, node, "smtp", "tls_verify", true, &smtp->tls_verify);
-	read_path(r, node, "smtp", "tls_ca_file", NULL, &smtp->tls_ca_file);
-	read_string(r, node, "smtp", "user", NULL, &smtp->user);
-	read_path(r, node, "smtp", "password_file", NULL, &smtp->password_file);
-	read_string(r, node, "smtp", "password_env", NULL, &smtp->password_env);
+		cfg_error(r, "smtp.tls", "implicit TLS goes with smtps:// URLs and only with them");
+	cfg_read_bool(r, node, "smtp", "tls_verify", true, &smtp->tls_verify);
+	cfg_read_path(r, node, "smtp", "tls_ca_file", NULL, &smtp->tls_ca_file);
+	cfg_read_string(r, node, "smtp", "user", NULL, &smtp->user);
+	cfg_read_path(r, node, "smtp", "password_file", NULL, &smtp->password_file);
+	cfg_read_string(r, node, "smtp", "password_env", NULL, &smtp->password_env);
 	if (smtp->password_file != NULL && smtp->password_env != NULL)
-		rerr(r, "smtp", "give password_file or password_env, not both");
+		cfg_error(r, "smtp", "give password_file or password_env, not both");
 	if ((smtp->password_file != NULL || smtp->password_env != NULL) && smtp->user == NULL)
-		rerr(r, "smtp.user", "a password needs a user");
-	read_uint(r, node, "smtp", "max_attempts", 1, 100, 8, &smtp->max_attempts);
-	read_uint(r, node, "smtp", "retry_seconds", 1, 86400, 30, &smtp->retry_seconds);
-	read_uint(r, node, "smtp", "timeout_seconds", 1, 600, 30, &smtp->timeout_seconds);
-	read_uint(r, node, "smtp", "ack_per_sender_seconds", 0, 30 * 86400, 3600,
+		cfg_error(r, "smtp.user", "a password needs a user");
+	cfg_read_uint(r, node, "smtp", "max_attempts", 1, 100, 8, &smtp->max_attempts);
+	cfg_read_uint(r, node, "smtp", "retry_seconds", 1, 86400, 30, &smtp->retry_seconds);
+	cfg_read_uint(r, node, "smtp", "timeout_seconds", 1, 600, 30, &smtp->timeout_seconds);
+	cfg_read_uint(r, node, "smtp", "ack_per_sender_seconds", 0, 30 * 86400, 3600,
 		  &smtp->ack_per_sender_seconds);
 }
 
@@ -582,31 +571,31 @@ static void read_calendar(struct reader *r, const cJSON *node, const char *path,
 			  struct cfg_calendar *cc)
 {
 	static const char *const keys[] = {"timezone", "hours", "holidays", "holidays_ical", NULL};
-	if (!check_object(r, node, path, keys))
+	if (!cfg_check_object(r, node, path, keys))
 		return;
 	_cleanup_free_ char *tz = NULL;
-	_cleanup_free_ char *tz_path = key_path(path, "timezone");
-	require_string(r, node, path, "timezone", &tz);
+	_cleanup_free_ char *tz_path = cfg_key_path(path, "timezone");
+	cfg_require_string(r, node, path, "timezone", &tz);
 	if (tz == NULL)
 		return;
 	const char *error;
 	cc->cal = cal_new(cc->name, tz, &error);
 	if (cc->cal == NULL) {
-		rerr(r, tz_path, "%s", error);
+		cfg_error(r, tz_path, "%s", error);
 		return;
 	}
-	const cJSON *hours = get(node, "hours");
-	_cleanup_free_ char *hours_path = key_path(path, "hours");
+	const cJSON *hours = cfg_get(node, "hours");
+	_cleanup_free_ char *hours_path = cfg_key_path(path, "hours");
 	if (hours == NULL) {
-		rerr(r, hours_path, "required key is missing");
-	} else if (check_object(r, hours, hours_path, weekday_keys)) {
+		cfg_error(r, hours_path, "required key is missing");
+	} else if (cfg_check_object(r, hours, hours_path, weekday_keys)) {
 		for (int day = 0; day < 7; day++) {
-			const cJSON *list = get(hours, weekday_keys[day]);
-			_cleanup_free_ char *day_path = key_path(hours_path, weekday_keys[day]);
+			const cJSON *list = cfg_get(hours, weekday_keys[day]);
+			_cleanup_free_ char *day_path = cfg_key_path(hours_path, weekday_keys[day]);
 			if (list == NULL)
 				continue;
 			if (!cJSON_IsArray(list)) {
-				rerr(r, day_path, "expected a list like [\"09:00-12:30\", \"13:30-18:00\"]");
+				cfg_error(r, day_path, "expected a list like [\"09:00-12:30\", \"13:30-18:00\"]");
 				continue;
 			}
 			size_t i = 0;
@@ -615,18 +604,18 @@ static void read_calendar(struct reader *r, const cJSON *node, const char *path,
 				_cleanup_free_ char *iv_path = xasprintf("%s[%zu]", day_path, i++);
 				struct cal_interval interval;
 				if (!cJSON_IsString(iv)) {
-					rerr(r, iv_path, "expected \"HH:MM-HH:MM\"");
+					cfg_error(r, iv_path, "expected \"HH:MM-HH:MM\"");
 				} else if (cal_parse_interval(iv->valuestring, &interval, &error) < 0 ||
 					   cal_add_hours(cc->cal, day, interval, &error) < 0) {
-					rerr(r, iv_path, "%s", error);
+					cfg_error(r, iv_path, "%s", error);
 				}
 			}
 		}
 	}
-	const cJSON *holidays = get(node, "holidays");
-	_cleanup_free_ char *hol_path = key_path(path, "holidays");
+	const cJSON *holidays = cfg_get(node, "holidays");
+	_cleanup_free_ char *hol_path = cfg_key_path(path, "holidays");
 	if (holidays != NULL && !cJSON_IsArray(holidays)) {
-		rerr(r, hol_path, "expected a list of dates like [\"2026-12-25\"]");
+		cfg_error(r, hol_path, "expected a list of dates like [\"2026-12-25\"]");
 	} else if (holidays != NULL) {
 		size_t i = 0;
 		const cJSON *h;
@@ -643,18 +632,18 @@ static void read_calendar(struct reader *r, const cJSON *node, const char *path,
 			}
 			if (!shape || parse_int64(ys, 1970, 9999, &y) < 0 ||
 			    parse_int64(ms, 1, 12, &m) < 0 || parse_int64(ds, 1, 31, &d) < 0) {
-				_cleanup_free_ char *got = show_value(h);
-				rerr(r, h_path, "expected a date YYYY-MM-DD, got %s", got);
+				_cleanup_free_ char *got = cfg_show_value(h);
+				cfg_error(r, h_path, "expected a date YYYY-MM-DD, got %s", got);
 			} else if (cal_add_holiday(cc->cal, (int)y, (int)m, (int)d, &error) < 0) {
-				rerr(r, h_path, "%s", error);
+				cfg_error(r, h_path, "%s", error);
 			}
 		}
 	}
 	_cleanup_free_ char *ical = NULL;
-	read_path(r, node, path, "holidays_ical", NULL, &ical);
+	cfg_read_path(r, node, path, "holidays_ical", NULL, &ical);
 	if (ical != NULL && cal_load_ical_holidays(cc->cal, ical, &error) < 0) {
-		_cleanup_free_ char *p = key_path(path, "holidays_ical");
-		rerr(r, p, "%s", error);
+		_cleanup_free_ char *p = cfg_key_path(path, "holidays_ical");
+		cfg_error(r, p, "%s", error);
 	}
 }
 
@@ -663,13 +652,13 @@ static void read_calendars(struct reader *r, const cJSON *node, struct config *c
 	if (node == NULL)
 		return;
 	if (!cJSON_IsObject(node)) {
-		rerr(r, "calendars", "expected an object of named calendars");
+		cfg_error(r, "calendars", "expected an object of named calendars");
 		return;
 	}
 	size_t n = (size_t)cJSON_GetArraySize(node);
 	cfg->calendars = xcalloc(n, sizeof(*cfg->calendars));
 	for (const cJSON *item = node->child; item != NULL; item = item->next) {
-		_cleanup_free_ char *path = key_path("calendars", item->string);
+		_cleanup_free_ char *path = cfg_key_path("calendars", item->string);
 		struct cfg_calendar *cc = &cfg->calendars[cfg->n_calendars++];
 		cc->name = xstrdup(item->string);
 		read_calendar(r, item, path, cc);
@@ -683,18 +672,18 @@ static void read_http(struct reader *r, const cJSON *node, struct config *cfg)
 	struct cfg_http *http = &cfg->http;
 	static const cJSON empty = {.type = cJSON_Object};
 	http->enabled = node != NULL;
-	if (node == NULL || !check_object(r, node, "http", keys))
+	if (node == NULL || !cfg_check_object(r, node, "http", keys))
 		node = &empty;
-	read_string(r, node, "http", "listen", "127.0.0.1:8025", &http->listen);
-	read_path(r, node, "http", "tls_cert", NULL, &http->tls_cert);
-	read_path(r, node, "http", "tls_key", NULL, &http->tls_key);
+	cfg_read_string(r, node, "http", "listen", "127.0.0.1:8025", &http->listen);
+	cfg_read_path(r, node, "http", "tls_cert", NULL, &http->tls_cert);
+	cfg_read_path(r, node, "http", "tls_key", NULL, &http->tls_key);
 	if ((http->tls_cert == NULL) != (http->tls_key == NULL))
-		rerr(r, "http", "tls_cert and tls_key go together");
-	read_string(r, node, "http", "public_url", NULL, &http->public_url);
-	read_bool(r, node, "http", "allow_plain_http", false, &http->allow_plain_http);
+		cfg_error(r, "http", "tls_cert and tls_key go together");
+	cfg_read_string(r, node, "http", "public_url", NULL, &http->public_url);
+	cfg_read_bool(r, node, "http", "allow_plain_http", false, &http->allow_plain_http);
 	_cleanup_free_ char *web = xasprintf("%s/web", cfg->data_dir);
-	read_path(r, node, "http", "static_dir", web, &http->static_dir);
-	read_uint(r, node, "http", "session_idle_minutes", 1, 7 * 24 * 60, 60,
+	cfg_read_path(r, node, "http", "static_dir", web, &http->static_dir);
+	cfg_read_uint(r, node, "http", "session_idle_minutes", 1, 7 * 24 * 60, 60,
 		  &http->session_idle_minutes);
 }
 
@@ -702,44 +691,44 @@ static void read_privacy(struct reader *r, const cJSON *node, struct config *cfg
 {
 	static const char *const keys[] = {"retention_days", "controller", "contact", NULL};
 	static const cJSON empty = {.type = cJSON_Object};
-	if (node == NULL || !check_object(r, node, "privacy", keys))
+	if (node == NULL || !cfg_check_object(r, node, "privacy", keys))
 		node = &empty;
-	read_uint(r, node, "privacy", "retention_days", 0, 36500, 0, &cfg->privacy.retention_days);
-	read_string(r, node, "privacy", "controller", NULL, &cfg->privacy.controller);
-	read_string(r, node, "privacy", "contact", NULL, &cfg->privacy.contact);
+	cfg_read_uint(r, node, "privacy", "retention_days", 0, 36500, 0, &cfg->privacy.retention_days);
+	cfg_read_string(r, node, "privacy", "controller", NULL, &cfg->privacy.controller);
+	cfg_read_string(r, node, "privacy", "contact", NULL, &cfg->privacy.contact);
 }
 
 /* References between sections, checked once everything is read. */
 static void check_references(struct reader *r, struct config *cfg)
 {
 	if (cfg->default_queue != NULL && config_queue(cfg, cfg->default_queue) == NULL)
-		rerr(r, "default_queue", "unknown queue \"%s\"", cfg->default_queue);
+		cfg_error(r, "default_queue", "unknown queue \"%s\"", cfg->default_queue);
 	if (cfg->nlp.triage_queue != NULL && config_queue(cfg, cfg->nlp.triage_queue) == NULL)
-		rerr(r, "nlp.triage_queue", "unknown queue \"%s\" (add it to \"queues\")",
+		cfg_error(r, "nlp.triage_queue", "unknown queue \"%s\" (add it to \"queues\")",
 		     cfg->nlp.triage_queue);
 	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
 		const struct cfg_mailbox *mb = &cfg->mailboxes[i];
 		_cleanup_free_ char *path = xasprintf("mailboxes[%zu]", i);
 		if (mb->queue != NULL && config_queue(cfg, mb->queue) == NULL) {
-			_cleanup_free_ char *p = key_path(path, "queue");
-			rerr(r, p, "unknown queue \"%s\"", mb->queue);
+			_cleanup_free_ char *p = cfg_key_path(path, "queue");
+			cfg_error(r, p, "unknown queue \"%s\"", mb->queue);
 		}
 		for (size_t j = 0; j < i; j++)
 			if (mb->name && cfg->mailboxes[j].name &&
 			    strcmp(mb->name, cfg->mailboxes[j].name) == 0) {
-				_cleanup_free_ char *p = key_path(path, "name");
-				rerr(r, p, "mailbox \"%s\" is defined twice", mb->name);
+				_cleanup_free_ char *p = cfg_key_path(path, "name");
+				cfg_error(r, p, "mailbox \"%s\" is defined twice", mb->name);
 			}
 	}
 	for (size_t i = 0; i < cfg->n_queues; i++) {
 		const struct cfg_queue *q = &cfg->queues[i];
 		if (q->calendar != NULL && config_calendar(cfg, q->calendar) == NULL) {
 			_cleanup_free_ char *p = xasprintf("queues[%zu].calendar", i);
-			rerr(r, p, "unknown calendar \"%s\"", q->calendar);
+			cfg_error(r, p, "unknown calendar \"%s\"", q->calendar);
 		}
 	}
 	if (cfg->default_calendar != NULL && config_calendar(cfg, cfg->default_calendar) == NULL)
-		rerr(r, "default_calendar", "unknown calendar \"%s\"", cfg->default_calendar);
+		cfg_error(r, "default_calendar", "unknown calendar \"%s\"", cfg->default_calendar);
 }
 
 static void set_defaults(struct config *cfg)
@@ -834,15 +823,15 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 	static const char *const keys[] = {"database", "data_dir", "mailboxes", "queues",
 		"default_queue", "default_calendar", "nlp", "kb", "smtp", "calendars", "http",
 		"privacy", NULL};
-	if (check_object(&r, root, "", keys)) {
-		read_path(&r, root, "", "database", "/var/lib/triaged/triaged.db", &cfg->database);
-		read_path(&r, root, "", "data_dir", TRIAGED_DATADIR, &cfg->data_dir);
-		read_queues(&r, get(root, "queues"), cfg);
-		read_string(&r, root, "", "default_queue", cfg->n_queues ? cfg->queues[0].name : NULL,
+	if (cfg_check_object(&r, root, "", keys)) {
+		cfg_read_path(&r, root, "", "database", "/var/lib/triaged/triaged.db", &cfg->database);
+		cfg_read_path(&r, root, "", "data_dir", TRIAGED_DATADIR, &cfg->data_dir);
+		read_queues(&r, cfg_get(root, "queues"), cfg);
+		cfg_read_string(&r, root, "", "default_queue", cfg->n_queues ? cfg->queues[0].name : NULL,
 			    &cfg->default_queue);
-		const cJSON *mailboxes = get(root, "mailboxes");
+		const cJSON *mailboxes = cfg_get(root, "mailboxes");
 		if (mailboxes != NULL && !cJSON_IsArray(mailboxes)) {
-			rerr(&r, "mailboxes", "expected an array of mailboxes");
+			cfg_error(&r, "mailboxes", "expected an array of mailboxes");
 		} else if (mailboxes != NULL) {
 			size_t n = (size_t)cJSON_GetArraySize(mailboxes);
 			cfg->mailboxes = xcalloc(n, sizeof(*cfg->mailboxes));
@@ -852,14 +841,14 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 				read_mailbox(&r, mb, p, &cfg->mailboxes[cfg->n_mailboxes++]);
 			}
 		}
-		read_nlp(&r, get(root, "nlp"), cfg);
-		read_kb(&r, get(root, "kb"), cfg);
-		read_smtp(&r, get(root, "smtp"), cfg);
-		read_calendars(&r, get(root, "calendars"), cfg);
-		read_string(&r, root, "", "default_calendar",
+		read_nlp(&r, cfg_get(root, "nlp"), cfg);
+		read_kb(&r, cfg_get(root, "kb"), cfg);
+		read_smtp(&r, cfg_get(root, "smtp"), cfg);
+		read_calendars(&r, cfg_get(root, "calendars"), cfg);
+		cfg_read_string(&r, root, "", "default_calendar",
 			    cfg->n_calendars ? cfg->calendars[0].name : NULL, &cfg->default_calendar);
-		read_http(&r, get(root, "http"), cfg);
-		read_privacy(&r, get(root, "privacy"), cfg);
+		read_http(&r, cfg_get(root, "http"), cfg);
+		read_privacy(&r, cfg_get(root, "privacy"), cfg);
 		check_references(&r, cfg);
 	}
 	cJSON_Delete(root);

@@ -1,0 +1,108 @@
+/* Naive Bayes text classifier: multinomial or complement (Rennie et al.
+ * 2003), log space, Lidstone smoothing, optional TF log transform and
+ * document length normalisation, incremental training and untraining,
+ * calibrated confidence, an explanation an agent can read, and a compact
+ * model file. One model per task (e.g. "category", "spam"); labels are
+ * strings.
+ * Ownership: the caller owns models (nb_free) and strings returned by
+ * nb_explain / nb_save (free()). Results are plain structs with copies.
+ * A model is not thread-safe for writing; classification only reads. */
+#ifndef TRIAGED_NLP_NB_H
+#define TRIAGED_NLP_NB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "feat.h"
+
+#define NB_MAX_LABELS 256
+#define NB_MAX_LABEL_LEN 64
+#define NB_MAX_REASONS 5
+/* Largest |weight| of one training call. */
+#define NB_MAX_WEIGHT 1000
+/* Counts are stored in fixed point (1/NB_FIXED_ONE) so that sums do not
+ * depend on the order of training: incremental == batch, untrain exact. */
+#define NB_FIXED_ONE (1 << 20)
+
+enum nb_variant {
+	NB_MULTINOMIAL = 0, /* classic multinomial NB */
+	NB_COMPLEMENT = 1,  /* complement NB, Rennie et al. 2003 section 3.1 */
+};
+
+struct nb_options {
+	enum nb_variant variant;
+	bool log_tf;      /* d_i <- log(1 + d_i), Rennie section 4.1 */
+	bool length_norm; /* d_i <- d_i / sqrt(sum_k d_k^2), Rennie section 4.3 */
+	double alpha;       /* Lidstone smoothing, > 0 (1 = Laplace) */
+	double temperature; /* confidence calibration, > 0; see nb_classify */
+};
+
+/* Multinomial, no transforms, alpha 1, temperature 0.25. */
+void nb_options_default(struct nb_options *opts);
+
+struct nb_model;
+
+int nb_new(const struct nb_options *opts, struct nb_model **model_r, const char **error_r);
+void nb_free(struct nb_model **model);
+void nb_get_options(const struct nb_model *model, struct nb_options *opts_r);
+/* The temperature is a calibration, not part of the counts: it may change
+ * at any time (e.g. after fitting it on held-out mail). */
+int nb_set_temperature(struct nb_model *model, double temperature, const char **error_r);
+
+/* Adds one example (weight > 0) or forgets one (weight < 0, exactly the
+ * same features and label as when it was trained). Fails, changing nothing,
+ * if forgetting would make a count negative. */
+int nb_train(struct nb_model *model, const struct feat_bag *features, const char *label, int weight,
+	     const char **error_r);
+/* Same as n calls of nb_train(..., weight 1) in any order, aggregated first. */
+int nb_train_batch(struct nb_model *model, const struct feat_bag *const *features,
+		   const char *const *labels, size_t n, const char **error_r);
+
+struct nb_reason {
+	char token[FEAT_MAX_LEN + 1];
+	double weight; /* contribution to score(label) - score(runner-up) */
+};
+
+struct nb_result {
+	char label[NB_MAX_LABEL_LEN + 1];
+	double confidence; /* calibrated, in [0,1] */
+	char runner_up[NB_MAX_LABEL_LEN + 1];
+	double runner_up_confidence;
+	double score, runner_up_score; /* raw log scores */
+	size_t known_features;         /* distinct features the model knew */
+	size_t n_for, n_against;
+	struct nb_reason for_label[NB_MAX_REASONS]; /* most positive first */
+	struct nb_reason against[NB_MAX_REASONS];   /* most negative first */
+};
+
+/* Needs at least two labels with trained documents. Features the model has
+ * never seen are ignored. */
+int nb_classify(const struct nb_model *model, const struct feat_bag *features,
+		struct nb_result *result_r, const char **error_r);
+/* A sentence for an agent: "billing" (confidence 0.87) mainly because of:
+ * "factur" (+2.1), ...; against "technical": "connexion" (-0.8). */
+char *nb_explain(const struct nb_result *result);
+
+/* Persistence as rows (for SQLite): label rows (docs, total tokens) and
+ * cells (token, label, count). Counts are reals (fixed point underneath,
+ * exact in a double). A callback returning non-zero stops the walk. */
+typedef int nb_label_cb_t(void *context, const char *label, int64_t docs, double tokens);
+typedef int nb_count_cb_t(void *context, const char *token, const char *label, double count);
+void nb_foreach_label(const struct nb_model *model, nb_label_cb_t *callback, void *context);
+void nb_foreach_count(const struct nb_model *model, nb_count_cb_t *callback, void *context);
+/* Rebuild from rows: label totals follow from the cells added. */
+int nb_add_docs(struct nb_model *model, const char *label, int64_t docs, const char **error_r);
+int nb_add_count(struct nb_model *model, const char *token, const char *label, double count,
+		 const char **error_r);
+double nb_get_count(const struct nb_model *model, const char *token, const char *label);
+int64_t nb_get_docs(const struct nb_model *model, const char *label);
+size_t nb_vocabulary_size(const struct nb_model *model);
+
+/* Standalone model file, canonical (same model -> same bytes): magic
+ * "TRNB", version, options, labels, tokens with their non-zero cells as
+ * varints, checksum. */
+int nb_save(const struct nb_model *model, char **buf_r, size_t *len_r, const char **error_r);
+int nb_load(const void *buf, size_t len, struct nb_model **model_r, const char **error_r);
+
+#endif

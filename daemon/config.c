@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "calendar.h"
+#include "fileio.h"
 #include "parse.h"
 #include "strbuf.h"
 #include "xalloc.h"
@@ -740,41 +741,6 @@ static void set_defaults(struct config *cfg)
 	cfg->nlp.spam_threshold = 0.9;
 }
 
-static int read_file(const char *path, char **data_r, size_t *len_r, const char **error_r)
-{
-	static __thread char error[256];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(error, sizeof(error), "cannot open: %s", strerror(errno));
-		*error_r = error;
-		return -1;
-	}
-	struct strbuf sb;
-	strbuf_init(&sb, CONFIG_MAX_BYTES);
-	char chunk[8192];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (strbuf_append(&sb, chunk, (size_t)n) < 0) {
-			close(fd);
-			strbuf_free(&sb);
-			snprintf(error, sizeof(error), "larger than %u bytes", CONFIG_MAX_BYTES);
-			*error_r = error;
-			return -1;
-		}
-	}
-	int saved = errno;
-	close(fd);
-	if (n < 0) {
-		strbuf_free(&sb);
-		snprintf(error, sizeof(error), "read error: %s", strerror(saved));
-		*error_r = error;
-		return -1;
-	}
-	*len_r = sb.len;
-	*data_r = strbuf_steal(&sb);
-	return 0;
-}
-
 static void syntax_error(struct reader *r, const char *text, const char *at)
 {
 	unsigned line = 1, col = 1;
@@ -794,7 +760,7 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	const char *error;
-	if (read_file(path, &text, &len, &error) < 0) {
+	if (file_read_all(path, CONFIG_MAX_BYTES, &text, &len, &error) < 0) {
 		errors_add(errors, xasprintf("%s: %s", path, error));
 		return -1;
 	}
@@ -997,7 +963,7 @@ int config_read_secret(const char *file, const char *env, char **secret_r, const
 	char *data;
 	size_t len;
 	const char *read_error;
-	if (read_file(resolved ? resolved : file, &data, &len, &read_error) < 0) {
+	if (file_read_all(resolved ? resolved : file, SECRET_MAX_BYTES + 2, &data, &len, &read_error) < 0) {
 		snprintf(error, sizeof(error), "password file %s: %s", resolved ? resolved : file,
 			 read_error);
 		*error_r = error;

@@ -1,0 +1,64 @@
+/* Triage of one mail: language, category (naive Bayes), spam verdict and
+ * sentiment, each with its confidence and the reasons behind it, recorded in
+ * the store. The statistics only inform: queue, priority and actions are the
+ * workflow's to decide (rules.h).
+ * Ownership: a struct triage belongs to one thread (its tokeniser holds
+ * Snowball stemmers); results are owned by the caller (triage_result_clear). */
+#ifndef TRIAGED_TRIAGE_H
+#define TRIAGED_TRIAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct store;
+struct triage;
+
+struct triage_result {
+	char language[8];         /* "fr", "en", "other" */
+	double language_confidence;
+	char *category;           /* NULL when the model has fewer than two labels */
+	double category_confidence;
+	char *category_runner_up;
+	char *category_explanation;
+	char *category_detail;    /* JSON: tokens for and against, with weights */
+	bool low_confidence;      /* below nlp.min_confidence: a human decides */
+	bool spam;
+	double spam_probability;
+	char *spam_explanation;
+	char *spam_detail;
+	double sentiment;         /* [-1, 1] */
+	char sentiment_label[16]; /* negative, neutral, positive */
+	char *sentiment_explanation;
+	char *sentiment_detail;   /* JSON: the words and their contributions */
+};
+
+/* Loads stop words and lexicons from the config's folders and the models'
+ * counts from the store; a model with no counts yet is seeded from the
+ * labelled samples in nlp.training_dir (and persisted, in one transaction). */
+int triage_open(struct store *st, const struct config *cfg, struct triage **tr_r,
+		const char **error_r);
+void triage_free(struct triage **tr);
+
+/* headers: the raw header block (may be NULL); text: the new text of the mail. */
+int triage_run(struct triage *tr, const char *subject, const char *headers, const char *text,
+	       struct triage_result *res_r, const char **error_r);
+void triage_result_clear(struct triage_result *res);
+
+/* Writes the decisions as triage rows of the ticket and onto the ticket. */
+int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,
+		  const struct triage_result *res);
+
+/* An agent's correction: the ticket's first message becomes a training
+ * example of label (replacing an earlier correction of the same ticket),
+ * applied to the model and its stored counts at once. */
+int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
+		 const char **error_r);
+/* Forgets what was learned from a ticket (privacy erasure). */
+int triage_forget(struct triage *tr, struct store *st, int64_t ticket_id, const char **error_r);
+
+/* The labels of the category model (pointers valid while tr lives). */
+size_t triage_category_labels(const struct triage *tr, const char ***labels_r);
+
+#endif

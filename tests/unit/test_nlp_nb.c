@@ -1,0 +1,417 @@
+/* Naive Bayes: hand-computed arithmetic, incremental == batch, untraining,
+ * explanations, rows and model file round trips, corrupt files. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "feat.h"
+#include "nb.h"
+
+struct fc {
+	const char *feature;
+	uint32_t count;
+};
+
+static struct feat_bag *bag_of(const struct fc *items)
+{
+	struct feat_bag *bag = feat_bag_new();
+	const char *error;
+	for (; items->feature != NULL; items++)
+		assert_int_equal(feat_bag_add(bag, items->feature, items->count, &error), 0);
+	return bag;
+}
+
+static struct nb_model *model_new(enum nb_variant variant, bool log_tf, bool length_norm)
+{
+	struct nb_options o;
+	nb_options_default(&o);
+	o.variant = variant;
+	o.log_tf = log_tf;
+	o.length_norm = length_norm;
+	struct nb_model *m;
+	const char *error;
+	assert_int_equal(nb_new(&o, &m, &error), 0);
+	return m;
+}
+
+/* The tiny corpus of the hand computations below. */
+static const struct fc doc1[] = {{"factur", 2}, {"rembours", 1}, {NULL, 0}}; /* billing */
+static const struct fc doc2[] = {{"connexion", 1}, {"bug", 1}, {NULL, 0}};   /* tech */
+static const struct fc doc3[] = {{"factur", 1}, {NULL, 0}};                  /* billing */
+static const struct fc query[] = {{"factur", 1}, {"bug", 1}, {"inconnu", 5}, {NULL, 0}};
+
+static void train_tiny(struct nb_model *m)
+{
+	const struct fc *docs[] = {doc1, doc2, doc3};
+	const char *labels[] = {"billing", "tech", "billing"};
+	const char *error;
+	for (size_t i = 0; i < 3; i++) {
+		struct feat_bag *bag = bag_of(docs[i]);
+		assert_int_equal(nb_train(m, bag, labels[i], 1, &error), 0);
+		feat_bag_free(&bag);
+	}
+}
+
+/* Multinomial, alpha 1. V = {factur, rembours, connexion, bug} = 4.
+ * billing: N = factur 3 + rembours 1 = 4, docs 2/3.
+ * tech:    N = connexion 1 + bug 1 = 2,    docs 1/3.
+ * "inconnu" was never seen: ignored.
+ * score(billing) = ln(2/3) + ln((3+1)/(4+4)) + ln((0+1)/(4+4))
+ *                = -0.405465 - 0.693147 - 2.079442 = -3.178054
+ * score(tech)    = ln(1/3) + ln((0+1)/(2+4)) + ln((1+1)/(2+4))
+ *                = -1.098612 - 1.791759 - 1.098612 = -3.988984
+ * mass F = 2, T = 0.25: conf = 1 / (1 + exp((-3.988984 + 3.178054) / 0.5))
+ *                            = 1 / (1 + exp(-1.621860)) = 0.835045
+ * Contributions billing - tech: factur ln(1/2) - ln(1/6) = ln 3 = +1.098612,
+ * bug ln(1/8) - ln(1/3) = ln(3/8) = -0.980829. */
+static void test_multinomial_by_hand(void **state)
+{
+	(void)state;
+	struct nb_model *m = model_new(NB_MULTINOMIAL, false, false);
+	train_tiny(m);
+	struct feat_bag *q = bag_of(query);
+	struct nb_result r;
+	const char *error;
+	assert_int_equal(nb_classify(m, q, &r, &error), 0);
+	assert_string_equal(r.label, "billing");
+	assert_string_equal(r.runner_up, "tech");
+	assert_true(fabs(r.score - -3.178054) < 1e-5);
+	assert_true(fabs(r.runner_up_score - -3.988984) < 1e-5);
+	assert_true(fabs(r.confidence - 0.835045) < 1e-5);
+	assert_true(fabs(r.confidence + r.runner_up_confidence - 1.0) < 1e-12);
+	assert_int_equal(r.known_features, 2);
+	assert_int_equal(r.n_for, 1);
+	assert_string_equal(r.for_label[0].token, "factur");
+	assert_true(fabs(r.for_label[0].weight - 1.098612) < 1e-5);
+	assert_int_equal(r.n_against, 1);
+	assert_string_equal(r.against[0].token, "bug");
+	assert_true(fabs(r.against[0].weight - -0.980829) < 1e-5);
+	char *text = nb_explain(&r);
+	assert_non_null(strstr(text, "\"billing\" (confidence 0.84) mainly because of: \"factur\" (+1.1)"));
+	assert_non_null(strstr(text, "runner-up \"tech\""));
+	assert_non_null(strstr(text, "\"bug\" (-1.0)"));
+	free(text);
+	feat_bag_free(&q);
+	nb_free(&m);
+}
+
+/* Complement, alpha 1, same corpus; V = 4.
+ * complement of billing = tech counts: factur 0, bug 1, total 2
+ * score(billing) = ln(2/3) - [ln((0+1)/(2+4)) + ln((1+1)/(2+4))]
+ *                = -0.405465 + 1.791759 + 1.098612 = 2.484907
+ * complement of tech = billing counts: factur 3, bug 0, total 4
+ * score(tech)    = ln(1/3) - [ln((3+1)/(4+4)) + ln((0+1)/(4+4))]
+ *                = -1.098612 + 0.693147 + 2.079442 = 1.673977 */
+static void test_complement_by_hand(void **state)
+{
+	(void)state;
+	struct nb_model *m = model_new(NB_COMPLEMENT, false, false);
+	train_tiny(m);
+	struct feat_bag *q = bag_of(query);
+	struct nb_result r;
+	const char *error;
+	assert_int_equal(nb_classify(m, q, &r, &error), 0);
+	assert_string_equal(r.label, "billing");
+	assert_true(fabs(r.score - 2.484907) < 1e-5);
+	assert_true(fabs(r.runner_up_score - 1.673977) < 1e-5);
+	feat_bag_free(&q);
+	nb_free(&m);
+}
+
+/* Length normalisation: {a:3, b:4} becomes {a:0.6, b:0.8}; with the TF
+ * log first: {ln 4, ln 5} / sqrt(ln²4 + ln²5) = {0.6527, 0.7576}. */
+static void test_transforms(void **state)
+{
+	(void)state;
+	static const struct fc doc[] = {{"a", 3}, {"b", 4}, {NULL, 0}};
+	const struct {
+		bool log_tf, length_norm;
+		double a, b;
+	} cases[] = {
+		{false, false, 3.0, 4.0},
+		{false, true, 0.6, 0.8},
+		{true, false, log(4.0), log(5.0)},
+		{true, true, log(4.0) / hypot(log(4.0), log(5.0)), log(5.0) / hypot(log(4.0), log(5.0))},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nb_model *m = model_new(NB_MULTINOMIAL, cases[i].log_tf, cases[i].length_norm);
+		struct feat_bag *bag = bag_of(doc);
+		const char *error;
+		assert_int_equal(nb_train(m, bag, "x", 2, &error), 0);
+		assert_true(fabs(nb_get_count(m, "a", "x") - 2 * cases[i].a) < 4e-6);
+		assert_true(fabs(nb_get_count(m, "b", "x") - 2 * cases[i].b) < 4e-6);
+		assert_int_equal(nb_get_docs(m, "x"), 2);
+		feat_bag_free(&bag);
+		nb_free(&m);
+	}
+}
+
+static char *save(const struct nb_model *m, size_t *len_r)
+{
+	char *buf;
+	const char *error;
+	assert_int_equal(nb_save(m, &buf, len_r, &error), 0);
+	return buf;
+}
+
+static void assert_same_model(const struct nb_model *a, const struct nb_model *b)
+{
+	size_t la, lb;
+	char *ba = save(a, &la), *bb = save(b, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ba, bb, la);
+	free(ba);
+	free(bb);
+}
+
+/* A small pseudo-random corpus (fixed seed) over a few labels. */
+#define CORPUS 60
+static struct feat_bag *corpus_bag(unsigned i)
+{
+	static const char *const words[] = {"factur", "rembours", "connexion", "bug", "livraison", "colis",
+					    "mot", "pass", "prix", "retard", "__amount__", "s:factur"};
+	struct feat_bag *bag = feat_bag_new();
+	uint32_t x = i * 2654435761u + 12345;
+	const char *error;
+	for (unsigned k = 0; k < 6; k++) {
+		x = x * 1103515245u + 12345;
+		assert_int_equal(feat_bag_add(bag, words[(x >> 16) % 12], 1 + (x >> 8) % 3, &error), 0);
+	}
+	return bag;
+}
+static const char *corpus_label(unsigned i)
+{
+	static const char *const labels[] = {"billing", "tech", "delivery"};
+	return labels[(i * 7) % 3];
+}
+
+static void test_incremental_equals_batch(void **state)
+{
+	(void)state;
+	const struct {
+		enum nb_variant v;
+		bool log_tf, length_norm;
+	} variants[] = {{NB_MULTINOMIAL, false, false}, {NB_COMPLEMENT, true, true}, {NB_MULTINOMIAL, false, true}};
+	for (size_t v = 0; v < 3; v++) {
+		struct nb_model *inc = model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
+		struct nb_model *rev = model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
+		struct nb_model *batch = model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
+		struct feat_bag *bags[CORPUS];
+		const char *labels[CORPUS];
+		const char *error;
+		for (unsigned i = 0; i < CORPUS; i++) {
+			bags[i] = corpus_bag(i);
+			labels[i] = corpus_label(i);
+		}
+		for (unsigned i = 0; i < CORPUS; i++)
+			assert_int_equal(nb_train(inc, bags[i], labels[i], 1, &error), 0);
+		for (unsigned i = CORPUS; i > 0; i--)
+			assert_int_equal(nb_train(rev, bags[i - 1], labels[i - 1], 1, &error), 0);
+		assert_int_equal(nb_train_batch(batch, (const struct feat_bag *const *)bags, labels, CORPUS, &error), 0);
+		assert_same_model(inc, batch);
+		assert_same_model(rev, batch);
+		/* and the same classification, to the bit */
+		struct nb_result r1, r2;
+		assert_int_equal(nb_classify(inc, bags[0], &r1, &error), 0);
+		assert_int_equal(nb_classify(batch, bags[0], &r2, &error), 0);
+		assert_string_equal(r1.label, r2.label);
+		assert_true(r1.score == r2.score && r1.confidence == r2.confidence);
+		for (unsigned i = 0; i < CORPUS; i++)
+			feat_bag_free(&bags[i]);
+		nb_free(&inc);
+		nb_free(&rev);
+		nb_free(&batch);
+	}
+}
+
+static void test_untrain_restores(void **state)
+{
+	(void)state;
+	struct nb_model *m = model_new(NB_COMPLEMENT, true, true);
+	const char *error;
+	for (unsigned i = 0; i < 20; i++) {
+		struct feat_bag *bag = corpus_bag(i);
+		assert_int_equal(nb_train(m, bag, corpus_label(i), 1, &error), 0);
+		feat_bag_free(&bag);
+	}
+	size_t before_len;
+	char *before = save(m, &before_len);
+	size_t vocab = nb_vocabulary_size(m);
+	/* a new label and new tokens, then forgotten */
+	static const struct fc extra[] = {{"nouveau", 2}, {"factur", 1}, {NULL, 0}};
+	struct feat_bag *bag = bag_of(extra);
+	assert_int_equal(nb_train(m, bag, "spam", 3, &error), 0);
+	assert_int_equal(nb_vocabulary_size(m), vocab + 1);
+	assert_int_equal(nb_train(m, bag, "spam", -3, &error), 0);
+	assert_int_equal(nb_vocabulary_size(m), vocab);
+	size_t after_len;
+	char *after = save(m, &after_len);
+	assert_int_equal(before_len, after_len);
+	assert_memory_equal(before, after, before_len);
+	/* forgetting what was never learnt fails and changes nothing */
+	assert_int_equal(nb_train(m, bag, "spam", -1, &error), -1);
+	assert_int_equal(nb_train(m, bag, "unknown-label", -1, &error), -1);
+	assert_int_equal(nb_train(m, bag, "billing", 0, &error), -1);
+	char *again = save(m, &after_len);
+	assert_memory_equal(before, again, before_len);
+	free(before);
+	free(after);
+	free(again);
+	feat_bag_free(&bag);
+	nb_free(&m);
+}
+
+/* The token that decides is listed first, with a positive weight; the
+ * runner-up's best token is first among the "against" ones. */
+static void test_explanation_order(void **state)
+{
+	(void)state;
+	struct nb_model *m = model_new(NB_MULTINOMIAL, false, false);
+	static const struct fc b1[] = {{"factur", 5}, {"rembours", 2}, {"commande", 1}, {NULL, 0}};
+	static const struct fc t1[] = {{"connexion", 4}, {"commande", 1}, {NULL, 0}};
+	static const struct fc q[] = {{"factur", 3}, {"rembours", 1}, {"connexion", 1}, {NULL, 0}};
+	const char *error;
+	struct feat_bag *a = bag_of(b1), *b = bag_of(t1), *c = bag_of(q);
+	assert_int_equal(nb_train(m, a, "billing", 1, &error), 0);
+	assert_int_equal(nb_train(m, b, "technical", 1, &error), 0);
+	struct nb_result r;
+	assert_int_equal(nb_classify(m, c, &r, &error), 0);
+	assert_string_equal(r.label, "billing");
+	assert_string_equal(r.for_label[0].token, "factur");
+	assert_true(r.for_label[0].weight > 0);
+	assert_int_equal(r.n_for, 2);
+	assert_string_equal(r.for_label[1].token, "rembours");
+	assert_true(r.for_label[0].weight > r.for_label[1].weight);
+	assert_int_equal(r.n_against, 1);
+	assert_string_equal(r.against[0].token, "connexion");
+	assert_true(r.against[0].weight < 0);
+	assert_true(r.confidence > 0.5 && r.confidence <= 1.0);
+	feat_bag_free(&a);
+	feat_bag_free(&b);
+	feat_bag_free(&c);
+	nb_free(&m);
+}
+
+struct rows {
+	struct nb_model *into;
+};
+static int copy_label(void *ctx, const char *label, int64_t docs, double tokens)
+{
+	const char *error;
+	(void)tokens;
+	return nb_add_docs(((struct rows *)ctx)->into, label, docs, &error);
+}
+static int copy_count(void *ctx, const char *token, const char *label, double count)
+{
+	const char *error;
+	return nb_add_count(((struct rows *)ctx)->into, token, label, count, &error);
+}
+
+static void test_rows_and_file_round_trip(void **state)
+{
+	(void)state;
+	struct nb_model *m = model_new(NB_COMPLEMENT, true, true);
+	const char *error;
+	for (unsigned i = 0; i < CORPUS; i++) {
+		struct feat_bag *bag = corpus_bag(i);
+		assert_int_equal(nb_train(m, bag, corpus_label(i), 1, &error), 0);
+		feat_bag_free(&bag);
+	}
+	struct rows rows = {model_new(NB_COMPLEMENT, true, true)};
+	nb_foreach_label(m, copy_label, &rows);
+	nb_foreach_count(m, copy_count, &rows);
+	assert_same_model(m, rows.into);
+
+	size_t len;
+	char *buf = save(m, &len);
+	struct nb_model *loaded;
+	assert_int_equal(nb_load(buf, len, &loaded, &error), 0);
+	assert_same_model(m, loaded);
+	struct feat_bag *q = corpus_bag(7);
+	struct nb_result r1, r2;
+	assert_int_equal(nb_classify(m, q, &r1, &error), 0);
+	assert_int_equal(nb_classify(loaded, q, &r2, &error), 0);
+	assert_string_equal(r1.label, r2.label);
+	assert_true(r1.score == r2.score);
+
+	/* every corruption is refused: truncation, a flipped byte, bad magic */
+	for (size_t cut = 0; cut < len; cut += 1 + len / 50) {
+		struct nb_model *bad = NULL;
+		assert_int_equal(nb_load(buf, cut, &bad, &error), -1);
+		assert_null(bad);
+	}
+	for (size_t i = 0; i < len; i += 1 + len / 50) {
+		buf[i] ^= 0x40;
+		struct nb_model *bad = NULL;
+		assert_int_equal(nb_load(buf, len, &bad, &error), -1);
+		buf[i] ^= 0x40;
+	}
+	free(buf);
+	feat_bag_free(&q);
+	nb_free(&loaded);
+	nb_free(&rows.into);
+	nb_free(&m);
+}
+
+static void test_errors_and_limits(void **state)
+{
+	(void)state;
+	struct nb_options o;
+	nb_options_default(&o);
+	struct nb_model *m = NULL;
+	const char *error;
+	o.alpha = 0;
+	assert_int_equal(nb_new(&o, &m, &error), -1);
+	assert_null(m);
+	nb_options_default(&o);
+	o.temperature = -1;
+	assert_int_equal(nb_new(&o, &m, &error), -1);
+	m = model_new(NB_MULTINOMIAL, false, false);
+	struct feat_bag *bag = bag_of(doc1);
+	struct nb_result r;
+	/* one label only: no decision possible */
+	assert_int_equal(nb_train(m, bag, "billing", 1, &error), 0);
+	assert_int_equal(nb_classify(m, bag, &r, &error), -1);
+	char longlabel[NB_MAX_LABEL_LEN + 2];
+	memset(longlabel, 'x', sizeof(longlabel) - 1);
+	longlabel[sizeof(longlabel) - 1] = '\0';
+	assert_int_equal(nb_train(m, bag, longlabel, 1, &error), -1);
+	assert_int_equal(nb_train(m, bag, "", 1, &error), -1);
+	assert_int_equal(nb_train(m, bag, "x", NB_MAX_WEIGHT + 1, &error), -1);
+	assert_int_equal(nb_add_count(m, "t", "billing", -1, &error), -1);
+	assert_int_equal(nb_add_count(m, "t", "billing", NAN, &error), -1);
+	assert_int_equal(nb_set_temperature(m, 0, &error), -1);
+	assert_int_equal(nb_set_temperature(m, 1.0, &error), 0);
+	/* label cap */
+	char name[16];
+	int rc = 0;
+	for (unsigned i = 0; i < NB_MAX_LABELS + 1 && rc == 0; i++) {
+		snprintf(name, sizeof(name), "l%u", i);
+		rc = nb_train(m, bag, name, 1, &error);
+	}
+	assert_int_equal(rc, -1);
+	feat_bag_free(&bag);
+	nb_free(&m);
+	nb_free(&m); /* NULL is fine */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_multinomial_by_hand),
+		cmocka_unit_test(test_complement_by_hand),
+		cmocka_unit_test(test_transforms),
+		cmocka_unit_test(test_incremental_equals_batch),
+		cmocka_unit_test(test_untrain_restores),
+		cmocka_unit_test(test_explanation_order),
+		cmocka_unit_test(test_rows_and_file_round_trip),
+		cmocka_unit_test(test_errors_and_limits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -315,6 +315,10 @@ static const char *imap_failure(struct imap_conn *conn, const char *what, int r)
 				  conn->transport->error[0] != '\0' ? conn->transport->error
 								    : "connection lost");
 	case MAILIMAP_ERROR_PARSE:
+		/* An end of stream mid-response shows up as a parse error. */
+		if (conn->transport->error[0] != '\0')
+			return conn_error(conn, "%s on %s:%u: %s", what, conn->host, conn->port,
+					  conn->transport->error);
 		return conn_error(conn, "%s on %s:%u: unexpected answer from the server", what,
 				  conn->host, conn->port);
 	case MAILIMAP_ERROR_BAD_STATE:
@@ -329,6 +333,7 @@ static const char *imap_failure(struct imap_conn *conn, const char *what, int r)
 /* After a stream error the session is dead: later calls fail fast. */
 static bool conn_usable(struct imap_conn *conn, const char **error_r)
 {
+	conn->transport->error[0] = '\0'; /* a new command: forget the old reason */
 	if (conn->transport->fd >= 0 && conn->imap->imap_state == MAILIMAP_STATE_SELECTED)
 		return true;
 	*error_r = conn_error(conn, "IMAP connection to %s:%u is closed after an earlier error",
@@ -442,8 +447,17 @@ static void conn_free(struct imap_conn **connp)
 
 	if (conn == NULL)
 		return;
+	/* mailimap_free() would try a LOGOUT of its own on a live stream:
+	 * close the socket first so that it fails at once instead of waiting. */
+	if (conn->transport != NULL && conn->transport->fd >= 0) {
+		if (conn->transport->tls != NULL)
+			tls_shutdown(conn->transport->tls);
+		tls_free(&conn->transport->tls);
+		close(conn->transport->fd);
+		conn->transport->fd = -1;
+	}
 	if (conn->imap != NULL)
-		mailimap_free(conn->imap); /* closes and frees the stream and transport */
+		mailimap_free(conn->imap); /* frees the stream and the transport */
 	free(conn->host);
 	free(conn->folder);
 	free(conn->description);
@@ -964,5 +978,9 @@ void imap_logout(struct imap_conn **connp)
 		conn->transport->timeout_ms = IMAP_LOGOUT_TIMEOUT_MS;
 		mailimap_logout(conn->imap);
 	}
+	/* A completed LOGOUT closes and frees the stream, and with it the
+	 * transport. */
+	if (conn->imap != NULL && conn->imap->imap_stream == NULL)
+		conn->transport = NULL;
 	conn_free(connp);
 }

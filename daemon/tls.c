@@ -78,6 +78,9 @@ static const char *tls_verify_error(const struct tls_conn *conn, const char *hos
 
 	if (gnutls_certificate_verification_status_print(status, type, &out, 0) < 0)
 		return tls_error("TLS: certificate of %s refused (status 0x%x)", host, status);
+	/* GnuTLS ends its sentences with a space. */
+	while (out.size > 0 && (out.data[out.size - 1] == ' ' || out.data[out.size - 1] == '\0'))
+		out.data[--out.size] = '\0';
 	msg = tls_error("TLS: certificate of %s refused: %s", host, (const char *)out.data);
 	gnutls_free(out.data);
 	return msg;

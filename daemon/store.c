@@ -143,6 +143,37 @@ static const char *const migrations[] = {
 	"    VALUES ('delete', old.id, old.subject, old.new_text);"
 	"  INSERT INTO messages_fts(rowid, subject, new_text) VALUES (new.id, new.subject, new.new_text);"
 	"END;",
+	/* 2: the outbox (replies, acknowledgements, notifications) and the
+	 * per-address acknowledgement rate limit */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ticket_id INTEGER REFERENCES tickets(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('reply','ack','notify')),"
+	"  status TEXT NOT NULL DEFAULT 'queued'"
+	"    CHECK (status IN ('queued','sending','sent','failed')),"
+	"  message_id TEXT NOT NULL UNIQUE,"
+	"  from_addr TEXT NOT NULL,"
+	"  to_addr TEXT NOT NULL,"
+	"  subject TEXT,"
+	"  body_text TEXT,"
+	"  in_reply_to TEXT,"
+	"  refs TEXT,"
+	"  raw BLOB NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  claimed_at INTEGER,"
+	"  accepted_at INTEGER,"
+	"  agent TEXT,"
+	"  suggestion_rank INTEGER,"
+	"  status_after TEXT);"
+	"CREATE INDEX outbox_due ON outbox(next_attempt) WHERE status = 'queued';"
+	"CREATE INDEX outbox_ticket ON outbox(ticket_id);"
+	"CREATE INDEX outbox_status ON outbox(status) WHERE status IN ('sending','failed');"
+	"CREATE TABLE ack_log ("
+	"  address TEXT PRIMARY KEY,"
+	"  last_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 int store_latest_version(void)

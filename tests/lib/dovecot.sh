@@ -35,8 +35,23 @@ dovecot_master_pid() {
 	[ -r "$dir/run/master.pid" ] || return 1
 	pid=$(head -n1 "$dir/run/master.pid" 2>/dev/null)
 	case "$pid" in '' | *[!0-9]*) return 1 ;; esac
-	kill -0 "$pid" 2>/dev/null || return 1
+	_pid_alive "$pid" || return 1
 	echo "$pid"
+}
+
+# A process counts as alive unless gone or a zombie: a zombie's parent (or
+# PID 1 in a container) may take seconds to reap it, and it serves nothing.
+_pid_alive() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+_is_dovecot_pid() {
+	case "$(readlink "/proc/$1/exe" 2>/dev/null)" in
+	*/dovecot | */dovecot/*) return 0 ;;
+	*) return 1 ;;
+	esac
 }
 
 # All descendants of a PID (children first level, then theirs).
@@ -60,7 +75,9 @@ _dovecot_all_pids() {
 	if [ -r "$dir/pids" ]; then
 		local pid
 		while read -r pid; do
-			[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+			# A recorded PID may have been reused since: only
+			# Dovecot's own binaries are ever signalled.
+			[ -n "$pid" ] && _pid_alive "$pid" && _is_dovecot_pid "$pid" && echo "$pid"
 		done <"$dir/pids"
 	fi
 }
@@ -270,22 +287,27 @@ _dovecot_signal_all() {
 }
 
 dovecot_stop() {
-	local dir=$1 pids pid i
+	local dir=$1 pids pid i alive master
 	[ -d "$dir" ] || return 0
 	pids=$(_dovecot_all_pids "$dir" | sort -un)
 	[ -z "$pids" ] && { rm -f "$dir/pids"; return 0; }
-	for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+	# The master shuts its children down cleanly; without a master (after
+	# a crash) the orphans get the signal themselves.
+	if master=$(dovecot_master_pid "$dir"); then
+		kill -TERM "$master" 2>/dev/null
+	else
+		for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+	fi
 	for i in $(seq 1 100); do
-		local alive=""
-		for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+		alive=""
+		for pid in $pids; do _pid_alive "$pid" && alive="$alive $pid"; done
 		[ -z "$alive" ] && break
-		pids=$alive
 		sleep 0.05
 	done
-	for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+	for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
 	for i in $(seq 1 40); do
-		local alive=""
-		for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+		alive=""
+		for pid in $pids; do _pid_alive "$pid" && alive="$alive $pid"; done
 		if [ -z "$alive" ]; then
 			rm -f "$dir/pids" "$dir/run/master.pid"
 			return 0
@@ -303,7 +325,7 @@ dovecot_kill() {
 	pids=$(_dovecot_all_pids "$dir" | sort -un)
 	for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
 	for pid in $pids; do
-		while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+		while _pid_alive "$pid"; do sleep 0.02; done
 	done
 	rm -f "$dir/pids"
 }

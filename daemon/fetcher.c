@@ -1,0 +1,330 @@
+/* IMAP mailbox fetchers: checkpointed fetching, after-commit actions,
+ * reconnection with backoff, IDLE or polling. */
+#include "fetcher.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "imap.h"
+#include "ingest.h"
+#include "log.h"
+#include "store.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+/* UIDs per FETCH and per transaction: large enough that commits are rare
+ * (they fsync), small enough that memory stays bounded. */
+#define FETCH_SLICE 200
+#define BACKOFF_MIN_SECONDS 1
+#define BACKOFF_MAX_SECONDS 300
+/* IDLE is renewed before the 29 minutes of RFC 2177. */
+#define IDLE_MAX_MS (28 * 60 * 1000)
+
+struct fetcher {
+	const struct cfg_mailbox *mb;
+	char *database;
+	struct store *st; /* read-only use: the checkpoint */
+	fetcher_deliver_fn *deliver;
+	void *ctx;
+	int stop_fd;
+	pthread_t thread;
+	bool running;
+	atomic_bool connected;
+	atomic_uint_fast64_t mails;
+	atomic_uint_fast64_t failures;
+	char *last_error; /* to log a failure once per change, not per retry */
+};
+
+struct collect {
+	struct ingest_item *items;
+	size_t n, cap;
+};
+
+static int collect_mail(uint32_t uid, const char *data, size_t len, bool truncated, void *ctx)
+{
+	struct collect *c = ctx;
+	c->items = xgrow(c->items, &c->cap, c->n + 1, sizeof(*c->items));
+	struct ingest_item *it = &c->items[c->n++];
+	it->uid = uid;
+	it->data = xmalloc(len + 1);
+	memcpy(it->data, data, len);
+	it->data[len] = '\0';
+	it->len = len;
+	it->truncated = truncated;
+	return 0;
+}
+
+static void collect_reset(struct collect *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->items[i].data);
+	c->n = 0;
+}
+
+int fetcher_new(const struct cfg_mailbox *mb, const char *database, fetcher_deliver_fn *deliver,
+		void *ctx, struct fetcher **f_r, const char **error_r)
+{
+	struct fetcher *f = xcalloc(1, sizeof(*f));
+	f->mb = mb;
+	f->database = xstrdup(database);
+	f->deliver = deliver;
+	f->ctx = ctx;
+	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->stop_fd < 0) {
+		*error_r = "eventfd failed";
+		fetcher_free(&f);
+		return -1;
+	}
+	if (store_open_readonly(database, &f->st, error_r) < 0) {
+		fetcher_free(&f);
+		return -1;
+	}
+	*f_r = f;
+	return 0;
+}
+
+void fetcher_free(struct fetcher **fp)
+{
+	struct fetcher *f = *fp;
+	if (f == NULL)
+		return;
+	if (f->running)
+		fetcher_stop(f);
+	if (f->stop_fd >= 0)
+		close(f->stop_fd);
+	store_close(&f->st);
+	free(f->database);
+	free(f->last_error);
+	free(f);
+	*fp = NULL;
+}
+
+const char *fetcher_name(const struct fetcher *f)
+{
+	return f->mb->name;
+}
+
+void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *stats_r)
+{
+	stats_r->connected = atomic_load(&f->connected);
+	stats_r->mails = atomic_load(&f->mails);
+	stats_r->failures = atomic_load(&f->failures);
+}
+
+static bool stop_requested(struct fetcher *f)
+{
+	struct pollfd pfd = {.fd = f->stop_fd, .events = POLLIN};
+	return poll(&pfd, 1, 0) > 0;
+}
+
+static int connect_mailbox(struct fetcher *f, struct imap_conn **conn_r, const char **error_r)
+{
+	const struct cfg_mailbox *mb = f->mb;
+	char *password = NULL;
+	if (config_read_secret(mb->password_file, mb->password_env, &password, error_r) < 0)
+		return -1;
+	struct imap_settings set = {
+		.host = mb->host, .port = mb->port,
+		.tls = mb->tls == CFG_TLS_NONE       ? IMAP_TLS_NONE
+		       : mb->tls == CFG_TLS_STARTTLS ? IMAP_TLS_STARTTLS
+						     : IMAP_TLS_IMPLICIT,
+		.tls_verify = mb->tls_verify, .tls_ca_file = mb->tls_ca_file, .user = mb->user,
+		.password = password, .folder = mb->folder, .timeout_seconds = mb->timeout_seconds,
+	};
+	int ret = imap_connect(&set, conn_r, error_r);
+	explicit_bzero(password, strlen(password));
+	free(password);
+	return ret;
+}
+
+static int after_action(struct fetcher *f, struct imap_conn *conn, const uint32_t *uids,
+			size_t n, const char **error_r)
+{
+	switch (f->mb->after) {
+	case CFG_AFTER_SEEN: return imap_mark_seen(conn, uids, n, error_r);
+	case CFG_AFTER_MOVE: return imap_move(conn, uids, n, f->mb->after_folder, error_r);
+	case CFG_AFTER_KEEP: return 0;
+	}
+	return 0;
+}
+
+/* Fetches and delivers everything after the checkpoint. */
+static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **error_r)
+{
+	uint32_t uidvalidity, uidnext, exists;
+	if (imap_select_info(conn, &uidvalidity, &uidnext, &exists) < 0) {
+		*error_r = "no UIDVALIDITY from the server";
+		return -1;
+	}
+	uint32_t cp_validity, last_uid;
+	if (store_checkpoint_get(f->st, f->mb->name, &cp_validity, &last_uid) < 0) {
+		*error_r = store_error(f->st);
+		return -1;
+	}
+	if (cp_validity != 0 && cp_validity != uidvalidity) {
+		/* Every UID changed meaning: fetch all again; deduplication keeps
+		 * what is already stored from being stored twice. */
+		log_warning("mailbox %s: UIDVALIDITY changed from %u to %u, resynchronising",
+			    f->mb->name, cp_validity, uidvalidity);
+		last_uid = 0;
+	}
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	if (imap_search_uids_after(conn, last_uid, &uids, &n, error_r) < 0)
+		return -1;
+	struct collect c = {0};
+	int ret = 0;
+	for (size_t start = 0; start < n && ret == 0; start += FETCH_SLICE) {
+		if (stop_requested(f))
+			break;
+		size_t count = n - start < FETCH_SLICE ? n - start : FETCH_SLICE;
+		collect_reset(&c);
+		if (imap_fetch_raw(conn, uids + start, count, collect_mail, &c, error_r) < 0) {
+			ret = -1;
+			break;
+		}
+		uint32_t slice_last = uids[start + count - 1];
+		if (f->deliver(f->ctx, f->mb->name, uidvalidity, c.items, c.n, slice_last,
+			       error_r) < 0) {
+			ret = -1;
+			break;
+		}
+		atomic_fetch_add(&f->mails, c.n);
+		/* Only now, with the mails committed, may the server forget them. */
+		if (after_action(f, conn, uids + start, count, error_r) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	collect_reset(&c);
+	free(c.items);
+	free(uids);
+	return ret;
+}
+
+int fetcher_run_once(struct fetcher *f, const char **error_r)
+{
+	struct imap_conn *conn;
+	if (connect_mailbox(f, &conn, error_r) < 0)
+		return -1;
+	atomic_store(&f->connected, true);
+	int ret = fetch_new(f, conn, error_r);
+	imap_logout(&conn);
+	atomic_store(&f->connected, false);
+	return ret;
+}
+
+/* Waits up to ms, or until a stop request; true when stopping. */
+static bool wait_or_stop(struct fetcher *f, int ms)
+{
+	struct pollfd pfd = {.fd = f->stop_fd, .events = POLLIN};
+	int rc;
+	do
+		rc = poll(&pfd, 1, ms);
+	while (rc < 0 && errno == EINTR);
+	return rc > 0;
+}
+
+static unsigned jitter_ms(unsigned seconds)
+{
+	uint32_t r = 0;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)seconds * 2654435761u;
+	/* 75% to 125% of the nominal delay, so that mailboxes do not retry in step. */
+	return seconds * 750 + r % (seconds * 500 + 1);
+}
+
+static void note_failure(struct fetcher *f, const char *what, const char *error)
+{
+	atomic_fetch_add(&f->failures, 1);
+	bool was_connected = atomic_exchange(&f->connected, false);
+	_cleanup_free_ char *text = xasprintf("%s: %s", what, error);
+	char field[128];
+	snprintf(field, sizeof(field), "MAILBOX=%s", f->mb->name);
+	const char *fields[] = {field, NULL};
+	if (was_connected || f->last_error == NULL || strcmp(f->last_error, text) != 0)
+		log_fields(LOG_WARNING, fields, "mailbox %s: %s; retrying with backoff",
+			   f->mb->name, text);
+	else
+		log_debug("mailbox %s: still failing: %s", f->mb->name, text);
+	free(f->last_error);
+	f->last_error = TAKE_PTR(text);
+}
+
+static void *fetcher_thread(void *arg)
+{
+	struct fetcher *f = arg;
+	unsigned backoff = BACKOFF_MIN_SECONDS;
+	char field[128];
+	snprintf(field, sizeof(field), "MAILBOX=%s", f->mb->name);
+	const char *fields[] = {field, NULL};
+	while (!stop_requested(f)) {
+		struct imap_conn *conn = NULL;
+		const char *error;
+		if (connect_mailbox(f, &conn, &error) < 0) {
+			note_failure(f, "cannot connect", error);
+			if (wait_or_stop(f, (int)jitter_ms(backoff)))
+				break;
+			backoff = backoff * 2 > BACKOFF_MAX_SECONDS ? BACKOFF_MAX_SECONDS : backoff * 2;
+			continue;
+		}
+		atomic_store(&f->connected, true);
+		log_fields(LOG_NOTICE, fields, "mailbox %s: connected to %s%s", f->mb->name,
+			   imap_describe(conn), f->last_error ? " (connection regained)" : "");
+		free(f->last_error);
+		f->last_error = NULL;
+		backoff = BACKOFF_MIN_SECONDS;
+		bool idle = f->mb->idle && imap_has_idle(conn);
+		for (;;) {
+			if (fetch_new(f, conn, &error) < 0) {
+				note_failure(f, "connection lost", error);
+				break;
+			}
+			if (stop_requested(f))
+				break;
+			if (idle) {
+				bool new_mail;
+				if (imap_idle_wait(conn, IDLE_MAX_MS, f->stop_fd, &new_mail, &error) < 0) {
+					note_failure(f, "connection lost", error);
+					break;
+				}
+			} else if (wait_or_stop(f, (int)f->mb->poll_seconds * 1000)) {
+				break;
+			}
+		}
+		imap_logout(&conn);
+		if (!stop_requested(f) && wait_or_stop(f, (int)jitter_ms(backoff)))
+			break;
+	}
+	atomic_store(&f->connected, false);
+	return NULL;
+}
+
+int fetcher_start(struct fetcher *f, const char **error_r)
+{
+	if (pthread_create(&f->thread, NULL, fetcher_thread, f) != 0) {
+		*error_r = "cannot start the mailbox thread";
+		return -1;
+	}
+	f->running = true;
+	return 0;
+}
+
+void fetcher_stop(struct fetcher *f)
+{
+	if (!f->running)
+		return;
+	uint64_t one = 1;
+	if (write(f->stop_fd, &one, sizeof(one)) < 0)
+		log_error("mailbox %s: cannot signal the thread to stop", f->mb->name);
+	pthread_join(f->thread, NULL);
+	f->running = false;
+}

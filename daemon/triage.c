@@ -1,0 +1,637 @@
+/* Triage: feature extraction, the category and spam models, sentiment, and
+ * the bookkeeping that keeps the models' counts in the store in step with
+ * the models in memory. */
+#include "triage.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "feat.h"
+#include "fileio.h"
+#include "log.h"
+#include "nb.h"
+#include "parse.h"
+#include "senti.h"
+#include "store.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#define TRAINING_FILE_MAX (64u << 20)
+#define RESOURCE_FILE_MAX (8u << 20)
+#define MODEL_CATEGORY "category"
+#define MODEL_SPAM "spam"
+
+struct triage {
+	const struct config *cfg;
+	struct feat_ctx *feat;
+	struct nb_model *category;
+	struct nb_model *spam;
+	struct senti_lexicon *senti_fr;
+	struct senti_lexicon *senti_en;
+	const char **labels;
+	size_t n_labels;
+};
+
+/* ---- model persistence ---- */
+
+struct load_ctx {
+	struct nb_model *model;
+	const char *error;
+};
+
+static int load_label(const char *label, double docs, double tokens, void *ctx)
+{
+	struct load_ctx *lc = ctx;
+	(void)tokens; /* derived from the cells */
+	return nb_add_docs(lc->model, label, (int64_t)llround(docs), &lc->error);
+}
+
+static int load_count(const char *token, const char *label, double count, void *ctx)
+{
+	struct load_ctx *lc = ctx;
+	return nb_add_count(lc->model, token, label, count, &lc->error);
+}
+
+struct save_ctx {
+	struct store *st;
+	const char *model;
+	int failed;
+};
+
+static int save_label(void *ctx, const char *label, int64_t docs, double tokens)
+{
+	struct save_ctx *sc = ctx;
+	if (store_nb_label_add(sc->st, sc->model, label, (double)docs, tokens) < 0)
+		sc->failed = 1;
+	return sc->failed;
+}
+
+static int save_count(void *ctx, const char *token, const char *label, double count)
+{
+	struct save_ctx *sc = ctx;
+	if (store_nb_count_add(sc->st, sc->model, token, label, count) < 0)
+		sc->failed = 1;
+	return sc->failed;
+}
+
+/* Writes a whole model's counts (seeding); the caller holds a transaction. */
+static int persist_model(struct store *st, const char *name, const struct nb_model *model)
+{
+	struct save_ctx sc = {.st = st, .model = name};
+	if (store_nb_clear(st, name) < 0)
+		return -1;
+	nb_foreach_label(model, save_label, &sc);
+	nb_foreach_count(model, save_count, &sc);
+	return sc.failed ? -1 : 0;
+}
+
+/* Trains (weight 1) or forgets (weight -1) one example in memory and applies
+ * the same change to the stored counts: the deltas are read back from the
+ * model, so that its transforms (log TF, length normalisation) are honoured
+ * and store and memory stay equal. The caller holds a transaction. */
+static int train_persist(struct store *st, const char *name, struct nb_model *model,
+			 const struct feat_bag *bag, const char *label, int weight,
+			 const char **error_r)
+{
+	size_t n = feat_bag_count(bag);
+	_cleanup_free_ double *before = xcalloc(n, sizeof(double));
+	for (size_t i = 0; i < n; i++) {
+		const char *feature;
+		uint32_t count;
+		feat_bag_get(bag, i, &feature, &count);
+		before[i] = nb_get_count(model, feature, label);
+	}
+	if (nb_train(model, bag, label, weight, error_r) < 0)
+		return -1;
+	if (store_nb_label_add(st, name, label, weight, 0) < 0)
+		goto store_failed;
+	for (size_t i = 0; i < n; i++) {
+		const char *feature;
+		uint32_t count;
+		feat_bag_get(bag, i, &feature, &count);
+		double delta = nb_get_count(model, feature, label) - before[i];
+		if (delta != 0 && store_nb_count_add(st, name, feature, label, delta) < 0)
+			goto store_failed;
+	}
+	return 0;
+store_failed:
+	/* Keep memory equal to the store, which the caller rolls back. */
+	nb_train(model, bag, label, -weight, error_r);
+	*error_r = store_error(st);
+	return -1;
+}
+
+/* "feature<TAB>count" lines: what the training table keeps of an example. */
+static char *bag_serialize(const struct feat_bag *bag)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < feat_bag_count(bag); i++) {
+		const char *feature;
+		uint32_t count;
+		feat_bag_get(bag, i, &feature, &count);
+		strbuf_printf(&sb, "%s\t%u\n", feature, count);
+	}
+	return strbuf_steal(&sb);
+}
+
+static struct feat_bag *bag_parse(const char *text)
+{
+	struct feat_bag *bag = feat_bag_new();
+	for (const char *p = text; *p != '\0';) {
+		size_t len = strcspn(p, "\n");
+		const char *tab = memchr(p, '\t', len);
+		if (tab != NULL) {
+			_cleanup_free_ char *feature = xstrndup(p, (size_t)(tab - p));
+			_cleanup_free_ char *count_text = xstrndup(tab + 1, len - (size_t)(tab - p) - 1);
+			uint32_t count;
+			const char *e;
+			if (parse_uint32(count_text, &count) == 0 && count > 0)
+				feat_bag_add(bag, feature, count, &e);
+		}
+		p += len + (p[len] == '\n');
+	}
+	return bag;
+}
+
+static struct nb_model *new_model(const struct config *cfg, const char **error_r)
+{
+	struct nb_options opts;
+	nb_options_default(&opts);
+	opts.alpha = cfg->nlp.alpha;
+	opts.variant = cfg->nlp.variant == CFG_NB_COMPLEMENT ? NB_COMPLEMENT : NB_MULTINOMIAL;
+	opts.length_norm = cfg->nlp.length_normalize;
+	opts.log_tf = cfg->nlp.length_normalize;
+	struct nb_model *model;
+	if (nb_new(&opts, &model, error_r) < 0)
+		return NULL;
+	return model;
+}
+
+/* ---- training samples ---- */
+
+/* Undoes the \n and \t escapes of the training files, in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] == 'n') {
+			*w++ = '\n';
+			r++;
+		} else if (r[0] == '\\' && r[1] == 't') {
+			*w++ = '\t';
+			r++;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* Trains model from "label<TAB>lang<TAB>subject<TAB>body" lines. */
+static int seed_from_tsv(struct triage *tr, struct nb_model *model, const char *path,
+			 unsigned flags, size_t *examples_r, const char **error_r)
+{
+	static __thread char error[512];
+	char *data;
+	size_t len;
+	const char *read_error;
+	if (file_read_all(path, TRAINING_FILE_MAX, &data, &len, &read_error) < 0) {
+		snprintf(error, sizeof(error), "%s: %s", path, read_error);
+		*error_r = error;
+		return -1;
+	}
+	size_t examples = 0;
+	unsigned line_no = 0;
+	int ret = 0;
+	for (char *line = data; line != NULL && *line != '\0';) {
+		char *next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		line_no++;
+		char *fields[4] = {line, NULL, NULL, NULL};
+		for (int i = 1; i < 4 && fields[i - 1] != NULL; i++) {
+			char *tab = strchr(fields[i - 1], '\t');
+			if (tab != NULL) {
+				*tab = '\0';
+				fields[i] = tab + 1;
+			}
+		}
+		if (line[0] == '\0' || line[0] == '#') {
+			line = next;
+			continue;
+		}
+		if (fields[3] == NULL) {
+			snprintf(error, sizeof(error), "%s:%u: expected label, lang, subject, body",
+				 path, line_no);
+			*error_r = error;
+			ret = -1;
+			break;
+		}
+		unescape(fields[2]);
+		unescape(fields[3]);
+		struct feat_bag *bag;
+		const char *e;
+		if (feat_extract(tr->feat, fields[2], strlen(fields[2]), fields[3], strlen(fields[3]),
+				 flags, &bag, &e) < 0 ||
+		    nb_train(model, bag, fields[0], 1, &e) < 0) {
+			snprintf(error, sizeof(error), "%s:%u: %s", path, line_no, e);
+			*error_r = error;
+			feat_bag_free(&bag);
+			ret = -1;
+			break;
+		}
+		feat_bag_free(&bag);
+		examples++;
+		line = next;
+	}
+	free(data);
+	*examples_r = examples;
+	return ret;
+}
+
+static unsigned spam_flags(void)
+{
+	/* Spam lives in function words and whole tokens as much as in topics. */
+	return FEAT_NO_STEM | FEAT_KEEP_STOPWORDS;
+}
+
+static int load_or_seed(struct triage *tr, struct store *st, const char *name,
+			struct nb_model **model_r, const char *seed_file, unsigned flags,
+			const char **error_r)
+{
+	static __thread char error[512];
+	struct nb_model *model = new_model(tr->cfg, error_r);
+	if (model == NULL)
+		return -1;
+	struct load_ctx lc = {.model = model};
+	if (store_nb_load(st, name, load_label, load_count, &lc) < 0) {
+		snprintf(error, sizeof(error), "loading the %s model: %s", name,
+			 lc.error ? lc.error : store_error(st));
+		*error_r = error;
+		nb_free(&model);
+		return -1;
+	}
+	if (nb_vocabulary_size(model) == 0) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", tr->cfg->nlp.training_dir, seed_file);
+		size_t examples = 0;
+		if (seed_from_tsv(tr, model, path, flags, &examples, error_r) < 0) {
+			nb_free(&model);
+			return -1;
+		}
+		if (store_begin(st) < 0 || persist_model(st, name, model) < 0 ||
+		    store_commit(st) < 0) {
+			store_rollback(st);
+			snprintf(error, sizeof(error), "saving the %s model: %s", name,
+				 store_error(st));
+			*error_r = error;
+			nb_free(&model);
+			return -1;
+		}
+		log_info("%s model seeded from %s (%zu examples)", name, path, examples);
+	}
+	*model_r = model;
+	return 0;
+}
+
+static int collect_label(void *ctx, const char *label, int64_t docs, double tokens)
+{
+	struct triage *tr = ctx;
+	(void)tokens;
+	if (docs <= 0)
+		return 0;
+	tr->labels = xrealloc(tr->labels, (tr->n_labels + 1) * sizeof(*tr->labels));
+	tr->labels[tr->n_labels++] = xstrdup(label);
+	return 0;
+}
+
+static void refresh_labels(struct triage *tr)
+{
+	for (size_t i = 0; i < tr->n_labels; i++)
+		free((char *)tr->labels[i]);
+	free(tr->labels);
+	tr->labels = NULL;
+	tr->n_labels = 0;
+	nb_foreach_label(tr->category, collect_label, tr);
+}
+
+static int load_lexicon(const struct config *cfg, const char *lang, struct senti_lexicon **lex_r,
+			const char **error_r)
+{
+	static __thread char error[512];
+	_cleanup_free_ char *path = xasprintf("%s/%s.tsv", cfg->nlp.lexicon_dir, lang);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	const char *e;
+	if (file_read_all(path, RESOURCE_FILE_MAX, &data, &len, &e) < 0) {
+		snprintf(error, sizeof(error), "sentiment lexicon %s: %s", path, e);
+		*error_r = error;
+		return -1;
+	}
+	struct senti_lexicon *lex = senti_lexicon_new();
+	if (senti_lexicon_load(lex, data, len, &e) < 0) {
+		snprintf(error, sizeof(error), "sentiment lexicon %s: %s", path, e);
+		*error_r = error;
+		senti_lexicon_free(&lex);
+		return -1;
+	}
+	*lex_r = lex;
+	return 0;
+}
+
+/* Sentiment of subject and text with the lexicon of the mail's language. */
+static void triage_sentiment(struct triage *tr, const char *subject, const char *text,
+			     const char *lang, struct triage_result *res)
+{
+	const struct senti_lexicon *lex = strcmp(lang, "fr") == 0 ? tr->senti_fr : tr->senti_en;
+	_cleanup_free_ char *all = xasprintf("%s\n%s", subject, text);
+	struct senti_result r;
+	const char *e;
+	if (senti_analyse(lex, all, strlen(all), &r, &e) < 0) {
+		r.score = 0;
+		r.label = SENTI_NEUTRAL;
+		r.n_reasons = 0;
+	}
+	res->sentiment = r.score;
+	snprintf(res->sentiment_label, sizeof(res->sentiment_label), "%s",
+		 senti_label_name(r.label));
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_printf(&sb, "%s (%+.2f)", senti_label_name(r.label), r.score);
+	cJSON *words = cJSON_CreateArray();
+	for (size_t i = 0; i < r.n_reasons; i++) {
+		strbuf_printf(&sb, "%s \"%s\" (%+.1f)", i ? "," : " because of", r.reasons[i].term,
+			      r.reasons[i].contribution);
+		cJSON *w = cJSON_CreateObject();
+		cJSON_AddStringToObject(w, "term", r.reasons[i].term);
+		cJSON_AddNumberToObject(w, "contribution",
+					round(r.reasons[i].contribution * 1000) / 1000);
+		cJSON_AddItemToArray(words, w);
+	}
+	if (r.n_reasons == 0)
+		strbuf_puts(&sb, ": no word of the lexicon");
+	res->sentiment_explanation = strbuf_steal(&sb);
+	char *json = cJSON_PrintUnformatted(words);
+	cJSON_Delete(words);
+	res->sentiment_detail = xstrdup(json);
+	cJSON_free(json);
+}
+
+int triage_open(struct store *st, const struct config *cfg, struct triage **tr_r,
+		const char **error_r)
+{
+	static __thread char error[512];
+	struct triage *tr = xcalloc(1, sizeof(*tr));
+	tr->cfg = cfg;
+	_cleanup_free_ char *fr_path = xasprintf("%s/fr.txt", cfg->nlp.stopwords_dir);
+	_cleanup_free_ char *en_path = xasprintf("%s/en.txt", cfg->nlp.stopwords_dir);
+	_cleanup_free_ char *fr = NULL, *en = NULL;
+	size_t fr_len = 0, en_len = 0;
+	const char *e;
+	if (file_read_all(fr_path, RESOURCE_FILE_MAX, &fr, &fr_len, &e) < 0 ||
+	    file_read_all(en_path, RESOURCE_FILE_MAX, &en, &en_len, &e) < 0) {
+		snprintf(error, sizeof(error), "stop words in %s: %s", cfg->nlp.stopwords_dir, e);
+		*error_r = error;
+		triage_free(&tr);
+		return -1;
+	}
+	if (load_lexicon(cfg, "fr", &tr->senti_fr, error_r) < 0 ||
+	    load_lexicon(cfg, "en", &tr->senti_en, error_r) < 0 ||
+	    feat_ctx_new(fr, fr_len, en, en_len, &tr->feat, error_r) < 0 ||
+	    load_or_seed(tr, st, MODEL_CATEGORY, &tr->category, "categories.tsv", 0, error_r) < 0 ||
+	    load_or_seed(tr, st, MODEL_SPAM, &tr->spam, "spam.tsv", spam_flags(), error_r) < 0) {
+		triage_free(&tr);
+		return -1;
+	}
+	refresh_labels(tr);
+	*tr_r = tr;
+	return 0;
+}
+
+void triage_free(struct triage **trp)
+{
+	struct triage *tr = *trp;
+	if (tr == NULL)
+		return;
+	feat_ctx_free(&tr->feat);
+	senti_lexicon_free(&tr->senti_fr);
+	senti_lexicon_free(&tr->senti_en);
+	nb_free(&tr->category);
+	nb_free(&tr->spam);
+	for (size_t i = 0; i < tr->n_labels; i++)
+		free((char *)tr->labels[i]);
+	free(tr->labels);
+	free(tr);
+	*trp = NULL;
+}
+
+size_t triage_category_labels(const struct triage *tr, const char ***labels_r)
+{
+	*labels_r = tr->labels;
+	return tr->n_labels;
+}
+
+void triage_result_clear(struct triage_result *res)
+{
+	free(res->category);
+	free(res->category_runner_up);
+	free(res->category_explanation);
+	free(res->category_detail);
+	free(res->spam_explanation);
+	free(res->spam_detail);
+	free(res->sentiment_explanation);
+	free(res->sentiment_detail);
+	memset(res, 0, sizeof(*res));
+}
+
+static char *reasons_json(const struct nb_result *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "label", r->label);
+	cJSON_AddStringToObject(o, "runner_up", r->runner_up);
+	cJSON_AddNumberToObject(o, "runner_up_confidence", r->runner_up_confidence);
+	cJSON_AddNumberToObject(o, "known_features", (double)r->known_features);
+	cJSON *pro = cJSON_AddArrayToObject(o, "for");
+	for (size_t i = 0; i < r->n_for; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "token", r->for_label[i].token);
+		cJSON_AddNumberToObject(t, "weight", round(r->for_label[i].weight * 1000) / 1000);
+		cJSON_AddItemToArray(pro, t);
+	}
+	cJSON *con = cJSON_AddArrayToObject(o, "against");
+	for (size_t i = 0; i < r->n_against; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "token", r->against[i].token);
+		cJSON_AddNumberToObject(t, "weight", round(r->against[i].weight * 1000) / 1000);
+		cJSON_AddItemToArray(con, t);
+	}
+	char *text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	char *copy = xstrdup(text);
+	cJSON_free(text);
+	return copy;
+}
+
+int triage_run(struct triage *tr, const char *subject, const char *headers, const char *text,
+	       struct triage_result *res_r, const char **error_r)
+{
+	struct triage_result res = {0};
+	subject = subject ? subject : "";
+	text = text ? text : "";
+	struct feat_bag *bag = NULL, *spam_bag = NULL;
+	if (feat_extract(tr->feat, subject, strlen(subject), text, strlen(text), 0, &bag,
+			 error_r) < 0)
+		return -1;
+	int ret = -1;
+	/* Spam looks at the headers too: relays and senders tell a lot. */
+	if (headers != NULL) {
+		if (feat_extract_mail(tr->feat, headers, strlen(headers), text, strlen(text),
+				      spam_flags(), &spam_bag, error_r) < 0)
+			goto out;
+	} else if (feat_extract(tr->feat, subject, strlen(subject), text, strlen(text),
+				spam_flags(), &spam_bag, error_r) < 0) {
+		goto out;
+	}
+	snprintf(res.language, sizeof(res.language), "%s", lang_code(feat_bag_lang(bag)));
+	res.language_confidence = feat_bag_lang_confidence(bag);
+
+	struct nb_result r;
+	const char *e;
+	if (tr->n_labels >= 2 && nb_classify(tr->category, bag, &r, &e) == 0) {
+		res.category = xstrdup(r.label);
+		res.category_confidence = r.confidence;
+		res.category_runner_up = xstrdup(r.runner_up);
+		res.category_explanation = nb_explain(&r);
+		res.category_detail = reasons_json(&r);
+		res.low_confidence = r.confidence < tr->cfg->nlp.min_confidence;
+	} else {
+		res.low_confidence = true;
+	}
+	if (nb_classify(tr->spam, spam_bag, &r, &e) == 0) {
+		double p_spam = strcmp(r.label, "spam") == 0 ? r.confidence : 1 - r.confidence;
+		res.spam_probability = p_spam;
+		res.spam = p_spam >= tr->cfg->nlp.spam_threshold;
+		res.spam_explanation = nb_explain(&r);
+		res.spam_detail = reasons_json(&r);
+	}
+	triage_sentiment(tr, subject, text, res.language, &res);
+	*res_r = res;
+	memset(&res, 0, sizeof(res));
+	ret = 0;
+out:
+	triage_result_clear(&res);
+	feat_bag_free(&bag);
+	feat_bag_free(&spam_bag);
+	return ret;
+}
+
+int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,
+		  const struct triage_result *res)
+{
+	char lang_expl[96];
+	snprintf(lang_expl, sizeof(lang_expl), "written in %s (confidence %.2f)",
+		 strcmp(res->language, "fr") == 0   ? "French"
+		 : strcmp(res->language, "en") == 0 ? "English"
+						    : "another language",
+		 res->language_confidence);
+	if (store_triage_add(st, ticket_id, message_id, "language", res->language,
+			     res->language_confidence, 0, lang_expl, NULL) < 0)
+		return -1;
+	if (res->category != NULL &&
+	    store_triage_add(st, ticket_id, message_id, "category", res->category,
+			     res->category_confidence, 0, res->category_explanation,
+			     res->category_detail) < 0)
+		return -1;
+	if (res->spam_detail != NULL &&
+	    store_triage_add(st, ticket_id, message_id, "spam", res->spam ? "spam" : "ham",
+			     res->spam ? res->spam_probability : 1 - res->spam_probability,
+			     res->spam_probability, res->spam_explanation, res->spam_detail) < 0)
+		return -1;
+	if (store_triage_add(st, ticket_id, message_id, "sentiment", res->sentiment_label,
+			     fabs(res->sentiment), res->sentiment, res->sentiment_explanation,
+			     res->sentiment_detail) < 0)
+		return -1;
+	return store_ticket_set_triage(st, ticket_id, res->language, res->category,
+				       res->category_confidence, res->spam, res->spam_probability,
+				       res->sentiment, res->sentiment_label);
+}
+
+/* The example a ticket makes: the features of its first customer message. */
+static int ticket_features(struct triage *tr, struct store *st, int64_t ticket_id,
+			   struct feat_bag **bag_r, const char **error_r)
+{
+	struct message_row *rows;
+	size_t n;
+	if (store_message_list(st, ticket_id, &rows, &n) < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	const struct message_row *first = NULL;
+	for (size_t i = 0; i < n && first == NULL; i++)
+		if (!rows[i].outgoing)
+			first = &rows[i];
+	int ret = -1;
+	if (first == NULL) {
+		*error_r = "the ticket has no message from the customer to learn from";
+	} else {
+		const char *subject = first->subject ? first->subject : "";
+		const char *text = first->new_text ? first->new_text : "";
+		ret = feat_extract(tr->feat, subject, strlen(subject), text, strlen(text), 0, bag_r,
+				   error_r);
+	}
+	message_rows_free(&rows, n);
+	return ret;
+}
+
+/* Forgets the ticket's earlier example, if any. The caller holds a transaction. */
+static int forget_example(struct triage *tr, struct store *st, int64_t ticket_id,
+			  const char **error_r)
+{
+	_cleanup_free_ char *label = NULL, *features = NULL;
+	int found = store_training_get(st, ticket_id, MODEL_CATEGORY, &label, &features);
+	if (found < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	if (found == 0)
+		return 0;
+	struct feat_bag *bag = bag_parse(features);
+	int ret = train_persist(st, MODEL_CATEGORY, tr->category, bag, label, -1, error_r);
+	feat_bag_free(&bag);
+	if (ret == 0 && store_training_delete(st, ticket_id, MODEL_CATEGORY) < 0) {
+		*error_r = store_error(st);
+		ret = -1;
+	}
+	return ret;
+}
+
+int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
+		 const char **error_r)
+{
+	struct feat_bag *bag;
+	if (ticket_features(tr, st, ticket_id, &bag, error_r) < 0)
+		return -1;
+	int ret = -1;
+	if (forget_example(tr, st, ticket_id, error_r) < 0)
+		goto out;
+	if (train_persist(st, MODEL_CATEGORY, tr->category, bag, label, 1, error_r) < 0)
+		goto out;
+	_cleanup_free_ char *features = bag_serialize(bag);
+	if (store_training_add(st, ticket_id, MODEL_CATEGORY, label, features) < 0) {
+		*error_r = store_error(st);
+		goto out;
+	}
+	refresh_labels(tr);
+	ret = 0;
+out:
+	feat_bag_free(&bag);
+	return ret;
+}
+
+int triage_forget(struct triage *tr, struct store *st, int64_t ticket_id, const char **error_r)
+{
+	int ret = forget_example(tr, st, ticket_id, error_r);
+	refresh_labels(tr);
+	return ret;
+}

@@ -576,9 +576,12 @@ int cal_add_business_seconds(const struct calendar *cal, int64_t start, int64_t 
 		*error_r = "business time too long";
 		return -1;
 	}
-	/* Start one day early: with an odd offset change a period of the
-	 * previous local date may still be running. */
-	int64_t day = local_day_of(cal, start) - 1;
+	/* No period of an earlier local date can contain `start`: such a
+	 * period ends by the first instant whose wall clock reads this date's
+	 * midnight, and start's wall clock has not reached it before. (A later
+	 * date's period can, after a fall-back across midnight, and the walk
+	 * reaches it in order.) */
+	int64_t day = local_day_of(cal, start);
 	int64_t last_day = day + CAL_MAX_SEARCH_YEARS * 366 + 2;
 	int64_t remaining = seconds;
 	int64_t pos = start;
@@ -642,7 +645,7 @@ int64_t cal_business_seconds_between(const struct calendar *cal, int64_t from, i
 		to = CAL_TIME_MAX;
 	if (to <= from || cal->week_seconds == 0)
 		return 0;
-	int64_t day = local_day_of(cal, from) - 1;
+	int64_t day = local_day_of(cal, from);
 	int64_t last_day = local_day_of(cal, to) + 1;
 	int64_t total = 0;
 	struct period periods[CAL_MAX_INTERVALS_PER_DAY];
@@ -680,7 +683,9 @@ bool cal_is_business_time(const struct calendar *cal, int64_t t)
 		return false;
 	struct period periods[CAL_MAX_INTERVALS_PER_DAY];
 	int64_t day = local_day_of(cal, t);
-	for (int64_t d = day - 1; d <= day + 1; d++) {
+	/* The next local date too: after a fall-back across midnight, its
+	 * first period has begun while the wall clock reads this date again. */
+	for (int64_t d = day; d <= day + 1; d++) {
 		size_t n = day_periods(cal, d, periods);
 		for (size_t i = 0; i < n; i++) {
 			if (periods[i].start <= t && t < periods[i].end)

@@ -317,6 +317,22 @@ static void test_tz_posix_rules(void **state)
 	assert_int_equal(tz_offset(tz, utc(2026, 7, 1, 0, 0, 0)), -4 * 3600);
 	assert_int_equal(tz_offset(tz, utc(2026, 12, 31, 23, 0, 0)), -4 * 3600);
 	tz_free(&tz);
+	/* Julian day forms in the leap year 2028, with std -3 h, DST -2 h and
+	 * changes at 00:00 local: J60 is 1 March (Feb 29 never counts), so DST
+	 * starts at 03:00Z on 1 March; zero-based 59 is 29 February. */
+	tz = tz_from_posix("XXX3YYY,J60/0,J300/0", &error);
+	assert_non_null(tz);
+	assert_int_equal(tz_offset(tz, utc(2028, 3, 1, 2, 59, 59)), -3 * 3600);
+	assert_int_equal(tz_offset(tz, utc(2028, 3, 1, 3, 0, 0)), -2 * 3600);
+	tz_free(&tz);
+	tz = tz_from_posix("XXX3YYY,59/0,300/0", &error);
+	assert_non_null(tz);
+	assert_int_equal(tz_offset(tz, utc(2028, 2, 29, 2, 59, 59)), -3 * 3600);
+	assert_int_equal(tz_offset(tz, utc(2028, 2, 29, 3, 0, 0)), -2 * 3600);
+	/* In 2027 (not leap) day 59 is 1 March. */
+	assert_int_equal(tz_offset(tz, utc(2027, 3, 1, 2, 59, 59)), -3 * 3600);
+	assert_int_equal(tz_offset(tz, utc(2027, 3, 1, 3, 0, 0)), -2 * 3600);
+	tz_free(&tz);
 	static const char *const bad[] = {"", "CE-1", "CET", "CET-1CEST,M13.1.0,M10.5.0",
 					  "CET-1CEST,M3.5.0", "CET-1CEST,M3.6.0,M10.5.0", "CET-25",
 					  "<+03-3", "CET-1CEST,J0,J365", "CET-1 "};
@@ -603,6 +619,41 @@ static void test_ical_holidays(void **state)
 	cal_free(&cal);
 }
 
+/* Chile changes its clocks at Saturday 24:00, a wall time never shown.
+ * Fall back (tzdata 2026): at 03:00Z on Sunday 5 April the clock goes from
+ * Saturday 23:59:59 -03 to Saturday 23:00 -04, so Saturday 23:00-24:00
+ * happens twice and Sunday 00:00 is first read at 04:00Z. Spring forward:
+ * at 04:00Z on Sunday 6 September, Saturday 23:59:59 -04 is followed by
+ * Sunday 01:00 -03: Sunday begins at the jump and lasts 23 h. */
+static void test_midnight_changes(void **state)
+{
+	(void)state;
+	const char *error = NULL;
+	struct calendar *cal = cal_new("santiago", "America/Santiago", &error);
+	assert_non_null(cal);
+	assert_int_equal(cal_add_hours(cal, 6, iv("00:00-24:00"), &error), 0);
+	/* The repeated Saturday hour is not Sunday. */
+	assert_false(cal_is_business_time(cal, utc(2026, 4, 5, 3, 30, 0)));
+	assert_true(cal_is_business_time(cal, utc(2026, 4, 5, 4, 0, 0)));
+	char buf[CAL_TIME_STRLEN];
+	assert_int_equal(cal_format_local(cal, utc(2026, 4, 5, 3, 30, 0), buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2026-04-04T23:30:00-04:00");
+	/* Sunday 5 April: 04:00Z to Monday 00:00 -04 = 04:00Z, 24 h. */
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 4, 4, 0, 0, 0), utc(2026, 4, 7, 0, 0, 0)), 24 * 3600);
+	assert_int_equal(add(cal, utc(2026, 4, 4, 15, 0, 0), 0), utc(2026, 4, 5, 4, 0, 0));
+	assert_int_equal(add(cal, utc(2026, 4, 4, 15, 0, 0), 24 * 60), utc(2026, 4, 6, 4, 0, 0));
+	/* Sunday 6 September: 04:00Z (01:00 -03) to Monday 00:00 -03 =
+	 * 03:00Z on the 7th, 23 h. */
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 9, 5, 0, 0, 0), utc(2026, 9, 8, 0, 0, 0)), 23 * 3600);
+	assert_int_equal(add(cal, utc(2026, 9, 5, 15, 0, 0), 0), utc(2026, 9, 6, 4, 0, 0));
+	assert_int_equal(cal_format_local(cal, utc(2026, 9, 6, 4, 0, 0), buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2026-09-06T01:00:00-03:00");
+	assert_int_equal(add(cal, utc(2026, 9, 5, 15, 0, 0), 23 * 60), utc(2026, 9, 7, 3, 0, 0));
+	/* One minute more: the next Sunday opens at 00:00 -03 = 03:00Z. */
+	assert_int_equal(add(cal, utc(2026, 9, 5, 15, 0, 0), 23 * 60 + 1), utc(2026, 9, 13, 3, 1, 0));
+	cal_free(&cal);
+}
+
 /* ---- properties ---- */
 
 /* Over many random starts (minute and second precision, 2025-2029, DST
@@ -654,56 +705,126 @@ static void test_properties(void **state)
 }
 
 /* An independent oracle: glibc's localtime_r (TZ set in this test only)
- * stepped minute by minute, for the Paris office with its holidays. */
-static bool oracle_is_business_minute(const struct calendar *cal, time_t t)
+ * stepped minute by minute. The weekly hours are given as text so that the
+ * oracle does not share the calendar's tables; holidays come from the
+ * calendar's date set only. Interval bounds avoid 02:00-03:00, where the
+ * oracle's "minutes whose wall time is inside" and the calendar's "from the
+ * first reading of start to the first reading of end" may differ. */
+struct oracle_hours {
+	const char *intervals[7][3]; /* NULL-terminated per weekday */
+};
+
+static bool oracle_is_business_minute(const struct calendar *cal, const struct oracle_hours *h, time_t t)
 {
 	struct tm tm;
 	localtime_r(&t, &tm);
 	if (cal_is_holiday(cal, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday))
 		return false;
 	int wd = (tm.tm_wday + 6) % 7, m = tm.tm_hour * 60 + tm.tm_min;
-	return wd < 5 && ((m >= 540 && m < 750) || (m >= 810 && m < 1080));
+	for (int i = 0; i < 3 && h->intervals[wd][i] != NULL; i++) {
+		const char *s = h->intervals[wd][i]; /* "HH:MM-HH:MM" */
+		int start = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
+		int end = ((s[6] - '0') * 10 + (s[7] - '0')) * 60 + (s[9] - '0') * 10 + (s[10] - '0');
+		if (m >= start && m < end)
+			return true;
+	}
+	return false;
 }
 
-static void test_against_minute_oracle(void **state)
+static struct calendar *oracle_calendar(const char *zone, const struct oracle_hours *h)
 {
-	(void)state;
 	const char *error = NULL;
-	struct calendar *cal = paris_office();
+	struct calendar *cal = cal_new("oracle", zone, &error);
+	assert_non_null(cal);
+	for (int wd = 0; wd < 7; wd++)
+		for (int i = 0; i < 3 && h->intervals[wd][i] != NULL; i++)
+			assert_int_equal(cal_add_hours(cal, wd, iv(h->intervals[wd][i]), &error), 0);
 	assert_int_equal(cal_load_ical_holidays(cal, ICS("holidays.ics"), &error), 0);
-	setenv("TZ", "Europe/Paris", 1);
+	return cal;
+}
+
+static void check_against_oracle(const char *zone, const struct oracle_hours *h, int cases, int64_t max_minutes)
+{
+	struct calendar *cal = oracle_calendar(zone, h);
+	setenv("TZ", zone, 1);
 	tzset();
-	for (int i = 0; i < 150; i++) {
-		/* Minute-aligned starts, many around the 2026 DST week-ends and
-		 * the May holidays. */
+	for (int i = 0; i < cases; i++) {
+		/* Minute-aligned starts, many around the 2026 DST week-ends (EU
+		 * and US) and the May holidays. */
 		int64_t s;
-		switch (i % 3) {
+		switch (i % 4) {
 		case 0: s = utc(2026, 3, 20, 0, 0, 0); break;
 		case 1: s = utc(2026, 10, 16, 0, 0, 0); break;
+		case 2: s = utc(2026, 2, 27, 0, 0, 0); break;
 		default: s = utc(2026, 4, 25, 0, 0, 0); break;
 		}
 		s += (int64_t)(rng() % (14 * 86400));
 		s -= s % 60;
-		int64_t m = 1 + (int64_t)(rng() % 3000);
+		int64_t m = 1 + (int64_t)(rng() % (uint64_t)max_minutes);
 		int64_t t = s, count = 0;
 		while (count < m) {
-			if (oracle_is_business_minute(cal, (time_t)t))
+			if (oracle_is_business_minute(cal, h, (time_t)t))
 				count++;
 			t += 60;
 		}
 		if (add(cal, s, m) != t)
-			fail_msg("start %lld + %lld min: calendar %lld, oracle %lld", (long long)s,
+			fail_msg("%s: start %lld + %lld min: calendar %lld, oracle %lld", zone, (long long)s,
 				 (long long)m, (long long)add(cal, s, m), (long long)t);
 		int64_t oracle_seconds = 0;
-		int64_t to = s + (int64_t)(rng() % (20 * 86400));
+		int64_t to = s + (int64_t)(rng() % (30 * 86400));
 		to -= to % 60;
 		for (int64_t x = s; x < to; x += 60)
-			oracle_seconds += oracle_is_business_minute(cal, (time_t)x) ? 60 : 0;
+			oracle_seconds += oracle_is_business_minute(cal, h, (time_t)x) ? 60 : 0;
 		assert_int_equal(cal_business_seconds_between(cal, s, to), oracle_seconds);
 	}
 	unsetenv("TZ");
 	tzset();
 	cal_free(&cal);
+}
+
+static void test_against_minute_oracle(void **state)
+{
+	(void)state;
+	/* The Paris office of the other tests. */
+	struct oracle_hours office = {{{"09:00-12:30", "13:30-18:00"}, {"09:00-12:30", "13:30-18:00"},
+				       {"09:00-12:30", "13:30-18:00"}, {"09:00-12:30", "13:30-18:00"},
+				       {"09:00-12:30", "13:30-18:00"}}};
+	check_against_oracle("Europe/Paris", &office, 100, 3000);
+	/* Open every day, with night hours that span the DST changes on
+	 * Sunday (01:00-04:00 lasts 2 h in March, 4 h in October). Short
+	 * days keep the week jump in play for amounts of a few weeks. */
+	struct oracle_hours nights = {{
+		{"07:00-09:00", "22:00-24:00"}, {"07:00-09:00", "22:00-24:00"},
+		{"07:00-09:00", "22:00-24:00"}, {"07:00-09:00", "22:00-24:00"},
+		{"07:00-09:00", "22:00-24:00"}, {"00:00-01:00", "07:00-09:00"},
+		{"01:00-04:00", "07:00-09:00", "22:00-24:00"},
+	}};
+	check_against_oracle("Europe/Paris", &nights, 100, 6000);
+	check_against_oracle("America/New_York", &nights, 100, 6000);
+}
+
+/* Open around the clock, business time is real time: add(s, m) = s + 60 m
+ * and between(a, b) = b - a, whatever the DST changes in between (a week
+ * holding one lasts 167 or 169 hours, not 168). */
+static void test_always_open(void **state)
+{
+	(void)state;
+	static const char *const zones[] = {"Europe/Paris", "America/New_York", "Australia/Sydney",
+					    "Europe/Dublin", "Asia/Tokyo", "America/Santiago"};
+	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+		struct calendar *cal = every_day(zones[z], "00:00-24:00");
+		for (int i = 0; i < 500; i++) {
+			int64_t s = utc(2025, 1, 1, 0, 0, 0) + (int64_t)(rng() % (UINT64_C(5) * 365 * 86400));
+			int64_t m = (int64_t)(rng() % (i % 2 ? 200000 : 20000));
+			if (add(cal, s, m) != s + 60 * m)
+				fail_msg("%s: %lld + %lld min gave %lld", zones[z], (long long)s, (long long)m,
+					 (long long)add(cal, s, m));
+			int64_t to = s + (int64_t)(rng() % (UINT64_C(400) * 86400));
+			assert_int_equal(cal_business_seconds_between(cal, s, to), to - s);
+			assert_true(cal_is_business_time(cal, s));
+		}
+		cal_free(&cal);
+	}
 }
 
 /* The week jump agrees with walking: one add of ~9 years equals 468 adds of
@@ -896,9 +1017,11 @@ int main(void)
 		cmocka_unit_test(test_holiday_monday),
 		cmocka_unit_test(test_lunch_night_closing),
 		cmocka_unit_test(test_new_york_and_tokyo),
+		cmocka_unit_test(test_midnight_changes),
 		cmocka_unit_test(test_ical_holidays),
 		cmocka_unit_test(test_properties),
 		cmocka_unit_test(test_against_minute_oracle),
+		cmocka_unit_test(test_always_open),
 		cmocka_unit_test(test_long_amounts),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_iso8601),

@@ -1,0 +1,333 @@
+/* Tokeniser, language guess, stop words, stemming and the feature
+ * extractor, on tricky French and English. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "feat.h"
+#include "lang.h"
+#include "norm.h"
+#include "tok.h"
+
+static char *read_conf(const char *rel, size_t *len_r)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", SOURCE_DIR, rel);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *buf = malloc(1 << 20);
+	*len_r = fread(buf, 1, (1 << 20) - 1, f);
+	buf[*len_r] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int join_token(void *ctx, const char *text, size_t len, enum tok_kind kind)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+	assert_true(n + len + 2 < 4096);
+	if (n > 0)
+		out[n++] = ' ';
+	memcpy(out + n, text, len);
+	out[n + len] = '\0';
+	assert_true(kind == TOK_CLASS ? text[0] == '_' : text[0] != '_');
+	return 0;
+}
+
+/* Normalise + tokenise, tokens joined by spaces. */
+static void tokens(const char *text, char *out)
+{
+	char *norm;
+	size_t len;
+	const char *error;
+	out[0] = '\0';
+	assert_int_equal(norm_text(text, strlen(text), 0, &norm, &len, &error), 0);
+	tok_tokenize(norm, len, TOK_MAX_TOKENS, join_token, out, NULL);
+	free(norm);
+}
+
+static void test_tokenise_table(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		/* French elisions, both apostrophes */
+		{"l'abonnement qu'il d'une j'ai", "abonnement il une ai"},
+		{"l’abonnement qu’il d’une", "abonnement il une"},
+		{"jusqu'à lorsqu'on aujourd'hui", "on aujourd'hui"},
+		/* English contractions stay whole, possessive 's goes */
+		{"I don't know, it isn't the customer's fault", "don't know it isn't the customer fault"},
+		/* amounts */
+		{"49,90 € ou 49,90€ ou 12 EUR", "__amount__ ou __amount__ ou __amount__"},
+		{"$12.50 and £ 3 and 100 dollars", "__amount__ and __amount__ and __amount__"},
+		/* order numbers */
+		{"commande n° 12345", "commande __order__"},
+		{"Commande N°12345", "commande __order__"},
+		{"order #A-12345", "order __order__"},
+		{"numéro de commande : 778899", "numero de commande __order__"},
+		{"order number 42", "order __order__"},
+		{"CMD-7781", "__order__"},
+		/* invoice numbers */
+		{"FAC-2024-0012", "__invoice__"},
+		{"invoice INV-001", "invoice __invoice__"},
+		{"facture n° 2024-0012", "facture __invoice__"},
+		/* plain numbers and references */
+		{"le 12/03/2024 à 10h, 3 colis", "le __number__ 10h __number__ colis"},
+		{"réf AB-778 ou XK9921", "ref __ref__ ou __ref__"},
+		{"la commande du 12 mars", "la commande du __number__ mars"},
+		/* URLs and e-mail addresses */
+		{"voir https://exemple.fr/aide?x=1, merci", "voir __url__ merci"},
+		{"(www.example.com) et monsite.fr/contact", "__url__ et __url__"},
+		{"écrivez à <Support@Example.COM>.", "ecrivez __email__"},
+		{"mailto:jean.dupont+tag@mail.example.org", "__email__"},
+		/* hyphens split words; one-letter pieces go */
+		{"peut-être l'e-mail", "peut etre mail"},
+		/* long junk is dropped */
+		{"aGVsbG8gd29ybGQgdGhpcyBpcyBhIGxvbmcgYmFzZTY0IHN0cmluZw ok", "ok"},
+		{"", ""},
+		{"... !!! ???", ""},
+	};
+	char out[4096];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tokens(cases[i].in, out);
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("case %zu: \"%s\" -> \"%s\", want \"%s\"", i, cases[i].in, out, cases[i].want);
+	}
+}
+
+static int count_token(void *ctx, const char *text, size_t len, enum tok_kind kind)
+{
+	(void)text;
+	(void)len;
+	(void)kind;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void test_token_cap(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	bool truncated = false;
+	const char *text = "un deux trois quatre cinq six";
+	assert_int_equal(tok_tokenize(text, strlen(text), 4, count_token, &n, &truncated), 4);
+	assert_int_equal(n, 4);
+	assert_true(truncated);
+	n = 0;
+	assert_int_equal(tok_tokenize(text, strlen(text), 6, count_token, &n, &truncated), 6);
+	assert_false(truncated);
+	/* a word cut at the very end of the buffer is read only up to len */
+	char *buf = malloc(5);
+	memcpy(buf, "abcd\xc3", 5);
+	n = 0;
+	assert_int_equal(tok_tokenize(buf, 5, 10, count_token, &n, &truncated), 1);
+	free(buf);
+}
+
+static void test_language(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		enum lang want;
+	} cases[] = {
+		{"Bonjour, ma commande n'est pas arrivée", LANG_FR},
+		{"Colis jamais reçu", LANG_FR},
+		{"Merci beaucoup", LANG_FR},
+		{"Impossible de me connecter", LANG_FR},
+		{"Le colis est arrivé abîmé", LANG_FR},
+		{"Remboursement svp", LANG_FR},
+		{"Hello, my order has not arrived", LANG_EN},
+		{"Still broken!!", LANG_EN},
+		{"Thanks a lot", LANG_EN},
+		{"I can't log in", LANG_EN},
+		{"Refund please", LANG_EN},
+		{"Where is my parcel?", LANG_EN},
+		{"Ich habe meine Bestellung nicht erhalten, bitte helfen Sie mir", LANG_OTHER},
+		{"No he recibido mi pedido, por favor", LANG_OTHER},
+		{"12345", LANG_OTHER},
+		{"", LANG_OTHER},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum lang lang;
+		double conf;
+		const char *error;
+		assert_int_equal(lang_guess(cases[i].text, strlen(cases[i].text), &lang, &conf, &error), 0);
+		if (lang != cases[i].want)
+			fail_msg("\"%s\": %s, want %s", cases[i].text, lang_code(lang), lang_code(cases[i].want));
+		assert_true(conf >= 0.0 && conf <= 1.0);
+		if (lang != LANG_OTHER)
+			assert_true(conf > 0.6);
+	}
+	/* more evidence, more confidence */
+	enum lang l1, l2;
+	double c1, c2;
+	const char *error;
+	const char *s = "Merci", *l = "Bonjour, merci pour votre réponse, je vais attendre la livraison";
+	assert_int_equal(lang_guess(s, strlen(s), &l1, &c1, &error), 0);
+	assert_int_equal(lang_guess(l, strlen(l), &l2, &c2, &error), 0);
+	assert_int_equal(l2, LANG_FR);
+	assert_true(c2 > c1);
+}
+
+static struct feat_ctx *ctx_new(void)
+{
+	size_t fl, el;
+	char *fr = read_conf("conf/stopwords/fr.txt", &fl), *en = read_conf("conf/stopwords/en.txt", &el);
+	struct feat_ctx *ctx;
+	const char *error;
+	assert_int_equal(feat_ctx_new(fr, fl, en, el, &ctx, &error), 0);
+	free(fr);
+	free(en);
+	return ctx;
+}
+
+static uint32_t bag_count(const struct feat_bag *bag, const char *feature)
+{
+	for (size_t i = 0; i < feat_bag_count(bag); i++) {
+		const char *f;
+		uint32_t c;
+		feat_bag_get(bag, i, &f, &c);
+		if (strcmp(f, feature) == 0)
+			return c;
+	}
+	return 0;
+}
+
+static uint32_t term_count(const struct feat_bag *bag, const char *term)
+{
+	for (size_t i = 0; i < feat_bag_term_count(bag); i++) {
+		const char *t;
+		uint32_t c;
+		feat_bag_term(bag, i, &t, &c);
+		if (strcmp(t, term) == 0)
+			return c;
+	}
+	return 0;
+}
+
+static void test_stop_words_and_stems(void **state)
+{
+	(void)state;
+	struct feat_ctx *ctx = ctx_new();
+	assert_true(feat_is_stopword(ctx, "les", 3));
+	assert_true(feat_is_stopword(ctx, "etre", 4)); /* listed as "etre", matched normalised */
+	assert_true(feat_is_stopword(ctx, "don't", 5));
+	assert_false(feat_is_stopword(ctx, "facture", 7));
+	const char *body = "Bonjour, je demande le remboursement des remboursements. Facturé deux fois, la facture est fausse.";
+	struct feat_bag *bag;
+	const char *error;
+	assert_int_equal(feat_extract(ctx, "Remboursement facture", 21, body, strlen(body), 0, &bag, &error), 0);
+	assert_int_equal(feat_bag_lang(bag), LANG_FR);
+	/* "remboursements" and "remboursement" meet, "facturé" and "facture" too */
+	assert_int_equal(bag_count(bag, "rembours"), 2);
+	assert_int_equal(bag_count(bag, "factur"), 2);
+	assert_int_equal(bag_count(bag, "s:rembours"), 1);
+	assert_int_equal(bag_count(bag, "s:factur"), 1);
+	assert_int_equal(bag_count(bag, "le"), 0); /* stop words gone */
+	assert_int_equal(bag_count(bag, "bonjour"), 0);
+	/* search terms merge subject and body, without prefix */
+	assert_int_equal(term_count(bag, "rembours"), 3);
+	assert_int_equal(term_count(bag, "factur"), 3);
+	feat_bag_free(&bag);
+
+	const char *en = "Hello, I was charged twice for invoice INV-001 ($12.50). Please refund the charges.";
+	assert_int_equal(feat_extract(ctx, NULL, 0, en, strlen(en), 0, &bag, &error), 0);
+	assert_int_equal(feat_bag_lang(bag), LANG_EN);
+	assert_int_equal(bag_count(bag, "charg"), 2);
+	assert_int_equal(bag_count(bag, "__invoice__"), 1);
+	assert_int_equal(bag_count(bag, "__amount__"), 1);
+	assert_int_equal(bag_count(bag, "refund"), 1);
+	assert_int_equal(term_count(bag, "__amount__"), 0);
+	feat_bag_free(&bag);
+
+	/* raw mode for spam: no stems, stop words kept */
+	assert_int_equal(feat_extract(ctx, NULL, 0, en, strlen(en), FEAT_NO_STEM | FEAT_KEEP_STOPWORDS, &bag, &error), 0);
+	assert_int_equal(bag_count(bag, "charges"), 1);
+	assert_int_equal(bag_count(bag, "the"), 1);
+	feat_bag_free(&bag);
+	feat_ctx_free(&ctx);
+	feat_ctx_free(&ctx);
+}
+
+static void test_header_features(void **state)
+{
+	(void)state;
+	struct feat_ctx *ctx = ctx_new();
+	const char *headers = "Received: from mx.spam-deals.biz (mx.spam-deals.biz [203.0.113.5])\r\n"
+			      "\tby mail.example.com with ESMTP\r\n"
+			      "From: \"Cheap Meds\" <promo@Spam-Deals.biz>\r\n"
+			      "Subject: Buy cheap meds now\r\n"
+			      "Message-ID: <abc.123@spam-deals.biz>\r\n"
+			      "Content-Type: text/html; charset=utf-8\r\n"
+			      "X-Mailer: MassMailer 5.0\r\n";
+	const char *body = "Click here to order your pills";
+	struct feat_bag *bag;
+	const char *error;
+	assert_int_equal(feat_extract_mail(ctx, headers, strlen(headers), body, strlen(body), 0, &bag, &error), 0);
+	assert_int_equal(bag_count(bag, "h:from:@spam-deals.biz"), 1);
+	assert_int_equal(bag_count(bag, "h:from:cheap"), 1);
+	assert_int_equal(bag_count(bag, "h:rcvd:mx.spam-deals.biz"), 2);
+	assert_int_equal(bag_count(bag, "h:rcvd:mail.example.com"), 1); /* folded line */
+	assert_int_equal(bag_count(bag, "h:rcvd:ip:203.0.113"), 1);
+	assert_int_equal(bag_count(bag, "h:mid:@spam-deals.biz"), 1);
+	assert_int_equal(bag_count(bag, "h:ct:html"), 1);
+	assert_int_equal(bag_count(bag, "h:xm:massmailer"), 1);
+	assert_int_equal(bag_count(bag, "h:n:x-mailer"), 1);
+	assert_int_equal(bag_count(bag, "s:cheap"), 1);
+	assert_int_equal(bag_count(bag, "click"), 1);
+	/* header words are not search terms */
+	assert_int_equal(term_count(bag, "massmailer"), 0);
+	assert_int_equal(term_count(bag, "click"), 1);
+	feat_bag_free(&bag);
+	feat_ctx_free(&ctx);
+}
+
+static void test_feature_caps(void **state)
+{
+	(void)state;
+	struct feat_ctx *ctx = ctx_new();
+	size_t len = (TOK_MAX_TOKENS + 50) * 6;
+	char *body = malloc(len + 1);
+	for (size_t i = 0; i < len; i += 6)
+		memcpy(body + i, "mot" "xy ", 6);
+	body[len] = '\0';
+	struct feat_bag *bag;
+	const char *error;
+	assert_int_equal(feat_extract(ctx, NULL, 0, body, len, FEAT_NO_STEM, &bag, &error), 0);
+	assert_true(feat_bag_truncated(bag));
+	assert_int_equal(bag_count(bag, "motxy"), TOK_MAX_TOKENS);
+	feat_bag_free(&bag);
+	free(body);
+	/* a hand-built bag refuses empty and oversized features */
+	bag = feat_bag_new();
+	char big[FEAT_MAX_LEN + 2];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(feat_bag_add(bag, big, 1, &error), -1);
+	assert_int_equal(feat_bag_add(bag, "", 1, &error), -1);
+	assert_int_equal(feat_bag_add(bag, "ok", 2, &error), 0);
+	assert_int_equal(feat_bag_count(bag), 1);
+	feat_bag_free(&bag);
+	feat_ctx_free(&ctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tokenise_table),
+		cmocka_unit_test(test_token_cap),
+		cmocka_unit_test(test_language),
+		cmocka_unit_test(test_stop_words_and_stems),
+		cmocka_unit_test(test_header_features),
+		cmocka_unit_test(test_feature_caps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

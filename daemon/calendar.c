@@ -163,9 +163,9 @@ int cal_parse_weekday(const char *text, int *weekday_r, const char **error_r)
 	return -1;
 }
 
-struct calendar *cal_new(const char *name, const char *timezone, const char **error_r)
+struct calendar *cal_new(const char *name, const char *zone, const char **error_r)
 {
-	struct tz *tz = tz_load(timezone, error_r);
+	struct tz *tz = tz_load(zone, error_r);
 	if (tz == NULL)
 		return NULL;
 	struct calendar *cal = xcalloc(1, sizeof(*cal));
@@ -252,8 +252,10 @@ static int add_holiday_days(struct calendar *cal, const int32_t *days, size_t n,
 	}
 	size_t total = cal->n_holidays + n;
 	int32_t *merged = xmalloc((total > 0 ? total : 1) * sizeof(*merged));
-	memcpy(merged, cal->holidays, cal->n_holidays * sizeof(*merged));
-	memcpy(merged + cal->n_holidays, days, n * sizeof(*merged));
+	if (cal->n_holidays > 0)
+		memcpy(merged, cal->holidays, cal->n_holidays * sizeof(*merged));
+	if (n > 0)
+		memcpy(merged + cal->n_holidays, days, n * sizeof(*merged));
 	qsort(merged, total, sizeof(*merged), cmp_int32);
 	size_t unique = 0;
 	for (size_t i = 0; i < total; i++) {

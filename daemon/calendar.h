@@ -50,8 +50,9 @@ int cal_parse_interval(const char *text, struct cal_interval *iv_r, const char *
 /* "mon".."sun" or "monday".."sunday" (any case) → 0..6. */
 int cal_parse_weekday(const char *text, int *weekday_r, const char **error_r);
 
-/* NULL + error for an unknown zone. `name` is copied. */
-struct calendar *cal_new(const char *name, const char *timezone, const char **error_r);
+/* `zone` is an IANA name ("Europe/Paris"); NULL + error for an unknown
+ * zone. `name` is copied. */
+struct calendar *cal_new(const char *name, const char *zone, const char **error_r);
 void cal_free(struct calendar **cal);
 /* Valid as long as the calendar. */
 const char *cal_name(const struct calendar *cal);

@@ -436,7 +436,9 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 		for (size_t j = 0; j < h.words; j++)
 			self_negated |= is_negator(&t.v[i + j]);
 		bool negated = false, negator_caps = false;
-		for (size_t back = 1; back <= NEGATION_WINDOW && back <= i; back++) {
+		/* Emoji speak for themselves: no negation or booster applies. */
+		bool emoji = t.v[i].type == S_EMOJI;
+		for (size_t back = 1; !emoji && back <= NEGATION_WINDOW && back <= i; back++) {
 			const struct stok *p = &t.v[i - back];
 			if (p->type == S_BREAK || word_in(p, contrasts))
 				break;

@@ -16,7 +16,10 @@
 # implicit-TLS port. DIR/ca.pem is the test CA; the server certificate names
 # localhost and 127.0.0.1 (tls) or only wrong.example.test (tls-wrong-host),
 # both signed by that CA, so only the host name check can fail on the latter.
-# Environment: DOVECOT_MAIL_USER (default: nobody when root, else yourself).
+# Environment: DOVECOT_MAIL_USER (default: nobody when root, else yourself);
+# to imitate older servers: DOVECOT_IMAP_CAPABILITY (the post-login
+# capability list, e.g. without MOVE) and DOVECOT_AUTH_MECHANISMS (e.g. "login"
+# so that no AUTH=PLAIN is offered).
 
 _DOVECOT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=ports.sh
@@ -165,7 +168,8 @@ default_internal_user = $internal_user
 default_login_user = $login_user
 $ssl_block
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = ${DOVECOT_AUTH_MECHANISMS:-plain login}
+${DOVECOT_IMAP_CAPABILITY:+imap_capability = $DOVECOT_IMAP_CAPABILITY}
 auth_failure_delay = 0
 first_valid_uid = 1
 first_valid_gid = 1

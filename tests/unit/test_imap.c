@@ -90,6 +90,17 @@ static void write_file(const char *path, const char *data, size_t len)
 	fclose(f);
 }
 
+/* Stops every instance (each lives in a subdirectory of base_dir), then
+ * removes base_dir. Returns 0 when all stopped. */
+static int stop_all_servers(void)
+{
+	if (base_dir[0] == '\0')
+		return 0;
+	return run("rc=0; for d in '%s'/*/; do [ -e \"$d/dovecot.conf\" ] || continue;"
+		   " bash %s stop \"$d\" || rc=1; done; rm -rf '%s'; exit $rc",
+		   base_dir, HARNESS, base_dir);
+}
+
 /* A watchdog child stops every server when this process ends, however it
  * ends (assertion, crash, kill): it waits for EOF on a pipe that only we
  * hold (close-on-exec, so Dovecot does not inherit it). */
@@ -110,10 +121,7 @@ static void start_watchdog(void)
 		setsid(); /* a Ctrl-C to the test must not kill the cleaner first */
 		while (read(fds[0], &c, 1) != 0 && errno == EINTR)
 			;
-		for (int i = 0; i < SRV_COUNT; i++)
-			if (server_dir[i][0] != '\0')
-				run("bash %s stop '%s' >/dev/null 2>&1", HARNESS, server_dir[i]);
-		run("rm -rf '%s'", base_dir);
+		stop_all_servers();
 		_exit(0);
 	}
 	close(fds[0]);
@@ -186,13 +194,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	for (int i = 0; i < SRV_COUNT; i++)
-		if (run("bash %s stop '%s'", HARNESS, server_dir[i]) != 0)
-			return -1;
 	for (int i = 0; i < 4; i++)
 		free(mail_data[i]);
-	run("rm -rf '%s'", base_dir);
-	return 0;
+	return stop_all_servers() == 0 ? 0 : -1;
 }
 
 static struct imap_settings plain_settings(void)
@@ -693,6 +697,72 @@ static void test_server_killed_mid_session(void **state)
 	assert_int_equal(run("bash %s stop '%s'", HARNESS, dir), 0);
 }
 
+/* An older server: no MOVE, no IDLE, no SASL-IR (so LOGIN is used). */
+static void test_legacy_server(void **state)
+{
+	char dir[PATH_MAX + 32];
+	struct imap_settings set = plain_settings();
+	struct imap_conn *conn;
+	uint32_t *uids = NULL, uid;
+	size_t n = 0;
+	bool new_mail;
+	struct collected got = {0};
+	const char *error = NULL;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/legacy", base_dir);
+	assert_int_equal(run("DOVECOT_IMAP_CAPABILITY='IMAP4rev1 LITERAL+ UIDPLUS'"
+			     " bash %s start-auto '%s' plain",
+			     HARNESS, dir),
+			 0);
+	assert_int_equal(run("bash %s append '%s' INBOX '%s' '%s' '%s'", HARNESS, dir, mail_path[0],
+			     mail_path[1], mail_path[3]),
+			 0);
+	set.port = read_port(dir, "imap.port");
+
+	set.password = "Wr0ng-Pa55word";
+	expect_refused(&set, "login as " USER);
+	set.password = PASSWORD;
+	conn = connect_ok(&set);
+	assert_false(imap_has_idle(conn));
+	assert_int_equal(imap_idle_wait(conn, 100, -1, &new_mail, &error), -1);
+	assert_non_null(strstr(error, "does not offer IDLE"));
+
+	/* Another client's \Deleted mail must survive our move: UID EXPUNGE
+	 * removes only what we moved. */
+	assert_int_equal(run("doveadm -c '%s/dovecot.conf' flags add -u " USER
+			     " '\\Deleted' mailbox INBOX uid 3",
+			     dir),
+			 0);
+	uid = 1;
+	assert_int_equal(imap_move(conn, &uid, 1, "Done", &error), 0);
+	assert_int_equal(imap_search_uids_after(conn, 0, &uids, &n, &error), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(uids[0], 2);
+	assert_int_equal(uids[1], 3);
+	free(uids);
+	imap_logout(&conn);
+
+	set.folder = "Done";
+	conn = connect_ok(&set);
+	assert_int_equal(imap_fetch_raw(conn, &uid, 1, collect_cb, &got, &error), 0);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.len[0], mail_len[0]);
+	assert_memory_equal(got.data[0], mail_data[0], mail_len[0]);
+	collected_free(&got);
+	imap_logout(&conn);
+	assert_int_equal(run("bash %s stop '%s'", HARNESS, dir), 0);
+
+	/* No PLAIN mechanism at all: Dovecot then announces LOGINDISABLED. */
+	snprintf(dir, sizeof(dir), "%s/logindisabled", base_dir);
+	assert_int_equal(run("DOVECOT_AUTH_MECHANISMS=login bash %s start-auto '%s' plain", HARNESS, dir),
+			 0);
+	set = plain_settings();
+	set.port = read_port(dir, "imap.port");
+	expect_refused(&set, "refuses LOGIN");
+	assert_int_equal(run("bash %s stop '%s'", HARNESS, dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_server_down_and_silent),
 		cmocka_unit_test(test_server_killed_mid_session),
+		cmocka_unit_test(test_legacy_server),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

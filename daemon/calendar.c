@@ -41,7 +41,7 @@ struct calendar {
 	struct cal_interval hours[7][CAL_MAX_INTERVALS_PER_DAY];
 	int64_t week_seconds; /* nominal business seconds of a plain week */
 	int32_t *holidays;    /* local dates as day numbers, sorted, unique */
-	size_t n_holidays, cap_holidays;
+	size_t n_holidays;
 };
 
 /* A business interval of one day, in UTC: [start, end), never empty. */
@@ -270,7 +270,6 @@ static int add_holiday_days(struct calendar *cal, const int32_t *days, size_t n,
 	free(cal->holidays);
 	cal->holidays = merged;
 	cal->n_holidays = unique;
-	cal->cap_holidays = total;
 	return 0;
 }
 

@@ -30,7 +30,8 @@ void cfg_error(struct reader *r, const char *path, const char *fmt, ...)
 char *cfg_key_path(const char *parent, const char *key);
 /* A short JSON rendering of a value for messages; caller frees. */
 char *cfg_show_value(const cJSON *v);
-/* node must be an object whose keys are all in allowed (NULL-terminated). */
+/* Reports a node that is not an object (returns false: skip it) and each key
+ * not in allowed (NULL-terminated; returns true: read on, to report more). */
 bool cfg_check_object(struct reader *r, const cJSON *node, const char *path,
 		      const char *const *allowed);
 const cJSON *cfg_get(const cJSON *obj, const char *key);

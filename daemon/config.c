@@ -239,7 +239,6 @@ bool cfg_check_object(struct reader *r, const cJSON *node, const char *path,
 		cfg_error(r, path, "expected an object, got %s", got);
 		return false;
 	}
-	bool ok = true;
 	for (const cJSON *item = node->child; item != NULL; item = item->next) {
 		bool known = false;
 		for (size_t i = 0; allowed[i] != NULL; i++)
@@ -249,7 +248,6 @@ bool cfg_check_object(struct reader *r, const cJSON *node, const char *path,
 			if (strcmp(dup->string, item->string) == 0) {
 				_cleanup_free_ char *p = cfg_key_path(path, item->string);
 				cfg_error(r, p, "duplicate key");
-				ok = false;
 			}
 		if (!known) {
 			_cleanup_free_ char *p = cfg_key_path(path, item->string);
@@ -258,10 +256,9 @@ bool cfg_check_object(struct reader *r, const cJSON *node, const char *path,
 				strbuf_printf(&names, "%s%s", i ? ", " : "", allowed[i]);
 			cfg_error(r, p, "unknown key (known keys here: %s)", strbuf_str(&names));
 			strbuf_free(&names);
-			ok = false;
 		}
 	}
-	return ok;
+	return true;
 }
 
 const cJSON *cfg_get(const cJSON *obj, const char *key)
@@ -496,6 +493,7 @@ static void read_nlp(struct reader *r, const cJSON *node, struct config *cfg)
 	if (!cfg_check_object(r, node, "nlp", keys))
 		node = &empty;
 	cfg_read_double(r, node, "nlp", "min_confidence", 0, 1, 0.55, &nlp->min_confidence);
+	nlp->triage_queue_explicit = cfg_get(node, "triage_queue") != NULL;
 	cfg_read_string(r, node, "nlp", "triage_queue", "triage", &nlp->triage_queue);
 	cfg_read_double(r, node, "nlp", "alpha", 1e-6, 100, 0.5, &nlp->alpha);
 	static const char *const variants[] = {"multinomial", "complement", NULL};
@@ -582,7 +580,7 @@ static void read_calendar(struct reader *r, const cJSON *node, const char *path,
 	const char *error;
 	cc->cal = cal_new(cc->name, tz, &error);
 	if (cc->cal == NULL) {
-		cfg_error(r, tz_path, "%s", error);
+		cfg_error(r, tz_path, "%s: \"%s\"", error, tz);
 		return;
 	}
 	const cJSON *hours = cfg_get(node, "hours");
@@ -704,9 +702,17 @@ static void check_references(struct reader *r, struct config *cfg)
 {
 	if (cfg->default_queue != NULL && config_queue(cfg, cfg->default_queue) == NULL)
 		cfg_error(r, "default_queue", "unknown queue \"%s\"", cfg->default_queue);
-	if (cfg->nlp.triage_queue != NULL && config_queue(cfg, cfg->nlp.triage_queue) == NULL)
-		cfg_error(r, "nlp.triage_queue", "unknown queue \"%s\" (add it to \"queues\")",
-		     cfg->nlp.triage_queue);
+	if (cfg->nlp.triage_queue != NULL && config_queue(cfg, cfg->nlp.triage_queue) == NULL) {
+		if (cfg->nlp.triage_queue_explicit) {
+			cfg_error(r, "nlp.triage_queue", "unknown queue \"%s\" (add it to \"queues\")",
+				  cfg->nlp.triage_queue);
+		} else {
+			/* The human triage queue exists even when not listed. */
+			cfg->queues = xrealloc(cfg->queues, (cfg->n_queues + 1) * sizeof(*cfg->queues));
+			cfg->queues[cfg->n_queues++] =
+				(struct cfg_queue){.name = xstrdup(cfg->nlp.triage_queue)};
+		}
+	}
 	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
 		const struct cfg_mailbox *mb = &cfg->mailboxes[i];
 		_cleanup_free_ char *path = xasprintf("mailboxes[%zu]", i);
@@ -775,11 +781,18 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 		r.base_dir = ".";
 	}
 	const char *parse_end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &parse_end, true);
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &parse_end, false);
 	if (root == NULL) {
 		syntax_error(&r, text, parse_end);
 		return -1;
 	}
+	/* Only white space (and comments, blanked above) may follow the value. */
+	for (const char *p = parse_end; p != NULL && p < text + len; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+			syntax_error(&r, text, p);
+			cJSON_Delete(root);
+			return -1;
+		}
 	struct scanner sc = {.p = text, .end = text + len, .line = 1, .index = &r.lines};
 	scan_value(&sc, "", 0);
 

@@ -46,6 +46,7 @@ enum cfg_nb_variant { CFG_NB_MULTINOMIAL, CFG_NB_COMPLEMENT };
 struct cfg_nlp {
 	double min_confidence;  /* below: the ticket goes to triage_queue */
 	char *triage_queue;
+	bool triage_queue_explicit;
 	double alpha;           /* smoothing */
 	enum cfg_nb_variant variant;
 	bool length_normalize;

@@ -720,9 +720,14 @@ static int format_time(int64_t t, int32_t offset, bool utc, char *buf, size_t si
 		else
 			snprintf(zone, sizeof(zone), "%c%02d:%02d", sign, a / 3600, a / 60 % 60);
 	}
-	int len = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%s", (int)year, month, day,
+	char text[CAL_TIME_STRLEN];
+	int len = snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d%s", (int)year, month, day,
 			   (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), zone);
-	return len < 0 || (size_t)len >= size ? -1 : 0;
+	/* Leave the caller's buffer untouched unless it all fits. */
+	if (len < 0 || (size_t)len >= size)
+		return -1;
+	memcpy(buf, text, (size_t)len + 1);
+	return 0;
 }
 
 int cal_format_local(const struct calendar *cal, int64_t t, char *buf, size_t size)

@@ -988,7 +988,9 @@ static void test_format_and_parse_local(void **state)
 	assert_int_equal(cal_format_local(cal, utc(1900, 6, 1, 0, 0, 0), buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "1900-06-01T00:09:21+00:09:21");
 	/* Too small a buffer, a year past 9999. */
+	snprintf(buf, sizeof(buf), "untouched");
 	assert_int_equal(cal_format_utc(0, buf, 20), -1);
+	assert_string_equal(buf, "untouched");
 	assert_int_equal(cal_format_utc(0, buf, 21), 0);
 	assert_int_equal(cal_format_utc(utc(9999, 12, 31, 23, 59, 59) + 1, buf, sizeof(buf)), -1);
 	/* Round trip of the local form for random instants. */

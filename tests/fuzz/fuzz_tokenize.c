@@ -1,0 +1,58 @@
+/* libFuzzer target: normalisation + tokeniser (on normalised and on raw
+ * bytes), language guess and header-aware feature extraction.
+ * Build: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Inlp -Icommon
+ *        tests/fuzz/fuzz_tokenize.c nlp/(*).c common/(*).c -lutf8proc -lstemmer -lm */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "feat.h"
+#include "lang.h"
+#include "norm.h"
+#include "tok.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int check_token(void *ctx, const char *text, size_t len, enum tok_kind kind)
+{
+	size_t *total = ctx;
+	/* every token is non-empty and bounded */
+	if (len == 0 || (kind == TOK_WORD && len > TOK_MAX_WORD_LEN))
+		abort();
+	*total += (unsigned char)text[0] + (unsigned char)text[len - 1];
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct feat_ctx *ctx;
+	const char *error;
+	if (ctx == NULL && feat_ctx_new("le\nla\n", 6, "the\n", 4, &ctx, &error) < 0)
+		abort();
+	const char *in = (const char *)data;
+	char *norm;
+	size_t len, total = 0;
+	bool truncated;
+	if (norm_text(in, size, 0, &norm, &len, &error) == 0) {
+		if (strlen(norm) != len)
+			abort();
+		size_t n = tok_tokenize(norm, len, 64, check_token, &total, &truncated);
+		if (n > 64)
+			abort();
+		free(norm);
+	}
+	tok_tokenize(in, size, TOK_MAX_TOKENS, check_token, &total, &truncated);
+	enum lang lang;
+	double conf;
+	if (lang_guess(in, size, &lang, &conf, &error) == 0 && !(conf >= 0.0 && conf <= 1.0))
+		abort();
+	/* headers, then body after the first empty line */
+	const uint8_t *sep = memmem(data, size, "\n\n", 2);
+	size_t hlen = sep != NULL ? (size_t)(sep - data) : size;
+	struct feat_bag *bag;
+	if (feat_extract_mail(ctx, in, hlen, in + hlen, size - hlen, 0, &bag, &error) == 0)
+		feat_bag_free(&bag);
+	return 0;
+}

@@ -89,7 +89,8 @@ static bool is_holiday_day(const struct calendar *cal, int64_t day)
 static bool valid_date(int64_t year, int month, int day)
 {
 	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (year < 0 || year > CAL_MAX_YEAR || month < 1 || month > 12 || day < 1 || day > mdays[month - 1])
+	if (year < 0 || year > CAL_MAX_YEAR || month < 1 || month > 12 || day < 1 ||
+	    day > mdays[month - 1])
 		return false;
 	if (month == 2 && day == 29)
 		return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -106,7 +107,8 @@ static int parse_hhmm(const char **p, int *minutes_r)
 		h = h * 10 + (*s++ - '0');
 		digits++;
 	}
-	if (digits == 0 || *s != ':' || !(s[1] >= '0' && s[1] <= '5') || !(s[2] >= '0' && s[2] <= '9'))
+	if (digits == 0 || *s != ':' || !(s[1] >= '0' && s[1] <= '5') ||
+	    !(s[2] >= '0' && s[2] <= '9'))
 		return -1;
 	int m = (s[1] - '0') * 10 + (s[2] - '0');
 	if (h > 24 || (h == 24 && m != 0))
@@ -151,10 +153,11 @@ int cal_parse_interval(const char *text, struct cal_interval *iv_r, const char *
 
 int cal_parse_weekday(const char *text, int *weekday_r, const char **error_r)
 {
-	static const char *const names[7] = {"monday", "tuesday", "wednesday", "thursday",
-					     "friday", "saturday", "sunday"};
+	static const char *const names[7] = {"monday", "tuesday",  "wednesday", "thursday",
+	                                     "friday", "saturday", "sunday"};
 	for (int i = 0; text != NULL && i < 7; i++) {
-		if (strcasecmp(text, names[i]) == 0 || (strlen(text) == 3 && strncasecmp(text, names[i], 3) == 0)) {
+		if (strcasecmp(text, names[i]) == 0 ||
+		    (strlen(text) == 3 && strncasecmp(text, names[i], 3) == 0)) {
 			*weekday_r = i;
 			return 0;
 		}
@@ -244,7 +247,8 @@ int cal_add_hours(struct calendar *cal, int weekday, struct cal_interval iv, con
 }
 
 /* Merges new day numbers (any order, duplicates allowed) into the set. */
-static int add_holiday_days(struct calendar *cal, const int32_t *days, size_t n, const char **error_r)
+static int add_holiday_days(struct calendar *cal, const int32_t *days, size_t n,
+                            const char **error_r)
 {
 	if (n > CAL_MAX_HOLIDAYS || cal->n_holidays + n > 2 * (size_t)CAL_MAX_HOLIDAYS) {
 		*error_r = "too many holidays";
@@ -292,7 +296,8 @@ size_t cal_holiday_count(const struct calendar *cal)
 
 bool cal_is_holiday(const struct calendar *cal, int year, int month, int day)
 {
-	return valid_date(year, month, day) && is_holiday_day(cal, tz_days_from_civil(year, month, day));
+	return valid_date(year, month, day) &&
+	       is_holiday_day(cal, tz_days_from_civil(year, month, day));
 }
 
 /* ---- iCalendar holidays ---- */
@@ -319,7 +324,8 @@ static bool day_list_has(const struct day_list *l, int64_t day)
 
 static bool ical_date_day(struct icaltimetype t, int64_t *day_r)
 {
-	if (icaltime_is_null_time(t) || !valid_date(t.year, t.month, t.day) || t.year < CAL_MIN_YEAR)
+	if (icaltime_is_null_time(t) || !valid_date(t.year, t.month, t.day) ||
+	    t.year < CAL_MIN_YEAR)
 		return false;
 	*day_r = tz_days_from_civil(t.year, t.month, t.day);
 	return true;
@@ -419,8 +425,8 @@ static int ical_add_event(icalcomponent *ev, struct day_list *out, const char **
 
 static int ical_add_vcalendar(icalcomponent *vcal, struct day_list *out, const char **error_r)
 {
-	for (icalcomponent *ev = icalcomponent_get_first_component(vcal, ICAL_VEVENT_COMPONENT); ev != NULL;
-	     ev = icalcomponent_get_next_component(vcal, ICAL_VEVENT_COMPONENT)) {
+	for (icalcomponent *ev = icalcomponent_get_first_component(vcal, ICAL_VEVENT_COMPONENT);
+	     ev != NULL; ev = icalcomponent_get_next_component(vcal, ICAL_VEVENT_COMPONENT)) {
 		if (ical_add_event(ev, out, error_r) < 0)
 			return -1;
 	}
@@ -493,8 +499,10 @@ int cal_load_ical_holidays(struct calendar *cal, const char *path, const char **
 		ret = ical_add_vcalendar(root, &days, error_r);
 	} else if (kind == ICAL_XROOT_COMPONENT) {
 		/* Several VCALENDARs in one file. */
-		for (icalcomponent *c = icalcomponent_get_first_component(root, ICAL_VCALENDAR_COMPONENT);
-		     c != NULL && ret == 0; c = icalcomponent_get_next_component(root, ICAL_VCALENDAR_COMPONENT))
+		for (icalcomponent *c =
+		         icalcomponent_get_first_component(root, ICAL_VCALENDAR_COMPONENT);
+		     c != NULL && ret == 0;
+		     c = icalcomponent_get_next_component(root, ICAL_VCALENDAR_COMPONENT))
 			ret = ical_add_vcalendar(c, &days, error_r);
 	} else {
 		*error_r = "not an iCalendar file (no VCALENDAR)";
@@ -512,7 +520,8 @@ int cal_load_ical_holidays(struct calendar *cal, const char *path, const char **
 /* The business intervals of one local date, in UTC, in order; none on a
  * holiday. Intervals that do not exist that day (skipped by a
  * spring-forward jump) are left out. */
-static size_t day_periods(const struct calendar *cal, int64_t day, struct period out[CAL_MAX_INTERVALS_PER_DAY])
+static size_t day_periods(const struct calendar *cal, int64_t day,
+                          struct period out[CAL_MAX_INTERVALS_PER_DAY])
 {
 	if (is_holiday_day(cal, day))
 		return 0;
@@ -520,8 +529,10 @@ static size_t day_periods(const struct calendar *cal, int64_t day, struct period
 	size_t n = 0;
 	for (int i = 0; i < cal->n_hours[wd]; i++) {
 		const struct cal_interval *iv = &cal->hours[wd][i];
-		int64_t start = tz_first_instant_at_local(cal->tz, day * DAY_SECONDS + iv->start_min * 60);
-		int64_t end = tz_first_instant_at_local(cal->tz, day * DAY_SECONDS + iv->end_min * 60);
+		int64_t start =
+		    tz_first_instant_at_local(cal->tz, day * DAY_SECONDS + iv->start_min * 60);
+		int64_t end =
+		    tz_first_instant_at_local(cal->tz, day * DAY_SECONDS + iv->end_min * 60);
 		if (end > start)
 			out[n++] = (struct period){start, end};
 	}
@@ -531,7 +542,8 @@ static size_t day_periods(const struct calendar *cal, int64_t day, struct period
 /* How many whole weeks, from the local Monday `day`, hold no holiday and no
  * change of UTC offset (at most max_weeks); their business time is exactly
  * week_seconds each. *run_start_r is the instant of that Monday's midnight. */
-static int64_t plain_weeks(const struct calendar *cal, int64_t day, int64_t max_weeks, int64_t *run_start_r)
+static int64_t plain_weeks(const struct calendar *cal, int64_t day, int64_t max_weeks,
+                           int64_t *run_start_r)
 {
 	int64_t local = day * DAY_SECONDS;
 	int64_t w0 = tz_first_instant_at_local(cal->tz, local);
@@ -559,7 +571,7 @@ static int64_t plain_weeks(const struct calendar *cal, int64_t day, int64_t max_
 }
 
 int cal_add_business_seconds(const struct calendar *cal, int64_t start, int64_t seconds,
-			     int64_t *deadline_r, const char **error_r)
+                             int64_t *deadline_r, const char **error_r)
 {
 	if (seconds < 0) {
 		*error_r = "negative business time";
@@ -625,7 +637,7 @@ int cal_add_business_seconds(const struct calendar *cal, int64_t start, int64_t 
 }
 
 int cal_add_business_minutes(const struct calendar *cal, int64_t start, int64_t minutes,
-			     int64_t *deadline_r, const char **error_r)
+                             int64_t *deadline_r, const char **error_r)
 {
 	if (minutes < 0) {
 		*error_r = "negative business time";
@@ -716,13 +728,14 @@ static int format_time(int64_t t, int32_t offset, bool utc, char *buf, size_t si
 		int32_t a = offset < 0 ? -offset : offset;
 		char sign = offset < 0 ? '-' : '+';
 		if (a % 60 != 0)
-			snprintf(zone, sizeof(zone), "%c%02d:%02d:%02d", sign, a / 3600, a / 60 % 60, a % 60);
+			snprintf(zone, sizeof(zone), "%c%02d:%02d:%02d", sign, a / 3600,
+			         a / 60 % 60, a % 60);
 		else
 			snprintf(zone, sizeof(zone), "%c%02d:%02d", sign, a / 3600, a / 60 % 60);
 	}
 	char text[CAL_TIME_STRLEN];
-	int len = snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d%s", (int)year, month, day,
-			   (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), zone);
+	int len = snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d%s", (int)year, month,
+	                   day, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), zone);
 	/* Leave the caller's buffer untouched unless it all fits. */
 	if (len < 0 || (size_t)len >= size)
 		return -1;
@@ -773,8 +786,8 @@ static int parse_iso(const char *s, struct iso_time *r, const char **error_r)
 	if (*s == 'T' || *s == 't' || (*s == ' ' && s[1] != '\0')) {
 		s++;
 		r->has_time = true;
-		if (!take_digits(&s, 2, &hour) || *s++ != ':' || !take_digits(&s, 2, &minute) || hour > 23 ||
-		    minute > 59) {
+		if (!take_digits(&s, 2, &hour) || *s++ != ':' || !take_digits(&s, 2, &minute) ||
+		    hour > 23 || minute > 59) {
 			*error_r = "invalid time (expected hh:mm[:ss])";
 			return -1;
 		}
@@ -810,7 +823,8 @@ static int parse_iso(const char *s, struct iso_time *r, const char **error_r)
 			if (*s == ':') {
 				s++;
 				if (!take_digits(&s, 2, &om)) {
-					*error_r = "invalid UTC offset (expected Z, +hh:mm, +hhmm or +hh)";
+					*error_r =
+					    "invalid UTC offset (expected Z, +hh:mm, +hhmm or +hh)";
 					return -1;
 				}
 			} else if (*s >= '0' && *s <= '9' && !take_digits(&s, 2, &om)) {
@@ -829,7 +843,8 @@ static int parse_iso(const char *s, struct iso_time *r, const char **error_r)
 		*error_r = "unexpected characters after the date and time";
 		return -1;
 	}
-	r->local = tz_days_from_civil(year, month, day) * DAY_SECONDS + hour * 3600 + minute * 60 + second;
+	r->local =
+	    tz_days_from_civil(year, month, day) * DAY_SECONDS + hour * 3600 + minute * 60 + second;
 	return 0;
 }
 

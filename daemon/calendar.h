@@ -79,10 +79,10 @@ bool cal_is_holiday(const struct calendar *cal, int year, int month, int day);
  * opening hours, or if the deadline is more than CAL_MAX_SEARCH_YEARS ahead.
  * For a >= 0 and b > 0: add(add(s, a), b) == add(s, a + b). */
 int cal_add_business_minutes(const struct calendar *cal, int64_t start, int64_t minutes,
-			     int64_t *deadline_r, const char **error_r);
+                             int64_t *deadline_r, const char **error_r);
 /* Same with seconds (clocks paused and resumed keep second precision). */
 int cal_add_business_seconds(const struct calendar *cal, int64_t start, int64_t seconds,
-			     int64_t *deadline_r, const char **error_r);
+                             int64_t *deadline_r, const char **error_r);
 /* Business seconds in [from, to); 0 if to <= from. Instants outside the
  * supported range are clamped to it. */
 int64_t cal_business_seconds_between(const struct calendar *cal, int64_t from, int64_t to);

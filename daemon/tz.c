@@ -229,8 +229,10 @@ static int parse_posix_rule(const char *text, struct tz_rule *rule_r)
 				return -1;
 		} else {
 			/* No rule given: the US rule, as glibc and tzcode assume. */
-			r.start = (struct tz_rule_date){.kind = 'M', .month = 3, .week = 2, .time = 7200};
-			r.end = (struct tz_rule_date){.kind = 'M', .month = 11, .week = 1, .time = 7200};
+			r.start =
+			    (struct tz_rule_date){.kind = 'M', .month = 3, .week = 2, .time = 7200};
+			r.end = (struct tz_rule_date){
+			    .kind = 'M', .month = 11, .week = 1, .time = 7200};
 		}
 	}
 	if (*s != '\0')
@@ -277,18 +279,19 @@ static void rule_lookup(const struct tz_rule *r, int64_t t, int32_t *offset_r, i
 	struct rule_event ev[10];
 	size_t n = 0;
 	for (int64_t y = year - 2; y <= year + 2; y++) {
-		ev[n++] = (struct rule_event){
-			rule_date_day(&r->start, y) * 86400 + r->start.time - r->std_offset,
-			r->dst_offset, 1};
-		ev[n++] = (struct rule_event){
-			rule_date_day(&r->end, y) * 86400 + r->end.time - r->dst_offset,
-			r->std_offset, 0};
+		ev[n++] = (struct rule_event){rule_date_day(&r->start, y) * 86400 + r->start.time -
+		                                  r->std_offset,
+		                              r->dst_offset, 1};
+		ev[n++] = (struct rule_event){rule_date_day(&r->end, y) * 86400 + r->end.time -
+		                                  r->dst_offset,
+		                              r->std_offset, 0};
 	}
 	/* Insertion sort: ten elements. */
 	for (size_t i = 1; i < n; i++) {
 		struct rule_event e = ev[i];
 		size_t j = i;
-		while (j > 0 && (ev[j - 1].at > e.at || (ev[j - 1].at == e.at && ev[j - 1].order > e.order))) {
+		while (j > 0 && (ev[j - 1].at > e.at ||
+		                 (ev[j - 1].at == e.at && ev[j - 1].order > e.order))) {
 			ev[j] = ev[j - 1];
 			j--;
 		}
@@ -336,9 +339,8 @@ static int tzif_header(const unsigned char *p, size_t avail, struct tzif_header 
 	h_r->timecnt = be32(p + 32);
 	h_r->typecnt = be32(p + 36);
 	h_r->charcnt = be32(p + 40);
-	if (h_r->typecnt == 0 || h_r->typecnt > TZ_MAX_TYPES ||
-	    h_r->timecnt > TZ_MAX_TRANSITIONS || h_r->charcnt > TZ_MAX_CHARS ||
-	    (h_r->isutcnt != 0 && h_r->isutcnt != h_r->typecnt) ||
+	if (h_r->typecnt == 0 || h_r->typecnt > TZ_MAX_TYPES || h_r->timecnt > TZ_MAX_TRANSITIONS ||
+	    h_r->charcnt > TZ_MAX_CHARS || (h_r->isutcnt != 0 && h_r->isutcnt != h_r->typecnt) ||
 	    (h_r->isstdcnt != 0 && h_r->isstdcnt != h_r->typecnt) ||
 	    h_r->leapcnt > TZ_MAX_TRANSITIONS)
 		return -1;
@@ -453,11 +455,13 @@ void tz_free(struct tz **tzp)
 	*tzp = NULL;
 }
 
-static int read_small_file(const char *path, unsigned char **data_r, size_t *size_r, const char **error_r)
+static int read_small_file(const char *path, unsigned char **data_r, size_t *size_r,
+                           const char **error_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		*error_r = errno == ENOENT || errno == ENOTDIR ? "unknown time zone" : "cannot open time zone file";
+		*error_r = errno == ENOENT || errno == ENOTDIR ? "unknown time zone"
+		                                               : "cannot open time zone file";
 		return -1;
 	}
 	struct stat st;

@@ -20,8 +20,12 @@
 /* Expected instants come from glibc's timegm(), independent of tz.c. */
 static int64_t utc(int y, int mo, int d, int h, int mi, int s)
 {
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			.tm_hour = h, .tm_min = mi, .tm_sec = s};
+	struct tm tm = {.tm_year = y - 1900,
+	                .tm_mon = mo - 1,
+	                .tm_mday = d,
+	                .tm_hour = h,
+	                .tm_min = mi,
+	                .tm_sec = s};
 	return (int64_t)timegm(&tm);
 }
 
@@ -95,9 +99,21 @@ static void test_parse_interval(void **state)
 	assert_int_equal(r.end_min, 1);
 
 	static const char *const bad[] = {
-		"", "09:00", "09:00-", "10:00-09:00", "09:00-09:00", "24:00-24:00",
-		"09:60-10:00", "09:00-25:00", "09:00-24:01", "0900-1000", "09:00-10:00x",
-		"-09:00-10:00", "09:0-10:00", "009:00-10:00", " 09:00-10:00",
+	    "",
+	    "09:00",
+	    "09:00-",
+	    "10:00-09:00",
+	    "09:00-09:00",
+	    "24:00-24:00",
+	    "09:60-10:00",
+	    "09:00-25:00",
+	    "09:00-24:01",
+	    "0900-1000",
+	    "09:00-10:00x",
+	    "-09:00-10:00",
+	    "09:0-10:00",
+	    "009:00-10:00",
+	    " 09:00-10:00",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		error = NULL;
@@ -131,8 +147,14 @@ static void test_unknown_zone_refused(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"Mars/Olympus_Mons", "../../etc/passwd", "/usr/share/zoneinfo/UTC",
-		"Europe", "Europe/../UTC", "zone.tab", "", "Europe/Paris ",
+	    "Mars/Olympus_Mons",
+	    "../../etc/passwd",
+	    "/usr/share/zoneinfo/UTC",
+	    "Europe",
+	    "Europe/../UTC",
+	    "zone.tab",
+	    "",
+	    "Europe/Paris ",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *error = NULL;
@@ -160,7 +182,7 @@ static void test_hours_overlap_and_merge(void **state)
 	assert_int_equal(cal_add_hours(cal, 0, iv("09:00-12:00"), &error), 0);
 	assert_int_equal(cal_add_hours(cal, 0, iv("14:00-18:00"), &error), 0);
 	static const char *const overlapping[] = {"11:00-13:00", "08:00-09:01", "17:59-20:00",
-						  "10:00-11:00", "08:00-19:00"};
+	                                          "10:00-11:00", "08:00-19:00"};
 	for (size_t i = 0; i < sizeof(overlapping) / sizeof(overlapping[0]); i++) {
 		error = NULL;
 		assert_int_equal(cal_add_hours(cal, 0, iv(overlapping[i]), &error), -1);
@@ -187,7 +209,8 @@ static void test_no_business_hours(void **state)
 	int64_t deadline = 42;
 	struct calendar *cal = cal_new("closed", "Europe/Paris", &error);
 	assert_non_null(cal);
-	assert_int_equal(cal_add_business_minutes(cal, utc(2026, 1, 5, 9, 0, 0), 60, &deadline, &error), -1);
+	assert_int_equal(
+	    cal_add_business_minutes(cal, utc(2026, 1, 5, 9, 0, 0), 60, &deadline, &error), -1);
 	assert_non_null(error);
 	assert_int_equal(deadline, 42);
 	assert_int_equal(cal_business_seconds_between(cal, 0, utc(2030, 1, 1, 0, 0, 0)), 0);
@@ -200,15 +223,20 @@ static void test_no_business_hours(void **state)
 		time_t tt = (time_t)d;
 		struct tm tm;
 		gmtime_r(&tt, &tm);
-		assert_int_equal(cal_add_holiday(cal, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, &error), 0);
+		assert_int_equal(
+		    cal_add_holiday(cal, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, &error), 0);
 	}
 	error = NULL;
-	assert_int_equal(cal_add_business_minutes(cal, utc(2026, 1, 1, 0, 0, 0), 1, &deadline, &error), -1);
+	assert_int_equal(
+	    cal_add_business_minutes(cal, utc(2026, 1, 1, 0, 0, 0), 1, &deadline, &error), -1);
 	assert_non_null(error);
 	assert_int_equal(deadline, 42);
 	/* Negative amounts and absurd ones are refused. */
-	assert_int_equal(cal_add_business_minutes(cal, utc(2026, 1, 1, 0, 0, 0), -1, &deadline, &error), -1);
-	assert_int_equal(cal_add_business_minutes(cal, utc(2026, 1, 1, 0, 0, 0), INT64_MAX, &deadline, &error), -1);
+	assert_int_equal(
+	    cal_add_business_minutes(cal, utc(2026, 1, 1, 0, 0, 0), -1, &deadline, &error), -1);
+	assert_int_equal(
+	    cal_add_business_minutes(cal, utc(2026, 1, 1, 0, 0, 0), INT64_MAX, &deadline, &error),
+	    -1);
 	assert_int_equal(cal_add_business_minutes(cal, INT64_MIN, 1, &deadline, &error), -1);
 	cal_free(&cal);
 }
@@ -224,9 +252,9 @@ static void test_tz_matches_glibc(void **state)
 {
 	(void)state;
 	static const char *const zones[] = {
-		"Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney",
-		"America/Sao_Paulo", "Asia/Kolkata", "Pacific/Chatham", "Europe/Dublin",
-		"Africa/Casablanca", "America/St_Johns", "Pacific/Apia", "UTC",
+	    "Europe/Paris",      "America/New_York", "Asia/Tokyo",      "Australia/Sydney",
+	    "America/Sao_Paulo", "Asia/Kolkata",     "Pacific/Chatham", "Europe/Dublin",
+	    "Africa/Casablanca", "America/St_Johns", "Pacific/Apia",    "UTC",
 	};
 	const char *saved = getenv("TZ");
 	char *saved_copy = saved != NULL ? strdup(saved) : NULL;
@@ -245,7 +273,7 @@ static void test_tz_matches_glibc(void **state)
 			localtime_r(&tt, &tm);
 			if (tz_offset(tz, t) != tm.tm_gmtoff)
 				fail_msg("%s at %lld: tz %d, glibc %ld", zones[z], (long long)t,
-					 tz_offset(tz, t), tm.tm_gmtoff);
+				         tz_offset(tz, t), tm.tm_gmtoff);
 			checked++;
 		}
 		/* Around every change: the second before and the second of. */
@@ -263,7 +291,8 @@ static void test_tz_matches_glibc(void **state)
 				localtime_r(&tt, &tm);
 				if (tz_offset(tz, probe) != tm.tm_gmtoff)
 					fail_msg("%s at change %lld: tz %d, glibc %ld", zones[z],
-						 (long long)probe, tz_offset(tz, probe), tm.tm_gmtoff);
+					         (long long)probe, tz_offset(tz, probe),
+					         tm.tm_gmtoff);
 			}
 			t = next;
 		}
@@ -287,10 +316,10 @@ static void test_tz_posix_rules(void **state)
 		const char *zone, *rule;
 		int from_year;
 	} cases[] = {
-		{"Europe/Paris", "CET-1CEST,M3.5.0,M10.5.0/3", 1996},
-		{"America/New_York", "EST5EDT,M3.2.0,M11.1.0", 2007},
-		{"Australia/Sydney", "AEST-10AEDT,M10.1.0,M4.1.0/3", 2008},
-		{"Europe/Dublin", "IST-1GMT0,M10.5.0,M3.5.0/1", 1996},
+	    {"Europe/Paris", "CET-1CEST,M3.5.0,M10.5.0/3", 1996},
+	    {"America/New_York", "EST5EDT,M3.2.0,M11.1.0", 2007},
+	    {"Australia/Sydney", "AEST-10AEDT,M10.1.0,M4.1.0/3", 2008},
+	    {"Europe/Dublin", "IST-1GMT0,M10.5.0,M3.5.0/1", 1996},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *error = NULL;
@@ -298,10 +327,11 @@ static void test_tz_posix_rules(void **state)
 		struct tz *rule = tz_from_posix(cases[i].rule, &error);
 		assert_non_null(file);
 		assert_non_null(rule);
-		for (int64_t t = utc(cases[i].from_year, 6, 1, 0, 0, 0); t < utc(2037, 1, 1, 0, 0, 0); t += 3 * 3600 + 17)
+		for (int64_t t = utc(cases[i].from_year, 6, 1, 0, 0, 0);
+		     t < utc(2037, 1, 1, 0, 0, 0); t += 3 * 3600 + 17)
 			if (tz_offset(file, t) != tz_offset(rule, t))
-				fail_msg("%s at %lld: file %d, rule %d", cases[i].zone, (long long)t,
-					 tz_offset(file, t), tz_offset(rule, t));
+				fail_msg("%s at %lld: file %d, rule %d", cases[i].zone,
+				         (long long)t, tz_offset(file, t), tz_offset(rule, t));
 		tz_free(&file);
 		tz_free(&rule);
 	}
@@ -333,9 +363,16 @@ static void test_tz_posix_rules(void **state)
 	assert_int_equal(tz_offset(tz, utc(2027, 3, 1, 2, 59, 59)), -3 * 3600);
 	assert_int_equal(tz_offset(tz, utc(2027, 3, 1, 3, 0, 0)), -2 * 3600);
 	tz_free(&tz);
-	static const char *const bad[] = {"", "CE-1", "CET", "CET-1CEST,M13.1.0,M10.5.0",
-					  "CET-1CEST,M3.5.0", "CET-1CEST,M3.6.0,M10.5.0", "CET-25",
-					  "<+03-3", "CET-1CEST,J0,J365", "CET-1 "};
+	static const char *const bad[] = {"",
+	                                  "CE-1",
+	                                  "CET",
+	                                  "CET-1CEST,M13.1.0,M10.5.0",
+	                                  "CET-1CEST,M3.5.0",
+	                                  "CET-1CEST,M3.6.0,M10.5.0",
+	                                  "CET-25",
+	                                  "<+03-3",
+	                                  "CET-1CEST,J0,J365",
+	                                  "CET-1 "};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		error = NULL;
 		if (tz_from_posix(bad[i], &error) != NULL)
@@ -353,15 +390,19 @@ static void test_tz_first_instant(void **state)
 	struct tz *tz = tz_load("Europe/Paris", &error);
 	assert_non_null(tz);
 	/* 2026-03-29 02:30 does not exist: the jump at 01:00Z. */
-	assert_int_equal(tz_first_instant_at_local(tz, utc(2026, 3, 29, 2, 30, 0)), utc(2026, 3, 29, 1, 0, 0));
+	assert_int_equal(tz_first_instant_at_local(tz, utc(2026, 3, 29, 2, 30, 0)),
+	                 utc(2026, 3, 29, 1, 0, 0));
 	/* 2026-10-25 02:30 happens twice: the first time, 00:30Z (CEST). */
-	assert_int_equal(tz_first_instant_at_local(tz, utc(2026, 10, 25, 2, 30, 0)), utc(2026, 10, 25, 0, 30, 0));
+	assert_int_equal(tz_first_instant_at_local(tz, utc(2026, 10, 25, 2, 30, 0)),
+	                 utc(2026, 10, 25, 0, 30, 0));
 	/* 03:00 on that day first shows at 02:00Z (the second 02:00-03:00 is CET). */
-	assert_int_equal(tz_first_instant_at_local(tz, utc(2026, 10, 25, 3, 0, 0)), utc(2026, 10, 25, 2, 0, 0));
+	assert_int_equal(tz_first_instant_at_local(tz, utc(2026, 10, 25, 3, 0, 0)),
+	                 utc(2026, 10, 25, 2, 0, 0));
 	for (int i = 0; i < 20000; i++) {
 		int64_t base = (i % 2) ? utc(2026, 3, 29, 1, 0, 0) : utc(2026, 10, 25, 1, 0, 0);
 		if (i % 5 == 0)
-			base = utc(1990, 1, 1, 0, 0, 0) + (int64_t)(rng() % (UINT64_C(80) * 365 * 86400));
+			base = utc(1990, 1, 1, 0, 0, 0) +
+			       (int64_t)(rng() % (UINT64_C(80) * 365 * 86400));
 		int64_t local = base + (int64_t)(rng() % (6 * 3600)) - 3 * 3600;
 		int64_t t = tz_first_instant_at_local(tz, local);
 		assert_true(t + tz_offset(tz, t) >= local);
@@ -391,7 +432,9 @@ static void test_paris_march_dst_weekend(void **state)
 	/* Open every day 09:00-18:00: Sunday 29 March still has 9 hours
 	 * (07:00Z to 16:00Z in CEST), counted over the whole local day. */
 	cal = every_day("Europe/Paris", "09:00-18:00");
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 28, 23, 0, 0), utc(2026, 3, 29, 22, 0, 0)), 9 * 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 28, 23, 0, 0),
+	                                              utc(2026, 3, 29, 22, 0, 0)),
+	                 9 * 3600);
 	/* Saturday 28 17:00 CET (16:00Z) + 120: 60 min Saturday, then Sunday
 	 * 09:00 CEST (07:00Z) + 60 = 08:00Z. */
 	assert_int_equal(add(cal, utc(2026, 3, 28, 16, 0, 0), 120), utc(2026, 3, 29, 8, 0, 0));
@@ -401,9 +444,15 @@ static void test_paris_march_dst_weekend(void **state)
 	 * Sunday before (22 March, 01:00Z-02:00Z) and after (5 April, CEST:
 	 * 00:00Z-01:00Z). */
 	cal = every_day("Europe/Paris", "02:00-03:00");
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 28, 23, 0, 0), utc(2026, 3, 29, 22, 0, 0)), 0);
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 21, 23, 0, 0), utc(2026, 3, 22, 23, 0, 0)), 3600);
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 4, 4, 22, 0, 0), utc(2026, 4, 5, 22, 0, 0)), 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 28, 23, 0, 0),
+	                                              utc(2026, 3, 29, 22, 0, 0)),
+	                 0);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 21, 23, 0, 0),
+	                                              utc(2026, 3, 22, 23, 0, 0)),
+	                 3600);
+	assert_int_equal(
+	    cal_business_seconds_between(cal, utc(2026, 4, 4, 22, 0, 0), utc(2026, 4, 5, 22, 0, 0)),
+	    3600);
 	/* Saturday 28 02:30 CET (01:30Z) + 60 min: 30 min Saturday, nothing
 	 * Sunday, Monday 30 02:00 CEST (00:00Z) + 30 = 00:30Z. */
 	assert_int_equal(add(cal, utc(2026, 3, 28, 1, 30, 0), 60), utc(2026, 3, 30, 0, 30, 0));
@@ -412,7 +461,9 @@ static void test_paris_march_dst_weekend(void **state)
 
 	/* A whole day 00:00-24:00 lasts 23 h on 29 March: 23:00Z to 22:00Z. */
 	cal = every_day("Europe/Paris", "00:00-24:00");
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 28, 23, 0, 0), utc(2026, 3, 29, 22, 0, 0)), 23 * 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 3, 28, 23, 0, 0),
+	                                              utc(2026, 3, 29, 22, 0, 0)),
+	                 23 * 3600);
 	cal_free(&cal);
 }
 
@@ -432,7 +483,9 @@ static void test_paris_october_dst_weekend(void **state)
 
 	/* 09:00-18:00 on Sunday 25 October: 08:00Z to 17:00Z in CET, 9 h. */
 	cal = every_day("Europe/Paris", "09:00-18:00");
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 22, 0, 0), utc(2026, 10, 25, 23, 0, 0)), 9 * 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 22, 0, 0),
+	                                              utc(2026, 10, 25, 23, 0, 0)),
+	                 9 * 3600);
 	/* Saturday 24 17:30 CEST (15:30Z) + 60: 30 min, then Sunday 09:00 CET
 	 * (08:00Z) + 30 = 08:30Z. */
 	assert_int_equal(add(cal, utc(2026, 10, 24, 15, 30, 0), 60), utc(2026, 10, 25, 8, 30, 0));
@@ -441,13 +494,18 @@ static void test_paris_october_dst_weekend(void **state)
 	/* 02:00-03:00 on 25 October: from the first 02:00 (00:00Z) to the
 	 * first 03:00 (02:00Z), the repeated hour included: 2 h. */
 	cal = every_day("Europe/Paris", "02:00-03:00");
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 22, 0, 0), utc(2026, 10, 25, 23, 0, 0)), 2 * 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 22, 0, 0),
+	                                              utc(2026, 10, 25, 23, 0, 0)),
+	                 2 * 3600);
 	cal_free(&cal);
 	/* The whole day lasts 25 h: 22:00Z on the 24th to 23:00Z on the 25th. */
 	cal = every_day("Europe/Paris", "00:00-24:00");
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 0, 0, 0), utc(2026, 10, 27, 0, 0, 0)),
-			 (int64_t)72 * 3600);
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 22, 0, 0), utc(2026, 10, 25, 23, 0, 0)), 25 * 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 0, 0, 0),
+	                                              utc(2026, 10, 27, 0, 0, 0)),
+	                 (int64_t)72 * 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 10, 24, 22, 0, 0),
+	                                              utc(2026, 10, 25, 23, 0, 0)),
+	                 25 * 3600);
 	/* Midnight: 24:00 of one day is 00:00 of the next, no gap. Saturday
 	 * 24 23:30 CEST (21:30Z) + 60 = Sunday 00:30 CEST = 22:30Z. */
 	assert_int_equal(add(cal, utc(2026, 10, 24, 21, 30, 0), 60), utc(2026, 10, 24, 22, 30, 0));
@@ -479,7 +537,9 @@ static void test_holiday_monday(void **state)
 	assert_false(cal_is_business_time(cal, utc(2026, 5, 25, 8, 0, 0)));
 	assert_true(cal_is_business_time(cal, utc(2026, 5, 26, 8, 0, 0)));
 	/* The week of Easter holds 32 h of business time: 8 h x 4 days. */
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 4, 5, 22, 0, 0), utc(2026, 4, 12, 22, 0, 0)), 32 * 3600);
+	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 4, 5, 22, 0, 0),
+	                                              utc(2026, 4, 12, 22, 0, 0)),
+	                 32 * 3600);
 	cal_free(&cal);
 }
 
@@ -639,18 +699,23 @@ static void test_midnight_changes(void **state)
 	assert_int_equal(cal_format_local(cal, utc(2026, 4, 5, 3, 30, 0), buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "2026-04-04T23:30:00-04:00");
 	/* Sunday 5 April: 04:00Z to Monday 00:00 -04 = 04:00Z, 24 h. */
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 4, 4, 0, 0, 0), utc(2026, 4, 7, 0, 0, 0)), 24 * 3600);
+	assert_int_equal(
+	    cal_business_seconds_between(cal, utc(2026, 4, 4, 0, 0, 0), utc(2026, 4, 7, 0, 0, 0)),
+	    24 * 3600);
 	assert_int_equal(add(cal, utc(2026, 4, 4, 15, 0, 0), 0), utc(2026, 4, 5, 4, 0, 0));
 	assert_int_equal(add(cal, utc(2026, 4, 4, 15, 0, 0), 24 * 60), utc(2026, 4, 6, 4, 0, 0));
 	/* Sunday 6 September: 04:00Z (01:00 -03) to Monday 00:00 -03 =
 	 * 03:00Z on the 7th, 23 h. */
-	assert_int_equal(cal_business_seconds_between(cal, utc(2026, 9, 5, 0, 0, 0), utc(2026, 9, 8, 0, 0, 0)), 23 * 3600);
+	assert_int_equal(
+	    cal_business_seconds_between(cal, utc(2026, 9, 5, 0, 0, 0), utc(2026, 9, 8, 0, 0, 0)),
+	    23 * 3600);
 	assert_int_equal(add(cal, utc(2026, 9, 5, 15, 0, 0), 0), utc(2026, 9, 6, 4, 0, 0));
 	assert_int_equal(cal_format_local(cal, utc(2026, 9, 6, 4, 0, 0), buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "2026-09-06T01:00:00-03:00");
 	assert_int_equal(add(cal, utc(2026, 9, 5, 15, 0, 0), 23 * 60), utc(2026, 9, 7, 3, 0, 0));
 	/* One minute more: the next Sunday opens at 00:00 -03 = 03:00Z. */
-	assert_int_equal(add(cal, utc(2026, 9, 5, 15, 0, 0), 23 * 60 + 1), utc(2026, 9, 13, 3, 1, 0));
+	assert_int_equal(add(cal, utc(2026, 9, 5, 15, 0, 0), 23 * 60 + 1),
+	                 utc(2026, 9, 13, 3, 1, 0));
 	cal_free(&cal);
 }
 
@@ -684,8 +749,8 @@ static void test_properties(void **state)
 		int64_t dab = add(cal, da, b);
 		int64_t direct = add(cal, s, a + b);
 		if (dab != direct)
-			fail_msg("start %lld a %lld b %lld: %lld vs %lld", (long long)s, (long long)a,
-				 (long long)b, (long long)dab, (long long)direct);
+			fail_msg("start %lld a %lld b %lld: %lld vs %lld", (long long)s,
+			         (long long)a, (long long)b, (long long)dab, (long long)direct);
 		assert_true(cal_is_business_time(cal, direct - 1));
 		assert_int_equal(cal_business_seconds_between(cal, s, direct), (a + b) * 60);
 		assert_int_equal(cal_business_seconds_between(cal, s, da), a * 60);
@@ -698,8 +763,8 @@ static void test_properties(void **state)
 		/* Additivity of the elapsed time over a split point. */
 		int64_t mid = s + (int64_t)(rng() % (uint64_t)(direct - s + 1));
 		assert_int_equal(cal_business_seconds_between(cal, s, mid) +
-					 cal_business_seconds_between(cal, mid, direct),
-				 (a + b) * 60);
+		                     cal_business_seconds_between(cal, mid, direct),
+		                 (a + b) * 60);
 	}
 	cal_free(&cal);
 }
@@ -714,7 +779,8 @@ struct oracle_hours {
 	const char *intervals[7][3]; /* NULL-terminated per weekday */
 };
 
-static bool oracle_is_business_minute(const struct calendar *cal, const struct oracle_hours *h, time_t t)
+static bool oracle_is_business_minute(const struct calendar *cal, const struct oracle_hours *h,
+                                      time_t t)
 {
 	struct tm tm;
 	localtime_r(&t, &tm);
@@ -723,8 +789,10 @@ static bool oracle_is_business_minute(const struct calendar *cal, const struct o
 	int wd = (tm.tm_wday + 6) % 7, m = tm.tm_hour * 60 + tm.tm_min;
 	for (int i = 0; i < 3 && h->intervals[wd][i] != NULL; i++) {
 		const char *s = h->intervals[wd][i]; /* "HH:MM-HH:MM" */
-		int start = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
-		int end = ((s[6] - '0') * 10 + (s[7] - '0')) * 60 + (s[9] - '0') * 10 + (s[10] - '0');
+		int start =
+		    ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
+		int end =
+		    ((s[6] - '0') * 10 + (s[7] - '0')) * 60 + (s[9] - '0') * 10 + (s[10] - '0');
 		if (m >= start && m < end)
 			return true;
 	}
@@ -738,12 +806,14 @@ static struct calendar *oracle_calendar(const char *zone, const struct oracle_ho
 	assert_non_null(cal);
 	for (int wd = 0; wd < 7; wd++)
 		for (int i = 0; i < 3 && h->intervals[wd][i] != NULL; i++)
-			assert_int_equal(cal_add_hours(cal, wd, iv(h->intervals[wd][i]), &error), 0);
+			assert_int_equal(cal_add_hours(cal, wd, iv(h->intervals[wd][i]), &error),
+			                 0);
 	assert_int_equal(cal_load_ical_holidays(cal, ICS("holidays.ics"), &error), 0);
 	return cal;
 }
 
-static void check_against_oracle(const char *zone, const struct oracle_hours *h, int cases, int64_t max_minutes)
+static void check_against_oracle(const char *zone, const struct oracle_hours *h, int cases,
+                                 int64_t max_minutes)
 {
 	struct calendar *cal = oracle_calendar(zone, h);
 	setenv("TZ", zone, 1);
@@ -753,10 +823,18 @@ static void check_against_oracle(const char *zone, const struct oracle_hours *h,
 		 * and US) and the May holidays. */
 		int64_t s;
 		switch (i % 4) {
-		case 0: s = utc(2026, 3, 20, 0, 0, 0); break;
-		case 1: s = utc(2026, 10, 16, 0, 0, 0); break;
-		case 2: s = utc(2026, 2, 27, 0, 0, 0); break;
-		default: s = utc(2026, 4, 25, 0, 0, 0); break;
+		case 0:
+			s = utc(2026, 3, 20, 0, 0, 0);
+			break;
+		case 1:
+			s = utc(2026, 10, 16, 0, 0, 0);
+			break;
+		case 2:
+			s = utc(2026, 2, 27, 0, 0, 0);
+			break;
+		default:
+			s = utc(2026, 4, 25, 0, 0, 0);
+			break;
 		}
 		s += (int64_t)(rng() % (14 * 86400));
 		s -= s % 60;
@@ -768,8 +846,9 @@ static void check_against_oracle(const char *zone, const struct oracle_hours *h,
 			t += 60;
 		}
 		if (add(cal, s, m) != t)
-			fail_msg("%s: start %lld + %lld min: calendar %lld, oracle %lld", zone, (long long)s,
-				 (long long)m, (long long)add(cal, s, m), (long long)t);
+			fail_msg("%s: start %lld + %lld min: calendar %lld, oracle %lld", zone,
+			         (long long)s, (long long)m, (long long)add(cal, s, m),
+			         (long long)t);
 		int64_t oracle_seconds = 0;
 		int64_t to = s + (int64_t)(rng() % (30 * 86400));
 		to -= to % 60;
@@ -786,18 +865,23 @@ static void test_against_minute_oracle(void **state)
 {
 	(void)state;
 	/* The Paris office of the other tests. */
-	struct oracle_hours office = {{{"09:00-12:30", "13:30-18:00"}, {"09:00-12:30", "13:30-18:00"},
-				       {"09:00-12:30", "13:30-18:00"}, {"09:00-12:30", "13:30-18:00"},
-				       {"09:00-12:30", "13:30-18:00"}}};
+	struct oracle_hours office = {{{"09:00-12:30", "13:30-18:00"},
+	                               {"09:00-12:30", "13:30-18:00"},
+	                               {"09:00-12:30", "13:30-18:00"},
+	                               {"09:00-12:30", "13:30-18:00"},
+	                               {"09:00-12:30", "13:30-18:00"}}};
 	check_against_oracle("Europe/Paris", &office, 100, 3000);
 	/* Open every day, with night hours that span the DST changes on
 	 * Sunday (01:00-04:00 lasts 2 h in March, 4 h in October). Short
 	 * days keep the week jump in play for amounts of a few weeks. */
 	struct oracle_hours nights = {{
-		{"07:00-09:00", "22:00-24:00"}, {"07:00-09:00", "22:00-24:00"},
-		{"07:00-09:00", "22:00-24:00"}, {"07:00-09:00", "22:00-24:00"},
-		{"07:00-09:00", "22:00-24:00"}, {"00:00-01:00", "07:00-09:00"},
-		{"01:00-04:00", "07:00-09:00", "22:00-24:00"},
+	    {"07:00-09:00", "22:00-24:00"},
+	    {"07:00-09:00", "22:00-24:00"},
+	    {"07:00-09:00", "22:00-24:00"},
+	    {"07:00-09:00", "22:00-24:00"},
+	    {"07:00-09:00", "22:00-24:00"},
+	    {"00:00-01:00", "07:00-09:00"},
+	    {"01:00-04:00", "07:00-09:00", "22:00-24:00"},
 	}};
 	check_against_oracle("Europe/Paris", &nights, 100, 6000);
 	check_against_oracle("America/New_York", &nights, 100, 6000);
@@ -809,16 +893,18 @@ static void test_against_minute_oracle(void **state)
 static void test_always_open(void **state)
 {
 	(void)state;
-	static const char *const zones[] = {"Europe/Paris", "America/New_York", "Australia/Sydney",
-					    "Europe/Dublin", "Asia/Tokyo", "America/Santiago"};
+	static const char *const zones[] = {"Europe/Paris",     "America/New_York",
+	                                    "Australia/Sydney", "Europe/Dublin",
+	                                    "Asia/Tokyo",       "America/Santiago"};
 	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
 		struct calendar *cal = every_day(zones[z], "00:00-24:00");
 		for (int i = 0; i < 500; i++) {
-			int64_t s = utc(2025, 1, 1, 0, 0, 0) + (int64_t)(rng() % (UINT64_C(5) * 365 * 86400));
+			int64_t s = utc(2025, 1, 1, 0, 0, 0) +
+			            (int64_t)(rng() % (UINT64_C(5) * 365 * 86400));
 			int64_t m = (int64_t)(rng() % (i % 2 ? 200000 : 20000));
 			if (add(cal, s, m) != s + 60 * m)
-				fail_msg("%s: %lld + %lld min gave %lld", zones[z], (long long)s, (long long)m,
-					 (long long)add(cal, s, m));
+				fail_msg("%s: %lld + %lld min gave %lld", zones[z], (long long)s,
+				         (long long)m, (long long)add(cal, s, m));
 			int64_t to = s + (int64_t)(rng() % (UINT64_C(400) * 86400));
 			assert_int_equal(cal_business_seconds_between(cal, s, to), to - s);
 			assert_true(cal_is_business_time(cal, s));
@@ -866,12 +952,15 @@ static void test_long_amounts(void **state)
 	assert_int_equal(cal_add_business_minutes(cal, s, 2400 * 53 * 11, &deadline, &error), -1);
 	/* A report over a century stays quick and exact in total. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int64_t century = cal_business_seconds_between(cal, utc(2000, 1, 1, 0, 0, 0), utc(2100, 1, 1, 0, 0, 0));
+	int64_t century =
+	    cal_business_seconds_between(cal, utc(2000, 1, 1, 0, 0, 0), utc(2100, 1, 1, 0, 0, 0));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	print_message("calendar: business time over 2000-2099: %.3f ms\n", ms);
-	assert_int_equal(century, cal_business_seconds_between(cal, utc(2000, 1, 1, 0, 0, 0), utc(2050, 1, 1, 0, 0, 0)) +
-					  cal_business_seconds_between(cal, utc(2050, 1, 1, 0, 0, 0), utc(2100, 1, 1, 0, 0, 0)));
+	assert_int_equal(century, cal_business_seconds_between(cal, utc(2000, 1, 1, 0, 0, 0),
+	                                                       utc(2050, 1, 1, 0, 0, 0)) +
+	                              cal_business_seconds_between(cal, utc(2050, 1, 1, 0, 0, 0),
+	                                                           utc(2100, 1, 1, 0, 0, 0)));
 	cal_free(&cal);
 }
 
@@ -888,7 +977,8 @@ static void *thread_run(void *arg)
 	for (size_t i = 0; i < job->n; i++) {
 		int64_t d;
 		const char *error;
-		if (cal_add_business_minutes(job->cal, job->starts[i], job->amounts[i], &d, &error) < 0 ||
+		if (cal_add_business_minutes(job->cal, job->starts[i], job->amounts[i], &d,
+		                             &error) < 0 ||
 		    d != job->expected[i])
 			job->mismatches++;
 	}
@@ -929,11 +1019,11 @@ static void test_iso8601(void **state)
 	(void)state;
 	int64_t want = utc(2026, 3, 30, 8, 0, 0);
 	static const char *const same[] = {
-		"2026-03-30T08:00:00Z", "2026-03-30t08:00:00z", "2026-03-30T08:00Z",
-		"2026-03-30T10:00:00+02:00", "2026-03-30 10:00:00+02:00", "2026-03-30T10:00+0200",
-		"2026-03-30T03:00:00-05", "2026-03-30T08:00:00.999Z", "2026-03-30T08:00:00,5Z",
-		"2026-03-30T13:30:00+05:30", "2026-03-29T23:00:00-09:00", "2026-03-30T08:00:00-00:00",
-		"2026-03-30T21:45:00+1345",
+	    "2026-03-30T08:00:00Z",      "2026-03-30t08:00:00z",      "2026-03-30T08:00Z",
+	    "2026-03-30T10:00:00+02:00", "2026-03-30 10:00:00+02:00", "2026-03-30T10:00+0200",
+	    "2026-03-30T03:00:00-05",    "2026-03-30T08:00:00.999Z",  "2026-03-30T08:00:00,5Z",
+	    "2026-03-30T13:30:00+05:30", "2026-03-29T23:00:00-09:00", "2026-03-30T08:00:00-00:00",
+	    "2026-03-30T21:45:00+1345",
 	};
 	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
 		int64_t t = 0;
@@ -951,12 +1041,27 @@ static void test_iso8601(void **state)
 	assert_int_equal(t, utc(2024, 2, 29, 12, 0, 0));
 
 	static const char *const bad[] = {
-		"", "2026-03-30", "2026-03-30T08:00:00", "2026-02-30T08:00Z", "2025-02-29T08:00Z",
-		"2026-03-30T24:00Z", "2026-03-30T08:60Z", "2026-03-30T08:00:60Z", "2026-03-30T08:00:00+2",
-		"2026-03-30T08:00:00+02:60", "2026-03-30T08:00:00+24:00", "2026-03-30T08:00:00Zjunk",
-		"26-03-30T08:00Z", "2026-03-30T08:00:00.Z", "2026-3-30T08:00Z", "2026-03-30T8:00Z",
-		"2026-03-30T08:00:00.1234567890Z", "2026-03-30 ", " 2026-03-30T08:00Z", "2026-03-30T08:00:00+02:0",
-		"2026/03/30T08:00Z",
+	    "",
+	    "2026-03-30",
+	    "2026-03-30T08:00:00",
+	    "2026-02-30T08:00Z",
+	    "2025-02-29T08:00Z",
+	    "2026-03-30T24:00Z",
+	    "2026-03-30T08:60Z",
+	    "2026-03-30T08:00:60Z",
+	    "2026-03-30T08:00:00+2",
+	    "2026-03-30T08:00:00+02:60",
+	    "2026-03-30T08:00:00+24:00",
+	    "2026-03-30T08:00:00Zjunk",
+	    "26-03-30T08:00Z",
+	    "2026-03-30T08:00:00.Z",
+	    "2026-3-30T08:00Z",
+	    "2026-03-30T8:00Z",
+	    "2026-03-30T08:00:00.1234567890Z",
+	    "2026-03-30 ",
+	    " 2026-03-30T08:00Z",
+	    "2026-03-30T08:00:00+02:0",
+	    "2026/03/30T08:00Z",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		t = 12345;
@@ -995,7 +1100,9 @@ static void test_format_and_parse_local(void **state)
 	assert_int_equal(cal_format_utc(utc(9999, 12, 31, 23, 59, 59) + 1, buf, sizeof(buf)), -1);
 	/* Round trip of the local form for random instants. */
 	for (int i = 0; i < 2000; i++) {
-		int64_t t = utc(1970, 1, 1, 0, 0, 0) + (int64_t)(rng() % (UINT64_C(130) * 365 * 86400)), back;
+		int64_t t = utc(1970, 1, 1, 0, 0, 0) +
+		            (int64_t)(rng() % (UINT64_C(130) * 365 * 86400)),
+		        back;
 		assert_int_equal(cal_format_local(cal, t, buf, sizeof(buf)), 0);
 		assert_int_equal(cal_parse_iso8601(buf, &back, &error), 0);
 		assert_int_equal(back, t);
@@ -1018,28 +1125,28 @@ static void test_format_and_parse_local(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_interval),
-		cmocka_unit_test(test_parse_weekday),
-		cmocka_unit_test(test_unknown_zone_refused),
-		cmocka_unit_test(test_hours_overlap_and_merge),
-		cmocka_unit_test(test_no_business_hours),
-		cmocka_unit_test(test_tz_matches_glibc),
-		cmocka_unit_test(test_tz_posix_rules),
-		cmocka_unit_test(test_tz_first_instant),
-		cmocka_unit_test(test_paris_march_dst_weekend),
-		cmocka_unit_test(test_paris_october_dst_weekend),
-		cmocka_unit_test(test_holiday_monday),
-		cmocka_unit_test(test_lunch_night_closing),
-		cmocka_unit_test(test_new_york_and_tokyo),
-		cmocka_unit_test(test_midnight_changes),
-		cmocka_unit_test(test_ical_holidays),
-		cmocka_unit_test(test_properties),
-		cmocka_unit_test(test_against_minute_oracle),
-		cmocka_unit_test(test_always_open),
-		cmocka_unit_test(test_long_amounts),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_iso8601),
-		cmocka_unit_test(test_format_and_parse_local),
+	    cmocka_unit_test(test_parse_interval),
+	    cmocka_unit_test(test_parse_weekday),
+	    cmocka_unit_test(test_unknown_zone_refused),
+	    cmocka_unit_test(test_hours_overlap_and_merge),
+	    cmocka_unit_test(test_no_business_hours),
+	    cmocka_unit_test(test_tz_matches_glibc),
+	    cmocka_unit_test(test_tz_posix_rules),
+	    cmocka_unit_test(test_tz_first_instant),
+	    cmocka_unit_test(test_paris_march_dst_weekend),
+	    cmocka_unit_test(test_paris_october_dst_weekend),
+	    cmocka_unit_test(test_holiday_monday),
+	    cmocka_unit_test(test_lunch_night_closing),
+	    cmocka_unit_test(test_new_york_and_tokyo),
+	    cmocka_unit_test(test_midnight_changes),
+	    cmocka_unit_test(test_ical_holidays),
+	    cmocka_unit_test(test_properties),
+	    cmocka_unit_test(test_against_minute_oracle),
+	    cmocka_unit_test(test_always_open),
+	    cmocka_unit_test(test_long_amounts),
+	    cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_iso8601),
+	    cmocka_unit_test(test_format_and_parse_local),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

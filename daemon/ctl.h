@@ -52,5 +52,7 @@ int ctl_cmd_ingest(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_show(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_outbox(struct ctl *ctl, int argc, char **argv);
 
 #endif

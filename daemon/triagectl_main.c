@@ -18,6 +18,8 @@ static const struct ctl_command commands[] = {
 	{"tickets", ctl_cmd_tickets, "list tickets"},
 	{"show", ctl_cmd_show, "show one ticket with its messages, triage and events"},
 	{"stats", ctl_cmd_stats, "counts of tickets and messages"},
+	{"reply", ctl_cmd_reply, "approve, edit or reject a reply to a ticket"},
+	{"outbox", ctl_cmd_outbox, "list, send or requeue outgoing mail"},
 };
 
 void ctl_error(const char *fmt, ...)

@@ -1,0 +1,328 @@
+/* The agent actions core (see actions.h): validation, one transaction per
+ * action, an audit event naming the agent. */
+#include "actions.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "outbox.h"
+#include "xalloc.h"
+
+#define EDIT_MAX_WORDS 4000
+
+static __thread char error_buf[512];
+
+static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *set_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+	va_end(ap);
+	return error_buf;
+}
+
+static bool printable(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+bool action_agent_valid(const char *agent)
+{
+	if (agent == NULL || !printable(agent, ACTION_MAX_AGENT))
+		return false;
+	const char *colon = strchr(agent, ':');
+	if (colon == NULL || colon[1] == '\0')
+		return false;
+	size_t kind = (size_t)(colon - agent);
+	return (kind == 5 && strncmp(agent, "agent", 5) == 0) ||
+	       (kind == 3 && strncmp(agent, "cli", 3) == 0);
+}
+
+/* Begins the action's transaction and loads the ticket. 0, ACTION_NOT_FOUND
+ * or -1 (rolled back, error set). */
+static int begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
+		 const char **error_r)
+{
+	if (!action_agent_valid(agent)) {
+		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
+		return -1;
+	}
+	if (store_begin(st) < 0) {
+		*error_r = set_error("store: %s", store_error(st));
+		return -1;
+	}
+	int found = store_ticket_get(st, ticket_id, t);
+	if (found == 1)
+		return 0;
+	*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
+			      : set_error("store: %s", store_error(st));
+	store_rollback(st);
+	return found == 0 ? ACTION_NOT_FOUND : -1;
+}
+
+/* Writes the event (o consumed) and commits; rolls back on failure. */
+static int finish(struct store *st, const struct ticket *t, const char *agent, const char *kind,
+		  cJSON *o, const char **error_r)
+{
+	char *detail = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	int rc = store_event_add(st, t->id, agent, kind, detail);
+	cJSON_free(detail);
+	if (rc < 0 || store_commit(st) < 0) {
+		*error_r = set_error("store: %s", store_error(st));
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+static int fail_store(struct store *st, struct ticket *t, const char **error_r)
+{
+	*error_r = set_error("store: %s", store_error(st));
+	store_rollback(st);
+	ticket_clear(t);
+	return -1;
+}
+
+int action_reply(struct store *st, const struct config *cfg, const char *agent,
+		 int64_t ticket_id, const char *text, unsigned suggestion_rank,
+		 const struct action_reply_options *opts, int64_t *outbox_id_r,
+		 const char **error_r)
+{
+	static const struct action_reply_options defaults = {0};
+	if (opts == NULL)
+		opts = &defaults;
+	struct ticket t;
+	int rc = begin(st, agent, ticket_id, &t, error_r);
+	if (rc < 0)
+		return rc;
+	struct outbox_reply r = {
+		.ticket_id = ticket_id,
+		.text = text,
+		.agent = agent,
+		.suggestion_rank = suggestion_rank,
+		.keep_status = opts->keep_status,
+		.status_after = opts->set_status ? opts->status_after : TICKET_PENDING,
+	};
+	int64_t outbox_id;
+	if (outbox_queue_reply(st, cfg, &r, &outbox_id, error_r) < 0) {
+		store_rollback(st);
+		ticket_clear(&t);
+		return -1;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "outbox_id", (double)outbox_id);
+	if (suggestion_rank > 0) {
+		double ratio = opts->draft != NULL ? action_edit_ratio(opts->draft, text) : 0.0;
+		cJSON_AddNumberToObject(o, "suggestion", suggestion_rank);
+		cJSON_AddBoolToObject(o, "edited", ratio > 0.0);
+		cJSON_AddNumberToObject(o, "edit_ratio", ratio);
+		/* The suggestions table (daemon/suggest.h) records the approval
+		 * or edit for the acceptance rates: the integrator wires
+		 * suggest's approval call here, inside this transaction. */
+	}
+	cJSON_AddStringToObject(o, "status_after", opts->keep_status ? "unchanged"
+				: ticket_status_name(r.status_after));
+	rc = finish(st, &t, agent, "reply_approved", o, error_r);
+	ticket_clear(&t);
+	if (rc == 0)
+		*outbox_id_r = outbox_id;
+	return rc;
+}
+
+int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id,
+			     unsigned rank, const char *reason, const char **error_r)
+{
+	if (rank == 0) {
+		*error_r = "suggestions are numbered from 1";
+		return -1;
+	}
+	if (reason == NULL || reason[strspn(reason, " \t\r\n")] == '\0') {
+		*error_r = "a rejection needs a reason";
+		return -1;
+	}
+	struct ticket t;
+	int rc = begin(st, agent, ticket_id, &t, error_r);
+	if (rc < 0)
+		return rc;
+	_cleanup_free_ char *kept = xstrndup(reason, ACTION_MAX_REASON);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "suggestion", rank);
+	cJSON_AddStringToObject(o, "reason", kept);
+	/* As for approvals: the integrator adds suggest's rejection call here. */
+	rc = finish(st, &t, agent, "suggestion_rejected", o, error_r);
+	ticket_clear(&t);
+	return rc;
+}
+
+int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
+		      enum ticket_status status, const char **error_r)
+{
+	if (strcmp(ticket_status_name(status), "?") == 0) {
+		*error_r = "unknown status";
+		return -1;
+	}
+	struct ticket t;
+	int rc = begin(st, agent, ticket_id, &t, error_r);
+	if (rc < 0)
+		return rc;
+	if (store_ticket_set_status(st, ticket_id, status) < 0)
+		return fail_store(st, &t, error_r);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "from", ticket_status_name(t.status));
+	cJSON_AddStringToObject(o, "to", ticket_status_name(status));
+	rc = finish(st, &t, agent, "status_changed", o, error_r);
+	ticket_clear(&t);
+	return rc;
+}
+
+int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
+			enum ticket_priority priority, const char **error_r)
+{
+	if (strcmp(ticket_priority_name(priority), "?") == 0) {
+		*error_r = "unknown priority";
+		return -1;
+	}
+	struct ticket t;
+	int rc = begin(st, agent, ticket_id, &t, error_r);
+	if (rc < 0)
+		return rc;
+	if (store_ticket_set_priority(st, ticket_id, priority) < 0)
+		return fail_store(st, &t, error_r);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "from", ticket_priority_name(t.priority));
+	cJSON_AddStringToObject(o, "to", ticket_priority_name(priority));
+	rc = finish(st, &t, agent, "priority_changed", o, error_r);
+	ticket_clear(&t);
+	return rc;
+}
+
+int action_assign(struct store *st, const char *agent, int64_t ticket_id, const char *assignee,
+		  const char **error_r)
+{
+	if (assignee != NULL && assignee[0] == '\0')
+		assignee = NULL;
+	if (assignee != NULL && !printable(assignee, ACTION_MAX_NAME)) {
+		*error_r = "invalid assignee";
+		return -1;
+	}
+	struct ticket t;
+	int rc = begin(st, agent, ticket_id, &t, error_r);
+	if (rc < 0)
+		return rc;
+	if (store_ticket_set_assignee(st, ticket_id, assignee) < 0)
+		return fail_store(st, &t, error_r);
+	cJSON *o = cJSON_CreateObject();
+	if (t.assignee != NULL)
+		cJSON_AddStringToObject(o, "from", t.assignee);
+	else
+		cJSON_AddNullToObject(o, "from");
+	if (assignee != NULL)
+		cJSON_AddStringToObject(o, "to", assignee);
+	else
+		cJSON_AddNullToObject(o, "to");
+	rc = finish(st, &t, agent, "assigned", o, error_r);
+	ticket_clear(&t);
+	return rc;
+}
+
+int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
+		     int64_t ticket_id, const char *queue, const char **error_r)
+{
+	if (queue == NULL || !printable(queue, ACTION_MAX_NAME)) {
+		*error_r = "invalid queue name";
+		return -1;
+	}
+	if (cfg != NULL && cfg->n_queues > 0 && config_queue(cfg, queue) == NULL) {
+		*error_r = set_error("no queue \"%s\" in the configuration", queue);
+		return -1;
+	}
+	struct ticket t;
+	int rc = begin(st, agent, ticket_id, &t, error_r);
+	if (rc < 0)
+		return rc;
+	if (store_ticket_set_queue(st, ticket_id, queue) < 0)
+		return fail_store(st, &t, error_r);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "from", t.queue ? t.queue : "");
+	cJSON_AddStringToObject(o, "to", queue);
+	rc = finish(st, &t, agent, "queue_changed", o, error_r);
+	ticket_clear(&t);
+	return rc;
+}
+
+/* ---- edit ratio ---- */
+
+struct words {
+	const char **start;
+	size_t *len;
+	size_t n;
+};
+
+static void split_words(const char *s, struct words *w)
+{
+	size_t cap = 0, cap2 = 0;
+	memset(w, 0, sizeof(*w));
+	while (s != NULL && *s != '\0' && w->n < EDIT_MAX_WORDS) {
+		s += strspn(s, " \t\r\n");
+		size_t len = strcspn(s, " \t\r\n");
+		if (len == 0)
+			break;
+		w->start = xgrow(w->start, &cap, w->n + 1, sizeof(*w->start));
+		w->len = xgrow(w->len, &cap2, w->n + 1, sizeof(*w->len));
+		w->start[w->n] = s;
+		w->len[w->n] = len;
+		w->n++;
+		s += len;
+	}
+}
+
+double action_edit_ratio(const char *draft, const char *final)
+{
+	struct words a, b;
+	split_words(draft, &a);
+	split_words(final, &b);
+	size_t longest = a.n > b.n ? a.n : b.n;
+	double ratio = 0.0;
+	if (longest > 0) {
+		/* Levenshtein over words, two rows. */
+		size_t *prev = xcalloc(b.n + 1, sizeof(*prev));
+		size_t *cur = xcalloc(b.n + 1, sizeof(*cur));
+		for (size_t j = 0; j <= b.n; j++)
+			prev[j] = j;
+		for (size_t i = 1; i <= a.n; i++) {
+			cur[0] = i;
+			for (size_t j = 1; j <= b.n; j++) {
+				bool same = a.len[i - 1] == b.len[j - 1] &&
+					    memcmp(a.start[i - 1], b.start[j - 1], a.len[i - 1]) == 0;
+				size_t best = prev[j - 1] + (same ? 0 : 1);
+				if (prev[j] + 1 < best)
+					best = prev[j] + 1;
+				if (cur[j - 1] + 1 < best)
+					best = cur[j - 1] + 1;
+				cur[j] = best;
+			}
+			size_t *tmp = prev;
+			prev = cur;
+			cur = tmp;
+		}
+		ratio = (double)prev[b.n] / (double)longest;
+		free(prev);
+		free(cur);
+	}
+	free(a.start);
+	free(a.len);
+	free(b.start);
+	free(b.len);
+	return ratio;
+}

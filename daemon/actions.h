@@ -1,0 +1,63 @@
+/* The agent actions core: every change an agent makes to a ticket is one
+ * function here, called by triagectl today and by the web console's HTTP
+ * handlers tomorrow. Each checks its input, does its work in one transaction
+ * and writes an audit event naming the agent.
+ * agent: "agent:EMAIL" for a signed-in agent, "cli:USER" for triagectl.
+ * Errors: -1 with a message in *error_r (static per thread, valid until the
+ * next call); ACTION_NOT_FOUND is returned (instead of -1) when the ticket
+ * does not exist, so callers can answer 404 / exit 66. */
+#ifndef TRIAGED_ACTIONS_H
+#define TRIAGED_ACTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct config;
+
+#define ACTION_NOT_FOUND (-2)
+#define ACTION_MAX_AGENT 200  /* bytes of an agent identity */
+#define ACTION_MAX_REASON 2000 /* bytes of a rejection reason kept */
+#define ACTION_MAX_NAME 200   /* bytes of a queue or assignee name */
+
+/* "agent:EMAIL" or "cli:USER": a known kind, printable, short. */
+bool action_agent_valid(const char *agent);
+
+struct action_reply_options {
+	bool keep_status;               /* leave the ticket's status once sent */
+	bool set_status;                /* else: status_after instead of pending */
+	enum ticket_status status_after;
+	/* The suggestion's draft as the agent saw it (when suggestion_rank > 0),
+	 * to measure the edit. NULL: taken as not edited. */
+	const char *draft;
+};
+
+/* Queues an approved reply in the outbox (sent by the daemon). When it comes
+ * from suggestion K (rank > 0), records approval, or an edit with its ratio.
+ * opts may be NULL: the ticket becomes pending once the reply is sent. */
+int action_reply(struct store *st, const struct config *cfg, const char *agent,
+		 int64_t ticket_id, const char *text, unsigned suggestion_rank,
+		 const struct action_reply_options *opts, int64_t *outbox_id_r,
+		 const char **error_r);
+/* Rejects suggestion K of the ticket with a reason (required: it is what
+ * improves the knowledge base). */
+int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id,
+			     unsigned rank, const char *reason, const char **error_r);
+int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
+		      enum ticket_status status, const char **error_r);
+int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
+			enum ticket_priority priority, const char **error_r);
+/* assignee NULL or "": unassigned. */
+int action_assign(struct store *st, const char *agent, int64_t ticket_id, const char *assignee,
+		  const char **error_r);
+/* queue must be one of the configuration's queues (when it lists any). */
+int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
+		     int64_t ticket_id, const char *queue, const char **error_r);
+
+/* How much of a draft was rewritten: word-level edit distance over the
+ * longer text's word count, 0 (as is) .. 1 (all new). Compares at most the
+ * first 4000 words of each. */
+double action_edit_ratio(const char *draft, const char *final);
+
+#endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <cmocka.h>
 
@@ -379,6 +380,60 @@ static void test_tz_posix_rules(void **state)
 			fail_msg("rule \"%s\" accepted", bad[i]);
 		assert_non_null(error);
 	}
+}
+
+/* Damaged TZif files are refused, never read out of bounds (the sanitizer
+ * build checks): every truncation of a real file, and random byte flips
+ * (a flipped file may still load: it must then answer lookups). */
+static void test_tz_damaged_files(void **state)
+{
+	(void)state;
+	FILE *f = fopen("/usr/share/zoneinfo/Europe/Paris", "rb");
+	assert_non_null(f);
+	static unsigned char data[65536];
+	size_t size = fread(data, 1, sizeof(data), f);
+	fclose(f);
+	assert_true(size > 100 && size < sizeof(data));
+	char path[] = "/tmp/test_calendar_tzXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	for (size_t len = 0; len < size; len++) {
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(data, 1, len, f), len);
+		fclose(f);
+		const char *error = NULL;
+		struct tz *tz = tz_load_file(path, "cut", &error);
+		if (tz != NULL)
+			fail_msg("a TZif file cut at %zu of %zu bytes loaded", len, size);
+		assert_non_null(error);
+	}
+	for (int i = 0; i < 3000; i++) {
+		static unsigned char copy[65536];
+		memcpy(copy, data, size);
+		for (int k = 0; k < 3; k++)
+			copy[rng() % size] ^= (unsigned char)(1u << (rng() % 8));
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(copy, 1, size, f), size);
+		fclose(f);
+		const char *error = NULL;
+		struct tz *tz = tz_load_file(path, "flipped", &error);
+		if (tz == NULL) {
+			assert_non_null(error);
+			continue;
+		}
+		for (int64_t t = utc(1900, 1, 1, 0, 0, 0); t < utc(2100, 1, 1, 0, 0, 0);
+		     t += 97 * 86400) {
+			int32_t off = tz_offset(tz, t);
+			assert_true(off > -27 * 3600 && off < 27 * 3600);
+			int64_t back = tz_first_instant_at_local(tz, t + off);
+			assert_true(back <= t);
+		}
+		tz_free(&tz);
+	}
+	unlink(path);
 }
 
 /* tz_first_instant_at_local(): the answer reaches the wall time and the
@@ -1132,6 +1187,7 @@ int main(void)
 	    cmocka_unit_test(test_no_business_hours),
 	    cmocka_unit_test(test_tz_matches_glibc),
 	    cmocka_unit_test(test_tz_posix_rules),
+	    cmocka_unit_test(test_tz_damaged_files),
 	    cmocka_unit_test(test_tz_first_instant),
 	    cmocka_unit_test(test_paris_march_dst_weekend),
 	    cmocka_unit_test(test_paris_october_dst_weekend),

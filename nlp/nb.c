@@ -218,6 +218,7 @@ int nb_train(struct nb_model *m, const struct feat_bag *bag, const char *label, 
 	size_t n = feat_bag_count(bag);
 	_cleanup_free_ double *x = xmalloc((n + 1) * sizeof(*x));
 	_cleanup_free_ int64_t *delta = xmalloc((n + 1) * sizeof(*delta));
+	int64_t added = 0;
 	transform(&m->opts, bag, x);
 	if (m->docs[lab] + weight < 0) {
 		*error_r = "cannot forget an example that was not trained";
@@ -235,10 +236,14 @@ int nb_train(struct nb_model *m, const struct feat_bag *bag, const char *label, 
 				*error_r = "cannot forget an example that was not trained";
 				return -1;
 			}
-		} else if (symtab_find(m->tokens, f, strlen(f), &tok) == 0 &&
-			   m->cells[(size_t)tok * m->stride + lab] > COUNT_MAX - delta[i]) {
-			*error_r = "count overflow";
-			return -1;
+		} else {
+			added += delta[i];
+			if (delta[i] > COUNT_MAX || added > COUNT_MAX || m->grand_total > COUNT_MAX * 4 - added ||
+			    (symtab_find(m->tokens, f, strlen(f), &tok) == 0 &&
+			     m->cells[(size_t)tok * m->stride + lab] > COUNT_MAX - delta[i])) {
+				*error_r = "count overflow";
+				return -1;
+			}
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -319,24 +324,26 @@ static void copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_result *result_r,
-		const char **error_r)
+static int check_active(const struct nb_model *m, const char **error_r)
 {
-	size_t nlabels = symtab_count(m->labels);
 	size_t active = 0;
-	for (size_t c = 0; c < nlabels; c++)
+	for (size_t c = 0; c < symtab_count(m->labels); c++)
 		active += m->docs[c] > 0;
 	if (active < 2) {
 		*error_r = "the model needs trained examples of at least two labels";
 		return -1;
 	}
-	size_t n = feat_bag_count(bag);
-	_cleanup_free_ double *x = xmalloc((n + 1) * sizeof(*x));
-	_cleanup_free_ uint32_t *ids = xmalloc((n + 1) * sizeof(*ids));
-	_cleanup_free_ double *score = xcalloc(nlabels, sizeof(*score));
-	transform(&m->opts, bag, x);
-	size_t known = 0;
+	return 0;
+}
+
+/* Raw scores of every label with documents (others left untouched); x and
+ * ids (feat_bag_count + 1 entries) receive the known features. */
+static void compute_scores(const struct nb_model *m, const struct feat_bag *bag, double *score, double *x,
+			   uint32_t *ids, size_t *known_r, double *mass_r)
+{
+	size_t n = feat_bag_count(bag), known = 0;
 	double mass = 0;
+	transform(&m->opts, bag, x);
 	for (size_t i = 0; i < n; i++) {
 		const char *f;
 		uint32_t c, t;
@@ -347,7 +354,7 @@ int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_
 		ids[known++] = t;
 		mass += x[i];
 	}
-	for (uint32_t c = 0; c < nlabels; c++) {
+	for (uint32_t c = 0; c < symtab_count(m->labels); c++) {
 		if (m->docs[c] <= 0)
 			continue;
 		double s = log((double)m->docs[c] / (double)m->total_docs);
@@ -355,6 +362,23 @@ int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_
 			s += x[i] * weight_of(m, ids[i], c);
 		score[c] = s;
 	}
+	*known_r = known;
+	*mass_r = mass;
+}
+
+int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_result *result_r,
+		const char **error_r)
+{
+	if (check_active(m, error_r) < 0)
+		return -1;
+	size_t nlabels = symtab_count(m->labels);
+	size_t n = feat_bag_count(bag);
+	_cleanup_free_ double *x = xmalloc((n + 1) * sizeof(*x));
+	_cleanup_free_ uint32_t *ids = xmalloc((n + 1) * sizeof(*ids));
+	_cleanup_free_ double *score = xcalloc(nlabels, sizeof(*score));
+	size_t known;
+	double mass;
+	compute_scores(m, bag, score, x, ids, &known, &mass);
 	uint32_t best = UINT32_MAX, second = UINT32_MAX;
 	for (uint32_t c = 0; c < nlabels; c++) {
 		if (m->docs[c] <= 0)
@@ -399,6 +423,69 @@ int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_
 		r.against[r.n_against++].weight = con[i - 1].diff;
 	}
 	*result_r = r;
+	return 0;
+}
+
+/* Mean negative log-likelihood of the true labels at inverse temperature
+ * beta, z holding the normalised scores (rows of nlabels, NAN = no docs). */
+static double nll(const double *z, const uint32_t *truth, size_t n, size_t nlabels, double beta)
+{
+	double total = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double *row = z + i * nlabels;
+		double max = -INFINITY;
+		for (size_t c = 0; c < nlabels; c++)
+			if (!isnan(row[c]) && row[c] > max)
+				max = row[c];
+		double sum = 0;
+		for (size_t c = 0; c < nlabels; c++)
+			if (!isnan(row[c]))
+				sum += exp(beta * (row[c] - max));
+		total += beta * max + log(sum) - beta * row[truth[i]];
+	}
+	return total / (double)n;
+}
+
+int nb_fit_temperature(const struct nb_model *m, const struct feat_bag *const *bags,
+		       const char *const *labels, size_t n, double *temperature_r, const char **error_r)
+{
+	if (check_active(m, error_r) < 0)
+		return -1;
+	size_t nlabels = symtab_count(m->labels), used = 0;
+	_cleanup_free_ double *z = xmalloc((n + 1) * nlabels * sizeof(*z));
+	_cleanup_free_ uint32_t *truth = xmalloc((n + 1) * sizeof(*truth));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t y;
+		if (labels[i] == NULL || symtab_find(m->labels, labels[i], strlen(labels[i]), &y) < 0 ||
+		    m->docs[y] <= 0)
+			continue;
+		size_t nf = feat_bag_count(bags[i]), known;
+		_cleanup_free_ double *x = xmalloc((nf + 1) * sizeof(*x));
+		_cleanup_free_ uint32_t *ids = xmalloc((nf + 1) * sizeof(*ids));
+		double mass, *row = z + used * nlabels;
+		for (size_t c = 0; c < nlabels; c++)
+			row[c] = NAN;
+		compute_scores(m, bags[i], row, x, ids, &known, &mass);
+		for (size_t c = 0; c < nlabels; c++)
+			row[c] /= mass > 1 ? mass : 1;
+		truth[used++] = y;
+	}
+	if (used == 0) {
+		*error_r = "no example with a trained label";
+		return -1;
+	}
+	/* The NLL is convex in beta = 1/T (log-sum-exp of functions linear in
+	 * beta, minus a linear term): golden-section search on log beta. */
+	double lo = log(1.0 / 1000), hi = log(1.0 / 0.001);
+	const double g = (sqrt(5.0) - 1) / 2;
+	for (int it = 0; it < 80; it++) {
+		double a = hi - g * (hi - lo), b = lo + g * (hi - lo);
+		if (nll(z, truth, used, nlabels, exp(a)) <= nll(z, truth, used, nlabels, exp(b)))
+			hi = b;
+		else
+			lo = a;
+	}
+	*temperature_r = 1.0 / exp((lo + hi) / 2);
 	return 0;
 }
 
@@ -574,16 +661,16 @@ static uint32_t fnv1a(const unsigned char *p, size_t n)
 	return h;
 }
 
-static const struct nb_model *sort_model;
-static int cmp_label(const void *a, const void *b)
+static int cmp_label(const void *a, const void *b, void *model)
 {
-	return strcmp(symtab_key(sort_model->labels, *(const uint32_t *)a),
-		      symtab_key(sort_model->labels, *(const uint32_t *)b));
+	const struct nb_model *m = model;
+	return strcmp(symtab_key(m->labels, *(const uint32_t *)a), symtab_key(m->labels, *(const uint32_t *)b));
 }
-static int cmp_token(const void *a, const void *b)
+
+static int cmp_token(const void *a, const void *b, void *model)
 {
-	return strcmp(symtab_key(sort_model->tokens, *(const uint32_t *)a),
-		      symtab_key(sort_model->tokens, *(const uint32_t *)b));
+	const struct nb_model *m = model;
+	return strcmp(symtab_key(m->tokens, *(const uint32_t *)a), symtab_key(m->tokens, *(const uint32_t *)b));
 }
 
 int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **error_r)
@@ -601,9 +688,7 @@ int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **
 	memcpy(&bits, &m->opts.temperature, 8);
 	put_u64(&sb, bits);
 
-	/* Canonical order (by name) so that equal models give equal files;
-	 * a static for qsort is fine: nb_save does not recurse and the model
-	 * is only read. */
+	/* Canonical order (by name) so that equal models give equal files. */
 	size_t nl = symtab_count(m->labels), nt = symtab_count(m->tokens);
 	_cleanup_free_ uint32_t *lorder = xmalloc((nl + 1) * sizeof(*lorder));
 	_cleanup_free_ uint32_t *lindex = xmalloc((nl + 1) * sizeof(*lindex));
@@ -615,10 +700,8 @@ int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **
 	for (uint32_t t = 0; t < nt; t++)
 		if (m->row_total[t] > 0)
 			torder[kt++] = t;
-	sort_model = m;
-	qsort(lorder, kl, sizeof(*lorder), cmp_label);
-	qsort(torder, kt, sizeof(*torder), cmp_token);
-	sort_model = NULL;
+	qsort_r(lorder, kl, sizeof(*lorder), cmp_label, (void *)m);
+	qsort_r(torder, kt, sizeof(*torder), cmp_token, (void *)m);
 	put_varint(&sb, kl);
 	for (size_t i = 0; i < kl; i++) {
 		lindex[lorder[i]] = (uint32_t)i;

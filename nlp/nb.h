@@ -80,6 +80,12 @@ struct nb_result {
  * never seen are ignored. */
 int nb_classify(const struct nb_model *model, const struct feat_bag *features,
 		struct nb_result *result_r, const char **error_r);
+/* Fits the temperature that minimises the log loss of the given labelled
+ * examples (held out from training, e.g. the agents' latest corrections);
+ * examples whose label the model lacks are skipped. Apply it with
+ * nb_set_temperature(). */
+int nb_fit_temperature(const struct nb_model *model, const struct feat_bag *const *features,
+		       const char *const *labels, size_t n, double *temperature_r, const char **error_r);
 /* A sentence for an agent: "billing" (confidence 0.87) mainly because of:
  * "factur" (+2.1), ...; against "technical": "connexion" (-0.8). */
 char *nb_explain(const struct nb_result *result);

@@ -2,6 +2,7 @@
  * explanations, rows and model file round trips, corrupt files. */
 #include <math.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -359,6 +360,75 @@ static void test_rows_and_file_round_trip(void **state)
 	nb_free(&m);
 }
 
+/* Mean log loss of the true labels through nb_classify (two labels). */
+static double log_loss(const struct nb_model *m, struct feat_bag **bags, const char **labels, size_t n)
+{
+	double total = 0;
+	const char *error;
+	for (size_t i = 0; i < n; i++) {
+		struct nb_result r;
+		assert_int_equal(nb_classify(m, bags[i], &r, &error), 0);
+		double p = strcmp(r.label, labels[i]) == 0 ? r.confidence : r.runner_up_confidence;
+		total -= log(p > 1e-300 ? p : 1e-300);
+	}
+	return total / (double)n;
+}
+
+/* Words mostly from the label's own set, sometimes from the other one. */
+static struct feat_bag *labelled_bag(unsigned i, bool billing)
+{
+	static const char *const b[] = {"factur", "rembours", "prix", "paiement"};
+	static const char *const t[] = {"connexion", "bug", "mot", "pass"};
+	struct feat_bag *bag = feat_bag_new();
+	uint32_t x = i * 2654435761u + 99;
+	const char *error;
+	for (unsigned k = 0; k < 5; k++) {
+		x = x * 1103515245u + 12345;
+		bool own = (x >> 12) % 10 < 7;
+		const char *const *set = own == billing ? b : t;
+		assert_int_equal(feat_bag_add(bag, set[(x >> 20) % 4], 1, &error), 0);
+	}
+	return bag;
+}
+
+static void test_fit_temperature(void **state)
+{
+	(void)state;
+	struct nb_model *m = model_new(NB_MULTINOMIAL, false, false);
+	const char *error;
+	struct feat_bag *bags[CORPUS];
+	const char *labels[CORPUS], *noisy[CORPUS];
+	/* two labels: billing (i even) and tech (i odd), words drawn per label */
+	for (unsigned i = 0; i < CORPUS; i++) {
+		labels[i] = i % 2 == 0 ? "billing" : "tech";
+		bags[i] = labelled_bag(i, i % 2 == 0);
+		noisy[i] = i % 3 == 0 ? (labels[i][0] == 'b' ? "tech" : "billing") : labels[i];
+	}
+	for (unsigned i = 0; i < CORPUS / 2; i++)
+		assert_int_equal(nb_train(m, bags[i], labels[i], 1, &error), 0);
+	struct feat_bag **held = bags + CORPUS / 2;
+	double t_clean, t_noisy;
+	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held, labels + CORPUS / 2,
+					    CORPUS / 2, &t_clean, &error), 0);
+	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held, noisy + CORPUS / 2,
+					    CORPUS / 2, &t_noisy, &error), 0);
+	/* wrong labels in the held-out set call for less confidence */
+	assert_true(t_noisy > t_clean);
+	/* the fitted temperature is a minimum of the log loss */
+	assert_int_equal(nb_set_temperature(m, t_noisy, &error), 0);
+	double at = log_loss(m, held, noisy + CORPUS / 2, CORPUS / 2);
+	assert_int_equal(nb_set_temperature(m, t_noisy * 1.5, &error), 0);
+	assert_true(log_loss(m, held, noisy + CORPUS / 2, CORPUS / 2) > at);
+	assert_int_equal(nb_set_temperature(m, t_noisy / 1.5, &error), 0);
+	assert_true(log_loss(m, held, noisy + CORPUS / 2, CORPUS / 2) > at);
+	/* no usable example */
+	const char *unknown[1] = {"nope"};
+	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held, unknown, 1, &t_clean, &error), -1);
+	for (unsigned i = 0; i < CORPUS; i++)
+		feat_bag_free(&bags[i]);
+	nb_free(&m);
+}
+
 static void test_errors_and_limits(void **state)
 {
 	(void)state;
@@ -411,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_untrain_restores),
 		cmocka_unit_test(test_explanation_order),
 		cmocka_unit_test(test_rows_and_file_round_trip),
+		cmocka_unit_test(test_fit_temperature),
 		cmocka_unit_test(test_errors_and_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

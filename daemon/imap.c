@@ -687,9 +687,10 @@ static uint32_t *sorted_copy(const uint32_t *uids, size_t n)
 
 struct fetched {
 	uint32_t uid;
-	uint32_t size; /* RFC822.SIZE, 0 if not sent */
+	uint32_t size; /* RFC822.SIZE */
 	const char *data;
 	size_t len;
+	bool has_size;
 	bool has_body;
 };
 
@@ -711,6 +712,7 @@ static void parse_msg_att(const struct mailimap_msg_att *att, struct fetched *f)
 			break;
 		case MAILIMAP_MSG_ATT_RFC822_SIZE:
 			f->size = st->att_data.att_rfc822_size;
+			f->has_size = true;
 			break;
 		case MAILIMAP_MSG_ATT_BODY_SECTION:
 			f->data = st->att_data.att_body_section->sec_body_part;
@@ -723,40 +725,115 @@ static void parse_msg_att(const struct mailimap_msg_att *att, struct fetched *f)
 	}
 }
 
+/* UID FETCH of the given attributes for a set; *result_r to free with
+ * mailimap_fetch_list_free(). partial_limit 0: no body. */
+static int fetch_set(struct imap_conn *conn, struct mailimap_set *set, uint32_t partial_limit,
+		     clist **result_r, const char **error_r)
+{
+	struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
+	int r;
+
+	if (type == NULL ||
+	    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid()) != 0 ||
+	    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_rfc822_size()) != 0)
+		abort();
+	if (partial_limit > 0 &&
+	    mailimap_fetch_type_new_fetch_att_list_add(
+		    type, mailimap_fetch_att_new_body_peek_section_partial(mailimap_section_new(NULL),
+									   0, partial_limit)) != 0)
+		abort();
+	r = mailimap_uid_fetch(conn->imap, set, type, result_r);
+	mailimap_fetch_type_free(type);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR)
+		return failed(conn, "UID FETCH", r, error_r);
+	return 0;
+}
+
+struct uid_size {
+	uint32_t uid;
+	uint32_t size;
+};
+
+static int cmp_uid_size(const void *a, const void *b)
+{
+	return cmp_uid(&((const struct uid_size *)a)->uid, &((const struct uid_size *)b)->uid);
+}
+
+/* Sizes of the requested UIDs that still exist, ascending by UID. */
+static int fetch_sizes(struct imap_conn *conn, const uint32_t *sorted, size_t n,
+		       struct uid_size **sizes_r, size_t *count_r, const char **error_r)
+{
+	struct uid_size *sizes = NULL;
+	size_t count = 0, cap = 0, pos = 0;
+
+	while (pos < n) {
+		struct mailimap_set *set =
+			uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX);
+		clist *result = NULL;
+		clistiter *it;
+
+		if (fetch_set(conn, set, 0, &result, error_r) < 0) {
+			free(sizes);
+			return -1;
+		}
+		for (it = clist_begin(result); it != NULL; it = clist_next(it)) {
+			struct fetched f;
+
+			parse_msg_att(clist_content(it), &f);
+			if (!f.has_size || f.uid == 0 ||
+			    bsearch(&f.uid, sorted, n, sizeof(*sorted), cmp_uid) == NULL)
+				continue;
+			sizes = xgrow(sizes, &cap, count + 1, sizeof(*sizes));
+			sizes[count].uid = f.uid;
+			sizes[count].size = f.size;
+			count++;
+		}
+		mailimap_fetch_list_free(result);
+	}
+	qsort(sizes, count, sizeof(*sizes), cmp_uid_size);
+	*sizes_r = sizes;
+	*count_r = count;
+	return 0;
+}
+
 int imap_fetch_raw(struct imap_conn *conn, const uint32_t *uids, size_t n, imap_mail_cb *cb,
 		   void *ctx, const char **error_r)
 {
 	_cleanup_free_ uint32_t *sorted = NULL;
-	size_t pos = 0, per_command;
+	_cleanup_free_ uint32_t *chunk = NULL;
+	_cleanup_free_ struct uid_size *sizes = NULL;
+	size_t count = 0, i = 0;
 
 	if (!conn_usable(conn, error_r))
 		return -1;
 	if (n == 0)
 		return 0;
 	sorted = sorted_copy(uids, n);
-	per_command = IMAP_FETCH_BUDGET / conn->max_mail_bytes;
-	if (per_command == 0)
-		per_command = 1;
-	while (pos < n) {
-		struct mailimap_set *set =
-			uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, per_command);
-		struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
+	/* Sizes first (cheap), so that each body FETCH holds at most
+	 * IMAP_FETCH_BUDGET bytes in libetpan's memory, however many small
+	 * mails or few big ones the batch has. */
+	if (fetch_sizes(conn, sorted, n, &sizes, &count, error_r) < 0)
+		return -1;
+	chunk = xmalloc((count > 0 ? count : 1) * sizeof(*chunk));
+	while (i < count) {
+		size_t m = 0, budget = 0, pos = 0;
 		clist *result = NULL;
 		clistiter *it;
-		int r, stop = 0;
+		int stop = 0;
 
-		if (type == NULL ||
-		    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid()) != 0 ||
-		    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_rfc822_size()) != 0 ||
-		    mailimap_fetch_type_new_fetch_att_list_add(
-			    type, mailimap_fetch_att_new_body_peek_section_partial(
-					  mailimap_section_new(NULL), 0, (uint32_t)conn->max_mail_bytes)) != 0)
-			abort();
-		r = mailimap_uid_fetch(conn->imap, set, type, &result);
-		mailimap_fetch_type_free(type);
-		mailimap_set_free(set);
-		if (r != MAILIMAP_NO_ERROR)
-			return failed(conn, "UID FETCH", r, error_r);
+		while (i < count && m < IMAP_MAX_RANGES_PER_COMMAND) {
+			size_t cost = sizes[i].size < conn->max_mail_bytes ? sizes[i].size
+									   : conn->max_mail_bytes;
+
+			if (m > 0 && budget + cost > IMAP_FETCH_BUDGET)
+				break;
+			budget += cost;
+			chunk[m++] = sizes[i++].uid;
+		}
+		if (fetch_set(conn, uid_set_next(chunk, m, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX),
+			      (uint32_t)conn->max_mail_bytes, &result, error_r) < 0)
+			return -1;
 		for (it = clist_begin(result); it != NULL && stop == 0; it = clist_next(it)) {
 			struct fetched f;
 			bool truncated;
@@ -765,9 +842,9 @@ int imap_fetch_raw(struct imap_conn *conn, const uint32_t *uids, size_t n, imap_
 			/* Unsolicited FETCH responses (flag changes by others)
 			 * carry no body; UIDs we did not ask for are skipped. */
 			if (!f.has_body || f.uid == 0 ||
-			    bsearch(&f.uid, sorted, n, sizeof(*sorted), cmp_uid) == NULL)
+			    bsearch(&f.uid, chunk, m, sizeof(*chunk), cmp_uid) == NULL)
 				continue;
-			truncated = f.size != 0 ? f.size > f.len : f.len >= conn->max_mail_bytes;
+			truncated = f.has_size ? f.size > f.len : f.len >= conn->max_mail_bytes;
 			stop = cb(f.uid, f.data != NULL ? f.data : "", f.len, truncated, ctx);
 		}
 		mailimap_fetch_list_free(result);

@@ -56,9 +56,9 @@ int imap_search_uids_after(struct imap_conn *conn, uint32_t last_uid, uint32_t *
 			   size_t *n_r, const char **error_r);
 
 /* UID FETCH BODY.PEEK[] (does not set \Seen) of the given UIDs, cb per mail
- * in server order. UIDs that no longer exist are skipped silently. Memory
- * is bounded: mails are requested in commands of at most
- * max(1, 64 MiB / max_mail_bytes) mails. */
+ * in ascending UID order. UIDs that no longer exist are skipped silently.
+ * Memory is bounded: one FETCH of the sizes, then bodies in commands that
+ * hold at most 64 MiB of mail (or a single mail) each. */
 int imap_fetch_raw(struct imap_conn *conn, const uint32_t *uids, size_t n, imap_mail_cb *cb,
 		   void *ctx, const char **error_r);
 

@@ -366,6 +366,57 @@ static void test_fetch_limit_truncates(void **state)
 	imap_logout(&conn);
 }
 
+struct counted {
+	size_t n;
+	uint32_t last_uid;
+	bool all_equal;
+	bool ascending;
+};
+
+static int count_cb(uint32_t uid, const char *data, size_t len, bool truncated, void *ctx)
+{
+	struct counted *c = ctx;
+
+	c->all_equal = c->all_equal && !truncated && len == mail_len[0] &&
+		       memcmp(data, mail_data[0], len) == 0;
+	c->ascending = c->ascending && uid > c->last_uid;
+	c->last_uid = uid;
+	c->n++;
+	return 0;
+}
+
+static void test_fetch_many(void **state)
+{
+	struct imap_settings set = plain_settings();
+	struct imap_conn *conn;
+	struct counted counted = {.all_equal = true, .ascending = true};
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	const char *error = NULL;
+	_cleanup_free_ char *files = NULL;
+	size_t count = 60;
+
+	(void)state;
+	/* The same file many times over: one doveadm per file. */
+	for (size_t i = 0; i < count; i++) {
+		char *more = xasprintf("%s '%s'", files != NULL ? files : "", mail_path[0]);
+
+		free(files);
+		files = more;
+	}
+	assert_int_equal(run("bash %s append '%s' Bulk %s", HARNESS, server_dir[SRV_PLAIN], files), 0);
+	set.folder = "Bulk";
+	conn = connect_ok(&set);
+	assert_int_equal(imap_search_uids_after(conn, 0, &uids, &n, &error), 0);
+	assert_int_equal(n, count);
+	assert_int_equal(imap_fetch_raw(conn, uids, n, count_cb, &counted, &error), 0);
+	assert_int_equal(counted.n, count);
+	assert_true(counted.all_equal);
+	assert_true(counted.ascending);
+	free(uids);
+	imap_logout(&conn);
+}
+
 /* Flags of a UID as another client (doveadm) sees them. */
 static bool has_flag(const char *dir, const char *folder, uint32_t uid, const char *flag)
 {
@@ -774,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_plain_select_search_fetch),
 		cmocka_unit_test(test_search_after),
 		cmocka_unit_test(test_fetch_limit_truncates),
+		cmocka_unit_test(test_fetch_many),
 		cmocka_unit_test(test_mark_seen),
 		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_idle),

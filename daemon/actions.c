@@ -155,7 +155,11 @@ int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket
 	int rc = begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
-	_cleanup_free_ char *kept = xstrndup(reason, ACTION_MAX_REASON);
+	size_t len = strnlen(reason, ACTION_MAX_REASON);
+	/* Cut on a character boundary: the event detail stays valid UTF-8. */
+	while (len > 0 && reason[len] != '\0' && ((unsigned char)reason[len] & 0xc0) == 0x80)
+		len--;
+	_cleanup_free_ char *kept = xstrndup(reason, len);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "suggestion", rank);
 	cJSON_AddStringToObject(o, "reason", kept);

@@ -298,7 +298,8 @@ char *compose_references(const char *references, const char *in_reply_to)
 	char **ids = NULL;
 	size_t n = 0, cap = 0;
 	/* A reference list longer than any sane thread is cut before splitting. */
-	_cleanup_free_ char *refs = references != NULL ? xstrndup(references, 64 * 1024) : NULL;
+	_cleanup_free_ char *refs =
+		references != NULL ? xstrndup(references, strnlen(references, 64 * 1024)) : NULL;
 	split_ids(refs, &ids, &n, &cap);
 	/* The parent goes last, even if it also appeared earlier. */
 	_cleanup_free_ char *parent = NULL;

@@ -23,8 +23,8 @@
 #define IMAP_DEFAULT_TIMEOUT_S 60
 #define IMAP_LOGOUT_TIMEOUT_MS 2000
 #define IMAP_FETCH_BUDGET (64u * 1024 * 1024) /* bytes of mail held per FETCH command */
-#define IMAP_MAX_RANGES_PER_COMMAND 500        /* keeps command lines far below server limits */
-#define IMAP_IDLE_RENEW_MS (28 * 60 * 1000)    /* RFC 2177: re-issue IDLE before 29 minutes */
+#define IMAP_MAX_RANGES_PER_COMMAND 500       /* keeps command lines far below server limits */
+#define IMAP_IDLE_RENEW_MS (28 * 60 * 1000)   /* RFC 2177: re-issue IDLE before 29 minutes */
 #define IMAP_MAX_CREDENTIAL 1024
 
 /* The transport under libetpan: a socket, optionally wrapped in TLS. */
@@ -106,8 +106,9 @@ static ssize_t transport_read(mailstream_low *low, void *buf, size_t count)
 	}
 	for (;;) {
 		if (wait_fd(t->fd, POLLIN, t->timeout_ms) < 0) {
-			snprintf(t->error, sizeof(t->error), "no answer from the server for %d s (timeout)",
-				 t->timeout_ms / 1000);
+			snprintf(t->error, sizeof(t->error),
+			         "no answer from the server for %d s (timeout)",
+			         t->timeout_ms / 1000);
 			return -1;
 		}
 		r = read(t->fd, buf, count);
@@ -145,8 +146,9 @@ static ssize_t transport_write(mailstream_low *low, const void *buf, size_t coun
 		ssize_t r;
 
 		if (wait_fd(t->fd, POLLOUT, t->timeout_ms) < 0) {
-			snprintf(t->error, sizeof(t->error), "cannot send to the server for %d s (timeout)",
-				 t->timeout_ms / 1000);
+			snprintf(t->error, sizeof(t->error),
+			         "cannot send to the server for %d s (timeout)",
+			         t->timeout_ms / 1000);
 			return -1;
 		}
 		/* MSG_NOSIGNAL: a vanished server must be an error, not SIGPIPE. */
@@ -219,22 +221,23 @@ static int transport_idle_unsupported(mailstream_low *low)
 }
 
 static mailstream_low_driver imap_transport_driver = {
-	.mailstream_read = transport_read,
-	.mailstream_write = transport_write,
-	.mailstream_close = transport_close,
-	.mailstream_get_fd = transport_get_fd,
-	.mailstream_free = transport_free,
-	.mailstream_cancel = transport_cancel,
-	.mailstream_get_cancel = transport_get_cancel,
-	.mailstream_get_certificate_chain = transport_get_certificate_chain,
-	.mailstream_setup_idle = transport_idle_unsupported,
-	.mailstream_unsetup_idle = transport_idle_unsupported,
-	.mailstream_interrupt_idle = transport_idle_unsupported,
+    .mailstream_read = transport_read,
+    .mailstream_write = transport_write,
+    .mailstream_close = transport_close,
+    .mailstream_get_fd = transport_get_fd,
+    .mailstream_free = transport_free,
+    .mailstream_cancel = transport_cancel,
+    .mailstream_get_cancel = transport_get_cancel,
+    .mailstream_get_certificate_chain = transport_get_certificate_chain,
+    .mailstream_setup_idle = transport_idle_unsupported,
+    .mailstream_unsetup_idle = transport_idle_unsupported,
+    .mailstream_interrupt_idle = transport_idle_unsupported,
 };
 
 /* Non-blocking connect to every address of host in turn, each bounded by
  * timeout_ms. Returns the socket (still non-blocking) or -1 with error. */
-static int tcp_connect(const char *host, unsigned port, int timeout_ms, char *error, size_t error_size)
+static int tcp_connect(const char *host, unsigned port, int timeout_ms, char *error,
+                       size_t error_size)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL, *ai;
@@ -252,7 +255,8 @@ static int tcp_connect(const char *host, unsigned port, int timeout_ms, char *er
 		int so_error = 0;
 		socklen_t len = sizeof(so_error);
 
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            ai->ai_protocol);
 		if (fd < 0) {
 			last_errno = errno;
 			continue;
@@ -263,7 +267,7 @@ static int tcp_connect(const char *host, unsigned port, int timeout_ms, char *er
 			if (wait_fd(fd, POLLOUT, timeout_ms) < 0) {
 				timed_out = true;
 			} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 &&
-				   so_error == 0) {
+			           so_error == 0) {
 				break;
 			} else {
 				last_errno = so_error != 0 ? so_error : errno;
@@ -278,10 +282,11 @@ static int tcp_connect(const char *host, unsigned port, int timeout_ms, char *er
 	if (fd < 0) {
 		if (last_errno != 0)
 			snprintf(error, error_size, "cannot connect to %s:%u: %s", host, port,
-				 strerror(last_errno));
+			         strerror(last_errno));
 		else if (timed_out)
-			snprintf(error, error_size, "cannot connect to %s:%u: no answer within %d s", host,
-				 port, timeout_ms / 1000);
+			snprintf(error, error_size,
+			         "cannot connect to %s:%u: no answer within %d s", host, port,
+			         timeout_ms / 1000);
 		else
 			snprintf(error, error_size, "cannot connect to %s:%u", host, port);
 	}
@@ -291,7 +296,7 @@ static int tcp_connect(const char *host, unsigned port, int timeout_ms, char *er
 /* ---- errors ---- */
 
 static const char *conn_error(struct imap_conn *conn, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static const char *conn_error(struct imap_conn *conn, const char *fmt, ...)
 {
@@ -312,21 +317,22 @@ static const char *imap_failure(struct imap_conn *conn, const char *what, int r)
 	switch (r) {
 	case MAILIMAP_ERROR_STREAM:
 		return conn_error(conn, "%s on %s:%u: %s", what, conn->host, conn->port,
-				  conn->transport->error[0] != '\0' ? conn->transport->error
-								    : "connection lost");
+		                  conn->transport->error[0] != '\0' ? conn->transport->error
+		                                                    : "connection lost");
 	case MAILIMAP_ERROR_PARSE:
 		/* An end of stream mid-response shows up as a parse error. */
 		if (conn->transport->error[0] != '\0')
 			return conn_error(conn, "%s on %s:%u: %s", what, conn->host, conn->port,
-					  conn->transport->error);
+			                  conn->transport->error);
 		return conn_error(conn, "%s on %s:%u: unexpected answer from the server", what,
-				  conn->host, conn->port);
+		                  conn->host, conn->port);
 	case MAILIMAP_ERROR_BAD_STATE:
 		return conn_error(conn, "%s on %s:%u: connection not usable (earlier error)", what,
-				  conn->host, conn->port);
+		                  conn->host, conn->port);
 	default:
 		return conn_error(conn, "%s on %s:%u refused by the server: %s", what, conn->host,
-				  conn->port, server != NULL && server[0] != '\0' ? server : "no reason given");
+		                  conn->port,
+		                  server != NULL && server[0] != '\0' ? server : "no reason given");
 	}
 }
 
@@ -337,7 +343,7 @@ static bool conn_usable(struct imap_conn *conn, const char **error_r)
 	if (conn->transport->fd >= 0 && conn->imap->imap_state == MAILIMAP_STATE_SELECTED)
 		return true;
 	*error_r = conn_error(conn, "IMAP connection to %s:%u is closed after an earlier error",
-			      conn->host, conn->port);
+	                      conn->host, conn->port);
 	return false;
 }
 
@@ -373,7 +379,7 @@ static int refresh_capabilities(struct imap_conn *conn, const char **error_r)
 }
 
 static int authenticate_plain(struct imap_conn *conn, const char *user, const char *password,
-			      const char **error_r)
+                              const char **error_r)
 {
 	/* RFC 4616: authzid NUL authcid NUL passwd, sent as the SASL-IR
 	 * initial response (RFC 4959) so no continuation is needed. */
@@ -390,7 +396,7 @@ static int authenticate_plain(struct imap_conn *conn, const char *user, const ch
 	memcpy(raw + 2 + ulen, password, plen);
 	memcpy(command, "AUTHENTICATE PLAIN ", 19);
 	sodium_bin2base64(command + 19, b64_len, (const unsigned char *)raw, raw_len,
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	r = mailimap_custom_command(conn->imap, command);
 	sodium_memzero(raw, raw_len);
 	sodium_memzero(command, b64_len + 32);
@@ -400,9 +406,9 @@ static int authenticate_plain(struct imap_conn *conn, const char *user, const ch
 		if (r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_PARSE)
 			return failed(conn, "AUTHENTICATE", r, error_r);
 		*error_r = conn_error(conn, "login as %s on %s:%u refused: %s", user, conn->host,
-				      conn->port,
-				      conn->imap->imap_response != NULL ? conn->imap->imap_response
-									: "no reason given");
+		                      conn->port,
+		                      conn->imap->imap_response != NULL ? conn->imap->imap_response
+		                                                        : "no reason given");
 		return -1;
 	}
 	/* libetpan does not track state through a custom command. */
@@ -411,21 +417,22 @@ static int authenticate_plain(struct imap_conn *conn, const char *user, const ch
 }
 
 static int authenticate(struct imap_conn *conn, const char *user, const char *password,
-			const char **error_r)
+                        const char **error_r)
 {
 	int r;
 
 	if (strlen(user) > IMAP_MAX_CREDENTIAL || strlen(password) > IMAP_MAX_CREDENTIAL) {
 		*error_r = conn_error(conn, "user name or password longer than %d bytes",
-				      IMAP_MAX_CREDENTIAL);
+		                      IMAP_MAX_CREDENTIAL);
 		return -1;
 	}
 	if (mailimap_has_authentication(conn->imap, "PLAIN") &&
 	    mailimap_has_extension(conn->imap, "SASL-IR"))
 		return authenticate_plain(conn, user, password, error_r);
 	if (mailimap_has_extension(conn->imap, "LOGINDISABLED")) {
-		*error_r = conn_error(conn, "%s:%u refuses LOGIN and offers no usable AUTHENTICATE PLAIN",
-				      conn->host, conn->port);
+		*error_r =
+		    conn_error(conn, "%s:%u refuses LOGIN and offers no usable AUTHENTICATE PLAIN",
+		               conn->host, conn->port);
 		return -1;
 	}
 	r = mailimap_login(conn->imap, user, password);
@@ -433,9 +440,9 @@ static int authenticate(struct imap_conn *conn, const char *user, const char *pa
 		return 0;
 	if (r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_PARSE)
 		return failed(conn, "LOGIN", r, error_r);
-	*error_r = conn_error(conn, "login as %s on %s:%u refused: %s", user, conn->host, conn->port,
-			      conn->imap->imap_response != NULL ? conn->imap->imap_response
-								: "no reason given");
+	*error_r = conn_error(
+	    conn, "login as %s on %s:%u refused: %s", user, conn->host, conn->port,
+	    conn->imap->imap_response != NULL ? conn->imap->imap_response : "no reason given");
 	return -1;
 }
 
@@ -468,10 +475,10 @@ static void conn_free(struct imap_conn **connp)
 static int start_tls(struct imap_conn *conn, const struct imap_settings *set, const char **error_r)
 {
 	struct tls_settings tls_set = {
-		.host = set->host,
-		.verify = set->tls_verify,
-		.ca_file = set->tls_ca_file,
-		.timeout_ms = conn->timeout_ms,
+	    .host = set->host,
+	    .verify = set->tls_verify,
+	    .ca_file = set->tls_ca_file,
+	    .timeout_ms = conn->timeout_ms,
 	};
 	const char *error;
 
@@ -500,12 +507,13 @@ int imap_connect(const struct imap_settings *set, struct imap_conn **conn_r, con
 	conn->host = xstrdup(set->host);
 	conn->port = set->port;
 	conn->folder = xstrdup(set->folder != NULL ? set->folder : "INBOX");
-	conn->max_mail_bytes = set->max_mail_bytes > 0 ? set->max_mail_bytes : IMAP_DEFAULT_MAX_MAIL_BYTES;
+	conn->max_mail_bytes =
+	    set->max_mail_bytes > 0 ? set->max_mail_bytes : IMAP_DEFAULT_MAX_MAIL_BYTES;
 	if (conn->max_mail_bytes > UINT32_MAX)
 		conn->max_mail_bytes = UINT32_MAX;
 	conn->timeout_ms = 1000 * (int)(set->timeout_seconds > 0 && set->timeout_seconds < 3600
-						? set->timeout_seconds
-						: IMAP_DEFAULT_TIMEOUT_S);
+	                                    ? set->timeout_seconds
+	                                    : IMAP_DEFAULT_TIMEOUT_S);
 
 	fd = tcp_connect(set->host, set->port, conn->timeout_ms, conn->error, sizeof(conn->error));
 	if (fd < 0)
@@ -538,8 +546,10 @@ int imap_connect(const struct imap_settings *set, struct imap_conn **conn_r, con
 		goto fail;
 	if (set->tls == IMAP_TLS_STARTTLS) {
 		if (!mailimap_has_extension(conn->imap, "STARTTLS")) {
-			conn_error(conn, "%s:%u does not offer STARTTLS: refusing to send the password in clear",
-				   conn->host, conn->port);
+			conn_error(
+			    conn,
+			    "%s:%u does not offer STARTTLS: refusing to send the password in clear",
+			    conn->host, conn->port);
 			goto fail;
 		}
 		r = mailimap_starttls(conn->imap);
@@ -551,7 +561,7 @@ int imap_connect(const struct imap_settings *set, struct imap_conn **conn_r, con
 		 * and could be injected (CVE-2011-0411 style): refuse. */
 		if (stream->read_buffer_len > 0) {
 			conn_error(conn, "%s:%u sent data after STARTTLS before the TLS handshake",
-				   conn->host, conn->port);
+			           conn->host, conn->port);
 			goto fail;
 		}
 		if (start_tls(conn, set, &error) < 0)
@@ -585,7 +595,7 @@ fail:
 /* ---- mailbox operations ---- */
 
 int imap_select_info(struct imap_conn *conn, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
-		     uint32_t *exists_r)
+                     uint32_t *exists_r)
 {
 	struct mailimap_selection_info *info = conn->imap->imap_selection_info;
 
@@ -605,7 +615,7 @@ static int cmp_uid(const void *a, const void *b)
 }
 
 int imap_search_uids_after(struct imap_conn *conn, uint32_t last_uid, uint32_t **uids_r,
-			   size_t *n_r, const char **error_r)
+                           size_t *n_r, const char **error_r)
 {
 	struct mailimap_search_key *key;
 	struct mailimap_set *set;
@@ -651,7 +661,7 @@ int imap_search_uids_after(struct imap_conn *conn, uint32_t last_uid, uint32_t *
  * ranges and max_uids UIDs; *pos advances past what was taken. uids must be
  * sorted. */
 static struct mailimap_set *uid_set_next(const uint32_t *uids, size_t n, size_t *pos,
-					 size_t max_ranges, size_t max_uids)
+                                         size_t max_ranges, size_t max_uids)
 {
 	struct mailimap_set *set = mailimap_set_new_empty();
 	size_t i = *pos, ranges = 0, taken = 0;
@@ -728,19 +738,19 @@ static void parse_msg_att(const struct mailimap_msg_att *att, struct fetched *f)
 /* UID FETCH of the given attributes for a set; *result_r to free with
  * mailimap_fetch_list_free(). partial_limit 0: no body. */
 static int fetch_set(struct imap_conn *conn, struct mailimap_set *set, uint32_t partial_limit,
-		     clist **result_r, const char **error_r)
+                     clist **result_r, const char **error_r)
 {
 	struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
 	int r;
 
 	if (type == NULL ||
 	    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid()) != 0 ||
-	    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_rfc822_size()) != 0)
+	    mailimap_fetch_type_new_fetch_att_list_add(type,
+	                                               mailimap_fetch_att_new_rfc822_size()) != 0)
 		abort();
-	if (partial_limit > 0 &&
-	    mailimap_fetch_type_new_fetch_att_list_add(
-		    type, mailimap_fetch_att_new_body_peek_section_partial(mailimap_section_new(NULL),
-									   0, partial_limit)) != 0)
+	if (partial_limit > 0 && mailimap_fetch_type_new_fetch_att_list_add(
+	                             type, mailimap_fetch_att_new_body_peek_section_partial(
+	                                       mailimap_section_new(NULL), 0, partial_limit)) != 0)
 		abort();
 	r = mailimap_uid_fetch(conn->imap, set, type, result_r);
 	mailimap_fetch_type_free(type);
@@ -762,14 +772,14 @@ static int cmp_uid_size(const void *a, const void *b)
 
 /* Sizes of the requested UIDs that still exist, ascending by UID. */
 static int fetch_sizes(struct imap_conn *conn, const uint32_t *sorted, size_t n,
-		       struct uid_size **sizes_r, size_t *count_r, const char **error_r)
+                       struct uid_size **sizes_r, size_t *count_r, const char **error_r)
 {
 	struct uid_size *sizes = NULL;
 	size_t count = 0, cap = 0, pos = 0;
 
 	while (pos < n) {
 		struct mailimap_set *set =
-			uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX);
+		    uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX);
 		clist *result = NULL;
 		clistiter *it;
 
@@ -798,7 +808,7 @@ static int fetch_sizes(struct imap_conn *conn, const uint32_t *sorted, size_t n,
 }
 
 int imap_fetch_raw(struct imap_conn *conn, const uint32_t *uids, size_t n, imap_mail_cb *cb,
-		   void *ctx, const char **error_r)
+                   void *ctx, const char **error_r)
 {
 	_cleanup_free_ uint32_t *sorted = NULL;
 	_cleanup_free_ uint32_t *chunk = NULL;
@@ -824,15 +834,16 @@ int imap_fetch_raw(struct imap_conn *conn, const uint32_t *uids, size_t n, imap_
 
 		while (i < count && m < IMAP_MAX_RANGES_PER_COMMAND) {
 			size_t cost = sizes[i].size < conn->max_mail_bytes ? sizes[i].size
-									   : conn->max_mail_bytes;
+			                                                   : conn->max_mail_bytes;
 
 			if (m > 0 && budget + cost > IMAP_FETCH_BUDGET)
 				break;
 			budget += cost;
 			chunk[m++] = sizes[i++].uid;
 		}
-		if (fetch_set(conn, uid_set_next(chunk, m, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX),
-			      (uint32_t)conn->max_mail_bytes, &result, error_r) < 0)
+		if (fetch_set(conn,
+		              uid_set_next(chunk, m, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX),
+		              (uint32_t)conn->max_mail_bytes, &result, error_r) < 0)
 			return -1;
 		for (it = clist_begin(result); it != NULL && stop == 0; it = clist_next(it)) {
 			struct fetched f;
@@ -858,13 +869,13 @@ int imap_fetch_raw(struct imap_conn *conn, const uint32_t *uids, size_t n, imap_
 
 /* UID STORE +FLAGS.SILENT (flag) over the sorted UIDs. */
 static int store_flag(struct imap_conn *conn, const uint32_t *sorted, size_t n,
-		      struct mailimap_flag *(*flag_new)(void), const char **error_r)
+                      struct mailimap_flag *(*flag_new)(void), const char **error_r)
 {
 	size_t pos = 0;
 
 	while (pos < n) {
 		struct mailimap_set *set =
-			uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX);
+		    uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX);
 		struct mailimap_flag_list *flags = mailimap_flag_list_new_empty();
 		struct mailimap_store_att_flags *store;
 		int r;
@@ -897,10 +908,10 @@ int imap_mark_seen(struct imap_conn *conn, const uint32_t *uids, size_t n, const
 
 /* Runs MOVE or COPY for one set; on TRYCREATE creates the folder and retries once. */
 static int move_or_copy(struct imap_conn *conn, struct mailimap_set *set, const char *folder,
-			bool move)
+                        bool move)
 {
 	int r = move ? mailimap_uid_move(conn->imap, set, folder)
-		     : mailimap_uid_copy(conn->imap, set, folder);
+	             : mailimap_uid_copy(conn->imap, set, folder);
 
 	if (r == MAILIMAP_NO_ERROR || r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_PARSE)
 		return r;
@@ -910,11 +921,11 @@ static int move_or_copy(struct imap_conn *conn, struct mailimap_set *set, const 
 	if (mailimap_create(conn->imap, folder) != MAILIMAP_NO_ERROR)
 		return r;
 	return move ? mailimap_uid_move(conn->imap, set, folder)
-		    : mailimap_uid_copy(conn->imap, set, folder);
+	            : mailimap_uid_copy(conn->imap, set, folder);
 }
 
 int imap_move(struct imap_conn *conn, const uint32_t *uids, size_t n, const char *folder,
-	      const char **error_r)
+              const char **error_r)
 {
 	_cleanup_free_ uint32_t *sorted = NULL;
 	size_t pos = 0;
@@ -931,29 +942,29 @@ int imap_move(struct imap_conn *conn, const uint32_t *uids, size_t n, const char
 	while (pos < n) {
 		size_t start = pos;
 		struct mailimap_set *set =
-			uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX);
+		    uid_set_next(sorted, n, &pos, IMAP_MAX_RANGES_PER_COMMAND, SIZE_MAX);
 		int r = move_or_copy(conn, set, folder, conn->has_move);
 
 		if (r != MAILIMAP_NO_ERROR) {
 			char what[300];
 
 			mailimap_set_free(set);
-			snprintf(what, sizeof(what), "%s to %s", conn->has_move ? "UID MOVE" : "UID COPY",
-				 folder);
+			snprintf(what, sizeof(what), "%s to %s",
+			         conn->has_move ? "UID MOVE" : "UID COPY", folder);
 			return failed(conn, what, r, error_r);
 		}
 		if (!conn->has_move) {
 			if (store_flag(conn, sorted + start, pos - start, mailimap_flag_new_deleted,
-				       error_r) < 0) {
+			               error_r) < 0) {
 				mailimap_set_free(set);
 				return -1;
 			}
 			r = conn->has_uidplus ? mailimap_uid_expunge(conn->imap, set)
-					      : mailimap_expunge(conn->imap);
+			                      : mailimap_expunge(conn->imap);
 			if (r != MAILIMAP_NO_ERROR) {
 				mailimap_set_free(set);
-				return failed(conn, conn->has_uidplus ? "UID EXPUNGE" : "EXPUNGE", r,
-					      error_r);
+				return failed(conn, conn->has_uidplus ? "UID EXPUNGE" : "EXPUNGE",
+				              r, error_r);
 			}
 		}
 		mailimap_set_free(set);
@@ -974,7 +985,7 @@ static bool buffered_input(const struct imap_conn *conn)
 }
 
 int imap_idle_wait(struct imap_conn *conn, int timeout_ms, int cancel_fd, bool *new_mail_r,
-		   const char **error_r)
+                   const char **error_r)
 {
 	long long deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
 
@@ -997,8 +1008,8 @@ int imap_idle_wait(struct imap_conn *conn, int timeout_ms, int cancel_fd, bool *
 			return failed(conn, "IDLE", r, error_r);
 		while (!buffered_input(conn)) {
 			struct pollfd pfd[2] = {
-				{.fd = conn->transport->fd, .events = POLLIN},
-				{.fd = cancel_fd, .events = POLLIN},
+			    {.fd = conn->transport->fd, .events = POLLIN},
+			    {.fd = cancel_fd, .events = POLLIN},
 			};
 			long long left = slice_end - monotonic_ms();
 			int pr;
@@ -1037,10 +1048,9 @@ int imap_idle_wait(struct imap_conn *conn, int timeout_ms, int cancel_fd, bool *
 const char *imap_describe(const struct imap_conn *conn)
 {
 	if (conn->description == NULL)
-		((struct imap_conn *)conn)->description =
-			xasprintf("%s:%u %s", conn->host, conn->port,
-				  conn->transport->tls != NULL ? tls_describe(conn->transport->tls)
-							       : "plain");
+		((struct imap_conn *)conn)->description = xasprintf(
+		    "%s:%u %s", conn->host, conn->port,
+		    conn->transport->tls != NULL ? tls_describe(conn->transport->tls) : "plain");
 	return conn->description;
 }
 

@@ -22,9 +22,9 @@ enum imap_tls { IMAP_TLS_IMPLICIT, IMAP_TLS_STARTTLS, IMAP_TLS_NONE };
 struct imap_settings {
 	const char *host;
 	unsigned port;
-	enum imap_tls tls;        /* IMAP_TLS_NONE sends the password in clear: loopback only */
+	enum imap_tls tls; /* IMAP_TLS_NONE sends the password in clear: loopback only */
 	bool tls_verify;
-	const char *tls_ca_file;  /* NULL: system trust store only */
+	const char *tls_ca_file; /* NULL: system trust store only */
 	const char *user;
 	const char *password;
 	const char *folder;       /* NULL: INBOX */
@@ -49,18 +49,18 @@ int imap_connect(const struct imap_settings *set, struct imap_conn **conn_r, con
 /* Values from the last SELECT (updated by EXISTS seen since). uidnext is 0
  * when the server did not say. */
 int imap_select_info(struct imap_conn *conn, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
-		     uint32_t *exists_r);
+                     uint32_t *exists_r);
 
 /* UIDs greater than last_uid, ascending, in *uids_r (NULL when none; free()). */
 int imap_search_uids_after(struct imap_conn *conn, uint32_t last_uid, uint32_t **uids_r,
-			   size_t *n_r, const char **error_r);
+                           size_t *n_r, const char **error_r);
 
 /* UID FETCH BODY.PEEK[] (does not set \Seen) of the given UIDs, cb per mail
  * in ascending UID order. UIDs that no longer exist are skipped silently.
  * Memory is bounded: one FETCH of the sizes, then bodies in commands that
  * hold at most 64 MiB of mail (or a single mail) each. */
 int imap_fetch_raw(struct imap_conn *conn, const uint32_t *uids, size_t n, imap_mail_cb *cb,
-		   void *ctx, const char **error_r);
+                   void *ctx, const char **error_r);
 
 int imap_mark_seen(struct imap_conn *conn, const uint32_t *uids, size_t n, const char **error_r);
 
@@ -68,7 +68,7 @@ int imap_mark_seen(struct imap_conn *conn, const uint32_t *uids, size_t n, const
  * it a plain EXPUNGE, which also removes other \Deleted mails). The target
  * folder is created when the server answers TRYCREATE. */
 int imap_move(struct imap_conn *conn, const uint32_t *uids, size_t n, const char *folder,
-	      const char **error_r);
+              const char **error_r);
 
 bool imap_has_idle(const struct imap_conn *conn);
 
@@ -77,7 +77,7 @@ bool imap_has_idle(const struct imap_conn *conn);
  * readable (*new_mail_r = false; cancel_fd is not read). IDLE is renewed
  * every 28 minutes (RFC 2177 asks for less than 29). */
 int imap_idle_wait(struct imap_conn *conn, int timeout_ms, int cancel_fd, bool *new_mail_r,
-		   const char **error_r);
+                   const char **error_r);
 
 /* "host:port TLS1.3 AES-256-GCM" or "host:port plain", for logs. */
 const char *imap_describe(const struct imap_conn *conn);

@@ -94,7 +94,7 @@ static bool is_ip_address(const char *host)
 }
 
 int tls_client_start(int fd, const struct tls_settings *set, struct tls_conn **conn_r,
-		     const char **error_r)
+                     const char **error_r)
 {
 	struct tls_conn *conn;
 	long long deadline;
@@ -123,20 +123,21 @@ int tls_client_start(int fd, const struct tls_settings *set, struct tls_conn **c
 		r = gnutls_certificate_set_x509_system_trust(conn->cred);
 		if (r < 0 && set->ca_file == NULL) {
 			*error_r = tls_error("TLS: cannot load the system trust store: %s",
-					     gnutls_strerror(r));
+			                     gnutls_strerror(r));
 			goto fail;
 		}
 	}
 	if (set->ca_file != NULL) {
 		r = gnutls_certificate_set_x509_trust_file(conn->cred, set->ca_file,
-							   GNUTLS_X509_FMT_PEM);
+		                                           GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
 			*error_r = tls_error("TLS: cannot load CA file %s: %s", set->ca_file,
-					     r < 0 ? gnutls_strerror(r) : "no certificate in it");
+			                     r < 0 ? gnutls_strerror(r) : "no certificate in it");
 			goto fail;
 		}
 	}
-	if ((r = gnutls_init(&conn->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) < 0) {
+	if ((r = gnutls_init(&conn->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) <
+	    0) {
 		*error_r = tls_error("TLS: %s", gnutls_strerror(r));
 		goto fail;
 	}
@@ -148,7 +149,7 @@ int tls_client_start(int fd, const struct tls_settings *set, struct tls_conn **c
 	/* SNI carries names only, never addresses (RFC 6066, section 3). */
 	if (!is_ip_address(set->host) &&
 	    (r = gnutls_server_name_set(conn->session, GNUTLS_NAME_DNS, set->host,
-					strlen(set->host))) < 0) {
+	                                strlen(set->host))) < 0) {
 		*error_r = tls_error("TLS: %s", gnutls_strerror(r));
 		goto fail;
 	}
@@ -165,7 +166,7 @@ int tls_client_start(int fd, const struct tls_settings *set, struct tls_conn **c
 		    (r < 0 && !gnutls_error_is_fatal(r))) {
 			if (tls_wait(conn, deadline) < 0) {
 				*error_r = tls_error("TLS: handshake with %s timed out after %d ms",
-						     set->host, conn->timeout_ms);
+				                     set->host, conn->timeout_ms);
 				goto fail;
 			}
 			continue;
@@ -174,7 +175,7 @@ int tls_client_start(int fd, const struct tls_settings *set, struct tls_conn **c
 			*error_r = tls_verify_error(conn, set->host);
 		else
 			*error_r = tls_error("TLS: handshake with %s failed: %s", set->host,
-					     gnutls_strerror(r));
+			                     gnutls_strerror(r));
 		goto fail;
 	}
 	*conn_r = conn;
@@ -195,13 +196,13 @@ ssize_t tls_read(struct tls_conn *conn, void *buf, size_t n, const char **error_
 			return r;
 		if (r == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0; /* closed without close_notify: the protocol above decides */
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ||
-		    r == GNUTLS_E_REHANDSHAKE || !gnutls_error_is_fatal((int)r)) {
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_REHANDSHAKE ||
+		    !gnutls_error_is_fatal((int)r)) {
 			if (gnutls_record_check_pending(conn->session) > 0)
 				continue;
 			if (tls_wait(conn, deadline) < 0) {
-				*error_r = tls_error("TLS: no data for %d ms (timeout)",
-						     conn->timeout_ms);
+				*error_r =
+				    tls_error("TLS: no data for %d ms (timeout)", conn->timeout_ms);
 				return -1;
 			}
 			continue;
@@ -222,7 +223,7 @@ ssize_t tls_write(struct tls_conn *conn, const void *buf, size_t n, const char *
 		/* After GNUTLS_E_AGAIN GnuTLS wants the same call repeated with
 		 * NULL data: it resends what it already holds. */
 		ssize_t r = retrying ? gnutls_record_send(conn->session, NULL, 0)
-				     : gnutls_record_send(conn->session, p + done, n - done);
+		                     : gnutls_record_send(conn->session, p + done, n - done);
 
 		if (r >= 0) {
 			done += (size_t)r;
@@ -233,7 +234,7 @@ ssize_t tls_write(struct tls_conn *conn, const void *buf, size_t n, const char *
 			retrying = true;
 			if (tls_wait(conn, deadline) < 0) {
 				*error_r = tls_error("TLS: write blocked for %d ms (timeout)",
-						     conn->timeout_ms);
+				                     conn->timeout_ms);
 				return -1;
 			}
 			continue;
@@ -257,11 +258,12 @@ int tls_get_fd(const struct tls_conn *conn)
 const char *tls_describe(const struct tls_conn *conn)
 {
 	if (conn->description == NULL) {
-		const char *proto = gnutls_protocol_get_name(gnutls_protocol_get_version(conn->session));
+		const char *proto =
+		    gnutls_protocol_get_name(gnutls_protocol_get_version(conn->session));
 		const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(conn->session));
 
 		((struct tls_conn *)conn)->description =
-			xasprintf("%s %s", proto != NULL ? proto : "?", cipher != NULL ? cipher : "?");
+		    xasprintf("%s %s", proto != NULL ? proto : "?", cipher != NULL ? cipher : "?");
 	}
 	return conn->description;
 }

@@ -24,7 +24,7 @@ struct tls_settings {
 /* Runs the client handshake on fd (switched to non-blocking). On success the
  * session is ready for tls_read()/tls_write(). */
 int tls_client_start(int fd, const struct tls_settings *set, struct tls_conn **conn_r,
-		     const char **error_r);
+                     const char **error_r);
 
 /* Reads at most n bytes, waiting up to the timeout for the first. Returns the
  * count, 0 at end of stream (the peer closed), -1 on error or timeout. */

@@ -96,8 +96,8 @@ static int stop_all_servers(void)
 	if (base_dir[0] == '\0')
 		return 0;
 	return run("rc=0; for d in '%s'/*/; do [ -e \"$d/dovecot.conf\" ] || continue;"
-		   " bash %s stop \"$d\" || rc=1; done; rm -rf '%s'; exit $rc",
-		   base_dir, HARNESS, base_dir);
+	           " bash %s stop \"$d\" || rc=1; done; rm -rf '%s'; exit $rc",
+	           base_dir, HARNESS, base_dir);
 }
 
 /* A watchdog child stops every server when this process ends, however it
@@ -128,15 +128,17 @@ static void start_watchdog(void)
 }
 
 static const char *const mail_templates[] = {
-	"From: Alice <alice@example.com>\r\nTo: support@example.test\r\nSubject: Order 1234 not delivered\r\n"
-	"Message-ID: <m1@example.com>\r\n\r\nHello, my order has not arrived yet.\r\n",
-	"From: =?UTF-8?Q?B=C3=A9atrice?= <b@example.fr>\r\nTo: support@example.test\r\n"
-	"Subject: Facture\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
-	"Message-ID: <m2@example.fr>\r\n\r\nBonjour, la facture est fausse. Merci \xc3\xa0 vous.\r\n",
-	"From: carol@example.org\r\nTo: support@example.test\r\nSubject: Big one\r\n"
-	"Message-ID: <m3@example.org>\r\n\r\n",
-	"From: dave@example.net\r\nTo: support@example.test\r\nSubject: Arrives during IDLE\r\n"
-	"Message-ID: <m4@example.net>\r\n\r\nPing.\r\n",
+    "From: Alice <alice@example.com>\r\nTo: support@example.test\r\nSubject: Order 1234 not "
+    "delivered\r\n"
+    "Message-ID: <m1@example.com>\r\n\r\nHello, my order has not arrived yet.\r\n",
+    "From: =?UTF-8?Q?B=C3=A9atrice?= <b@example.fr>\r\nTo: support@example.test\r\n"
+    "Subject: Facture\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+    "8bit\r\n"
+    "Message-ID: <m2@example.fr>\r\n\r\nBonjour, la facture est fausse. Merci \xc3\xa0 vous.\r\n",
+    "From: carol@example.org\r\nTo: support@example.test\r\nSubject: Big one\r\n"
+    "Message-ID: <m3@example.org>\r\n\r\n",
+    "From: dave@example.net\r\nTo: support@example.test\r\nSubject: Arrives during IDLE\r\n"
+    "Message-ID: <m4@example.net>\r\n\r\nPing.\r\n",
 };
 
 static int group_setup(void **state)
@@ -150,7 +152,8 @@ static int group_setup(void **state)
 	start_watchdog();
 	for (int i = 0; i < SRV_COUNT; i++) {
 		snprintf(server_dir[i], sizeof(server_dir[i]), "%s/%s", base_dir, server_modes[i]);
-		if (run("bash %s start-auto '%s' %s", HARNESS, server_dir[i], server_modes[i]) != 0) {
+		if (run("bash %s start-auto '%s' %s", HARNESS, server_dir[i], server_modes[i]) !=
+		    0) {
 			fprintf(stderr, "cannot start the %s Dovecot\n", server_modes[i]);
 			return -1;
 		}
@@ -169,7 +172,8 @@ static int group_setup(void **state)
 			size_t body = 200 * 1000, line = 100;
 			m.p = xrealloc(m.p, m.len + body + 1);
 			for (size_t off = 0; off < body; off += line) {
-				memset(m.p + m.len + off, 'a' + (char)((off / line) % 26), line - 2);
+				memset(m.p + m.len + off, 'a' + (char)((off / line) % 26),
+				       line - 2);
 				memcpy(m.p + m.len + off + line - 2, "\r\n", 2);
 			}
 			m.len += body;
@@ -183,7 +187,7 @@ static int group_setup(void **state)
 	/* The first three go to the plain server's INBOX now; the fourth is
 	 * delivered during an IDLE. */
 	if (run("bash %s append '%s' INBOX '%s' '%s' '%s'", HARNESS, server_dir[SRV_PLAIN],
-		mail_path[0], mail_path[1], mail_path[2]) != 0)
+	        mail_path[0], mail_path[1], mail_path[2]) != 0)
 		return -1;
 	if (run("bash %s append '%s' INBOX '%s'", HARNESS, server_dir[SRV_TLS], mail_path[0]) != 0)
 		return -1;
@@ -201,14 +205,14 @@ static int group_teardown(void **state)
 static struct imap_settings plain_settings(void)
 {
 	struct imap_settings set = {
-		.host = "127.0.0.1",
-		.port = server_port[SRV_PLAIN],
-		.tls = IMAP_TLS_NONE,
-		.tls_verify = true,
-		.user = USER,
-		.password = PASSWORD,
-		.folder = "INBOX",
-		.timeout_seconds = 10,
+	    .host = "127.0.0.1",
+	    .port = server_port[SRV_PLAIN],
+	    .tls = IMAP_TLS_NONE,
+	    .tls_verify = true,
+	    .user = USER,
+	    .password = PASSWORD,
+	    .folder = "INBOX",
+	    .timeout_seconds = 10,
 	};
 	return set;
 }
@@ -298,9 +302,9 @@ static void test_plain_select_search_fetch(void **state)
 
 	/* Not \Seen: BODY.PEEK leaves flags alone. */
 	assert_int_equal(run("doveadm -c '%s/dovecot.conf' search -u " USER
-			     " mailbox INBOX SEEN | grep -q .",
-			     server_dir[SRV_PLAIN]),
-			 1);
+	                     " mailbox INBOX SEEN | grep -q .",
+	                     server_dir[SRV_PLAIN]),
+	                 1);
 	imap_logout(&conn);
 	assert_null(conn);
 	imap_logout(&conn); /* NULL-safe */
@@ -378,7 +382,7 @@ static int count_cb(uint32_t uid, const char *data, size_t len, bool truncated, 
 	struct counted *c = ctx;
 
 	c->all_equal = c->all_equal && !truncated && len == mail_len[0] &&
-		       memcmp(data, mail_data[0], len) == 0;
+	               memcmp(data, mail_data[0], len) == 0;
 	c->ascending = c->ascending && uid > c->last_uid;
 	c->last_uid = uid;
 	c->n++;
@@ -404,7 +408,8 @@ static void test_fetch_many(void **state)
 		free(files);
 		files = more;
 	}
-	assert_int_equal(run("bash %s append '%s' Bulk %s", HARNESS, server_dir[SRV_PLAIN], files), 0);
+	assert_int_equal(run("bash %s append '%s' Bulk %s", HARNESS, server_dir[SRV_PLAIN], files),
+	                 0);
 	set.folder = "Bulk";
 	conn = connect_ok(&set);
 	assert_int_equal(imap_search_uids_after(conn, 0, &uids, &n, &error), 0);
@@ -421,8 +426,8 @@ static void test_fetch_many(void **state)
 static bool has_flag(const char *dir, const char *folder, uint32_t uid, const char *flag)
 {
 	return run("doveadm -c '%s/dovecot.conf' fetch -u " USER " flags mailbox '%s' uid %u"
-		   " | grep -q '%s'",
-		   dir, folder, uid, flag) == 0;
+	           " | grep -q '%s'",
+	           dir, folder, uid, flag) == 0;
 }
 
 static void test_mark_seen(void **state)
@@ -502,8 +507,7 @@ static void *delayed_thread(void *arg)
 	if (d->command != NULL) {
 		(void)system(d->command);
 		d->done_ms = now_ms();
-	}
-	else if (write(d->fd, "x", 1) != 1)
+	} else if (write(d->fd, "x", 1) != 1)
 		abort();
 	return NULL;
 }
@@ -545,7 +549,7 @@ static void test_idle(void **state)
 
 	/* Another process delivers a mail: IDLE wakes within a second or two. */
 	command = xasprintf("bash %s append '%s' INBOX '%s'", HARNESS, server_dir[SRV_PLAIN],
-			    mail_path[3]);
+	                    mail_path[3]);
 	struct delayed deliver = {.delay_ms = 300, .command = command};
 	pthread_create(&thread, NULL, delayed_thread, &deliver);
 	t0 = now_ms();
@@ -597,7 +601,8 @@ static void test_tls_implicit_and_starttls(void **state)
 			set.host = hosts[h];
 			conn = connect_ok(&set);
 			assert_non_null(strstr(imap_describe(conn), "TLS"));
-			assert_int_equal(imap_fetch_raw(conn, &uid, 1, collect_cb, &got, &error), 0);
+			assert_int_equal(imap_fetch_raw(conn, &uid, 1, collect_cb, &got, &error),
+			                 0);
 			assert_int_equal(got.n, 1);
 			assert_memory_equal(got.data[0], mail_data[0], mail_len[0]);
 			collected_free(&got);
@@ -687,7 +692,8 @@ static void test_wrong_password(void **state)
 static void test_server_down_and_silent(void **state)
 {
 	struct imap_settings set = plain_settings();
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(addr);
 	int fd;
 
@@ -768,12 +774,12 @@ static void test_legacy_server(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/legacy", base_dir);
 	assert_int_equal(run("DOVECOT_IMAP_CAPABILITY='IMAP4rev1 LITERAL+ UIDPLUS'"
-			     " bash %s start-auto '%s' plain",
-			     HARNESS, dir),
-			 0);
+	                     " bash %s start-auto '%s' plain",
+	                     HARNESS, dir),
+	                 0);
 	assert_int_equal(run("bash %s append '%s' INBOX '%s' '%s' '%s'", HARNESS, dir, mail_path[0],
-			     mail_path[1], mail_path[3]),
-			 0);
+	                     mail_path[1], mail_path[3]),
+	                 0);
 	set.port = read_port(dir, "imap.port");
 
 	set.password = "Wr0ng-Pa55word";
@@ -787,9 +793,9 @@ static void test_legacy_server(void **state)
 	/* Another client's \Deleted mail must survive our move: UID EXPUNGE
 	 * removes only what we moved. */
 	assert_int_equal(run("doveadm -c '%s/dovecot.conf' flags add -u " USER
-			     " '\\Deleted' mailbox INBOX uid 3",
-			     dir),
-			 0);
+	                     " '\\Deleted' mailbox INBOX uid 3",
+	                     dir),
+	                 0);
 	uid = 1;
 	assert_int_equal(imap_move(conn, &uid, 1, "Done", &error), 0);
 	assert_int_equal(imap_search_uids_after(conn, 0, &uids, &n, &error), 0);
@@ -811,8 +817,8 @@ static void test_legacy_server(void **state)
 
 	/* No PLAIN mechanism at all: Dovecot then announces LOGINDISABLED. */
 	snprintf(dir, sizeof(dir), "%s/logindisabled", base_dir);
-	assert_int_equal(run("DOVECOT_AUTH_MECHANISMS=login bash %s start-auto '%s' plain", HARNESS, dir),
-			 0);
+	assert_int_equal(
+	    run("DOVECOT_AUTH_MECHANISMS=login bash %s start-auto '%s' plain", HARNESS, dir), 0);
 	set = plain_settings();
 	set.port = read_port(dir, "imap.port");
 	expect_refused(&set, "refuses LOGIN");
@@ -822,19 +828,19 @@ static void test_legacy_server(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_select_search_fetch),
-		cmocka_unit_test(test_search_after),
-		cmocka_unit_test(test_fetch_limit_truncates),
-		cmocka_unit_test(test_fetch_many),
-		cmocka_unit_test(test_mark_seen),
-		cmocka_unit_test(test_move),
-		cmocka_unit_test(test_idle),
-		cmocka_unit_test(test_tls_implicit_and_starttls),
-		cmocka_unit_test(test_tls_refusals),
-		cmocka_unit_test(test_wrong_password),
-		cmocka_unit_test(test_server_down_and_silent),
-		cmocka_unit_test(test_server_killed_mid_session),
-		cmocka_unit_test(test_legacy_server),
+	    cmocka_unit_test(test_plain_select_search_fetch),
+	    cmocka_unit_test(test_search_after),
+	    cmocka_unit_test(test_fetch_limit_truncates),
+	    cmocka_unit_test(test_fetch_many),
+	    cmocka_unit_test(test_mark_seen),
+	    cmocka_unit_test(test_move),
+	    cmocka_unit_test(test_idle),
+	    cmocka_unit_test(test_tls_implicit_and_starttls),
+	    cmocka_unit_test(test_tls_refusals),
+	    cmocka_unit_test(test_wrong_password),
+	    cmocka_unit_test(test_server_down_and_silent),
+	    cmocka_unit_test(test_server_killed_mid_session),
+	    cmocka_unit_test(test_legacy_server),
 	};
 
 	/* SIGPIPE stays at its default: writing to a vanished server must be

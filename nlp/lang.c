@@ -4,10 +4,13 @@
 #include "lang.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <utf8proc.h>
 
 #include "norm.h"
+#include "symtab.h"
 #include "xalloc.h"
 
 #define WORD_WEIGHT 3.0
@@ -55,25 +58,68 @@ static const char *const en_trigrams[] = {
 	" my", "my ", " ha", "was", "ase", "eas", "lea", "ple", " pl", "s i", " i ", "i ", "ck ", "ght",
 	"ay ", "ey ", "wh", "ow ", "rd ", "ks ", "nks", "tha", "y ", NULL};
 
-static bool in_list(const char *s, size_t len, const char *const *list)
+/* The lists above in two hash tables, built once per process (read-only
+ * afterwards, so lang_guess is thread-safe). */
+enum { IN_FR = 1, IN_EN = 2, IN_OTHER = 4 };
+static struct symtab *word_table, *gram_table;
+static uint8_t *word_flags, *gram_flags;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void add_list(struct symtab *tab, uint8_t **flags, const char *const *list, uint8_t flag)
 {
-	for (; *list != NULL; list++)
-		if (strlen(*list) == len && memcmp(*list, s, len) == 0)
-			return true;
-	return false;
+	for (; *list != NULL; list++) {
+		bool created;
+		uint32_t id = symtab_intern(tab, *list, strlen(*list), &created);
+		if (created) {
+			*flags = xrealloc(*flags, symtab_count(tab));
+			(*flags)[id] = 0;
+		}
+		(*flags)[id] |= flag;
+	}
 }
 
-/* Substring counts of list entries in the padded word. */
-static double trigram_hits(const char *padded, size_t len, const char *const *list)
+static void build_tables(void)
 {
-	double hits = 0;
-	for (; *list != NULL; list++) {
-		size_t n = strlen(*list);
-		for (size_t i = 0; i + n <= len; i++)
-			if (memcmp(padded + i, *list, n) == 0)
-				hits += 1;
+	word_table = symtab_new(256);
+	gram_table = symtab_new(256);
+	add_list(word_table, &word_flags, fr_words, IN_FR);
+	add_list(word_table, &word_flags, en_words, IN_EN);
+	add_list(word_table, &word_flags, other_words, IN_OTHER);
+	add_list(gram_table, &gram_flags, fr_trigrams, IN_FR);
+	add_list(gram_table, &gram_flags, en_trigrams, IN_EN);
+}
+
+static uint8_t word_class(const char *s, size_t len)
+{
+	uint32_t id;
+	return symtab_find(word_table, s, len, &id) == 0 ? word_flags[id] : 0;
+}
+
+static bool in_list(const char *s, size_t len, const char *const *list)
+{
+	uint8_t want = list == fr_words ? IN_FR : list == en_words ? IN_EN : IN_OTHER;
+	return (word_class(s, len) & want) != 0;
+}
+
+/* Occurrences of the listed grams (one to three characters) in the padded
+ * word: every substring of 1-3 code points starting at a character. */
+static void gram_hits(const char *padded, size_t len, double *fr, double *en)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (((unsigned char)padded[i] & 0xc0) == 0x80)
+			continue;
+		size_t end = i;
+		for (int k = 0; k < 3 && end < len; k++) {
+			end++;
+			while (end < len && ((unsigned char)padded[end] & 0xc0) == 0x80)
+				end++;
+			uint32_t id;
+			if (symtab_find(gram_table, padded + i, end - i, &id) == 0) {
+				*fr += (gram_flags[id] & IN_FR) ? 0.5 : 0;
+				*en += (gram_flags[id] & IN_EN) ? 0.5 : 0;
+			}
+		}
 	}
-	return hits;
 }
 
 static bool is_letter(int32_t cp)
@@ -87,6 +133,7 @@ static bool is_letter(int32_t cp)
 int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confidence_r,
 	       const char **error_r)
 {
+	pthread_once(&tables_once, build_tables);
 	_cleanup_free_ char *norm = NULL;
 	size_t nlen;
 	if (norm_text(text, len > LANG_MAX_INPUT ? LANG_MAX_INPUT : len, NORM_KEEP_ACCENTS, &norm, &nlen,
@@ -136,8 +183,7 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 		padded[0] = ' ';
 		memcpy(padded + 1, norm + start, wlen);
 		padded[wlen + 1] = ' ';
-		fr += trigram_hits(padded, wlen + 2, fr_trigrams) / 2;
-		en += trigram_hits(padded, wlen + 2, en_trigrams) / 2;
+		gram_hits(padded, wlen + 2, &fr, &en);
 	}
 	if (words == 0 || fr + en < 2.0) {
 		*lang_r = LANG_OTHER;

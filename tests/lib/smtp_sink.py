@@ -10,7 +10,9 @@ Run with Debian's /usr/bin/python3 (python3-aiosmtpd). Options:
   --fail "451 4.3.0 text"          answer this to DATA instead of accepting
 The failure can also be switched at run time: while DIR/fail exists, its
 first line is the answer to DATA (so a test can make the server fail, then
-recover, without restarting it). A server that refuses connections is one
+recover, without restarting it). While DIR/hold exists, the mail is kept
+and then the answer to DATA waits that many seconds (to stop a client that
+the server already accepted a mail from, before it hears the 250). A server that refuses connections is one
 that is not running (smtp_sink.sh stop).
 """
 import argparse
@@ -47,11 +49,14 @@ class Sink:
         with open(os.path.join(self.dir, "sink.log"), "a", encoding="utf-8") as f:
             f.write(text + "\n")
 
-    async def handle_DATA(self, server, session, envelope):
-        answer = self.failure()
-        if answer:
-            self.log("DATA refused: " + answer)
-            return answer
+    def hold_seconds(self):
+        try:
+            with open(os.path.join(self.dir, "hold"), encoding="utf-8") as f:
+                return float(f.readline().strip() or "0")
+        except (FileNotFoundError, ValueError):
+            return 0.0
+
+    def store(self, session, envelope):
         with self.lock:
             n = len([x for x in os.listdir(self.mail_dir) if x.endswith(".eml")]) + 1
             base = os.path.join(self.mail_dir, "%04d" % n)
@@ -70,6 +75,20 @@ class Sink:
             os.rename(base + ".json.tmp", base + ".json")
             os.rename(base + ".eml.tmp", base + ".eml")
         self.log("accepted %s from %s to %s" % (base, envelope.mail_from, envelope.rcpt_tos))
+        return n
+
+    async def handle_DATA(self, server, session, envelope):
+        answer = self.failure()
+        if answer:
+            self.log("DATA refused: " + answer)
+            return answer
+        n = self.store(session, envelope)
+        hold = self.hold_seconds()
+        if hold > 0:
+            # The mail is kept before the answer goes out: the RFC 1047 case
+            # of a client that never hears the 250 of a delivered mail.
+            self.log("DATA holding %.1f s" % hold)
+            await asyncio.sleep(hold)
         return "250 2.0.0 Ok: queued as %04d" % n
 
 

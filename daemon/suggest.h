@@ -1,0 +1,69 @@
+/* Suggested replies for a ticket: the best knowledge-base articles and the
+ * most similar solved tickets, each with a score and a draft reply, stored
+ * with the ticket (store_suggestions.h); and the calls the approval code
+ * makes (get a draft for an agent, record a decision, measure an edit).
+ * Drafts use the article's template (or its body), in the ticket's language
+ * when an article in it matches, with {{customer.name}}, {{ticket.id}},
+ * {{ticket.subject}} filled and {{agent.name}} set to a neutral signature
+ * ("Le service client" / "The support team") until an agent is known:
+ * suggest_get() renders it again with the agent's name.
+ * Ownership: struct suggest belongs to one thread (it holds Snowball
+ * stemmers); what suggest_get fills belongs to the caller. The connection
+ * must have had kb_register() called on it. */
+#ifndef TRIAGED_SUGGEST_H
+#define TRIAGED_SUGGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store_suggestions.h"
+
+struct config;
+struct store;
+struct suggest;
+
+/* Terms of the ticket that go into the article query (the heaviest by
+ * tf-idf against the knowledge base) and into the similar-ticket query. */
+#define SUGGEST_QUERY_TERMS 8
+/* The ticket text looked at: subject and incoming messages, newest first. */
+#define SUGGEST_MAX_TEXT (64 * 1024)
+/* Edit ratio: texts are compared on at most this many words each. */
+#define SUGGEST_EDIT_MAX_WORDS 4000
+
+#define SUGGEST_SIGNATURE_FR "Le service client"
+#define SUGGEST_SIGNATURE_EN "The support team"
+
+/* Reads the stop words of cfg->nlp.stopwords_dir (fr.txt, en.txt; a missing
+ * file means none for that language). cfg must outlive the context. */
+int suggest_new(const struct config *cfg, struct suggest **sg_r, const char **error_r);
+void suggest_free(struct suggest **sg);
+
+/* Computes the suggestions of a ticket and stores them, replacing those not
+ * yet decided (see store_suggestions_replace), with an audit event giving the
+ * query terms and what was found. Call it when a ticket is created and when
+ * the customer adds a message, inside the ingestion transaction (it is
+ * atomic on its own too). */
+int suggest_for_ticket(struct suggest *sg, struct store *st, int64_t ticket_id,
+		       const char **error_r);
+
+/* Suggestion K of a ticket. With agent_name, an article's draft is rendered
+ * again from its template with {{agent.name}} = agent_name (the stored draft
+ * is kept when the article is gone). 1 found, 0 not, -1 error. */
+int suggest_get(struct store *st, int64_t ticket_id, int rank, const char *agent_name,
+		struct suggestion *s_r, const char **error_r);
+
+/* Records an agent's decision on suggestion K: approved (sent as drafted,
+ * edit_ratio 0), edited (sent after changes: give suggest_edit_ratio of the
+ * draft and the text sent) or rejected (with a reason). agent is the agent's
+ * address. Fails when K does not exist or was already decided. Also writes
+ * an audit event. */
+int suggest_mark(struct store *st, int64_t ticket_id, int rank, enum suggestion_status status,
+		 const char *agent, const char *reason, double edit_ratio, const char **error_r);
+
+/* How much of the draft the agent changed: the word-level Levenshtein
+ * distance between draft and sent divided by the longer one's word count,
+ * in [0, 1] (0: sent as drafted, 1: nothing kept). Words are runs of
+ * non-space bytes; whitespace changes do not count. */
+double suggest_edit_ratio(const char *draft, const char *sent);
+
+#endif

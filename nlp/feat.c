@@ -183,6 +183,11 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 		add_prefixed(&st->bag->features, st->prefix, text, len);
 		return 0;
 	}
+	if (kind == TOK_HOST) {
+		/* hosts count once, subject or body alike */
+		add_prefixed(&st->bag->features, FEAT_HOST_PREFIX, text, len);
+		return 0;
+	}
 	bool stop = feat_is_stopword(st->ctx, text, len);
 	if (stop && !(st->flags & FEAT_KEEP_STOPWORDS))
 		return 0;

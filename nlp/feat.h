@@ -4,7 +4,8 @@
  * Pipeline: norm_text -> tok_tokenize -> stop words -> Snowball stem.
  * Features: body words as their stem ("factur"), subject words prefixed
  * FEAT_SUBJECT_PREFIX ("s:factur"), class tokens as is ("__amount__"),
- * header evidence prefixed FEAT_HEADER_PREFIX ("h:from:@example.com").
+ * header evidence prefixed FEAT_HEADER_PREFIX ("h:from:@example.com"),
+ * hosts of links and domains of addresses FEAT_HOST_PREFIX ("u:example.com").
  * Ownership: the caller owns contexts and bags (free with *_free); strings
  * returned by the bag accessors live as long as the bag. A context holds
  * Snowball stemmers, which are not thread-safe: one context per thread. */
@@ -19,6 +20,7 @@
 
 #define FEAT_SUBJECT_PREFIX "s:"
 #define FEAT_HEADER_PREFIX "h:"
+#define FEAT_HOST_PREFIX "u:" /* host of a URL or domain of an address */
 /* Longest feature string kept, prefix included. */
 #define FEAT_MAX_LEN 96
 /* Caps on what one mail may feed in. */

@@ -330,6 +330,31 @@ static void emit_class(struct emitter *e, const char *cls)
 	emit(e, cls, strlen(cls), TOK_CLASS);
 }
 
+/* The host of a URL ("https://www.shop.example.com:8080/x" ->
+ * "shop.example.com") or the domain of an address. */
+static void emit_host(struct emitter *e, const char *p, size_t len, bool address)
+{
+	const char *end = p + len;
+	if (address) {
+		const char *at = memchr(p, '@', len);
+		if (at == NULL)
+			return;
+		p = at + 1;
+	} else {
+		const char *scheme = memmem(p, len, "://", 3);
+		if (scheme != NULL)
+			p = scheme + 3;
+		if (end - p > 4 && memcmp(p, "www.", 4) == 0)
+			p += 4;
+		const char *q = p;
+		while (q < end && *q != '/' && *q != '?' && *q != '#' && *q != ':')
+			q++;
+		end = q;
+	}
+	if (end > p && end - p <= TOK_MAX_HOST_LEN)
+		emit(e, p, (size_t)(end - p), TOK_HOST);
+}
+
 size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callback_t *callback,
 		    void *context, bool *truncated_r)
 {
@@ -344,9 +369,11 @@ size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callbac
 		switch (p->type) {
 		case P_URL:
 			emit_class(&e, TOK_CLASS_URL);
+			emit_host(&e, text + p->off, p->len, false);
 			break;
 		case P_EMAIL:
 			emit_class(&e, TOK_CLASS_EMAIL);
+			emit_host(&e, text + p->off, p->len, true);
 			break;
 		case P_CURRENCY:
 			if (next != NULL && next->type == P_NUM) {

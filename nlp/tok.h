@@ -26,7 +26,11 @@
 enum tok_kind {
 	TOK_WORD,  /* a word: stem it, check it against stop words */
 	TOK_CLASS, /* one of the TOK_CLASS_* strings */
+	TOK_HOST,  /* right after __url__ / __email__: its host name or domain,
+		    * without "www." (spam and phishing hide in them) */
 };
+
+#define TOK_MAX_HOST_LEN 64
 
 /* Called once per token, in text order. Returning non-zero stops. */
 typedef int tok_callback_t(void *context, const char *text, size_t len, enum tok_kind kind);

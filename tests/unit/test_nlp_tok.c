@@ -30,6 +30,8 @@ static char *read_conf(const char *rel, size_t *len_r)
 static int join_token(void *ctx, const char *text, size_t len, enum tok_kind kind)
 {
 	char *out = ctx;
+	if (kind == TOK_HOST)
+		return 0; /* checked in test_hosts */
 	size_t n = strlen(out);
 	assert_true(n + len + 2 < 4096);
 	if (n > 0)
@@ -97,6 +99,45 @@ static void test_tokenise_table(void **state)
 	char out[4096];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		tokens(cases[i].in, out);
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("case %zu: \"%s\" -> \"%s\", want \"%s\"", i, cases[i].in, out, cases[i].want);
+	}
+}
+
+static int join_hosts(void *ctx, const char *text, size_t len, enum tok_kind kind)
+{
+	char *out = ctx;
+	if (kind != TOK_HOST)
+		return 0;
+	size_t n = strlen(out);
+	assert_true(n + len + 2 < 4096);
+	if (n > 0)
+		out[n++] = ' ';
+	memcpy(out + n, text, len);
+	out[n + len] = '\0';
+	return 0;
+}
+
+static void test_hosts(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"https://www.Shop.Example.com:8443/a?b=1 http://x.fr?y", "shop.example.com x.fr"},
+		{"www.example.org/path monsite.fr", "example.org monsite.fr"},
+		{"<Jean@Mail.Example.COM> mailto:a@b.co", "mail.example.com b.co"},
+		{"https://", ""},
+	};
+	char out[4096];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *norm;
+		size_t len;
+		const char *error;
+		out[0] = '\0';
+		assert_int_equal(norm_text(cases[i].in, strlen(cases[i].in), 0, &norm, &len, &error), 0);
+		tok_tokenize(norm, len, TOK_MAX_TOKENS, join_hosts, out, NULL);
+		free(norm);
 		if (strcmp(out, cases[i].want) != 0)
 			fail_msg("case %zu: \"%s\" -> \"%s\", want \"%s\"", i, cases[i].in, out, cases[i].want);
 	}
@@ -268,7 +309,7 @@ static void test_header_features(void **state)
 			      "Message-ID: <abc.123@spam-deals.biz>\r\n"
 			      "Content-Type: text/html; charset=utf-8\r\n"
 			      "X-Mailer: MassMailer 5.0\r\n";
-	const char *body = "Click here to order your pills";
+	const char *body = "Click here to order your pills https://pills.example.net/buy";
 	struct feat_bag *bag;
 	const char *error;
 	assert_int_equal(feat_extract_mail(ctx, headers, strlen(headers), body, strlen(body), 0, &bag, &error), 0);
@@ -283,6 +324,7 @@ static void test_header_features(void **state)
 	assert_int_equal(bag_count(bag, "h:n:x-mailer"), 1);
 	assert_int_equal(bag_count(bag, "s:cheap"), 1);
 	assert_int_equal(bag_count(bag, "click"), 1);
+	assert_int_equal(bag_count(bag, "u:pills.example.net"), 1);
 	/* header words are not search terms */
 	assert_int_equal(term_count(bag, "massmailer"), 0);
 	assert_int_equal(term_count(bag, "click"), 1);
@@ -323,6 +365,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tokenise_table),
+		cmocka_unit_test(test_hosts),
 		cmocka_unit_test(test_token_cap),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_stop_words_and_stems),

@@ -404,10 +404,13 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* The server's last answer, kept from libcurl's protocol trace. Only
- * incoming lines are looked at: outgoing ones carry the credentials. */
+/* The server's answers, kept from libcurl's protocol trace: the last one
+ * and the last refusal (4xx/5xx), which the QUIT exchange would otherwise
+ * hide. Only incoming lines are looked at: outgoing ones carry the
+ * credentials. */
 struct server_reply {
-	char line[256];
+	char last[256];
+	char refusal[256];
 };
 
 static int debug_cb(CURL *curl, curl_infotype type, char *data, size_t size, void *userp)
@@ -417,13 +420,15 @@ static int debug_cb(CURL *curl, curl_infotype type, char *data, size_t size, voi
 	if (type != CURLINFO_HEADER_IN || size == 0)
 		return 0;
 	size_t n = 0;
-	for (size_t i = 0; i < size && n + 1 < sizeof(r->line); i++) {
+	for (size_t i = 0; i < size && n + 1 < sizeof(r->last); i++) {
 		unsigned char c = (unsigned char)data[i];
 		if (c == '\r' || c == '\n')
 			break;
-		r->line[n++] = c < 0x20 || c >= 0x7f ? ' ' : (char)c;
+		r->last[n++] = c < 0x20 || c >= 0x7f ? ' ' : (char)c;
 	}
-	r->line[n] = '\0';
+	r->last[n] = '\0';
+	if (r->last[0] == '4' || r->last[0] == '5')
+		memcpy(r->refusal, r->last, n + 1);
 	return 0;
 }
 
@@ -441,7 +446,7 @@ static enum send_result smtp_send(const struct config *cfg, const char *password
 		return SEND_TEMPORARY;
 	}
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct server_reply reply = {.line = ""};
+	struct server_reply reply = {.last = "", .refusal = ""};
 	struct upload up = {.data = row->raw, .len = strlen(row->raw)};
 	_cleanup_free_ char *mail_from = xasprintf("<%s>", row->from_addr);
 	_cleanup_free_ char *rcpt_to = xasprintf("<%s>", row->to_addr);
@@ -484,11 +489,16 @@ static enum send_result smtp_send(const struct config *cfg, const char *password
 	curl_easy_cleanup(curl);
 	if (rc == CURLE_OK)
 		return SEND_OK;
+	const char *said = reply.refusal[0] ? reply.refusal : reply.last;
 	snprintf(error, error_size, "%s%s%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
-		 errbuf, reply.line[0] ? "; server said: " : "", reply.line);
-	/* A 5xx to the envelope or the data will not change by waiting; a
-	 * refused login is the administrator's to fix, so it keeps retrying. */
-	if (code >= 500 && code < 600 && rc != CURLE_LOGIN_DENIED)
+		 errbuf, said[0] ? "; server said: " : "", said);
+	/* A 5xx to the envelope or the data will not change by waiting. A
+	 * refusal of us rather than of the mail (530 "authentication or
+	 * STARTTLS required", 534, 535, 538: RFC 4954, 3207) is the
+	 * administrator's to fix, so those keep retrying. */
+	bool refused_us = rc == CURLE_LOGIN_DENIED || code == 530 || code == 534 || code == 535 ||
+			  code == 538;
+	if (code >= 500 && code < 600 && !refused_us)
 		return SEND_PERMANENT;
 	return SEND_TEMPORARY;
 }

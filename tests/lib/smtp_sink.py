@@ -64,9 +64,8 @@ class Sink:
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": list(envelope.rcpt_tos),
                 "tls": session.ssl is not None,
-                "auth_user": (session.login_data.decode("utf-8", "replace")
-                              if isinstance(session.login_data, bytes)
-                              else session.login_data),
+                "auth_user": (session.auth_data.login.decode("utf-8", "replace")
+                              if isinstance(session.auth_data, LoginPassword) else None),
             }
             with open(base + ".json.tmp", "w", encoding="utf-8") as f:
                 json.dump(meta, f)
@@ -118,7 +117,7 @@ def main():
                   and auth_data.login.decode() == args.auth_user
                   and auth_data.password.decode() == args.auth_password)
             sink.log("AUTH %s %s" % (mechanism, "ok" if ok else "refused"))
-            return AuthResult(success=ok, handled=False)
+            return AuthResult(success=ok, handled=False, auth_data=auth_data)
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True
         kwargs["auth_require_tls"] = bool(args.tls_cert)

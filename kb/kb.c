@@ -206,7 +206,7 @@ static fts5_api *fts5_api_of(sqlite3 *db)
 
 /* ---- schema kept by kb_register ---- */
 
-#define LANGMARK(col) "char(31)||" col ".language||char(31)||" col
+#define LANGMARK(row, col) "char(31)||" row ".language||char(31)||" row "." col
 static const char kb_schema[] =
 	"CREATE VIEW IF NOT EXISTS kb_fts_src AS SELECT doc,"
 	"  char(31)||language||char(31)||title AS title,"
@@ -217,18 +217,18 @@ static const char kb_schema[] =
 	"CREATE VIRTUAL TABLE IF NOT EXISTS kb_vocab USING fts5vocab(kb_fts, 'row');"
 	"CREATE TRIGGER IF NOT EXISTS kb_fts_ai AFTER INSERT ON kb_articles BEGIN"
 	"  INSERT INTO kb_fts(rowid, title, body, tags) VALUES (new.doc,"
-	"    " LANGMARK("new.title") "," LANGMARK("new.body") "," LANGMARK("new.tags") ");"
+	"    " LANGMARK("new", "title") "," LANGMARK("new", "body") "," LANGMARK("new", "tags") ");"
 	"END;"
 	"CREATE TRIGGER IF NOT EXISTS kb_fts_ad AFTER DELETE ON kb_articles BEGIN"
 	"  INSERT INTO kb_fts(kb_fts, rowid, title, body, tags) VALUES ('delete', old.doc,"
-	"    " LANGMARK("old.title") "," LANGMARK("old.body") "," LANGMARK("old.tags") ");"
+	"    " LANGMARK("old", "title") "," LANGMARK("old", "body") "," LANGMARK("old", "tags") ");"
 	"END;"
 	"CREATE TRIGGER IF NOT EXISTS kb_fts_au AFTER UPDATE OF title, body, tags, language"
 	"  ON kb_articles BEGIN"
 	"  INSERT INTO kb_fts(kb_fts, rowid, title, body, tags) VALUES ('delete', old.doc,"
-	"    " LANGMARK("old.title") "," LANGMARK("old.body") "," LANGMARK("old.tags") ");"
+	"    " LANGMARK("old", "title") "," LANGMARK("old", "body") "," LANGMARK("old", "tags") ");"
 	"  INSERT INTO kb_fts(rowid, title, body, tags) VALUES (new.doc,"
-	"    " LANGMARK("new.title") "," LANGMARK("new.body") "," LANGMARK("new.tags") ");"
+	"    " LANGMARK("new", "title") "," LANGMARK("new", "body") "," LANGMARK("new", "tags") ");"
 	"END;";
 
 /* 1 when the schema object exists, 0 not, -1 error. */

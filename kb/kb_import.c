@@ -332,7 +332,7 @@ static int parse_header(const char *path, const struct lines *ls, size_t end, st
 			char chomp = vlen > 1 ? v[1] : '\0';
 			if (vlen > 2 || (vlen == 2 && chomp != '-' && chomp != '+'))
 				return fail(path, lineno, key, "expected | followed by an indented block");
-			char *value;
+			char *value = NULL;
 			if (parse_block(path, ls, &i, end, key, chomp, &value) < 0 ||
 			    set_once(path, lineno, key, &f->template, value) < 0)
 				return -1;
@@ -346,7 +346,7 @@ static int parse_header(const char *path, const struct lines *ls, size_t end, st
 		if (slot == NULL)
 			return fail(path, lineno, key,
 				    "unknown key (expected id, title, lang, tags or template)");
-		char *value;
+		char *value = NULL;
 		if (parse_scalar(path, lineno, key, v, vlen, &value) < 0 ||
 		    set_once(path, lineno, key, slot, value) < 0)
 			return -1;

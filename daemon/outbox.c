@@ -490,8 +490,9 @@ static enum send_result smtp_send(const struct config *cfg, const char *password
 	if (rc == CURLE_OK)
 		return SEND_OK;
 	const char *said = reply.refusal[0] ? reply.refusal : reply.last;
-	snprintf(error, error_size, "%s%s%s%s%s", curl_easy_strerror(rc), errbuf[0] ? ": " : "",
-		 errbuf, said[0] ? "; server said: " : "", said);
+	/* libcurl's detailed message when it has one, else its generic one. */
+	snprintf(error, error_size, "%s%s%s", errbuf[0] ? errbuf : curl_easy_strerror(rc),
+		 said[0] ? "; server said: " : "", said);
 	/* A 5xx to the envelope or the data will not change by waiting. A
 	 * refusal of us rather than of the mail (530 "authentication or
 	 * STARTTLS required", 534, 535, 538: RFC 4954, 3207) is the

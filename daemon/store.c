@@ -227,6 +227,52 @@ static const char *const migrations[] = {
 	"  edit_ratio REAL);"
 	"CREATE INDEX suggestion_events_ref ON suggestion_events(kind, ref, event);"
 	"CREATE INDEX suggestion_events_ticket ON suggestion_events(ticket_id);",
+	/* 4: SLA clocks (one row per ticket and target, live while closed_at is
+	 * NULL; next_fire is the next warning or escalation instant, indexed so
+	 * that the timer never scans), outgoing SLA webhooks with their retries,
+	 * and the per-ticket notification log that damps flapping conditions. */
+	"CREATE TABLE sla_clocks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,"
+	"  target TEXT NOT NULL"
+	"    CHECK (target IN ('first_response','next_response','resolution')),"
+	"  policy TEXT NOT NULL,"
+	"  calendar TEXT,"
+	"  minutes INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL,"
+	"  resumed INTEGER NOT NULL,"
+	"  consumed INTEGER NOT NULL DEFAULT 0,"
+	"  due INTEGER NOT NULL,"
+	"  warn_at INTEGER,"
+	"  paused_at INTEGER,"
+	"  state TEXT NOT NULL"
+	"    CHECK (state IN ('running','paused','met','breached','stopped')),"
+	"  breached_at INTEGER,"
+	"  closed_at INTEGER,"
+	"  elapsed INTEGER,"
+	"  fired INTEGER NOT NULL DEFAULT 0,"
+	"  next_fire INTEGER);"
+	"CREATE INDEX sla_clocks_next_fire ON sla_clocks(next_fire) WHERE next_fire IS NOT NULL;"
+	"CREATE INDEX sla_clocks_ticket ON sla_clocks(ticket_id, target);"
+	"CREATE INDEX sla_clocks_closed ON sla_clocks(closed_at) WHERE closed_at IS NOT NULL;"
+	"CREATE INDEX sla_clocks_breached ON sla_clocks(breached_at) WHERE breached_at IS NOT NULL;"
+	"CREATE TABLE sla_webhooks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ticket_id INTEGER,"
+	"  webhook TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued','sent','failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  sent_at INTEGER);"
+	"CREATE INDEX sla_webhooks_due ON sla_webhooks(next_attempt) WHERE status = 'queued';"
+	"CREATE TABLE sla_notified ("
+	"  ticket_id INTEGER NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  last_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (ticket_id, channel)) WITHOUT ROWID;",
 };
 
 int store_latest_version(void)

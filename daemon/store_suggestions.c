@@ -281,14 +281,17 @@ int store_similar_solved(struct store *st, const char *match, int64_t exclude, u
 {
 	/* One row per ticket, scored by its best-matching incoming message. */
 	sqlite3_stmt *s = store_stmt(st,
-		"SELECT t.id, t.subject, -min(bm25(messages_fts, 3.0, 1.0)) AS score, t.language,"
+		/* bm25() cannot sit inside an aggregate: score the messages first. */
+		"WITH hits AS MATERIALIZED ("
+		"  SELECT m.ticket_id AS ticket_id, -bm25(messages_fts, 3.0, 1.0) AS score"
+		"  FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+		"  WHERE messages_fts MATCH ? AND m.direction = 'in')"
+		" SELECT t.id, t.subject, max(h.score) AS best, t.language,"
 		"  (SELECT coalesce(o.new_text, o.body_text) FROM messages o"
 		"    WHERE o.ticket_id = t.id AND o.direction = 'out' ORDER BY o.id DESC LIMIT 1)"
-		" FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-		" JOIN tickets t ON t.id = m.ticket_id"
-		" WHERE messages_fts MATCH ? AND m.direction = 'in' AND t.id <> ?"
-		"   AND t.status IN ('resolved', 'closed')"
-		" GROUP BY t.id ORDER BY score DESC, t.id DESC LIMIT ?");
+		" FROM hits h JOIN tickets t ON t.id = h.ticket_id"
+		" WHERE t.id <> ? AND t.status IN ('resolved', 'closed')"
+		" GROUP BY t.id ORDER BY best DESC, t.id DESC LIMIT ?");
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, match);

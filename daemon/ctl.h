@@ -54,5 +54,6 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_outbox(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_kb(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "parse.h"
 #include "store.h"
+#include "store_suggestions.h"
 #include "xalloc.h"
 
 /* "2026-11-26T08:00:00Z", or "-" for 0. */
@@ -226,6 +227,12 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 		triage_rows_free(&triage, n_triage);
 		return CTL_FAIL;
 	}
+	struct suggestion *sugg = NULL;
+	size_t n_sugg = 0;
+	if (store_suggestion_list(st, id, &sugg, &n_sugg) < 0) {
+		ctl_error("%s", store_error(st));
+		n_sugg = 0;
+	}
 	char buf[32];
 	if (ctl->json) {
 		cJSON *o = ticket_json(&t);
@@ -259,6 +266,22 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 			cJSON_AddItemToObject(d, "detail", detail ? detail : cJSON_CreateNull());
 			cJSON_AddItemToArray(jt, d);
 		}
+		cJSON *js = cJSON_AddArrayToObject(o, "suggestions");
+		for (size_t i = 0; i < n_sugg; i++) {
+			cJSON *g = cJSON_CreateObject();
+			cJSON_AddNumberToObject(g, "rank", sugg[i].rank);
+			add_str(g, "kind", sugg[i].kind);
+			add_str(g, "ref", sugg[i].ref);
+			add_str(g, "title", sugg[i].title);
+			cJSON_AddNumberToObject(g, "score", sugg[i].score);
+			add_str(g, "draft", sugg[i].draft);
+			cJSON_AddStringToObject(g, "status", suggestion_status_name(sugg[i].status));
+			if (sugg[i].reason != NULL)
+				cJSON_AddStringToObject(g, "reason", sugg[i].reason);
+			if (sugg[i].edit_ratio >= 0)
+				cJSON_AddNumberToObject(g, "edit_ratio", sugg[i].edit_ratio);
+			cJSON_AddItemToArray(js, g);
+		}
 		cJSON *je = cJSON_AddArrayToObject(o, "events");
 		for (size_t i = 0; i < n_events; i++) {
 			cJSON *e = cJSON_CreateObject();
@@ -287,6 +310,12 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 			printf("  %-9s %-12s (confidence %.2f) %s\n", triage[i].task,
 			       triage[i].label ? triage[i].label : "-", triage[i].confidence,
 			       triage[i].explanation ? triage[i].explanation : "");
+		if (n_sugg > 0)
+			printf("\nSuggestions:\n");
+		for (size_t i = 0; i < n_sugg; i++)
+			printf("  %d. %-7s %-24s %7.3f  %-8s %s\n", sugg[i].rank, sugg[i].kind,
+			       sugg[i].ref, sugg[i].score, suggestion_status_name(sugg[i].status),
+			       sugg[i].title ? sugg[i].title : "");
 		for (size_t i = 0; i < n_msgs; i++) {
 			const struct message_row *m = &msgs[i];
 			printf("\n--- message %zu (%s) from %s, %s%s\n", i + 1,
@@ -307,6 +336,7 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 	message_rows_free(&msgs, n_msgs);
 	triage_rows_free(&triage, n_triage);
 	event_rows_free(&events, n_events);
+	suggestion_list_free(&sugg, n_sugg);
 	return CTL_OK;
 }
 

@@ -20,6 +20,7 @@ static const struct ctl_command commands[] = {
 	{"stats", ctl_cmd_stats, "counts of tickets and messages"},
 	{"reply", ctl_cmd_reply, "approve, edit or reject a reply to a ticket"},
 	{"outbox", ctl_cmd_outbox, "list, send or requeue outgoing mail"},
+	{"kb", ctl_cmd_kb, "import, search, list, show, remove knowledge-base articles; their statistics"},
 };
 
 void ctl_error(const char *fmt, ...)

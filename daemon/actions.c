@@ -9,9 +9,8 @@
 
 #include "config.h"
 #include "outbox.h"
+#include "suggest.h"
 #include "xalloc.h"
-
-#define EDIT_MAX_WORDS 4000
 
 static __thread char error_buf[512];
 
@@ -46,6 +45,40 @@ bool action_agent_valid(const char *agent)
 	size_t kind = (size_t)(colon - agent);
 	return (kind == 5 && strncmp(agent, "agent", 5) == 0) ||
 	       (kind == 3 && strncmp(agent, "cli", 3) == 0);
+}
+
+/* The name suggest_mark() records: the address of "agent:EMAIL" (it adds
+ * the "agent:" itself), the whole identity otherwise. */
+static const char *suggest_agent(const char *agent)
+{
+	return strncmp(agent, "agent:", 6) == 0 ? agent + 6 : agent;
+}
+
+/* Records the approval (sent as drafted) or the edit of suggestion rank,
+ * inside the caller's transaction. draft NULL: the stored one. */
+static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_id,
+			   unsigned rank, const char *draft, const char *text, double *ratio_r,
+			   const char **error_r)
+{
+	struct suggestion sug = {0};
+	if (draft == NULL) {
+		int found = suggest_get(st, ticket_id, (int)rank, NULL, &sug, error_r);
+		if (found <= 0) {
+			if (found == 0)
+				*error_r = set_error("ticket %lld has no suggestion %u",
+						     (long long)ticket_id, rank);
+			return -1;
+		}
+		draft = sug.draft != NULL ? sug.draft : "";
+	}
+	double ratio = suggest_edit_ratio(draft, text);
+	int rc = suggest_mark(st, ticket_id, (int)rank,
+			      ratio > 0 ? SUGGESTION_EDITED : SUGGESTION_APPROVED,
+			      suggest_agent(agent), NULL, ratio, error_r);
+	suggestion_clear(&sug);
+	if (rc == 0)
+		*ratio_r = ratio;
+	return rc;
 }
 
 /* Begins the action's transaction and loads the ticket. 0, ACTION_NOT_FOUND
@@ -120,16 +153,20 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent,
 		ticket_clear(&t);
 		return -1;
 	}
+	double ratio = 0;
+	if (suggestion_rank > 0 &&
+	    mark_suggestion(st, agent, ticket_id, suggestion_rank, opts->draft, text, &ratio,
+			    error_r) < 0) {
+		store_rollback(st);
+		ticket_clear(&t);
+		return -1;
+	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "outbox_id", (double)outbox_id);
 	if (suggestion_rank > 0) {
-		double ratio = opts->draft != NULL ? action_edit_ratio(opts->draft, text) : 0.0;
 		cJSON_AddNumberToObject(o, "suggestion", suggestion_rank);
 		cJSON_AddBoolToObject(o, "edited", ratio > 0.0);
 		cJSON_AddNumberToObject(o, "edit_ratio", ratio);
-		/* The suggestions table (daemon/suggest.h) records the approval
-		 * or edit for the acceptance rates: the integrator wires
-		 * suggest's approval call here, inside this transaction. */
 	}
 	cJSON_AddStringToObject(o, "status_after", opts->keep_status ? "unchanged"
 				: ticket_status_name(r.status_after));
@@ -160,13 +197,21 @@ int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket
 	while (len > 0 && reason[len] != '\0' && ((unsigned char)reason[len] & 0xc0) == 0x80)
 		len--;
 	_cleanup_free_ char *kept = xstrndup(reason, len);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "suggestion", rank);
-	cJSON_AddStringToObject(o, "reason", kept);
-	/* As for approvals: the integrator adds suggest's rejection call here. */
-	rc = finish(st, &t, agent, "suggestion_rejected", o, error_r);
+	/* suggest_mark writes the audit event (suggestion_rejected, with the
+	 * reason) and the decision log the knowledge-base statistics use. */
+	if (suggest_mark(st, ticket_id, (int)rank, SUGGESTION_REJECTED, suggest_agent(agent), kept,
+			 -1, error_r) < 0) {
+		store_rollback(st);
+		ticket_clear(&t);
+		return -1;
+	}
 	ticket_clear(&t);
-	return rc;
+	if (store_commit(st) < 0) {
+		*error_r = set_error("store: %s", store_error(st));
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
 }
 
 int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
@@ -263,70 +308,4 @@ int action_set_queue(struct store *st, const struct config *cfg, const char *age
 	rc = finish(st, &t, agent, "queue_changed", o, error_r);
 	ticket_clear(&t);
 	return rc;
-}
-
-/* ---- edit ratio ---- */
-
-struct words {
-	const char **start;
-	size_t *len;
-	size_t n;
-};
-
-static void split_words(const char *s, struct words *w)
-{
-	size_t cap = 0, cap2 = 0;
-	memset(w, 0, sizeof(*w));
-	while (s != NULL && *s != '\0' && w->n < EDIT_MAX_WORDS) {
-		s += strspn(s, " \t\r\n");
-		size_t len = strcspn(s, " \t\r\n");
-		if (len == 0)
-			break;
-		w->start = xgrow(w->start, &cap, w->n + 1, sizeof(*w->start));
-		w->len = xgrow(w->len, &cap2, w->n + 1, sizeof(*w->len));
-		w->start[w->n] = s;
-		w->len[w->n] = len;
-		w->n++;
-		s += len;
-	}
-}
-
-double action_edit_ratio(const char *draft, const char *final)
-{
-	struct words a, b;
-	split_words(draft, &a);
-	split_words(final, &b);
-	size_t longest = a.n > b.n ? a.n : b.n;
-	double ratio = 0.0;
-	if (longest > 0) {
-		/* Levenshtein over words, two rows. */
-		size_t *prev = xcalloc(b.n + 1, sizeof(*prev));
-		size_t *cur = xcalloc(b.n + 1, sizeof(*cur));
-		for (size_t j = 0; j <= b.n; j++)
-			prev[j] = j;
-		for (size_t i = 1; i <= a.n; i++) {
-			cur[0] = i;
-			for (size_t j = 1; j <= b.n; j++) {
-				bool same = a.len[i - 1] == b.len[j - 1] &&
-					    memcmp(a.start[i - 1], b.start[j - 1], a.len[i - 1]) == 0;
-				size_t best = prev[j - 1] + (same ? 0 : 1);
-				if (prev[j] + 1 < best)
-					best = prev[j] + 1;
-				if (cur[j - 1] + 1 < best)
-					best = cur[j - 1] + 1;
-				cur[j] = best;
-			}
-			size_t *tmp = prev;
-			prev = cur;
-			cur = tmp;
-		}
-		ratio = (double)prev[b.n] / (double)longest;
-		free(prev);
-		free(cur);
-	}
-	free(a.start);
-	free(a.len);
-	free(b.start);
-	free(b.len);
-	return ratio;
 }

@@ -29,19 +29,20 @@ struct action_reply_options {
 	bool set_status;                /* else: status_after instead of pending */
 	enum ticket_status status_after;
 	/* The suggestion's draft as the agent saw it (when suggestion_rank > 0),
-	 * to measure the edit. NULL: taken as not edited. */
+	 * to measure the edit. NULL: the draft stored with the suggestion. */
 	const char *draft;
 };
 
 /* Queues an approved reply in the outbox (sent by the daemon). When it comes
- * from suggestion K (rank > 0), records approval, or an edit with its ratio.
+ * from suggestion K (rank > 0), records its approval, or its edit with the
+ * edit ratio (suggest_mark); fails if K is unknown or already decided.
  * opts may be NULL: the ticket becomes pending once the reply is sent. */
 int action_reply(struct store *st, const struct config *cfg, const char *agent,
 		 int64_t ticket_id, const char *text, unsigned suggestion_rank,
 		 const struct action_reply_options *opts, int64_t *outbox_id_r,
 		 const char **error_r);
 /* Rejects suggestion K of the ticket with a reason (required: it is what
- * improves the knowledge base). */
+ * improves the knowledge base), through suggest_mark. */
 int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id,
 			     unsigned rank, const char *reason, const char **error_r);
 int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
@@ -54,10 +55,5 @@ int action_assign(struct store *st, const char *agent, int64_t ticket_id, const 
 /* queue must be one of the configuration's queues (when it lists any). */
 int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
 		     int64_t ticket_id, const char *queue, const char **error_r);
-
-/* How much of a draft was rewritten: word-level edit distance over the
- * longer text's word count, 0 (as is) .. 1 (all new). Compares at most the
- * first 4000 words of each. */
-double action_edit_ratio(const char *draft, const char *final);
 
 #endif

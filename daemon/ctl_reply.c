@@ -19,11 +19,13 @@
 #include "compose.h"
 #include "config.h"
 #include "ctl.h"
+#include "kb.h"
 #include "outbox.h"
 #include "parse.h"
 #include "store.h"
 #include "store_outbox.h"
 #include "strbuf.h"
+#include "suggest.h"
 #include "xalloc.h"
 
 static const char *utc(int64_t t, char buf[32])
@@ -225,19 +227,41 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 	}
 	_cleanup_free_ char *text = NULL, *draft = NULL;
 	if (suggestion > 0) {
-		/* Drafts come from daemon/suggest.h, which this build lacks. */
-		ctl_error("suggestions are not available in this build: use --text-file");
-		return CTL_UNAVAILABLE;
-	}
-	if (read_text(text_file, &text) < 0)
+		/* Article drafts are read through the kb's tokenizer. */
+		if (kb_register(store_db(st), &error) < 0) {
+			ctl_error("%s", error);
+			return CTL_FAIL;
+		}
+		struct suggestion sug;
+		int found = suggest_get(st, ticket_id, (int)suggestion, NULL, &sug, &error);
+		if (found <= 0) {
+			if (found < 0)
+				ctl_error("%s", error);
+			else
+				ctl_error("ticket %lld has no suggestion %lld", (long long)ticket_id,
+					  (long long)suggestion);
+			return found < 0 ? CTL_FAIL : CTL_NOTFOUND;
+		}
+		if (sug.status != SUGGESTION_PROPOSED && approve) {
+			ctl_error("suggestion %lld was already %s", (long long)suggestion,
+				  suggestion_status_name(sug.status));
+			suggestion_clear(&sug);
+			return CTL_DATAERR;
+		}
+		text = xstrdup(sug.draft != NULL ? sug.draft : "");
+		suggestion_clear(&sug);
+	} else if (read_text(text_file, &text) < 0) {
 		return CTL_DATAERR;
+	}
+	/* The edit ratio compares what was sent with what the agent was shown. */
+	draft = xstrdup(text);
+	opts.draft = draft;
 	if (edit) {
 		char *edited;
-		draft = TAKE_PTR(text);
 		if (edit_text(draft, &edited) < 0)
 			return CTL_FAIL;
+		free(text);
 		text = edited;
-		opts.draft = draft;
 	}
 	struct ticket t;
 	int found = store_ticket_get(st, ticket_id, &t);

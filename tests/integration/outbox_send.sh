@@ -112,11 +112,27 @@ EOF
 [ "$(sqlite3 "$DB" "SELECT actor FROM events WHERE ticket_id = $ticket AND kind = 'reply_approved' ORDER BY id DESC LIMIT 1")" = agent:alice@example.test ] ||
 	fail "the approval does not name alice"
 
-# Rejecting a suggestion needs a reason and is audited.
+# Suggestions: preview, approve as drafted, reject with a reason.
+outbox_seed_suggestion "$ticket" 1 "Bonjour Claire,
+Voici la procédure de réinitialisation de la lampe."
+outbox_seed_suggestion "$ticket" 2 "Un brouillon hors sujet."
+ctl reply "$ticket" --suggestion 1 >"$WORK/sug.out" 2>/dev/null || fail "suggestion preview failed"
+grep -q "procédure de réinitialisation" "$WORK/sug.out" || fail "the draft was not shown"
+before=$(sqlite3 "$DB" 'SELECT count(*) FROM outbox')
+ctl reply "$ticket" --suggestion 1 --approve --as agent:bob@example.test >/dev/null || fail "approving suggestion 1 failed"
+[ "$(sqlite3 "$DB" 'SELECT count(*) FROM outbox')" = $((before + 1)) ] || fail "the approved draft was not queued"
+[ "$(sqlite3 "$DB" "SELECT status || ' ' || decided_by || ' ' || edit_ratio FROM suggestions WHERE ticket_id = $ticket AND rank = 1")" = "approved bob@example.test 0.0" ] ||
+	fail "approval not recorded: $(sqlite3 "$DB" "SELECT * FROM suggestions WHERE rank = 1")"
+ctl reply "$ticket" --suggestion 1 --approve >/dev/null 2>&1
+[ $? = 65 ] || fail "a decided suggestion was approved twice"
+ctl reply "$ticket" --suggestion 9 >/dev/null 2>&1
+[ $? = 66 ] || fail "an unknown suggestion did not exit 66"
 ctl reply "$ticket" --reject 2 >/dev/null 2>&1 && fail "reject without a reason accepted"
 ctl reply "$ticket" --reject 2 --reason "article sur le mauvais modèle" >/dev/null || fail "reject failed"
 [ "$(sqlite3 "$DB" "SELECT json_extract(detail, '$.reason') FROM events WHERE kind = 'suggestion_rejected'")" = "article sur le mauvais modèle" ] ||
 	fail "rejection not audited"
+[ "$(sqlite3 "$DB" "SELECT status FROM suggestions WHERE ticket_id = $ticket AND rank = 2")" = rejected ] ||
+	fail "rejection not recorded on the suggestion"
 # Unknown ticket: exit 66.
 ctl reply 999 --text-file "$text" --approve >/dev/null 2>&1
 [ $? = 66 ] || fail "unknown ticket did not exit 66"

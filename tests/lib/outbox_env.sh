@@ -5,6 +5,7 @@
 #   outbox_env_init NAME          makes $WORK (removed at exit), $CONFIG, $DB, $SINK, $PORT
 #   outbox_write_config URL TLS [EXTRA_JSON]   smtp section (EXTRA_JSON: more keys, with leading comma)
 #   outbox_seed_ticket SUBJECT ADDR NAME MSGID REFS   prints the new ticket's id
+#   outbox_seed_suggestion TICKET RANK DRAFT   a proposed suggestion with that draft
 #   outbox_field ID FIELD         a field of `triagectl outbox --json` for mail ID
 #   ctl ARGS...                   runs triagectl with $CONFIG
 #   fail MESSAGE                  prints and exits 1
@@ -80,6 +81,12 @@ INSERT INTO messages (ticket_id, direction, message_id, dedupe_key, refs, from_a
   $(_sql_quote "$addr"), $(_sql_quote "$name"), $(_sql_quote "$subject"), $now, $now, 'Bonjour', 'Bonjour');
 EOF
 	sqlite3 "$DB" "SELECT max(id) FROM tickets"
+}
+
+outbox_seed_suggestion() {
+	sqlite3 "$DB" "INSERT INTO suggestions (ticket_id, rank, kind, ref, title, score, draft, language, created)
+		VALUES ($1, $2, 'ticket', 'seed-$2', 'seeded', 1.0, $(_sql_quote "$3"), 'fr', $(date +%s))" ||
+		fail "seeding suggestion $2"
 }
 
 outbox_field() {

@@ -2,7 +2,7 @@
  * threading headers and audit event, retries with backoff on a fake clock
  * against a closed port, giving up after max_attempts, recovery of an
  * interrupted send, acknowledgements (template, loop protection, per-sender
- * rate limit), the ticket actions and the edit ratio. Successful sends are
+ * rate limit), the ticket actions and suggestion decisions. Successful sends are
  * covered by tests/integration/outbox_*.sh against a real SMTP server. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +24,7 @@
 #include "outbox.h"
 #include "store.h"
 #include "store_outbox.h"
+#include "store_suggestions.h"
 #include "xalloc.h"
 
 #define T0 1795680000 /* 2026-11-26T08:00:00Z */
@@ -213,28 +214,61 @@ static void test_reply_errors(void **state)
 	f->cfg->smtp.configured = true;
 }
 
+static void add_suggestions(struct store *st, int64_t ticket)
+{
+	struct suggestion items[2] = {
+		{.kind = (char *)"ticket", .ref = (char *)"7", .title = (char *)"Lampe", .score = 2.0,
+		 .draft = (char *)"Bonjour, votre lampe est sous garantie.", .language = (char *)"fr"},
+		{.kind = (char *)"ticket", .ref = (char *)"8", .title = (char *)"Autre", .score = 1.0,
+		 .draft = (char *)"Autre réponse.", .language = (char *)"fr"},
+	};
+	assert_int_equal(store_suggestions_replace(st, ticket, items, 2), 0);
+}
+
 static void test_suggestion_edit_recorded(void **state)
 {
 	struct fixture *f = *state;
-	struct action_reply_options opts = {.draft = "Bonjour, votre lampe est sous garantie.",
-					    .keep_status = true};
+	add_suggestions(f->st, f->ticket);
+	struct action_reply_options opts = {.keep_status = true};
 	int64_t id;
 	const char *error = NULL;
-	assert_int_equal(action_reply(f->st, f->cfg, "agent:alice@example.test", f->ticket,
-				      "Bonjour, votre lampe est remplacée.", 2, &opts, &id, &error),
-			 0);
+	/* Suggestion 1, edited (the stored draft is the reference). */
+	int rc = action_reply(f->st, f->cfg, "agent:alice@example.test", f->ticket,
+			      "Bonjour, votre lampe est remplacée.", 1, &opts, &id, &error);
+	if (rc != 0)
+		fail_msg("action_reply: %s", error);
 	struct outbox_row r;
 	assert_int_equal(store_outbox_get(f->st, id, &r), 1);
-	assert_int_equal(r.suggestion_rank, 2);
+	assert_int_equal(r.suggestion_rank, 1);
 	assert_null(r.status_after); /* keep_status */
 	outbox_row_clear(&r);
-	/* 6 words vs 5: "sous garantie." -> "remplacée." and one word less. */
-	assert_int_equal(count(f->st, "SELECT json_extract(detail, '$.edited') FROM events"
-				      " WHERE kind = 'reply_approved'"),
-			 1);
+	/* 6 words vs 5: "sous garantie." -> "remplacée.", so 2 edits of 6. */
+	struct suggestion sug;
+	assert_int_equal(store_suggestion_get(f->st, f->ticket, 1, &sug), 1);
+	assert_int_equal(sug.status, SUGGESTION_EDITED);
+	assert_float_equal(sug.edit_ratio, 2.0 / 6.0, 1e-9);
+	assert_string_equal(sug.decided_by, "alice@example.test");
+	suggestion_clear(&sug);
 	assert_int_equal(count(f->st, "SELECT round(json_extract(detail, '$.edit_ratio') * 1000)"
 				      " FROM events WHERE kind = 'reply_approved'"),
 			 333);
+	/* Suggestion 2 sent as shown: approved. */
+	opts.draft = "Autre réponse.";
+	assert_int_equal(action_reply(f->st, f->cfg, "agent:bob@example.test", f->ticket,
+				      "Autre réponse.", 2, &opts, &id, &error),
+			 0);
+	assert_int_equal(store_suggestion_get(f->st, f->ticket, 2, &sug), 1);
+	assert_int_equal(sug.status, SUGGESTION_APPROVED);
+	suggestion_clear(&sug);
+	/* Decided already, or unknown: refused, and nothing is queued. */
+	int64_t before = count(f->st, "SELECT count(*) FROM outbox");
+	assert_int_equal(action_reply(f->st, f->cfg, "agent:bob@example.test", f->ticket, "x", 2,
+				      NULL, &id, &error),
+			 -1);
+	assert_int_equal(action_reply(f->st, f->cfg, "agent:bob@example.test", f->ticket, "x", 9,
+				      NULL, &id, &error),
+			 -1);
+	assert_int_equal(count(f->st, "SELECT count(*) FROM outbox"), before);
 }
 
 static void test_retry_backoff_then_failure(void **state)
@@ -458,34 +492,21 @@ static void test_ticket_actions(void **state)
 	f->cfg->n_queues = 1;
 	assert_int_equal(action_set_queue(f->st, f->cfg, agent, f->ticket, "nowhere", &error), -1);
 	assert_int_equal(action_set_queue(f->st, f->cfg, agent, f->ticket, "support", &error), 0);
-	/* Rejections need a reason and a rank. */
+	/* Rejections need a reason, a rank, and a suggestion awaiting a decision. */
+	add_suggestions(f->st, f->ticket);
 	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 1, " ", &error), -1);
 	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 0, "x", &error), -1);
+	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 5, "x", &error), -1);
 	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 1, "hors sujet", &error),
 			 0);
+	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 1, "encore", &error), -1);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'suggestion_rejected'"
+				      " AND actor = 'agent:bob@example.test'"
 				      " AND json_extract(detail, '$.reason') = 'hors sujet'"),
 			 1);
-}
-
-static void test_edit_ratio(void **state)
-{
-	(void)state;
-	static const struct {
-		const char *a, *b;
-		double ratio;
-	} cases[] = {
-		{"a b c d", "a b c d", 0.0},
-		{"a b c d", "a  b\nc d", 0.0},
-		{"a b c d", "a x c d", 0.25},
-		{"a b c d", "w x y z", 1.0},
-		{"a b c d", "a b c", 0.25},
-		{"", "a b", 1.0},
-		{"", "", 0.0},
-		{"a b", "b a", 1.0},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_float_equal(action_edit_ratio(cases[i].a, cases[i].b), cases[i].ratio, 1e-9);
+	assert_int_equal(count(f->st, "SELECT count(*) FROM suggestions WHERE status = 'rejected'"
+				      " AND reason = 'hors sujet'"),
+			 1);
 }
 
 int main(void)
@@ -500,7 +521,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupted_send_is_not_resent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acknowledgement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_actions, setup, teardown),
-		cmocka_unit_test(test_edit_ratio),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,9 +56,9 @@ static const char *suggest_agent(const char *agent)
 
 /* Records the approval (sent as drafted) or the edit of suggestion rank,
  * inside the caller's transaction. draft NULL: the stored one. */
-static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_id,
-			   unsigned rank, const char *draft, const char *text, double *ratio_r,
-			   const char **error_r)
+static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_id, unsigned rank,
+                           const char *draft, const char *text, double *ratio_r,
+                           const char **error_r)
 {
 	struct suggestion sug = {0};
 	if (draft == NULL) {
@@ -66,15 +66,15 @@ static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_i
 		if (found <= 0) {
 			if (found == 0)
 				*error_r = set_error("ticket %lld has no suggestion %u",
-						     (long long)ticket_id, rank);
+				                     (long long)ticket_id, rank);
 			return -1;
 		}
 		draft = sug.draft != NULL ? sug.draft : "";
 	}
 	double ratio = suggest_edit_ratio(draft, text);
 	int rc = suggest_mark(st, ticket_id, (int)rank,
-			      ratio > 0 ? SUGGESTION_EDITED : SUGGESTION_APPROVED,
-			      suggest_agent(agent), NULL, ratio, error_r);
+	                      ratio > 0 ? SUGGESTION_EDITED : SUGGESTION_APPROVED,
+	                      suggest_agent(agent), NULL, ratio, error_r);
 	suggestion_clear(&sug);
 	if (rc == 0)
 		*ratio_r = ratio;
@@ -84,7 +84,7 @@ static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_i
 /* Begins the action's transaction and loads the ticket. 0, ACTION_NOT_FOUND
  * or -1 (rolled back, error set). */
 static int begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
-		 const char **error_r)
+                 const char **error_r)
 {
 	if (!action_agent_valid(agent)) {
 		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
@@ -98,14 +98,14 @@ static int begin(struct store *st, const char *agent, int64_t ticket_id, struct 
 	if (found == 1)
 		return 0;
 	*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
-			      : set_error("store: %s", store_error(st));
+	                      : set_error("store: %s", store_error(st));
 	store_rollback(st);
 	return found == 0 ? ACTION_NOT_FOUND : -1;
 }
 
 /* Writes the event (o consumed) and commits; rolls back on failure. */
 static int finish(struct store *st, const struct ticket *t, const char *agent, const char *kind,
-		  cJSON *o, const char **error_r)
+                  cJSON *o, const char **error_r)
 {
 	char *detail = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -127,10 +127,10 @@ static int fail_store(struct store *st, struct ticket *t, const char **error_r)
 	return -1;
 }
 
-int action_reply(struct store *st, const struct config *cfg, const char *agent,
-		 int64_t ticket_id, const char *text, unsigned suggestion_rank,
-		 const struct action_reply_options *opts, int64_t *outbox_id_r,
-		 const char **error_r)
+int action_reply(struct store *st, const struct config *cfg, const char *agent, int64_t ticket_id,
+                 const char *text, unsigned suggestion_rank,
+                 const struct action_reply_options *opts, int64_t *outbox_id_r,
+                 const char **error_r)
 {
 	static const struct action_reply_options defaults = {0};
 	if (opts == NULL)
@@ -140,12 +140,12 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent,
 	if (rc < 0)
 		return rc;
 	struct outbox_reply r = {
-		.ticket_id = ticket_id,
-		.text = text,
-		.agent = agent,
-		.suggestion_rank = suggestion_rank,
-		.keep_status = opts->keep_status,
-		.status_after = opts->set_status ? opts->status_after : TICKET_PENDING,
+	    .ticket_id = ticket_id,
+	    .text = text,
+	    .agent = agent,
+	    .suggestion_rank = suggestion_rank,
+	    .keep_status = opts->keep_status,
+	    .status_after = opts->set_status ? opts->status_after : TICKET_PENDING,
 	};
 	int64_t outbox_id;
 	if (outbox_queue_reply(st, cfg, &r, &outbox_id, error_r) < 0) {
@@ -154,9 +154,8 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent,
 		return -1;
 	}
 	double ratio = 0;
-	if (suggestion_rank > 0 &&
-	    mark_suggestion(st, agent, ticket_id, suggestion_rank, opts->draft, text, &ratio,
-			    error_r) < 0) {
+	if (suggestion_rank > 0 && mark_suggestion(st, agent, ticket_id, suggestion_rank,
+	                                           opts->draft, text, &ratio, error_r) < 0) {
 		store_rollback(st);
 		ticket_clear(&t);
 		return -1;
@@ -168,8 +167,9 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent,
 		cJSON_AddBoolToObject(o, "edited", ratio > 0.0);
 		cJSON_AddNumberToObject(o, "edit_ratio", ratio);
 	}
-	cJSON_AddStringToObject(o, "status_after", opts->keep_status ? "unchanged"
-				: ticket_status_name(r.status_after));
+	cJSON_AddStringToObject(o, "status_after",
+	                        opts->keep_status ? "unchanged"
+	                                          : ticket_status_name(r.status_after));
 	rc = finish(st, &t, agent, "reply_approved", o, error_r);
 	ticket_clear(&t);
 	if (rc == 0)
@@ -177,8 +177,8 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent,
 	return rc;
 }
 
-int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id,
-			     unsigned rank, const char *reason, const char **error_r)
+int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id, unsigned rank,
+                             const char *reason, const char **error_r)
 {
 	if (rank == 0) {
 		*error_r = "suggestions are numbered from 1";
@@ -200,7 +200,7 @@ int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket
 	/* suggest_mark writes the audit event (suggestion_rejected, with the
 	 * reason) and the decision log the knowledge-base statistics use. */
 	if (suggest_mark(st, ticket_id, (int)rank, SUGGESTION_REJECTED, suggest_agent(agent), kept,
-			 -1, error_r) < 0) {
+	                 -1, error_r) < 0) {
 		store_rollback(st);
 		ticket_clear(&t);
 		return -1;
@@ -215,7 +215,7 @@ int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket
 }
 
 int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
-		      enum ticket_status status, const char **error_r)
+                      enum ticket_status status, const char **error_r)
 {
 	if (strcmp(ticket_status_name(status), "?") == 0) {
 		*error_r = "unknown status";
@@ -236,7 +236,7 @@ int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
 }
 
 int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
-			enum ticket_priority priority, const char **error_r)
+                        enum ticket_priority priority, const char **error_r)
 {
 	if (strcmp(ticket_priority_name(priority), "?") == 0) {
 		*error_r = "unknown priority";
@@ -257,7 +257,7 @@ int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
 }
 
 int action_assign(struct store *st, const char *agent, int64_t ticket_id, const char *assignee,
-		  const char **error_r)
+                  const char **error_r)
 {
 	if (assignee != NULL && assignee[0] == '\0')
 		assignee = NULL;
@@ -286,7 +286,7 @@ int action_assign(struct store *st, const char *agent, int64_t ticket_id, const 
 }
 
 int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
-		     int64_t ticket_id, const char *queue, const char **error_r)
+                     int64_t ticket_id, const char *queue, const char **error_r)
 {
 	if (queue == NULL || !printable(queue, ACTION_MAX_NAME)) {
 		*error_r = "invalid queue name";

@@ -17,16 +17,16 @@
 struct config;
 
 #define ACTION_NOT_FOUND (-2)
-#define ACTION_MAX_AGENT 200  /* bytes of an agent identity */
+#define ACTION_MAX_AGENT 200   /* bytes of an agent identity */
 #define ACTION_MAX_REASON 2000 /* bytes of a rejection reason kept */
-#define ACTION_MAX_NAME 200   /* bytes of a queue or assignee name */
+#define ACTION_MAX_NAME 200    /* bytes of a queue or assignee name */
 
 /* "agent:EMAIL" or "cli:USER": a known kind, printable, short. */
 bool action_agent_valid(const char *agent);
 
 struct action_reply_options {
-	bool keep_status;               /* leave the ticket's status once sent */
-	bool set_status;                /* else: status_after instead of pending */
+	bool keep_status; /* leave the ticket's status once sent */
+	bool set_status;  /* else: status_after instead of pending */
 	enum ticket_status status_after;
 	/* The suggestion's draft as the agent saw it (when suggestion_rank > 0),
 	 * to measure the edit. NULL: the draft stored with the suggestion. */
@@ -37,23 +37,23 @@ struct action_reply_options {
  * from suggestion K (rank > 0), records its approval, or its edit with the
  * edit ratio (suggest_mark); fails if K is unknown or already decided.
  * opts may be NULL: the ticket becomes pending once the reply is sent. */
-int action_reply(struct store *st, const struct config *cfg, const char *agent,
-		 int64_t ticket_id, const char *text, unsigned suggestion_rank,
-		 const struct action_reply_options *opts, int64_t *outbox_id_r,
-		 const char **error_r);
+int action_reply(struct store *st, const struct config *cfg, const char *agent, int64_t ticket_id,
+                 const char *text, unsigned suggestion_rank,
+                 const struct action_reply_options *opts, int64_t *outbox_id_r,
+                 const char **error_r);
 /* Rejects suggestion K of the ticket with a reason (required: it is what
  * improves the knowledge base), through suggest_mark. */
-int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id,
-			     unsigned rank, const char *reason, const char **error_r);
+int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id, unsigned rank,
+                             const char *reason, const char **error_r);
 int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
-		      enum ticket_status status, const char **error_r);
+                      enum ticket_status status, const char **error_r);
 int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
-			enum ticket_priority priority, const char **error_r);
+                        enum ticket_priority priority, const char **error_r);
 /* assignee NULL or "": unassigned. */
 int action_assign(struct store *st, const char *agent, int64_t ticket_id, const char *assignee,
-		  const char **error_r);
+                  const char **error_r);
 /* queue must be one of the configuration's queues (when it lists any). */
 int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
-		     int64_t ticket_id, const char *queue, const char **error_r);
+                     int64_t ticket_id, const char *queue, const char **error_r);
 
 #endif

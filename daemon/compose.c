@@ -29,8 +29,11 @@ static char *clean_text(const char *s, size_t max)
 	size_t len = strlen(s);
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
-		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-			: c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		size_t n = c < 0x80                 ? 1
+		           : c >= 0xc2 && c <= 0xdf ? 2
+		           : c >= 0xe0 && c <= 0xef ? 3
+		           : c >= 0xf0 && c <= 0xf4 ? 4
+		                                    : 0;
 		if (n == 0 || i + n > len || !compose_utf8_valid(s + i, n)) {
 			if (sb.len + 1 > max)
 				break;
@@ -106,7 +109,7 @@ static bool valid_domain(const char *d, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)d[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '-' || c == '.';
+		          (c >= '0' && c <= '9') || c == '-' || c == '.';
 		if (!ok || (c == '.' && d[i + 1] == '.'))
 			return false;
 	}
@@ -299,7 +302,7 @@ char *compose_references(const char *references, const char *in_reply_to)
 	size_t n = 0, cap = 0;
 	/* A reference list longer than any sane thread is cut before splitting. */
 	_cleanup_free_ char *refs =
-		references != NULL ? xstrndup(references, strnlen(references, 64 * 1024)) : NULL;
+	    references != NULL ? xstrndup(references, strnlen(references, 64 * 1024)) : NULL;
 	split_ids(refs, &ids, &n, &cap);
 	/* The parent goes last, even if it also appeared earlier. */
 	_cleanup_free_ char *parent = NULL;
@@ -342,15 +345,15 @@ char *compose_date(int64_t t)
 {
 	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 	if (gmtime_r(&tt, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
 	/* Names from tables, not strftime: the locale must not leak into mail. */
-	return xasprintf("%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
-			 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
-			 tm.tm_min, tm.tm_sec);
+	return xasprintf("%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7], tm.tm_mday,
+	                 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec);
 }
 
 /* ---- encodings ---- */
@@ -358,7 +361,7 @@ char *compose_date(int64_t t)
 static void base64(struct strbuf *out, const unsigned char *in, size_t len)
 {
 	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	for (size_t i = 0; i < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16;
 		if (i + 1 < len)
@@ -366,8 +369,8 @@ static void base64(struct strbuf *out, const unsigned char *in, size_t len)
 		if (i + 2 < len)
 			v |= in[i + 2];
 		char q[4] = {alphabet[(v >> 18) & 63], alphabet[(v >> 12) & 63],
-			     i + 1 < len ? alphabet[(v >> 6) & 63] : '=',
-			     i + 2 < len ? alphabet[v & 63] : '='};
+		             i + 1 < len ? alphabet[(v >> 6) & 63] : '=',
+		             i + 2 < len ? alphabet[v & 63] : '='};
 		strbuf_append(out, q, 4);
 	}
 }
@@ -457,7 +460,7 @@ void compose_header(struct strbuf *out, const char *name, const char *value)
 
 /* "Name <addr>" with the name quoted (ASCII) or encoded (otherwise). */
 static void address_header(struct strbuf *out, const char *header, const char *name,
-			   const char *addr)
+                           const char *addr)
 {
 	_cleanup_free_ char *clean = clean_text(name, COMPOSE_MAX_NAME);
 	strbuf_printf(out, "%s: ", header);
@@ -492,8 +495,8 @@ void compose_qp(struct strbuf *out, const char *text)
 		for (size_t i = 0; i < line_len; i++) {
 			unsigned char c = (unsigned char)p[i];
 			bool last = i + 1 == line_len;
-			bool literal = (c >= 33 && c <= 126 && c != '=') ||
-				       ((c == ' ' || c == '\t') && !last);
+			bool literal =
+			    (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
 			size_t width = literal ? 1 : 3;
 			/* Room for the token and, unless it ends the line, a soft break. */
 			if (col + width > COMPOSE_QP_LINE - 1 &&
@@ -504,8 +507,8 @@ void compose_qp(struct strbuf *out, const char *text)
 			/* At the start of a line, "." (SMTP) and "From " (mbox) are
 			 * encoded so that no relay alters them. */
 			if (col == 0 && literal &&
-			    (c == '.' || (c == 'F' && strncmp(p + i, "From ", 5) == 0 &&
-					  i + 5 <= line_len))) {
+			    (c == '.' ||
+			     (c == 'F' && strncmp(p + i, "From ", 5) == 0 && i + 5 <= line_len))) {
 				literal = false;
 				width = 3;
 			}
@@ -527,7 +530,7 @@ void compose_qp(struct strbuf *out, const char *text)
 }
 
 int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_r,
-		  const char **error_r)
+                  const char **error_r)
 {
 	_cleanup_free_ char *from_name = NULL, *from_addr = NULL, *msgid = NULL;
 	if (compose_parse_from(m->from, &from_name, &from_addr, error_r) < 0)
@@ -585,9 +588,9 @@ int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_
 	if (m->auto_submitted)
 		strbuf_puts(&sb, "Auto-Submitted: auto-replied\r\n");
 	strbuf_puts(&sb, "MIME-Version: 1.0\r\n"
-			 "Content-Type: text/plain; charset=UTF-8\r\n"
-			 "Content-Transfer-Encoding: quoted-printable\r\n"
-			 "\r\n");
+	                 "Content-Type: text/plain; charset=UTF-8\r\n"
+	                 "Content-Transfer-Encoding: quoted-printable\r\n"
+	                 "\r\n");
 	compose_qp(&sb, body);
 	*raw_r = strbuf_steal(&sb);
 	*message_id_r = TAKE_PTR(msgid);
@@ -595,7 +598,7 @@ int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_
 }
 
 char *compose_render(const char *tmpl, const char *const *keys, const char *const *values,
-		     unsigned n)
+                     unsigned n)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, COMPOSE_MAX_BODY);

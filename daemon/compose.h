@@ -27,7 +27,8 @@ struct compose_mail {
 	const char *to_name;     /* NULL or "": no display name */
 	const char *subject;     /* the ticket's subject as the customer wrote it */
 	int64_t ticket_id;       /* for the [#N] tag */
-	const char *in_reply_to; /* Message-ID of the customer's last message (with or without <>), or NULL */
+	const char *in_reply_to; /* Message-ID of the customer's last message (with or without <>),
+	                            or NULL */
 	const char *references;  /* that message's References (space separated), or NULL */
 	const char *body;        /* UTF-8 text, LF or CRLF line ends */
 	bool auto_submitted;     /* automatic acknowledgement: adds Auto-Submitted: auto-replied */
@@ -39,7 +40,7 @@ struct compose_mail {
  * Message-ID (without <>) into *message_id_r. Fails on an invalid address,
  * a body that is not UTF-8 or longer than COMPOSE_MAX_BODY. */
 int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_r,
-		  const char **error_r);
+                  const char **error_r);
 
 /* Splits "Name <addr>" (or a bare address) into a display name (NULL when
  * none) and a validated address. */
@@ -76,6 +77,6 @@ bool compose_utf8_valid(const char *s, size_t len);
  * placeholders are left as they are so that a typo shows. The result is at
  * most COMPOSE_MAX_BODY bytes. */
 char *compose_render(const char *tmpl, const char *const *keys, const char *const *values,
-		     unsigned n);
+                     unsigned n);
 
 #endif

@@ -85,7 +85,7 @@ static int edit_text(const char *text, char **text_r)
 {
 	const char *tmpdir = getenv("TMPDIR");
 	_cleanup_free_ char *path =
-		xasprintf("%s/triagectl-reply-XXXXXX.txt", tmpdir && tmpdir[0] ? tmpdir : "/tmp");
+	    xasprintf("%s/triagectl-reply-XXXXXX.txt", tmpdir && tmpdir[0] ? tmpdir : "/tmp");
 	/* mkstemps creates it 0600: the draft may hold customer data. */
 	int fd = mkstemps(path, 4);
 	if (fd < 0) {
@@ -137,27 +137,27 @@ static int action_status(int rc)
 int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: triagectl reply N --text-file F [--edit] [--approve] [STATUS]\n"
-		"       triagectl reply N --suggestion K [--edit] [--approve] [STATUS]\n"
-		"       triagectl reply N --reject K --reason TEXT\n"
-		"Shows the reply to ticket N (the text of file F, - for stdin, or the draft\n"
-		"of suggestion K); --edit opens it in $EDITOR first; --approve queues it in\n"
-		"the outbox, to the requester, answering the customer's last message.\n"
-		"STATUS, once sent: --status S (default pending) or --keep-status.\n"
-		"--as AGENT acts as agent:EMAIL instead of cli:$USER.\n";
+	    "usage: triagectl reply N --text-file F [--edit] [--approve] [STATUS]\n"
+	    "       triagectl reply N --suggestion K [--edit] [--approve] [STATUS]\n"
+	    "       triagectl reply N --reject K --reason TEXT\n"
+	    "Shows the reply to ticket N (the text of file F, - for stdin, or the draft\n"
+	    "of suggestion K); --edit opens it in $EDITOR first; --approve queues it in\n"
+	    "the outbox, to the requester, answering the customer's last message.\n"
+	    "STATUS, once sent: --status S (default pending) or --keep-status.\n"
+	    "--as AGENT acts as agent:EMAIL instead of cli:$USER.\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	static const struct option options[] = {
-		{"text-file", required_argument, NULL, 'f'},
-		{"suggestion", required_argument, NULL, 's'},
-		{"edit", no_argument, NULL, 'e'},
-		{"approve", no_argument, NULL, 'a'},
-		{"reject", required_argument, NULL, 'r'},
-		{"reason", required_argument, NULL, 'R'},
-		{"status", required_argument, NULL, 'S'},
-		{"keep-status", no_argument, NULL, 'k'},
-		{"as", required_argument, NULL, 'A'},
-		{0},
+	    {"text-file", required_argument, NULL, 'f'},
+	    {"suggestion", required_argument, NULL, 's'},
+	    {"edit", no_argument, NULL, 'e'},
+	    {"approve", no_argument, NULL, 'a'},
+	    {"reject", required_argument, NULL, 'r'},
+	    {"reason", required_argument, NULL, 'R'},
+	    {"status", required_argument, NULL, 'S'},
+	    {"keep-status", no_argument, NULL, 'k'},
+	    {"as", required_argument, NULL, 'A'},
+	    {0},
 	};
 	const char *text_file = NULL, *reason = NULL, *as = NULL;
 	int64_t suggestion = 0, reject = 0;
@@ -166,18 +166,26 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case 'f': text_file = optarg; break;
+		case 'f':
+			text_file = optarg;
+			break;
 		case 's':
 		case 'r':
 			if (parse_int64(optarg, 1, 1000, opt == 's' ? &suggestion : &reject) < 0) {
 				ctl_error("--%s: expected a suggestion number 1..1000",
-					  opt == 's' ? "suggestion" : "reject");
+				          opt == 's' ? "suggestion" : "reject");
 				return CTL_USAGE;
 			}
 			break;
-		case 'e': edit = true; break;
-		case 'a': approve = true; break;
-		case 'R': reason = optarg; break;
+		case 'e':
+			edit = true;
+			break;
+		case 'a':
+			approve = true;
+			break;
+		case 'R':
+			reason = optarg;
+			break;
 		case 'S':
 			if (ticket_status_parse(optarg, &opts.status_after) < 0) {
 				ctl_error("--status: unknown status \"%s\"", optarg);
@@ -185,9 +193,15 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 			}
 			opts.set_status = true;
 			break;
-		case 'k': opts.keep_status = true; break;
-		case 'A': as = optarg; break;
-		default: fputs(usage, stderr); return CTL_USAGE;
+		case 'k':
+			opts.keep_status = true;
+			break;
+		case 'A':
+			as = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return CTL_USAGE;
 		}
 	}
 	int64_t ticket_id;
@@ -216,7 +230,7 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 			return CTL_USAGE;
 		}
 		int rc = action_reject_suggestion(st, agent, ticket_id, (unsigned)reject, reason,
-						  &error);
+		                                  &error);
 		if (rc < 0) {
 			ctl_error("%s", error);
 			return action_status(rc);
@@ -238,13 +252,13 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 			if (found < 0)
 				ctl_error("%s", error);
 			else
-				ctl_error("ticket %lld has no suggestion %lld", (long long)ticket_id,
-					  (long long)suggestion);
+				ctl_error("ticket %lld has no suggestion %lld",
+				          (long long)ticket_id, (long long)suggestion);
 			return found < 0 ? CTL_FAIL : CTL_NOTFOUND;
 		}
 		if (sug.status != SUGGESTION_PROPOSED && approve) {
 			ctl_error("suggestion %lld was already %s", (long long)suggestion,
-				  suggestion_status_name(sug.status));
+			          suggestion_status_name(sug.status));
 			suggestion_clear(&sug);
 			return CTL_DATAERR;
 		}
@@ -284,7 +298,7 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 	}
 	int64_t outbox_id;
 	int rc = action_reply(st, ctl_config(ctl), agent, ticket_id, text, (unsigned)suggestion,
-			      &opts, &outbox_id, &error);
+	                      &opts, &outbox_id, &error);
 	if (rc < 0) {
 		ctl_error("%s", error);
 		return action_status(rc);
@@ -323,10 +337,10 @@ static void add_str(cJSON *o, const char *key, const char *value)
 static int outbox_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"status", required_argument, NULL, 's'},
-		{"ticket", required_argument, NULL, 't'},
-		{"limit", required_argument, NULL, 'l'},
-		{0},
+	    {"status", required_argument, NULL, 's'},
+	    {"ticket", required_argument, NULL, 't'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {0},
 	};
 	const char *status = NULL;
 	int64_t ticket = 0, limit = 100;
@@ -353,7 +367,8 @@ static int outbox_list(struct ctl *ctl, int argc, char **argv)
 				return CTL_USAGE;
 			}
 			break;
-		default: return CTL_USAGE;
+		default:
+			return CTL_USAGE;
 		}
 	}
 	if (optind != argc) {
@@ -386,7 +401,8 @@ static int outbox_list(struct ctl *ctl, int argc, char **argv)
 			add_str(o, "to", r->to_addr);
 			add_str(o, "subject", r->subject);
 			cJSON_AddNumberToObject(o, "attempts", r->attempts);
-			add_time(o, "next_attempt", r->status == OUTBOX_QUEUED ? r->next_attempt : 0);
+			add_time(o, "next_attempt",
+			         r->status == OUTBOX_QUEUED ? r->next_attempt : 0);
 			add_str(o, "last_error", r->last_error);
 			add_time(o, "created", r->created);
 			add_time(o, "accepted_at", r->accepted_at);
@@ -402,13 +418,13 @@ static int outbox_list(struct ctl *ctl, int argc, char **argv)
 		cJSON_free(out);
 		cJSON_Delete(arr);
 	} else {
-		printf("%-6s %-8s %-6s %-7s %-3s %-20s %-30s %s\n", "ID", "STATUS", "KIND", "TICKET",
-		       "TRY", "NEXT/SENT", "TO", "LAST ERROR");
+		printf("%-6s %-8s %-6s %-7s %-3s %-20s %-30s %s\n", "ID", "STATUS", "KIND",
+		       "TICKET", "TRY", "NEXT/SENT", "TO", "LAST ERROR");
 		for (size_t i = 0; i < n; i++) {
 			const struct outbox_row *r = &rows[i];
 			int64_t when = r->status == OUTBOX_SENT     ? r->accepted_at
-				       : r->status == OUTBOX_QUEUED ? r->next_attempt
-								    : 0;
+			               : r->status == OUTBOX_QUEUED ? r->next_attempt
+			                                            : 0;
 			printf("%-6lld %-8s %-6s %-7lld %-3u %-20s %-30s %s\n", (long long)r->id,
 			       outbox_status_name(r->status), outbox_kind_name(r->kind),
 			       (long long)r->ticket_id, r->attempts, utc(when, b1), r->to_addr,
@@ -422,23 +438,26 @@ static int outbox_list(struct ctl *ctl, int argc, char **argv)
 static int outbox_send(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"all", no_argument, NULL, 'a'},
-		{"max", required_argument, NULL, 'm'},
-		{0},
+	    {"all", no_argument, NULL, 'a'},
+	    {"max", required_argument, NULL, 'm'},
+	    {0},
 	};
 	bool all = false;
 	int64_t max = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case 'a': all = true; break;
+		case 'a':
+			all = true;
+			break;
 		case 'm':
 			if (parse_int64(optarg, 1, 1000000, &max) < 0) {
 				ctl_error("--max: expected a number 1..1000000");
 				return CTL_USAGE;
 			}
 			break;
-		default: return CTL_USAGE;
+		default:
+			return CTL_USAGE;
 		}
 	}
 	if (optind != argc) {
@@ -495,7 +514,7 @@ static int outbox_show(struct ctl *ctl, int argc, char **argv)
 	int found = store_outbox_get(st, id, &r);
 	if (found <= 0) {
 		ctl_error(found < 0 ? "%s" : "no outbox mail %s",
-			  found < 0 ? store_error(st) : argv[1]);
+		          found < 0 ? store_error(st) : argv[1]);
 		return found < 0 ? CTL_FAIL : CTL_NOTFOUND;
 	}
 	fputs(r.raw, stdout);
@@ -506,14 +525,14 @@ static int outbox_show(struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_outbox(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: triagectl outbox [--status S] [--ticket N] [--limit N] [--json]\n"
-		"       triagectl outbox send [--all] [--max N]\n"
-		"       triagectl outbox requeue ID\n"
-		"       triagectl outbox show ID\n"
-		"Lists outgoing mail with its status (queued, sending, sent, failed).\n"
-		"send: sends what is due now (--all: every queued mail, due or not); exits 69\n"
-		"when some mail could not be sent. requeue: sends a failed mail again, once\n"
-		"you checked that it did not arrive. show: prints the mail as sent.\n";
+	    "usage: triagectl outbox [--status S] [--ticket N] [--limit N] [--json]\n"
+	    "       triagectl outbox send [--all] [--max N]\n"
+	    "       triagectl outbox requeue ID\n"
+	    "       triagectl outbox show ID\n"
+	    "Lists outgoing mail with its status (queued, sending, sent, failed).\n"
+	    "send: sends what is due now (--all: every queued mail, due or not); exits 69\n"
+	    "when some mail could not be sent. requeue: sends a failed mail again, once\n"
+	    "you checked that it did not arrive. show: prints the mail as sent.\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	if (argc >= 2 && strcmp(argv[1], "send") == 0)

@@ -48,7 +48,7 @@ int outbox_global_init(const char **error_r)
 
 /* Adds an audit event whose detail is the JSON object o (consumed). */
 static int add_event(struct store *st, int64_t ticket_id, const char *actor, const char *kind,
-		     cJSON *o)
+                     cJSON *o)
 {
 	char *detail = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -74,9 +74,9 @@ static const char *from_address(const struct config *cfg, char **addr_r, const c
 /* Composes a mail to the ticket's requester, answering its last incoming
  * message, and inserts it as queued (due now). */
 static int queue_mail(struct store *st, const struct config *cfg, const struct ticket *t,
-		      enum outbox_kind kind, const char *text, const char *agent,
-		      unsigned suggestion_rank, const char *status_after, int64_t *id_r,
-		      const char **error_r)
+                      enum outbox_kind kind, const char *text, const char *agent,
+                      unsigned suggestion_rank, const char *status_after, int64_t *id_r,
+                      const char **error_r)
 {
 	_cleanup_free_ char *from_addr = NULL, *parent = NULL, *parent_refs = NULL;
 	if (from_address(cfg, &from_addr, error_r) == NULL)
@@ -88,16 +88,16 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 	}
 	int64_t now = store_now();
 	struct compose_mail m = {
-		.from = cfg->smtp.from,
-		.to_addr = t->requester,
-		.to_name = t->requester_name,
-		.subject = t->subject,
-		.ticket_id = t->id,
-		.in_reply_to = parent,
-		.references = parent_refs,
-		.body = text,
-		.auto_submitted = kind == OUTBOX_ACK,
-		.date = now,
+	    .from = cfg->smtp.from,
+	    .to_addr = t->requester,
+	    .to_name = t->requester_name,
+	    .subject = t->subject,
+	    .ticket_id = t->id,
+	    .in_reply_to = parent,
+	    .references = parent_refs,
+	    .body = text,
+	    .auto_submitted = kind == OUTBOX_ACK,
+	    .date = now,
 	};
 	_cleanup_free_ char *raw = NULL, *msgid = NULL;
 	if (compose_build(&m, &raw, &msgid, error_r) < 0)
@@ -105,21 +105,21 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 	_cleanup_free_ char *subject = compose_reply_subject(t->subject, t->id);
 	_cleanup_free_ char *refs = compose_references(parent_refs, parent);
 	struct outbox_row row = {
-		.ticket_id = t->id,
-		.kind = kind,
-		.message_id = msgid,
-		.from_addr = from_addr,
-		.to_addr = t->requester,
-		.subject = subject,
-		.body_text = (char *)text,
-		.in_reply_to = parent,
-		.refs = refs,
-		.raw = raw,
-		.next_attempt = now,
-		.created = now,
-		.agent = (char *)agent,
-		.suggestion_rank = suggestion_rank,
-		.status_after = (char *)status_after,
+	    .ticket_id = t->id,
+	    .kind = kind,
+	    .message_id = msgid,
+	    .from_addr = from_addr,
+	    .to_addr = t->requester,
+	    .subject = subject,
+	    .body_text = (char *)text,
+	    .in_reply_to = parent,
+	    .refs = refs,
+	    .raw = raw,
+	    .next_attempt = now,
+	    .created = now,
+	    .agent = (char *)agent,
+	    .suggestion_rank = suggestion_rank,
+	    .status_after = (char *)status_after,
 	};
 	if (store_outbox_add(st, &row, id_r) < 0) {
 		*error_r = set_error("store: %s", store_error(st));
@@ -139,7 +139,7 @@ static int get_ticket(struct store *st, int64_t id, struct ticket *t, const char
 }
 
 int outbox_queue_reply(struct store *st, const struct config *cfg, const struct outbox_reply *r,
-		       int64_t *outbox_id_r, const char **error_r)
+                       int64_t *outbox_id_r, const char **error_r)
 {
 	if (r->text == NULL || r->text[strspn(r->text, " \t\r\n")] == '\0') {
 		*error_r = "the reply is empty";
@@ -149,8 +149,8 @@ int outbox_queue_reply(struct store *st, const struct config *cfg, const struct 
 	if (get_ticket(st, r->ticket_id, &t, error_r) < 0)
 		return -1;
 	int rc = queue_mail(st, cfg, &t, OUTBOX_REPLY, r->text, r->agent, r->suggestion_rank,
-			    r->keep_status ? NULL : ticket_status_name(r->status_after),
-			    outbox_id_r, error_r);
+	                    r->keep_status ? NULL : ticket_status_name(r->status_after),
+	                    outbox_id_r, error_r);
 	ticket_clear(&t);
 	return rc;
 }
@@ -177,8 +177,8 @@ static int read_template(const char *dir, const char *lang, char **text_r, const
 	close(fd);
 	if (n < 0 || sb.truncated) {
 		*error_r = n < 0 ? set_error("%s: %s", path, strerror(saved))
-				 : set_error("%s: template larger than %d bytes", path,
-					     OUTBOX_MAX_TEMPLATE);
+		                 : set_error("%s: template larger than %d bytes", path,
+		                             OUTBOX_MAX_TEMPLATE);
 		strbuf_free(&sb);
 		return -1;
 	}
@@ -187,8 +187,8 @@ static int read_template(const char *dir, const char *lang, char **text_r, const
 }
 
 int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_id,
-		     const char *lang, unsigned loop_flags, int64_t *outbox_id_r, const char **why_r,
-		     const char **error_r)
+                     const char *lang, unsigned loop_flags, int64_t *outbox_id_r,
+                     const char **why_r, const char **error_r)
 {
 	struct ticket t;
 	if (get_ticket(st, ticket_id, &t, error_r) < 0)
@@ -238,7 +238,8 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", (long long)t.id);
 	const char *name = t.requester_name != NULL && t.requester_name[0] != '\0'
-				   ? t.requester_name : t.requester;
+	                       ? t.requester_name
+	                       : t.requester;
 	static const char *const keys[] = {"ticket.id", "ticket.subject", "customer.name"};
 	const char *values[] = {id, t.subject, name};
 	body = compose_render(tmpl, keys, values, ARRAY_SIZE(keys));
@@ -280,8 +281,7 @@ int64_t outbox_backoff(unsigned retry_seconds, unsigned attempts)
 
 /* ---- recovery ---- */
 
-int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r,
-		   const char **error_r)
+int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r, const char **error_r)
 {
 	int64_t before = store_now() - (int64_t)cfg->smtp.timeout_seconds - STALE_MARGIN_SECONDS;
 	int64_t *ids = NULL;
@@ -305,8 +305,8 @@ int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r,
 		}
 		/* The server may have accepted it just before the stop: sending it
 		 * again could deliver it twice, so it waits for a human. */
-		int changed = row.status == OUTBOX_SENDING ? store_outbox_mark_failed(st, row.id, reason)
-							   : 0;
+		int changed =
+		    row.status == OUTBOX_SENDING ? store_outbox_mark_failed(st, row.id, reason) : 0;
 		if (changed < 0) {
 			outbox_row_clear(&row);
 			goto fail_tx;
@@ -330,10 +330,11 @@ int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r,
 			char tid[32];
 			snprintf(tid, sizeof(tid), "TICKET=%lld", (long long)row.ticket_id);
 			const char *fields[] = {tid, NULL};
-			log_fields(LOG_WARNING, fields,
-				   "outbox: mail %lld to %s was interrupted during send; marked failed,"
-				   " check whether it arrived before `triagectl outbox requeue %lld`",
-				   (long long)row.id, row.to_addr, (long long)row.id);
+			log_fields(
+			    LOG_WARNING, fields,
+			    "outbox: mail %lld to %s was interrupted during send; marked failed,"
+			    " check whether it arrived before `triagectl outbox requeue %lld`",
+			    (long long)row.id, row.to_addr, (long long)row.id);
 			done++;
 		}
 		outbox_row_clear(&row);
@@ -358,9 +359,10 @@ int outbox_requeue(struct store *st, int64_t outbox_id, const char *actor, const
 	if (found < 0)
 		goto fail_tx;
 	if (found == 0 || row.status != OUTBOX_FAILED) {
-		*error_r = found == 0 ? set_error("no outbox mail %lld", (long long)outbox_id)
-				      : set_error("outbox mail %lld is %s, not failed",
-						  (long long)outbox_id, outbox_status_name(row.status));
+		*error_r = found == 0
+		               ? set_error("no outbox mail %lld", (long long)outbox_id)
+		               : set_error("outbox mail %lld is %s, not failed",
+		                           (long long)outbox_id, outbox_status_name(row.status));
 		if (found == 1)
 			outbox_row_clear(&row);
 		store_rollback(st);
@@ -437,7 +439,7 @@ enum send_result { SEND_OK, SEND_TEMPORARY, SEND_PERMANENT };
 /* One SMTP transaction for one mail. *error_r (never holding the password)
  * is set when the result is not SEND_OK. */
 static enum send_result smtp_send(const struct config *cfg, const char *password,
-				  const struct outbox_row *row, char *error, size_t error_size)
+                                  const struct outbox_row *row, char *error, size_t error_size)
 {
 	const struct cfg_smtp *smtp = &cfg->smtp;
 	CURL *curl = curl_easy_init();
@@ -461,7 +463,7 @@ static enum send_result smtp_send(const struct config *cfg, const char *password
 	/* TLS: required for STARTTLS and implicit TLS (never a silent downgrade
 	 * to plain text); plain only when the configuration says "none". */
 	curl_easy_setopt(curl, CURLOPT_USE_SSL,
-			 smtp->tls == CFG_TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+	                 smtp->tls == CFG_TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, smtp->tls_verify ? 1L : 0L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, smtp->tls_verify ? 2L : 0L);
 	if (smtp->tls_ca_file != NULL)
@@ -492,13 +494,13 @@ static enum send_result smtp_send(const struct config *cfg, const char *password
 	const char *said = reply.refusal[0] ? reply.refusal : reply.last;
 	/* libcurl's detailed message when it has one, else its generic one. */
 	snprintf(error, error_size, "%s%s%s", errbuf[0] ? errbuf : curl_easy_strerror(rc),
-		 said[0] ? "; server said: " : "", said);
+	         said[0] ? "; server said: " : "", said);
 	/* A 5xx to the envelope or the data will not change by waiting. A
 	 * refusal of us rather than of the mail (530 "authentication or
 	 * STARTTLS required", 534, 535, 538: RFC 4954, 3207) is the
 	 * administrator's to fix, so those keep retrying. */
-	bool refused_us = rc == CURLE_LOGIN_DENIED || code == 530 || code == 534 || code == 535 ||
-			  code == 538;
+	bool refused_us =
+	    rc == CURLE_LOGIN_DENIED || code == 530 || code == 534 || code == 535 || code == 538;
 	if (code >= 500 && code < 600 && !refused_us)
 		return SEND_PERMANENT;
 	return SEND_TEMPORARY;
@@ -535,21 +537,21 @@ static int record_sent(struct store *st, const struct outbox_row *row, const cha
 	if (row->ticket_id > 0) {
 		_cleanup_free_ char *refs = bare_ids(row->refs);
 		struct message m = {
-			.ticket_id = row->ticket_id,
-			.outgoing = true,
-			.message_id = row->message_id,
-			.dedupe_key = row->message_id,
-			.in_reply_to = row->in_reply_to,
-			.references = refs,
-			.from_addr = row->from_addr,
-			.to_addrs = row->to_addr,
-			.subject = row->subject,
-			.date = now,
-			.received = now,
-			.body_text = row->body_text,
-			.new_text = row->body_text,
-			.raw = row->raw,
-			.raw_len = strlen(row->raw),
+		    .ticket_id = row->ticket_id,
+		    .outgoing = true,
+		    .message_id = row->message_id,
+		    .dedupe_key = row->message_id,
+		    .in_reply_to = row->in_reply_to,
+		    .references = refs,
+		    .from_addr = row->from_addr,
+		    .to_addrs = row->to_addr,
+		    .subject = row->subject,
+		    .date = now,
+		    .received = now,
+		    .body_text = row->body_text,
+		    .new_text = row->body_text,
+		    .raw = row->raw,
+		    .raw_len = strlen(row->raw),
 		};
 		int64_t message_id;
 		if (store_message_add(st, &m, &message_id) < 0)
@@ -573,7 +575,7 @@ static int record_sent(struct store *st, const struct outbox_row *row, const cha
 		if (row->agent != NULL)
 			cJSON_AddStringToObject(o, "approved_by", row->agent);
 		if (add_event(st, row->ticket_id, "system",
-			      row->kind == OUTBOX_ACK ? "ack_sent" : "reply_sent", o) < 0)
+		              row->kind == OUTBOX_ACK ? "ack_sent" : "reply_sent", o) < 0)
 			goto fail_tx;
 	}
 	if (store_commit(st) < 0)
@@ -586,9 +588,9 @@ fail:
 	return -1;
 }
 
-static int record_failure(struct store *st, const struct config *cfg,
-			  const struct outbox_row *row, enum send_result result,
-			  const char *smtp_error, bool *final_r, const char **error_r)
+static int record_failure(struct store *st, const struct config *cfg, const struct outbox_row *row,
+                          enum send_result result, const char *smtp_error, bool *final_r,
+                          const char **error_r)
 {
 	bool final = result == SEND_PERMANENT || row->attempts >= cfg->smtp.max_attempts;
 	if (store_begin(st) < 0)
@@ -643,7 +645,7 @@ static int claim_next(struct store *st, bool flush, int64_t *after_id, struct ou
 }
 
 int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bool flush,
-		    struct outbox_send_stats *stats_r, const char **error_r)
+                    struct outbox_send_stats *stats_r, const char **error_r)
 {
 	struct outbox_send_stats stats = {0};
 	_cleanup_free_ char *from = NULL;
@@ -654,7 +656,7 @@ int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bo
 	char *password = NULL;
 	if (cfg->smtp.password_file != NULL || cfg->smtp.password_env != NULL) {
 		if (config_read_secret(cfg->smtp.password_file, cfg->smtp.password_env, &password,
-				       error_r) < 0) {
+		                       error_r) < 0) {
 			*error_r = set_error("smtp password: %s", *error_r);
 			return -1;
 		}
@@ -676,32 +678,34 @@ int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bo
 		snprintf(mid, sizeof(mid), "MESSAGE_ID=%s", row.message_id);
 		const char *fields[] = {tid, mid, NULL};
 		char smtp_error[OUTBOX_MAX_ERROR];
-		enum send_result result = smtp_send(cfg, password, &row, smtp_error,
-						    sizeof(smtp_error));
+		enum send_result result =
+		    smtp_send(cfg, password, &row, smtp_error, sizeof(smtp_error));
 		if (result == SEND_OK) {
 			if (record_sent(st, &row, error_r) < 0) {
 				/* Left in sending: recovery marks it interrupted, never resent. */
-				log_fields(LOG_ERR, fields,
-					   "outbox: mail %lld accepted by the server but not recorded: %s",
-					   (long long)row.id, *error_r);
+				log_fields(
+				    LOG_ERR, fields,
+				    "outbox: mail %lld accepted by the server but not recorded: %s",
+				    (long long)row.id, *error_r);
 				outbox_row_clear(&row);
 				ret = -1;
 				break;
 			}
 			log_fields(LOG_INFO, fields, "outbox: %s %lld sent to %s",
-				   outbox_kind_name(row.kind), (long long)row.id, row.to_addr);
+			           outbox_kind_name(row.kind), (long long)row.id, row.to_addr);
 			stats.sent++;
 		} else {
 			bool final;
-			if (record_failure(st, cfg, &row, result, smtp_error, &final, error_r) < 0) {
+			if (record_failure(st, cfg, &row, result, smtp_error, &final, error_r) <
+			    0) {
 				outbox_row_clear(&row);
 				ret = -1;
 				break;
 			}
 			log_fields(final ? LOG_ERR : LOG_WARNING, fields,
-				   "outbox: mail %lld to %s, attempt %u: %s%s", (long long)row.id,
-				   row.to_addr, row.attempts, smtp_error,
-				   final ? " (giving up)" : " (will retry)");
+			           "outbox: mail %lld to %s, attempt %u: %s%s", (long long)row.id,
+			           row.to_addr, row.attempts, smtp_error,
+			           final ? " (giving up)" : " (will retry)");
 			if (final)
 				stats.failed++;
 			else

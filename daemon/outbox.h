@@ -34,17 +34,17 @@ int outbox_global_init(const char **error_r);
 
 struct outbox_reply {
 	int64_t ticket_id;
-	const char *text;          /* UTF-8 */
-	const char *agent;         /* "agent:EMAIL", "cli:USER" */
-	unsigned suggestion_rank;  /* 0: written by hand */
-	bool keep_status;          /* true: leave the ticket's status when sent */
+	const char *text;                /* UTF-8 */
+	const char *agent;               /* "agent:EMAIL", "cli:USER" */
+	unsigned suggestion_rank;        /* 0: written by hand */
+	bool keep_status;                /* true: leave the ticket's status when sent */
 	enum ticket_status status_after; /* else set this once sent (usually pending) */
 };
 
 /* Composes the reply to the customer's last message of the ticket and queues
  * it, due now. Runs inside the caller's transaction (begins none). */
 int outbox_queue_reply(struct store *st, const struct config *cfg, const struct outbox_reply *r,
-		       int64_t *outbox_id_r, const char **error_r);
+                       int64_t *outbox_id_r, const char **error_r);
 
 /* Queues the automatic acknowledgement of a new ticket from the template
  * templates_dir/ack-LANG.txt (ack-en.txt when LANG has none), unless the mail
@@ -53,8 +53,8 @@ int outbox_queue_reply(struct store *st, const struct config *cfg, const struct 
  * Runs inside the caller's transaction. Returns 1 queued, 0 not queued with
  * the reason in *why_r, -1 on error. */
 int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_id,
-		     const char *lang, unsigned loop_flags, int64_t *outbox_id_r, const char **why_r,
-		     const char **error_r);
+                     const char *lang, unsigned loop_flags, int64_t *outbox_id_r,
+                     const char **why_r, const char **error_r);
 
 /* Earliest time a queued mail is due: 1 and *when_r, 0 when nothing waits. */
 int outbox_next_due(struct store *st, int64_t *when_r);
@@ -68,12 +68,11 @@ struct outbox_send_stats {
  * SMTP failures are recorded on the mails, not returned: -1 only when the
  * store fails or the SMTP settings are unusable. */
 int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bool flush,
-		    struct outbox_send_stats *stats_r, const char **error_r);
+                    struct outbox_send_stats *stats_r, const char **error_r);
 
 /* Marks mails left in sending for longer than any send can take (a crash or
  * a kill mid-send) as failed with an event. *n_r: how many. */
-int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r,
-		   const char **error_r);
+int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r, const char **error_r);
 
 /* failed -> queued, due now, by an administrator who checked it was not
  * delivered. One transaction, with an event naming who. */

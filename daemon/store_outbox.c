@@ -66,11 +66,11 @@ void outbox_rows_free(struct outbox_row **rows, size_t n)
 
 int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"INSERT INTO outbox (ticket_id, kind, status, message_id, from_addr, to_addr,"
-		" subject, body_text, in_reply_to, refs, raw, attempts, next_attempt, created,"
-		" agent, suggestion_rank, status_after)"
-		" VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *s = store_stmt(
+	    st, "INSERT INTO outbox (ticket_id, kind, status, message_id, from_addr, to_addr,"
+	        " subject, body_text, in_reply_to, refs, raw, attempts, next_attempt, created,"
+	        " agent, suggestion_rank, status_after)"
+	        " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
 	if (s == NULL)
 		return -1;
 	if (r->ticket_id > 0)
@@ -96,9 +96,9 @@ int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r
 	return 0;
 }
 
-#define OUTBOX_COLUMNS                                                                   \
-	"id, ticket_id, kind, status, message_id, from_addr, to_addr, subject, body_text," \
-	" in_reply_to, refs, attempts, next_attempt, last_error, created, claimed_at,"    \
+#define OUTBOX_COLUMNS                                                                             \
+	"id, ticket_id, kind, status, message_id, from_addr, to_addr, subject, body_text,"         \
+	" in_reply_to, refs, attempts, next_attempt, last_error, created, claimed_at,"             \
 	" accepted_at, agent, suggestion_rank, status_after"
 
 static void row_from_stmt(sqlite3_stmt *s, struct outbox_row *r)
@@ -144,8 +144,8 @@ int store_outbox_get(struct store *st, int64_t id, struct outbox_row *r_r)
 int store_outbox_next_due(struct store *st, int64_t *when_r)
 {
 	/* min() over the partial index outbox_due: no scan of sent mail. */
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT min(next_attempt) FROM outbox WHERE status = 'queued'");
+	sqlite3_stmt *s =
+	    store_stmt(st, "SELECT min(next_attempt) FROM outbox WHERE status = 'queued'");
 	if (s == NULL)
 		return -1;
 	int rc = sqlite3_step(s);
@@ -159,11 +159,11 @@ int store_outbox_next_due(struct store *st, int64_t *when_r)
 }
 
 int store_outbox_first_due(struct store *st, int64_t now, int ignore_time, int64_t after_id,
-			   int64_t *id_r)
+                           int64_t *id_r)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT id FROM outbox WHERE status = 'queued' AND (?2 OR next_attempt <= ?1)"
-		" AND id > ?3 ORDER BY CASE WHEN ?2 THEN 0 ELSE next_attempt END, id LIMIT 1");
+	sqlite3_stmt *s = store_stmt(
+	    st, "SELECT id FROM outbox WHERE status = 'queued' AND (?2 OR next_attempt <= ?1)"
+	        " AND id > ?3 ORDER BY CASE WHEN ?2 THEN 0 ELSE next_attempt END, id LIMIT 1");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, now);
@@ -185,9 +185,9 @@ static int exec_changes(struct store *st, sqlite3_stmt *s)
 
 int store_outbox_claim(struct store *st, int64_t id, int64_t now)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = ?"
-		" WHERE id = ? AND status = 'queued'");
+	sqlite3_stmt *s = store_stmt(
+	    st, "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = ?"
+	        " WHERE id = ? AND status = 'queued'");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, now);
@@ -197,9 +197,9 @@ int store_outbox_claim(struct store *st, int64_t id, int64_t now)
 
 int store_outbox_mark_sent(struct store *st, int64_t id, int64_t accepted_at)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"UPDATE outbox SET status = 'sent', accepted_at = ?, last_error = NULL"
-		" WHERE id = ? AND status = 'sending'");
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE outbox SET status = 'sent', accepted_at = ?, last_error = NULL"
+	                   " WHERE id = ? AND status = 'sending'");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, accepted_at);
@@ -207,12 +207,11 @@ int store_outbox_mark_sent(struct store *st, int64_t id, int64_t accepted_at)
 	return exec_changes(st, s);
 }
 
-int store_outbox_mark_retry(struct store *st, int64_t id, int64_t next_attempt,
-			    const char *error)
+int store_outbox_mark_retry(struct store *st, int64_t id, int64_t next_attempt, const char *error)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"UPDATE outbox SET status = 'queued', next_attempt = ?, last_error = ?"
-		" WHERE id = ? AND status = 'sending'");
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE outbox SET status = 'queued', next_attempt = ?, last_error = ?"
+	                   " WHERE id = ? AND status = 'sending'");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, next_attempt);
@@ -223,9 +222,8 @@ int store_outbox_mark_retry(struct store *st, int64_t id, int64_t next_attempt,
 
 int store_outbox_mark_failed(struct store *st, int64_t id, const char *error)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"UPDATE outbox SET status = 'failed', last_error = ?"
-		" WHERE id = ? AND status IN ('queued','sending')");
+	sqlite3_stmt *s = store_stmt(st, "UPDATE outbox SET status = 'failed', last_error = ?"
+	                                 " WHERE id = ? AND status IN ('queued','sending')");
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, error);
@@ -235,9 +233,9 @@ int store_outbox_mark_failed(struct store *st, int64_t id, const char *error)
 
 int store_outbox_requeue(struct store *st, int64_t id, int64_t now)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"UPDATE outbox SET status = 'queued', attempts = 0, next_attempt = ?"
-		" WHERE id = ? AND status = 'failed'");
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt = ?"
+	                   " WHERE id = ? AND status = 'failed'");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, now);
@@ -246,11 +244,11 @@ int store_outbox_requeue(struct store *st, int64_t id, int64_t now)
 }
 
 int store_outbox_stale_sending(struct store *st, int64_t claimed_before, int64_t **ids_r,
-			       size_t *n_r)
+                               size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT id FROM outbox WHERE status = 'sending' AND coalesce(claimed_at, 0) <= ?"
-		" ORDER BY id");
+	sqlite3_stmt *s = store_stmt(
+	    st, "SELECT id FROM outbox WHERE status = 'sending' AND coalesce(claimed_at, 0) <= ?"
+	        " ORDER BY id");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, claimed_before);
@@ -272,12 +270,12 @@ int store_outbox_stale_sending(struct store *st, int64_t claimed_before, int64_t
 }
 
 int store_outbox_list(struct store *st, const char *status, int64_t ticket_id, unsigned limit,
-		      struct outbox_row **rows_r, size_t *n_r)
+                      struct outbox_row **rows_r, size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT " OUTBOX_COLUMNS " FROM outbox"
-		" WHERE (?1 IS NULL OR status = ?1) AND (?2 = 0 OR ticket_id = ?2)"
-		" ORDER BY id DESC LIMIT ?3");
+	sqlite3_stmt *s =
+	    store_stmt(st, "SELECT " OUTBOX_COLUMNS " FROM outbox"
+	                   " WHERE (?1 IS NULL OR status = ?1) AND (?2 = 0 OR ticket_id = ?2)"
+	                   " ORDER BY id DESC LIMIT ?3");
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, status);
@@ -301,11 +299,11 @@ int store_outbox_list(struct store *st, const char *status, int64_t ticket_id, u
 }
 
 int store_outbox_reply_parent(struct store *st, int64_t ticket_id, char **message_id_r,
-			      char **references_r)
+                              char **references_r)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT message_id, refs FROM messages WHERE ticket_id = ? AND direction = 'in'"
-		" AND message_id IS NOT NULL ORDER BY received DESC, id DESC LIMIT 1");
+	sqlite3_stmt *s = store_stmt(
+	    st, "SELECT message_id, refs FROM messages WHERE ticket_id = ? AND direction = 'in'"
+	        " AND message_id IS NOT NULL ORDER BY received DESC, id DESC LIMIT 1");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
@@ -333,9 +331,9 @@ int store_outbox_ack_last(struct store *st, const char *addr, int64_t *at_r)
 
 int store_outbox_ack_set(struct store *st, const char *addr, int64_t at)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"INSERT INTO ack_log (address, last_at) VALUES (?, ?)"
-		" ON CONFLICT (address) DO UPDATE SET last_at = excluded.last_at");
+	sqlite3_stmt *s =
+	    store_stmt(st, "INSERT INTO ack_log (address, last_at) VALUES (?, ?)"
+	                   " ON CONFLICT (address) DO UPDATE SET last_at = excluded.last_at");
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, addr);

@@ -21,26 +21,26 @@ int outbox_status_parse(const char *s, enum outbox_status *status_r);
 
 struct outbox_row {
 	int64_t id;
-	int64_t ticket_id;       /* 0: none (a notification) */
+	int64_t ticket_id; /* 0: none (a notification) */
 	enum outbox_kind kind;
 	enum outbox_status status;
-	char *message_id;        /* without <> */
-	char *from_addr;         /* envelope sender */
-	char *to_addr;           /* envelope recipient */
-	char *subject;           /* as sent, decoded: for the thread and listings */
-	char *body_text;         /* the text, for the thread */
-	char *in_reply_to;       /* without <> */
-	char *refs;              /* "<a> <b>" as in the mail */
-	char *raw;               /* the whole mail, CRLF, 7-bit */
+	char *message_id;  /* without <> */
+	char *from_addr;   /* envelope sender */
+	char *to_addr;     /* envelope recipient */
+	char *subject;     /* as sent, decoded: for the thread and listings */
+	char *body_text;   /* the text, for the thread */
+	char *in_reply_to; /* without <> */
+	char *refs;        /* "<a> <b>" as in the mail */
+	char *raw;         /* the whole mail, CRLF, 7-bit */
 	unsigned attempts;
 	int64_t next_attempt;
 	char *last_error;
 	int64_t created;
-	int64_t claimed_at;      /* when it went to sending */
-	int64_t accepted_at;     /* when the server said 250 to DATA */
-	char *agent;             /* who approved it; NULL for automatic mail */
+	int64_t claimed_at;       /* when it went to sending */
+	int64_t accepted_at;      /* when the server said 250 to DATA */
+	char *agent;              /* who approved it; NULL for automatic mail */
 	unsigned suggestion_rank; /* 0: written by hand */
-	char *status_after;      /* ticket status to set once sent; NULL: leave it */
+	char *status_after;       /* ticket status to set once sent; NULL: leave it */
 };
 void outbox_row_clear(struct outbox_row *r);
 void outbox_rows_free(struct outbox_row **rows, size_t n);
@@ -54,31 +54,30 @@ int store_outbox_next_due(struct store *st, int64_t *when_r);
  * ignore_time: any queued mail, due or not, in id order. Only ids above
  * after_id are considered (a flush tries each mail once). */
 int store_outbox_first_due(struct store *st, int64_t now, int ignore_time, int64_t after_id,
-			   int64_t *id_r);
+                           int64_t *id_r);
 /* queued -> sending, attempts + 1. 1 when this call made the change, 0 when
  * another writer got there first. */
 int store_outbox_claim(struct store *st, int64_t id, int64_t now);
 /* sending -> sent. 1 changed, 0 not in sending (nothing written). */
 int store_outbox_mark_sent(struct store *st, int64_t id, int64_t accepted_at);
 /* sending -> queued for a later attempt. */
-int store_outbox_mark_retry(struct store *st, int64_t id, int64_t next_attempt,
-			    const char *error);
+int store_outbox_mark_retry(struct store *st, int64_t id, int64_t next_attempt, const char *error);
 /* queued|sending -> failed. */
 int store_outbox_mark_failed(struct store *st, int64_t id, const char *error);
 /* failed -> queued, due now, attempts reset (an administrator's decision). */
 int store_outbox_requeue(struct store *st, int64_t id, int64_t now);
 /* Ids of mails in sending claimed at or before claimed_before. */
 int store_outbox_stale_sending(struct store *st, int64_t claimed_before, int64_t **ids_r,
-			       size_t *n_r);
+                               size_t *n_r);
 /* Lists mails (newest first); status NULL: all; ticket_id 0: all. raw is not
  * loaded in listings. */
 int store_outbox_list(struct store *st, const char *status, int64_t ticket_id, unsigned limit,
-		      struct outbox_row **rows_r, size_t *n_r);
+                      struct outbox_row **rows_r, size_t *n_r);
 
 /* The customer's last incoming message of a ticket, for In-Reply-To and
  * References: 1 with owned copies (either may be NULL), 0 when none. */
 int store_outbox_reply_parent(struct store *st, int64_t ticket_id, char **message_id_r,
-			      char **references_r);
+                              char **references_r);
 
 /* Last automatic acknowledgement sent to addr: 1 and *at_r, 0 never. */
 int store_outbox_ack_last(struct store *st, const char *addr, int64_t *at_r);

@@ -76,19 +76,19 @@ static void test_qp_long_french_lines(void **state)
 {
 	(void)state;
 	static const char *const texts[] = {
-		"Bonjour Madame Lefèvre,\n\nNous avons bien reçu votre réclamation concernant la "
-		"lampe « Éclat » achetée le 3 février : elle ne s'allume plus après la mise à jour "
-		"du micrologiciel, ce qui n'est évidemment pas acceptable. Un technicien vous "
-		"appellera dès demain matin.\n\nCordialement,\nL'équipe\n",
-		"ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n",
-		"trailing spaces   \nand a tab\t\n=equals= at 100%\n",
-		"From the team\n.\n..dots\nFrom: not a header\n",
-		"no final newline",
-		"",
-		"x\r\nwindows\r\nline ends\r\n",
+	    "Bonjour Madame Lefèvre,\n\nNous avons bien reçu votre réclamation concernant la "
+	    "lampe « Éclat » achetée le 3 février : elle ne s'allume plus après la mise à jour "
+	    "du micrologiciel, ce qui n'est évidemment pas acceptable. Un technicien vous "
+	    "appellera dès demain matin.\n\nCordialement,\nL'équipe\n",
+	    "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n",
+	    "trailing spaces   \nand a tab\t\n=equals= at 100%\n",
+	    "From the team\n.\n..dots\nFrom: not a header\n",
+	    "no final newline",
+	    "",
+	    "x\r\nwindows\r\nline ends\r\n",
 	};
 	static const char *const expected[] = {
-		NULL, NULL, NULL, NULL, "no final newline\n", "\n", "x\nwindows\nline ends\n",
+	    NULL, NULL, NULL, NULL, "no final newline\n", "\n", "x\nwindows\nline ends\n",
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		char *enc = qp(texts[i]);
@@ -127,8 +127,8 @@ static void test_qp_details(void **state)
 	enc = qp("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaé");
 	assert_qp_lines(enc);
 	char *dec = qp_decode(enc);
-	assert_string_equal(dec,
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaé\n");
+	assert_string_equal(
+	    dec, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaé\n");
 	free(dec);
 	free(enc);
 }
@@ -142,22 +142,22 @@ static void test_reply_subject(void **state)
 		const char *in;
 		const char *out;
 	} cases[] = {
-		{"Ma lampe ne s'allume plus", "Re: Ma lampe ne s'allume plus [#12]"},
-		{"Re: Ma lampe", "Re: Ma lampe [#12]"},
-		{"RE: re: Re : Ma lampe", "Re: Ma lampe [#12]"},
-		{"Re[2]: Ma lampe", "Re: Ma lampe [#12]"},
-		{"Re(3) : Ma lampe", "Re: Ma lampe [#12]"},
-		{"Re: Ma lampe [#12]", "Re: Ma lampe [#12]"},
-		{"[#12] Re: Ma lampe", "Re: Ma lampe [#12]"},
-		{"Re: [#12] Ma lampe [#12]", "Re: Ma lampe [#12]"},
-		{"Ma lampe [#13]", "Re: Ma lampe [#13] [#12]"},
-		{"Réclamation", "Re: Réclamation [#12]"},
-		{"Recall notice", "Re: Recall notice [#12]"},
-		{"", "Re: [#12]"},
-		{"Re:", "Re: [#12]"},
-		{"  espaces  ", "Re: espaces [#12]"},
-		{"Ligne\r\nBcc: eve@example.test", "Re: Ligne  Bcc: eve@example.test [#12]"},
-		{"tab\there", "Re: tab here [#12]"},
+	    {"Ma lampe ne s'allume plus", "Re: Ma lampe ne s'allume plus [#12]"},
+	    {"Re: Ma lampe", "Re: Ma lampe [#12]"},
+	    {"RE: re: Re : Ma lampe", "Re: Ma lampe [#12]"},
+	    {"Re[2]: Ma lampe", "Re: Ma lampe [#12]"},
+	    {"Re(3) : Ma lampe", "Re: Ma lampe [#12]"},
+	    {"Re: Ma lampe [#12]", "Re: Ma lampe [#12]"},
+	    {"[#12] Re: Ma lampe", "Re: Ma lampe [#12]"},
+	    {"Re: [#12] Ma lampe [#12]", "Re: Ma lampe [#12]"},
+	    {"Ma lampe [#13]", "Re: Ma lampe [#13] [#12]"},
+	    {"Réclamation", "Re: Réclamation [#12]"},
+	    {"Recall notice", "Re: Recall notice [#12]"},
+	    {"", "Re: [#12]"},
+	    {"Re:", "Re: [#12]"},
+	    {"  espaces  ", "Re: espaces [#12]"},
+	    {"Ligne\r\nBcc: eve@example.test", "Re: Ligne  Bcc: eve@example.test [#12]"},
+	    {"tab\there", "Re: tab here [#12]"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *s = compose_reply_subject(cases[i].in, 12);
@@ -184,7 +184,7 @@ static void test_reply_subject(void **state)
 static char *decode_words(const char *value)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	struct strbuf sb = STRBUF_INIT;
 	const char *p = value;
 	while (*p != '\0') {
@@ -243,13 +243,13 @@ static void test_encoded_headers(void **state)
 {
 	(void)state;
 	static const char *const values[] = {
-		"Re: Lumière cassée [#3]",
-		"Re: Une très longue réclamation à propos d'une lampe « Éclat » qui clignote, "
-		"s'éteint et se rallume toute seule pendant la nuit, ce qui réveille les enfants [#3]",
-		"Re: plain ASCII subject that is long enough to need folding at a space because "
-		"it goes on and on beyond seventy-eight characters [#3]",
-		"Re: =?UTF-8?B?looks encoded?= [#3]",
-		"emoji 🎉 and 中文",
+	    "Re: Lumière cassée [#3]",
+	    "Re: Une très longue réclamation à propos d'une lampe « Éclat » qui clignote, "
+	    "s'éteint et se rallume toute seule pendant la nuit, ce qui réveille les enfants [#3]",
+	    "Re: plain ASCII subject that is long enough to need folding at a space because "
+	    "it goes on and on beyond seventy-eight characters [#3]",
+	    "Re: =?UTF-8?B?looks encoded?= [#3]",
+	    "emoji 🎉 and 中文",
 	};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		struct strbuf sb = STRBUF_INIT;
@@ -295,15 +295,15 @@ static char *build(const struct compose_mail *m, char **msgid_r)
 }
 
 static const struct compose_mail base_mail = {
-	.from = "Équipe Support <support@example.test>",
-	.to_addr = "claire@example.test",
-	.to_name = "Claire Dupré",
-	.subject = "Re: Lampe",
-	.ticket_id = 42,
-	.in_reply_to = "<c2@mail.example.test>",
-	.references = "<c0@mail.example.test> c1@mail.example.test",
-	.body = "Bonjour,\nc'est réglé.\n",
-	.date = 1795680000,
+    .from = "Équipe Support <support@example.test>",
+    .to_addr = "claire@example.test",
+    .to_name = "Claire Dupré",
+    .subject = "Re: Lampe",
+    .ticket_id = 42,
+    .in_reply_to = "<c2@mail.example.test>",
+    .references = "<c0@mail.example.test> c1@mail.example.test",
+    .body = "Bonjour,\nc'est réglé.\n",
+    .date = 1795680000,
 };
 
 /* The unfolded value of header name in raw, or NULL. */
@@ -366,7 +366,8 @@ static void test_mail_headers(void **state)
 	assert_string_equal(v, "<c2@mail.example.test>");
 	free(v);
 	v = header_any(raw, "References");
-	assert_string_equal(v, "<c0@mail.example.test> <c1@mail.example.test> <c2@mail.example.test>");
+	assert_string_equal(v,
+	                    "<c0@mail.example.test> <c1@mail.example.test> <c2@mail.example.test>");
 	free(v);
 	assert_null(header_any(raw, "Auto-Submitted"));
 	v = header_any(raw, "MIME-Version");
@@ -448,7 +449,8 @@ static void test_threading(void **state)
 	/* Folded one id per line in the mail. */
 	m = base_mail;
 	raw = build(&m, NULL);
-	assert_non_null(strstr(raw, "References: <c0@mail.example.test>\r\n <c1@mail.example.test>\r\n"));
+	assert_non_null(
+	    strstr(raw, "References: <c0@mail.example.test>\r\n <c1@mail.example.test>\r\n"));
 	free(raw);
 }
 
@@ -464,9 +466,11 @@ static void test_header_injection(void **state)
 	char *raw = build(&m, NULL);
 	char *head = headers_of(raw);
 	/* Every header line is one of ours or a continuation. */
-	static const char *const names[] = {"Date:", "From:", "To:", "Subject:", "Message-ID:",
-		"In-Reply-To:", "References:", "MIME-Version:", "Content-Type:",
-		"Content-Transfer-Encoding:"};
+	static const char *const names[] = {"Date:",         "From:",
+	                                    "To:",           "Subject:",
+	                                    "Message-ID:",   "In-Reply-To:",
+	                                    "References:",   "MIME-Version:",
+	                                    "Content-Type:", "Content-Transfer-Encoding:"};
 	for (const char *p = head; *p != '\0'; p = strstr(p, "\r\n") + 2) {
 		bool ok = *p == ' ';
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !ok; i++)
@@ -482,9 +486,19 @@ static void test_header_injection(void **state)
 
 	/* Addresses are validated, not cleaned. */
 	static const char *const bad_to[] = {
-		"a@b.test\r\nBcc: x@y.test", "a@b.test>, x@y.test", "<a@b.test>", "a b@c.test",
-		"", "no-at-sign", "a@", "@b.test", "a@b..test", "a@-b.test", "a..b@c.test",
-		"\"quoted\"@c.test", "a@b.test\n",
+	    "a@b.test\r\nBcc: x@y.test",
+	    "a@b.test>, x@y.test",
+	    "<a@b.test>",
+	    "a b@c.test",
+	    "",
+	    "no-at-sign",
+	    "a@",
+	    "@b.test",
+	    "a@b..test",
+	    "a@-b.test",
+	    "a..b@c.test",
+	    "\"quoted\"@c.test",
+	    "a@b.test\n",
 	};
 	for (size_t i = 0; i < sizeof(bad_to) / sizeof(bad_to[0]); i++) {
 		m = base_mail;
@@ -541,10 +555,10 @@ static void test_from_and_addresses(void **state)
 	static const struct {
 		const char *from, *name, *addr;
 	} ok[] = {
-		{"Support <support@example.test>", "Support", "support@example.test"},
-		{"\"Équipe \\\"SAV\\\"\" <sav@example.test>", "Équipe \\\"SAV\\\"", "sav@example.test"},
-		{"support@example.test", NULL, "support@example.test"},
-		{"<support@example.test>", NULL, "support@example.test"},
+	    {"Support <support@example.test>", "Support", "support@example.test"},
+	    {"\"Équipe \\\"SAV\\\"\" <sav@example.test>", "Équipe \\\"SAV\\\"", "sav@example.test"},
+	    {"support@example.test", NULL, "support@example.test"},
+	    {"<support@example.test>", NULL, "support@example.test"},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char *name = NULL, *addr = NULL;
@@ -559,7 +573,7 @@ static void test_from_and_addresses(void **state)
 		free(addr);
 	}
 	static const char *const bad[] = {"Support", "Support <support@example.test", "a <b>",
-					  "x <a@b.test> trailing", NULL};
+	                                  "x <a@b.test> trailing", NULL};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *name = NULL, *addr = NULL;
 		const char *error = NULL;
@@ -591,28 +605,28 @@ static void test_render(void **state)
 	static const char *const keys[] = {"ticket.id", "ticket.subject", "customer.name"};
 	const char *values[] = {"17", "Lampe {{ticket.id}}", "Léa"};
 	char *s = compose_render("Bonjour {{customer.name}},\nticket n° {{ ticket.id }} « "
-				 "{{ticket.subject}} » {{unknown}} {{ticket.id",
-				 keys, values, 3);
+	                         "{{ticket.subject}} » {{unknown}} {{ticket.id",
+	                         keys, values, 3);
 	/* Values are not rendered again; unknown or unclosed placeholders stay. */
 	assert_string_equal(s, "Bonjour Léa,\nticket n° 17 « Lampe {{ticket.id}} » {{unknown}} "
-			       "{{ticket.id");
+	                       "{{ticket.id");
 	free(s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_qp_long_french_lines),
-		cmocka_unit_test(test_qp_details),
-		cmocka_unit_test(test_reply_subject),
-		cmocka_unit_test(test_encoded_headers),
-		cmocka_unit_test(test_mail_headers),
-		cmocka_unit_test(test_threading),
-		cmocka_unit_test(test_header_injection),
-		cmocka_unit_test(test_limits_and_errors),
-		cmocka_unit_test(test_from_and_addresses),
-		cmocka_unit_test(test_date),
-		cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_qp_long_french_lines),
+	    cmocka_unit_test(test_qp_details),
+	    cmocka_unit_test(test_reply_subject),
+	    cmocka_unit_test(test_encoded_headers),
+	    cmocka_unit_test(test_mail_headers),
+	    cmocka_unit_test(test_threading),
+	    cmocka_unit_test(test_header_injection),
+	    cmocka_unit_test(test_limits_and_errors),
+	    cmocka_unit_test(test_from_and_addresses),
+	    cmocka_unit_test(test_date),
+	    cmocka_unit_test(test_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

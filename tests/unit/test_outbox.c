@@ -58,16 +58,24 @@ static void write_file(const char *path, const char *text)
 }
 
 static int64_t new_ticket(struct store *st, const char *subject, const char *requester,
-			  const char *parent_id)
+                          const char *parent_id)
 {
-	struct ticket t = {.subject = (char *)subject, .requester = (char *)requester,
-			   .requester_name = (char *)"Claire Dupré", .queue = (char *)"support",
-			   .status = TICKET_OPEN, .priority = PRIORITY_NORMAL};
+	struct ticket t = {.subject = (char *)subject,
+	                   .requester = (char *)requester,
+	                   .requester_name = (char *)"Claire Dupré",
+	                   .queue = (char *)"support",
+	                   .status = TICKET_OPEN,
+	                   .priority = PRIORITY_NORMAL};
 	int64_t id = 0, mid = 0;
 	assert_int_equal(store_ticket_create(st, &t, &id), 0);
-	struct message m = {.ticket_id = id, .message_id = parent_id, .dedupe_key = parent_id,
-			    .references = "root@mail.example.test", .from_addr = requester,
-			    .subject = subject, .new_text = "Bonjour", .body_text = "Bonjour"};
+	struct message m = {.ticket_id = id,
+	                    .message_id = parent_id,
+	                    .dedupe_key = parent_id,
+	                    .references = "root@mail.example.test",
+	                    .from_addr = requester,
+	                    .subject = subject,
+	                    .new_text = "Bonjour",
+	                    .body_text = "Bonjour"};
 	assert_int_equal(store_message_add(st, &m, &mid), 0);
 	return id;
 }
@@ -95,7 +103,7 @@ static int setup(void **state)
 	f->cfg->kb.templates_dir = xstrdup(f->dir);
 	char *path = xasprintf("%s/ack-fr.txt", f->dir);
 	write_file(path, "Bonjour {{customer.name}},\nvotre demande n° {{ticket.id}} "
-			 "« {{ticket.subject}} » est bien reçue.\n");
+	                 "« {{ticket.subject}} » est bien reçue.\n");
 	free(path);
 	path = xasprintf("%s/ack-en.txt", f->dir);
 	write_file(path, "Hello {{customer.name}}, ticket {{ticket.id}} received.\n");
@@ -139,7 +147,7 @@ static int64_t queue_reply(struct fixture *f, const char *text)
 	int64_t id = 0;
 	const char *error = NULL;
 	int rc = action_reply(f->st, f->cfg, "agent:alice@example.test", f->ticket, text, 0, NULL,
-			      &id, &error);
+	                      &id, &error);
 	if (rc != 0)
 		fail_msg("action_reply: %s", error);
 	return id;
@@ -176,8 +184,8 @@ static void test_reply_is_queued(void **state)
 	assert_int_equal(t.first_response_at, 0);
 	ticket_clear(&t);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'reply_approved'"
-				      " AND actor = 'agent:alice@example.test'"),
-			 1);
+	                              " AND actor = 'agent:alice@example.test'"),
+	                 1);
 	int64_t when = 0;
 	assert_int_equal(outbox_next_due(f->st, &when), 1);
 	assert_int_equal(when, T0);
@@ -189,27 +197,26 @@ static void test_reply_errors(void **state)
 	int64_t id = -1;
 	const char *error = NULL;
 	assert_int_equal(action_reply(f->st, f->cfg, "agent:a@example.test", f->ticket, " \n", 0,
-				      NULL, &id, &error),
-			 -1);
-	assert_int_equal(action_reply(f->st, f->cfg, "agent:a@example.test", 999, "x", 0, NULL, &id,
-				      &error),
-			 ACTION_NOT_FOUND);
+	                              NULL, &id, &error),
+	                 -1);
+	assert_int_equal(
+	    action_reply(f->st, f->cfg, "agent:a@example.test", 999, "x", 0, NULL, &id, &error),
+	    ACTION_NOT_FOUND);
 	assert_int_equal(action_reply(f->st, f->cfg, "alice", f->ticket, "x", 0, NULL, &id, &error),
-			 -1);
-	assert_int_equal(action_reply(f->st, f->cfg, "agent:a\nb", f->ticket, "x", 0, NULL, &id,
-				      &error),
-			 -1);
-	assert_int_equal(action_reply(f->st, f->cfg, "cli:bob", f->ticket, "bad \xff utf-8", 0, NULL,
-				      &id, &error),
-			 -1);
+	                 -1);
+	assert_int_equal(
+	    action_reply(f->st, f->cfg, "agent:a\nb", f->ticket, "x", 0, NULL, &id, &error), -1);
+	assert_int_equal(action_reply(f->st, f->cfg, "cli:bob", f->ticket, "bad \xff utf-8", 0,
+	                              NULL, &id, &error),
+	                 -1);
 	assert_int_equal(id, -1);
 	/* Nothing half-written: no mail, no event. */
 	assert_int_equal(count(f->st, "SELECT count(*) FROM outbox"), 0);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events"), 0);
 	/* No smtp section: refused with a clear message. */
 	f->cfg->smtp.configured = false;
-	assert_int_equal(action_reply(f->st, f->cfg, "cli:bob", f->ticket, "x", 0, NULL, &id, &error),
-			 -1);
+	assert_int_equal(
+	    action_reply(f->st, f->cfg, "cli:bob", f->ticket, "x", 0, NULL, &id, &error), -1);
 	assert_non_null(strstr(error, "smtp"));
 	f->cfg->smtp.configured = true;
 }
@@ -217,10 +224,18 @@ static void test_reply_errors(void **state)
 static void add_suggestions(struct store *st, int64_t ticket)
 {
 	struct suggestion items[2] = {
-		{.kind = (char *)"ticket", .ref = (char *)"7", .title = (char *)"Lampe", .score = 2.0,
-		 .draft = (char *)"Bonjour, votre lampe est sous garantie.", .language = (char *)"fr"},
-		{.kind = (char *)"ticket", .ref = (char *)"8", .title = (char *)"Autre", .score = 1.0,
-		 .draft = (char *)"Autre réponse.", .language = (char *)"fr"},
+	    {.kind = (char *)"ticket",
+	     .ref = (char *)"7",
+	     .title = (char *)"Lampe",
+	     .score = 2.0,
+	     .draft = (char *)"Bonjour, votre lampe est sous garantie.",
+	     .language = (char *)"fr"},
+	    {.kind = (char *)"ticket",
+	     .ref = (char *)"8",
+	     .title = (char *)"Autre",
+	     .score = 1.0,
+	     .draft = (char *)"Autre réponse.",
+	     .language = (char *)"fr"},
 	};
 	assert_int_equal(store_suggestions_replace(st, ticket, items, 2), 0);
 }
@@ -234,7 +249,7 @@ static void test_suggestion_edit_recorded(void **state)
 	const char *error = NULL;
 	/* Suggestion 1, edited (the stored draft is the reference). */
 	int rc = action_reply(f->st, f->cfg, "agent:alice@example.test", f->ticket,
-			      "Bonjour, votre lampe est remplacée.", 1, &opts, &id, &error);
+	                      "Bonjour, votre lampe est remplacée.", 1, &opts, &id, &error);
 	if (rc != 0)
 		fail_msg("action_reply: %s", error);
 	struct outbox_row r;
@@ -250,24 +265,24 @@ static void test_suggestion_edit_recorded(void **state)
 	assert_string_equal(sug.decided_by, "alice@example.test");
 	suggestion_clear(&sug);
 	assert_int_equal(count(f->st, "SELECT round(json_extract(detail, '$.edit_ratio') * 1000)"
-				      " FROM events WHERE kind = 'reply_approved'"),
-			 333);
+	                              " FROM events WHERE kind = 'reply_approved'"),
+	                 333);
 	/* Suggestion 2 sent as shown: approved. */
 	opts.draft = "Autre réponse.";
 	assert_int_equal(action_reply(f->st, f->cfg, "agent:bob@example.test", f->ticket,
-				      "Autre réponse.", 2, &opts, &id, &error),
-			 0);
+	                              "Autre réponse.", 2, &opts, &id, &error),
+	                 0);
 	assert_int_equal(store_suggestion_get(f->st, f->ticket, 2, &sug), 1);
 	assert_int_equal(sug.status, SUGGESTION_APPROVED);
 	suggestion_clear(&sug);
 	/* Decided already, or unknown: refused, and nothing is queued. */
 	int64_t before = count(f->st, "SELECT count(*) FROM outbox");
 	assert_int_equal(action_reply(f->st, f->cfg, "agent:bob@example.test", f->ticket, "x", 2,
-				      NULL, &id, &error),
-			 -1);
+	                              NULL, &id, &error),
+	                 -1);
 	assert_int_equal(action_reply(f->st, f->cfg, "agent:bob@example.test", f->ticket, "x", 9,
-				      NULL, &id, &error),
-			 -1);
+	                              NULL, &id, &error),
+	                 -1);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM outbox"), before);
 }
 
@@ -320,11 +335,11 @@ static void test_retry_backoff_then_failure(void **state)
 	assert_non_null(r.last_error);
 	outbox_row_clear(&r);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'outbox_failed'"),
-			 1);
+	                 1);
 	assert_int_equal(outbox_next_due(f->st, &when), 0);
 	/* The ticket did not get a first response. */
-	assert_int_equal(count(f->st, "SELECT count(*) FROM tickets WHERE first_response_at IS NULL"),
-			 1);
+	assert_int_equal(
+	    count(f->st, "SELECT count(*) FROM tickets WHERE first_response_at IS NULL"), 1);
 
 	/* Requeued by an administrator: due at once, attempts from zero. */
 	assert_int_equal(outbox_requeue(f->st, id, "cli:admin", &error), 0);
@@ -356,7 +371,7 @@ static void test_backoff(void **state)
 	(void)state;
 	for (int i = 0; i < 50; i++) {
 		int64_t d1 = outbox_backoff(30, 1), d2 = outbox_backoff(30, 2),
-			d4 = outbox_backoff(30, 4), big = outbox_backoff(30, 60);
+		        d4 = outbox_backoff(30, 4), big = outbox_backoff(30, 60);
 		assert_true(d1 >= 30 && d1 <= 33);
 		assert_true(d2 >= 60 && d2 <= 66);
 		assert_true(d4 >= 240 && d4 <= 264);
@@ -370,10 +385,11 @@ static void test_interrupted_send_is_not_resent(void **state)
 	struct fixture *f = *state;
 	int64_t stale = queue_reply(f, "un\n");
 	int64_t live = queue_reply(f, "deux\n");
-	char *sql = xasprintf("UPDATE outbox SET status = 'sending', attempts = 1, claimed_at = %d"
-			      " WHERE id = %lld; UPDATE outbox SET status = 'sending', attempts = 1,"
-			      " claimed_at = %d WHERE id = %lld",
-			      T0 - 1000, (long long)stale, T0 - 5, (long long)live);
+	char *sql =
+	    xasprintf("UPDATE outbox SET status = 'sending', attempts = 1, claimed_at = %d"
+	              " WHERE id = %lld; UPDATE outbox SET status = 'sending', attempts = 1,"
+	              " claimed_at = %d WHERE id = %lld",
+	              T0 - 1000, (long long)stale, T0 - 5, (long long)live);
 	exec(f->st, sql);
 	free(sql);
 	unsigned n = 99;
@@ -390,8 +406,8 @@ static void test_interrupted_send_is_not_resent(void **state)
 	assert_int_equal(store_outbox_get(f->st, live, &r), 1);
 	assert_int_equal(r.status, OUTBOX_SENDING);
 	outbox_row_clear(&r);
-	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'outbox_interrupted'"),
-			 1);
+	assert_int_equal(
+	    count(f->st, "SELECT count(*) FROM events WHERE kind = 'outbox_interrupted'"), 1);
 	/* Neither is ever picked up by a sender. */
 	struct outbox_send_stats stats;
 	assert_int_equal(outbox_send_due(f->st, f->cfg, 0, true, &stats, &error), 0);
@@ -404,7 +420,7 @@ static void test_interrupted_send_is_not_resent(void **state)
 }
 
 static int ack(struct fixture *f, int64_t ticket, const char *lang, unsigned flags,
-	       const char **why_r, int64_t *id_r)
+               const char **why_r, int64_t *id_r)
 {
 	const char *error = NULL;
 	assert_int_equal(store_begin(f->st), 0);
@@ -425,8 +441,9 @@ static void test_acknowledgement(void **state)
 	assert_int_equal(store_outbox_get(f->st, id, &r), 1);
 	assert_int_equal(r.kind, OUTBOX_ACK);
 	assert_null(r.agent);
-	assert_string_equal(r.body_text,
-			    "Bonjour Claire Dupré,\nvotre demande n° 1 « Ma lampe » est bien reçue.\n");
+	assert_string_equal(
+	    r.body_text,
+	    "Bonjour Claire Dupré,\nvotre demande n° 1 « Ma lampe » est bien reçue.\n");
 	assert_non_null(strstr(r.raw, "\r\nAuto-Submitted: auto-replied\r\n"));
 	assert_non_null(strstr(r.raw, "\r\nSubject: Re: Ma lampe [#1]\r\n"));
 	outbox_row_clear(&r);
@@ -472,21 +489,22 @@ static void test_ticket_actions(void **state)
 	assert_null(t.assignee);
 	assert_string_equal(t.queue, "billing");
 	ticket_clear(&t);
-	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE actor = 'agent:bob@example.test'"),
-			 5);
+	assert_int_equal(
+	    count(f->st, "SELECT count(*) FROM events WHERE actor = 'agent:bob@example.test'"), 5);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'status_changed'"
-				      " AND json_extract(detail, '$.from') = 'open'"
-				      " AND json_extract(detail, '$.to') = 'resolved'"),
-			 1);
+	                              " AND json_extract(detail, '$.from') = 'open'"
+	                              " AND json_extract(detail, '$.to') = 'resolved'"),
+	                 1);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'assigned'"
-				      " AND json_extract(detail, '$.to') IS NULL"
-				      " AND json_extract(detail, '$.from') = 'alice@example.test'"),
-			 1);
+	                              " AND json_extract(detail, '$.to') IS NULL"
+	                              " AND json_extract(detail, '$.from') = 'alice@example.test'"),
+	                 1);
 	/* Errors: unknown ticket, bad agent, unknown queue when queues are configured. */
-	assert_int_equal(action_set_status(f->st, agent, 999, TICKET_OPEN, &error), ACTION_NOT_FOUND);
+	assert_int_equal(action_set_status(f->st, agent, 999, TICKET_OPEN, &error),
+	                 ACTION_NOT_FOUND);
 	assert_int_equal(action_set_status(f->st, "", f->ticket, TICKET_OPEN, &error), -1);
-	assert_int_equal(action_set_priority(f->st, agent, f->ticket, (enum ticket_priority)9, &error),
-			 -1);
+	assert_int_equal(
+	    action_set_priority(f->st, agent, f->ticket, (enum ticket_priority)9, &error), -1);
 	f->cfg->queues = xcalloc(1, sizeof(*f->cfg->queues));
 	f->cfg->queues[0].name = xstrdup("support");
 	f->cfg->n_queues = 1;
@@ -498,29 +516,31 @@ static void test_ticket_actions(void **state)
 	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 0, "x", &error), -1);
 	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 5, "x", &error), -1);
 	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 1, "hors sujet", &error),
-			 0);
-	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 1, "encore", &error), -1);
-	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'suggestion_rejected'"
-				      " AND actor = 'agent:bob@example.test'"
-				      " AND json_extract(detail, '$.reason') = 'hors sujet'"),
-			 1);
+	                 0);
+	assert_int_equal(action_reject_suggestion(f->st, agent, f->ticket, 1, "encore", &error),
+	                 -1);
+	assert_int_equal(count(f->st,
+	                       "SELECT count(*) FROM events WHERE kind = 'suggestion_rejected'"
+	                       " AND actor = 'agent:bob@example.test'"
+	                       " AND json_extract(detail, '$.reason') = 'hors sujet'"),
+	                 1);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM suggestions WHERE status = 'rejected'"
-				      " AND reason = 'hors sujet'"),
-			 1);
+	                              " AND reason = 'hors sujet'"),
+	                 1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reply_is_queued, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reply_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_suggestion_edit_recorded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retry_backoff_then_failure, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flush_tries_each_once, setup, teardown),
-		cmocka_unit_test(test_backoff),
-		cmocka_unit_test_setup_teardown(test_interrupted_send_is_not_resent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_acknowledgement, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ticket_actions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reply_is_queued, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reply_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_suggestion_edit_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retry_backoff_then_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_tries_each_once, setup, teardown),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test_setup_teardown(test_interrupted_send_is_not_resent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_acknowledgement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ticket_actions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* libFuzzer target: normalisation + tokeniser (on normalised and on raw
- * bytes), language guess and header-aware feature extraction.
+ * bytes), language guess, header-aware feature extraction, and the
+ * sentiment analyser and its lexicon loader (they read mail text too).
  * Build: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Inlp -Icommon
  *        tests/fuzz/fuzz_tokenize.c nlp/(*).c common/(*).c -lutf8proc -lstemmer -lm */
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include "feat.h"
 #include "lang.h"
 #include "norm.h"
+#include "senti.h"
 #include "tok.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,9 +30,16 @@ static int check_token(void *ctx, const char *text, size_t len, enum tok_kind ki
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct feat_ctx *ctx;
+	static struct senti_lexicon *lex;
 	const char *error;
 	if (ctx == NULL && feat_ctx_new("le\nla\n", 6, "the\n", 4, &ctx, &error) < 0)
 		abort();
+	if (lex == NULL) {
+		static const char tsv[] = "bien\t1\nne marche pas\t-2\nnot happy\t-2\n\xf0\x9f\x98\xa1\t-3\n:)\t1\n";
+		lex = senti_lexicon_new();
+		if (senti_lexicon_load(lex, tsv, sizeof(tsv) - 1, &error) < 0)
+			abort();
+	}
 	const char *in = (const char *)data;
 	char *norm;
 	size_t len, total = 0;
@@ -54,5 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct feat_bag *bag;
 	if (feat_extract_mail(ctx, in, hlen, in + hlen, size - hlen, 0, &bag, &error) == 0)
 		feat_bag_free(&bag);
+	struct senti_result sr;
+	if (senti_analyse(lex, in, size, &sr, &error) == 0 &&
+	    (!(sr.score >= -1.0 && sr.score <= 1.0) || sr.n_reasons > SENTI_MAX_REASONS))
+		abort();
+	struct senti_lexicon *scratch = senti_lexicon_new();
+	(void)senti_lexicon_load(scratch, in, size, &error);
+	senti_lexicon_free(&scratch);
 	return 0;
 }

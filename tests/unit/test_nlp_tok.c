@@ -361,6 +361,66 @@ static void test_feature_caps(void **state)
 	feat_ctx_free(&ctx);
 }
 
+/* Golden files: tests/fixtures/nlp/golden/NAME.mail (headers, empty line,
+ * body) -> NAME.features ("lang" line, then "feature<TAB>count" sorted).
+ * TRIAGED_UPDATE_GOLDEN=1 rewrites them; review the diff before committing. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_golden(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"billing-fr", "tech-en"};
+	struct feat_ctx *ctx = ctx_new();
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		char rel[256];
+		size_t len;
+		snprintf(rel, sizeof(rel), "tests/fixtures/nlp/golden/%s.mail", names[k]);
+		char *mail = read_conf(rel, &len);
+		char *sep = strstr(mail, "\n\n");
+		assert_non_null(sep);
+		struct feat_bag *bag;
+		const char *error;
+		assert_int_equal(feat_extract_mail(ctx, mail, (size_t)(sep - mail), sep + 2, len - (size_t)(sep + 2 - mail),
+						   0, &bag, &error), 0);
+		size_t n = feat_bag_count(bag);
+		char **lines = calloc(n + 1, sizeof(*lines));
+		for (size_t i = 0; i < n; i++) {
+			const char *f;
+			uint32_t c;
+			feat_bag_get(bag, i, &f, &c);
+			lines[i] = malloc(strlen(f) + 16);
+			snprintf(lines[i], strlen(f) + 16, "%s\t%u", f, c);
+		}
+		qsort(lines, n, sizeof(*lines), cmp_str);
+		char *got = malloc(64 + n * (FEAT_MAX_LEN + 16));
+		size_t off = (size_t)snprintf(got, 64, "lang\t%s\n", lang_code(feat_bag_lang(bag)));
+		for (size_t i = 0; i < n; i++) {
+			off += (size_t)sprintf(got + off, "%s\n", lines[i]);
+			free(lines[i]);
+		}
+		free(lines);
+		snprintf(rel, sizeof(rel), "%s/tests/fixtures/nlp/golden/%s.features", SOURCE_DIR, names[k]);
+		if (getenv("TRIAGED_UPDATE_GOLDEN") != NULL) {
+			FILE *f = fopen(rel, "w");
+			assert_non_null(f);
+			fputs(got, f);
+			fclose(f);
+		}
+		snprintf(rel, sizeof(rel), "tests/fixtures/nlp/golden/%s.features", names[k]);
+		char *want = read_conf(rel, &len);
+		if (strcmp(got, want) != 0)
+			fail_msg("%s: features differ from the golden file; got:\n%s", names[k], got);
+		free(want);
+		free(got);
+		free(mail);
+		feat_bag_free(&bag);
+	}
+	feat_ctx_free(&ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_stop_words_and_stems),
 		cmocka_unit_test(test_header_features),
 		cmocka_unit_test(test_feature_caps),
+		cmocka_unit_test(test_golden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

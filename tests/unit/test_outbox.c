@@ -472,6 +472,29 @@ static void test_acknowledgement(void **state)
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'ack_queued'"), 2);
 }
 
+/* The shipped templates use only the placeholders the outbox fills. */
+static void test_shipped_templates(void **state)
+{
+	struct fixture *f = *state;
+	free(f->cfg->kb.templates_dir);
+	f->cfg->kb.templates_dir = xstrdup(SOURCE_DIR "/conf/templates");
+	static const char *const langs[] = {"fr", "en"};
+	for (size_t i = 0; i < 2; i++) {
+		int64_t t = new_ticket(f->st, "Lampe", i == 0 ? "a@example.test" : "b@example.test",
+		                       i == 0 ? "s1@x.test" : "s2@x.test");
+		const char *why = NULL;
+		int64_t id = 0;
+		assert_int_equal(ack(f, t, langs[i], 0, &why, &id), 1);
+		struct outbox_row r;
+		assert_int_equal(store_outbox_get(f->st, id, &r), 1);
+		assert_null(strstr(r.body_text, "{{"));
+		char *tag = xasprintf("[#%lld]", (long long)t);
+		assert_non_null(strstr(r.body_text, tag));
+		free(tag);
+		outbox_row_clear(&r);
+	}
+}
+
 static void test_ticket_actions(void **state)
 {
 	struct fixture *f = *state;
@@ -540,6 +563,7 @@ int main(void)
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test_setup_teardown(test_interrupted_send_is_not_resent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acknowledgement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shipped_templates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ticket_actions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

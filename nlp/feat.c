@@ -20,6 +20,7 @@ struct feat_ctx {
 struct counts {
 	struct symtab *keys;
 	uint32_t *count;
+	char **surface; /* first word seen for each stem (features only) */
 	size_t cap;
 };
 
@@ -30,15 +31,29 @@ struct feat_bag {
 	struct counts features, terms;
 };
 
-static void counts_add(struct counts *c, const char *key, size_t len, uint32_t n)
+static uint32_t counts_add(struct counts *c, const char *key, size_t len, uint32_t n)
 {
 	bool created;
 	uint32_t id = symtab_intern(c->keys, key, len, &created);
 	if (created) {
-		c->count = xgrow(c->count, &c->cap, (size_t)id + 1, sizeof(*c->count));
+		size_t cap = c->cap;
+		c->count = xgrow(c->count, &cap, (size_t)id + 1, sizeof(*c->count));
+		c->surface = xgrow(c->surface, &c->cap, (size_t)id + 1, sizeof(*c->surface));
 		c->count[id] = 0;
+		c->surface[id] = NULL;
 	}
 	c->count[id] = c->count[id] > UINT32_MAX - n ? UINT32_MAX : c->count[id] + n;
+	return id;
+}
+
+static void counts_free(struct counts *c)
+{
+	for (size_t i = 0; c->keys != NULL && i < symtab_count(c->keys); i++)
+		free(c->surface[i]);
+	symtab_free(&c->keys);
+	free(c->count);
+	free(c->surface);
+	memset(c, 0, sizeof(*c));
 }
 
 struct feat_bag *feat_bag_new(void)
@@ -54,10 +69,8 @@ void feat_bag_free(struct feat_bag **bagp)
 	struct feat_bag *bag = *bagp;
 	if (bag == NULL)
 		return;
-	symtab_free(&bag->features.keys);
-	symtab_free(&bag->terms.keys);
-	free(bag->features.count);
-	free(bag->terms.count);
+	counts_free(&bag->features);
+	counts_free(&bag->terms);
 	free(bag);
 	*bagp = NULL;
 }
@@ -78,6 +91,14 @@ double feat_bag_lang_confidence(const struct feat_bag *bag) { return bag->lang_c
 bool feat_bag_truncated(const struct feat_bag *bag) { return bag->truncated; }
 size_t feat_bag_count(const struct feat_bag *bag) { return symtab_count(bag->features.keys); }
 size_t feat_bag_term_count(const struct feat_bag *bag) { return symtab_count(bag->terms.keys); }
+
+const char *feat_bag_surface(const struct feat_bag *bag, const char *feature)
+{
+	uint32_t id;
+	if (symtab_find(bag->features.keys, feature, strlen(feature), &id) < 0)
+		return NULL;
+	return bag->features.surface[id];
+}
 
 void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, uint32_t *count_r)
 {
@@ -165,15 +186,15 @@ struct tok_state {
 	unsigned flags;
 };
 
-static void add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len)
+static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len)
 {
 	char buf[FEAT_MAX_LEN + 1];
 	size_t plen = strlen(prefix);
 	if (plen + len > FEAT_MAX_LEN || len == 0)
-		return;
+		return UINT32_MAX;
 	memcpy(buf, prefix, plen);
 	memcpy(buf + plen, text, len);
-	counts_add(c, buf, plen + len, 1);
+	return counts_add(c, buf, plen + len, 1);
 }
 
 static int on_token(void *context, const char *text, size_t len, enum tok_kind kind)
@@ -202,10 +223,10 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 	}
 	if (!stop)
 		add_prefixed(&st->bag->terms, "", stem, stem_len);
-	if (st->flags & FEAT_NO_STEM)
-		add_prefixed(&st->bag->features, st->prefix, text, len);
-	else
-		add_prefixed(&st->bag->features, st->prefix, stem, stem_len);
+	uint32_t id = st->flags & FEAT_NO_STEM ? add_prefixed(&st->bag->features, st->prefix, text, len)
+					       : add_prefixed(&st->bag->features, st->prefix, stem, stem_len);
+	if (id != UINT32_MAX && st->bag->features.surface[id] == NULL)
+		st->bag->features.surface[id] = xstrndup(text, len);
 	return 0;
 }
 
@@ -351,12 +372,10 @@ static void add_header_words(struct feat_ctx *ctx, struct feat_bag *bag, const c
 			       .prefix = prefix};
 	struct counts saved = bag->terms;
 	/* header words are not search terms: collect them in a throwaway table */
+	memset(&bag->terms, 0, sizeof(bag->terms));
 	bag->terms.keys = symtab_new(16);
-	bag->terms.count = NULL;
-	bag->terms.cap = 0;
 	(void)tokenize_part(&st, v, len, 32, &error);
-	symtab_free(&bag->terms.keys);
-	free(bag->terms.count);
+	counts_free(&bag->terms);
 	bag->terms = saved;
 }
 

@@ -67,6 +67,10 @@ bool feat_bag_truncated(const struct feat_bag *bag);
 /* Distinct features, in first-seen order; i < feat_bag_count(). */
 size_t feat_bag_count(const struct feat_bag *bag);
 void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, uint32_t *count_r);
+/* The first word (normalised, not stemmed, no prefix) that gave feature,
+ * for explanations an agent reads ("facture" for "s:factur"); NULL for
+ * class, header and unknown features. */
+const char *feat_bag_surface(const struct feat_bag *bag, const char *feature);
 /* Search terms: stems of subject and body words (no prefix, no class or
  * header tokens, no stop words) with their counts. */
 size_t feat_bag_term_count(const struct feat_bag *bag);

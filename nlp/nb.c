@@ -490,8 +490,9 @@ int nb_fit_temperature(const struct nb_model *m, const struct feat_bag *const *b
 }
 
 /* Class tokens and prefixes in words an agent reads. */
-static void put_token(struct strbuf *sb, const char *token)
+static void put_token(struct strbuf *sb, const char *token, const struct feat_bag *bag)
 {
+	const char *surface = bag != NULL ? feat_bag_surface(bag, token) : NULL;
 	static const struct {
 		const char *token, *words;
 	} classes[] = {
@@ -509,27 +510,27 @@ static void put_token(struct strbuf *sb, const char *token)
 	if (words != NULL)
 		strbuf_puts(sb, words);
 	else
-		strbuf_printf(sb, "\"%s\"", token);
+		strbuf_printf(sb, "\"%s\"", surface != NULL ? surface : token);
 	if (subject)
 		strbuf_puts(sb, " in the subject");
 }
 
-char *nb_explain(const struct nb_result *r)
+char *nb_explain(const struct nb_result *r, const struct feat_bag *bag)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
 	strbuf_printf(&sb, "\"%s\" (confidence %.2f)", r->label, r->confidence);
 	for (size_t i = 0; i < r->n_for; i++) {
 		strbuf_puts(&sb, i == 0 ? " mainly because of: " : ", ");
-		put_token(&sb, r->for_label[i].token);
+		put_token(&sb, r->for_label[i].token, bag);
 		strbuf_printf(&sb, " (%+.1f)", r->for_label[i].weight);
 	}
 	if (r->n_for == 0)
 		strbuf_puts(&sb, " with no decisive word");
-	strbuf_printf(&sb, "; runner-up \"%s\" (confidence %.2f)", r->runner_up, r->runner_up_confidence);
+	strbuf_printf(&sb, "; against \"%s\" (%.2f)", r->runner_up, r->runner_up_confidence);
 	for (size_t i = 0; i < r->n_against; i++) {
-		strbuf_puts(&sb, i == 0 ? ", supported by: " : ", ");
-		put_token(&sb, r->against[i].token);
+		strbuf_puts(&sb, i == 0 ? ": " : ", ");
+		put_token(&sb, r->against[i].token, bag);
 		strbuf_printf(&sb, " (%+.1f)", r->against[i].weight);
 	}
 	return strbuf_steal(&sb);

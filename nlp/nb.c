@@ -515,7 +515,12 @@ static void put_token(struct strbuf *sb, const char *token, const struct feat_ba
 		strbuf_puts(sb, " in the subject");
 }
 
-char *nb_explain(const struct nb_result *r, const struct feat_bag *bag)
+char *nb_explain(const struct nb_result *r)
+{
+	return nb_explain_words(r, NULL);
+}
+
+char *nb_explain_words(const struct nb_result *r, const struct feat_bag *bag)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);

@@ -88,9 +88,11 @@ int nb_fit_temperature(const struct nb_model *model, const struct feat_bag *cons
 		       const char *const *labels, size_t n, double *temperature_r, const char **error_r);
 /* A sentence for an agent: "billing" (confidence 0.87) mainly because of:
  * "facture" (+2.1), an amount (+0.9), ...; against "technical" (0.13):
- * "connexion" (-0.8). With the classified bag (may be NULL) stems are shown
- * as the words of the mail. */
-char *nb_explain(const struct nb_result *result, const struct feat_bag *features);
+ * "connexion" (-0.8). nb_explain shows the model's tokens (stems);
+ * nb_explain_words, given the classified bag (may be NULL), shows the words
+ * of the mail instead. */
+char *nb_explain(const struct nb_result *result);
+char *nb_explain_words(const struct nb_result *result, const struct feat_bag *features);
 
 /* Persistence as rows (for SQLite): label rows (docs, total tokens) and
  * cells (token, label, count). Counts are reals (fixed point underneath,

@@ -93,7 +93,7 @@ static void test_multinomial_by_hand(void **state)
 	assert_int_equal(r.n_against, 1);
 	assert_string_equal(r.against[0].token, "bug");
 	assert_true(fabs(r.against[0].weight - -0.980829) < 1e-5);
-	char *text = nb_explain(&r, NULL);
+	char *text = nb_explain(&r);
 	assert_string_equal(text, "\"billing\" (confidence 0.84) mainly because of: \"factur\" (+1.1); "
 				  "against \"tech\" (0.16): \"bug\" (-1.0)");
 	free(text);
@@ -328,7 +328,7 @@ static void test_explain_with_words(void **state)
 	struct nb_result r;
 	assert_int_equal(nb_classify(m, bag, &r, &error), 0);
 	assert_string_equal(r.label, "billing");
-	char *text = nb_explain(&r, bag);
+	char *text = nb_explain_words(&r, bag);
 	assert_non_null(strstr(text, "\"facture\" in the subject ("));
 	assert_non_null(strstr(text, "\"facture\" (+"));
 	assert_non_null(strstr(text, "an amount (+"));

@@ -575,16 +575,31 @@ static int query_on_token(void *context, const char *text, size_t len, enum tok_
 	return ++q->words >= KB_MAX_QUERY_TERMS;
 }
 
+/* The FTS5 "rank" form: the table ranks the matches itself, computing bm25
+ * once per row, and only the best ?4 rows meet kb_articles. A language
+ * preference is applied to those (the suggestion's terms were stemmed in that
+ * language, so the other one rarely competes for the first places); a strict
+ * language filter looks at every match. */
+#define KB_RANKED                                                                      \
+	"(SELECT rowid AS doc, -rank AS score FROM kb_fts WHERE kb_fts MATCH ?1"     \
+	" AND rank MATCH 'bm25(10.0, 1.0, 3.0)' ORDER BY rank LIMIT ?4) h"
 static const char hit_sql_any[] =
-	"SELECT a.id, a.title, a.language, -bm25(kb_fts, 10.0, 1.0, 3.0)"
+	"SELECT a.id, a.title, a.language, h.score FROM " KB_RANKED
+	" JOIN kb_articles a ON a.doc = h.doc"
+	" WHERE ?2 IS NULL ORDER BY h.score DESC LIMIT ?3";
+static const char hit_sql_only[] =
+	"SELECT a.id, a.title, a.language, -bm25(kb_fts, 10.0, 1.0, 3.0) AS score"
 	" FROM kb_fts JOIN kb_articles a ON a.doc = kb_fts.rowid"
-	" WHERE kb_fts MATCH ?1 AND (?2 IS NULL OR a.language = ?2)"
-	" ORDER BY bm25(kb_fts, 10.0, 1.0, 3.0) LIMIT ?3";
+	" WHERE kb_fts MATCH ?1 AND a.language = ?2 AND ?4 IS NOT NULL"
+	" ORDER BY score DESC LIMIT ?3";
 static const char hit_sql_prefer[] =
-	"SELECT a.id, a.title, a.language, -bm25(kb_fts, 10.0, 1.0, 3.0)"
-	" FROM kb_fts JOIN kb_articles a ON a.doc = kb_fts.rowid"
-	" WHERE kb_fts MATCH ?1"
-	" ORDER BY a.language IS NOT ?2, bm25(kb_fts, 10.0, 1.0, 3.0) LIMIT ?3";
+	"SELECT a.id, a.title, a.language, h.score FROM " KB_RANKED
+	" JOIN kb_articles a ON a.doc = h.doc"
+	" ORDER BY a.language IS NOT ?2, h.score DESC LIMIT ?3";
+
+/* How many of the best matches the language filter or preference sees, per
+ * result wanted. */
+#define KB_RANK_WINDOW 8
 
 static int run_hits(sqlite3 *db, const char *sql, const char *match, const char *language,
 		    unsigned limit, struct kb_hit **hits_r, size_t *n_r, const char **error_r)
@@ -597,6 +612,7 @@ static int run_hits(sqlite3 *db, const char *sql, const char *match, const char 
 	bind_text(s, 1, match);
 	bind_text(s, 2, language);
 	sqlite3_bind_int64(s, 3, limit);
+	sqlite3_bind_int64(s, 4, sql == hit_sql_prefer ? (int64_t)limit * KB_RANK_WINDOW : limit);
 	struct kb_hit *hits = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -645,7 +661,8 @@ int kb_search(struct sqlite3 *db, const char *query, const char *language, unsig
 		*n_r = 0;
 		return 0;
 	}
-	int ret = run_hits(db, hit_sql_any, strbuf_str(&sb), language, limit, hits_r, n_r, error_r);
+	int ret = run_hits(db, language != NULL ? hit_sql_only : hit_sql_any, strbuf_str(&sb),
+			   language, limit, hits_r, n_r, error_r);
 	strbuf_free(&sb);
 	return ret;
 }

@@ -560,7 +560,7 @@ static void seen_add(struct seen *s, const char *str)
 
 static bool seen_has(const struct seen *s, const char *str)
 {
-	return bsearch(&str, s->v, s->n, sizeof(*s->v), cmp_str) != NULL;
+	return s->n > 0 && bsearch(&str, s->v, s->n, sizeof(*s->v), cmp_str) != NULL;
 }
 
 static void seen_free(struct seen *s)
@@ -623,8 +623,10 @@ static const char *db_err(sqlite3 *db, const char *what)
 static int remove_missing(sqlite3 *db, const char *root, struct seen *ids, struct seen *failed,
 			  unsigned *removed, const char **error_r)
 {
-	qsort(ids->v, ids->n, sizeof(*ids->v), cmp_str);
-	qsort(failed->v, failed->n, sizeof(*failed->v), cmp_str);
+	if (ids->n > 1)
+		qsort(ids->v, ids->n, sizeof(*ids->v), cmp_str);
+	if (failed->n > 1)
+		qsort(failed->v, failed->n, sizeof(*failed->v), cmp_str);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, "SELECT id, source_path FROM kb_articles WHERE source_dir = ?1",
 			       -1, &s, NULL) != SQLITE_OK) {
@@ -676,7 +678,8 @@ int kb_import_dir(struct sqlite3 *db, const char *dir, int64_t now,
 		free(files.rel);
 		return -1;
 	}
-	qsort(files.rel, files.n, sizeof(*files.rel), cmp_str);
+	if (files.n > 1)
+		qsort(files.rel, files.n, sizeof(*files.rel), cmp_str);
 	struct kb_import_summary sum = {.files = files.n};
 	struct seen ids = {0}, failed = {0};
 	struct id_map id_files = {0};

@@ -86,11 +86,26 @@ int feat_bag_add(struct feat_bag *bag, const char *feature, uint32_t count, cons
 	return 0;
 }
 
-enum lang feat_bag_lang(const struct feat_bag *bag) { return bag->lang; }
-double feat_bag_lang_confidence(const struct feat_bag *bag) { return bag->lang_confidence; }
-bool feat_bag_truncated(const struct feat_bag *bag) { return bag->truncated; }
-size_t feat_bag_count(const struct feat_bag *bag) { return symtab_count(bag->features.keys); }
-size_t feat_bag_term_count(const struct feat_bag *bag) { return symtab_count(bag->terms.keys); }
+enum lang feat_bag_lang(const struct feat_bag *bag)
+{
+	return bag->lang;
+}
+double feat_bag_lang_confidence(const struct feat_bag *bag)
+{
+	return bag->lang_confidence;
+}
+bool feat_bag_truncated(const struct feat_bag *bag)
+{
+	return bag->truncated;
+}
+size_t feat_bag_count(const struct feat_bag *bag)
+{
+	return symtab_count(bag->features.keys);
+}
+size_t feat_bag_term_count(const struct feat_bag *bag)
+{
+	return symtab_count(bag->terms.keys);
+}
 
 const char *feat_bag_surface(const struct feat_bag *bag, const char *feature)
 {
@@ -139,7 +154,7 @@ static void load_stopwords(struct symtab *set, const char *buf, size_t len)
 }
 
 int feat_ctx_new(const char *stop_fr, size_t stop_fr_len, const char *stop_en, size_t stop_en_len,
-		 struct feat_ctx **ctx_r, const char **error_r)
+                 struct feat_ctx **ctx_r, const char **error_r)
 {
 	struct feat_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	ctx->stopwords = symtab_new(512);
@@ -215,7 +230,8 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 	const char *stem = text;
 	size_t stem_len = len;
 	if (st->stemmer != NULL) {
-		const sb_symbol *s = sb_stemmer_stem(st->stemmer, (const sb_symbol *)text, (int)len);
+		const sb_symbol *s =
+		    sb_stemmer_stem(st->stemmer, (const sb_symbol *)text, (int)len);
 		if (s != NULL) {
 			stem = (const char *)s;
 			stem_len = (size_t)sb_stemmer_length(st->stemmer);
@@ -223,15 +239,16 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 	}
 	if (!stop)
 		add_prefixed(&st->bag->terms, "", stem, stem_len);
-	uint32_t id = st->flags & FEAT_NO_STEM ? add_prefixed(&st->bag->features, st->prefix, text, len)
-					       : add_prefixed(&st->bag->features, st->prefix, stem, stem_len);
+	uint32_t id = st->flags & FEAT_NO_STEM
+	                  ? add_prefixed(&st->bag->features, st->prefix, text, len)
+	                  : add_prefixed(&st->bag->features, st->prefix, stem, stem_len);
 	if (id != UINT32_MAX && st->bag->features.surface[id] == NULL)
 		st->bag->features.surface[id] = xstrndup(text, len);
 	return 0;
 }
 
 static int tokenize_part(struct tok_state *st, const char *text, size_t len, size_t max_tokens,
-			 const char **error_r)
+                         const char **error_r)
 {
 	_cleanup_free_ char *norm = NULL;
 	size_t nlen;
@@ -245,7 +262,7 @@ static int tokenize_part(struct tok_state *st, const char *text, size_t len, siz
 }
 
 static void guess_language(struct feat_bag *bag, const char *subject, size_t subject_len,
-			   const char *body, size_t body_len)
+                           const char *body, size_t body_len)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, LANG_MAX_INPUT);
@@ -263,15 +280,20 @@ static void guess_language(struct feat_bag *bag, const char *subject, size_t sub
 	strbuf_free(&sb);
 }
 
-static int extract(struct feat_ctx *ctx, struct feat_bag *bag, const char *subject, size_t subject_len,
-		   const char *body, size_t body_len, unsigned flags, const char **error_r)
+static int extract(struct feat_ctx *ctx, struct feat_bag *bag, const char *subject,
+                   size_t subject_len, const char *body, size_t body_len, unsigned flags,
+                   const char **error_r)
 {
 	guess_language(bag, subject, subject_len, body, body_len);
-	struct tok_state st = {.ctx = ctx, .bag = bag, .flags = flags, .prefix = FEAT_SUBJECT_PREFIX};
+	struct tok_state st = {
+	    .ctx = ctx, .bag = bag, .flags = flags, .prefix = FEAT_SUBJECT_PREFIX};
 	/* Search terms are always stemmed; features only without FEAT_NO_STEM.
 	 * An unknown language gets no stemming rather than a wrong one. */
-	st.stemmer = bag->lang == LANG_FR ? ctx->stem_fr : bag->lang == LANG_EN ? ctx->stem_en : NULL;
-	if (subject != NULL && tokenize_part(&st, subject, subject_len, FEAT_MAX_SUBJECT_TOKENS, error_r) < 0)
+	st.stemmer = bag->lang == LANG_FR   ? ctx->stem_fr
+	             : bag->lang == LANG_EN ? ctx->stem_en
+	                                    : NULL;
+	if (subject != NULL &&
+	    tokenize_part(&st, subject, subject_len, FEAT_MAX_SUBJECT_TOKENS, error_r) < 0)
 		return -1;
 	st.prefix = "";
 	if (body != NULL && tokenize_part(&st, body, body_len, TOK_MAX_TOKENS, error_r) < 0)
@@ -280,7 +302,7 @@ static int extract(struct feat_ctx *ctx, struct feat_bag *bag, const char *subje
 }
 
 int feat_extract(struct feat_ctx *ctx, const char *subject, size_t subject_len, const char *body,
-		 size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r)
+                 size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r)
 {
 	struct feat_bag *bag = feat_bag_new();
 	if (extract(ctx, bag, subject, subject_len, body, body_len, flags, error_r) < 0) {
@@ -364,12 +386,12 @@ static void add_received(struct feat_bag *bag, const char *v, size_t len)
 }
 
 /* Words of a header value, normalised, neither stemmed nor filtered. */
-static void add_header_words(struct feat_ctx *ctx, struct feat_bag *bag, const char *prefix, const char *v,
-			     size_t len)
+static void add_header_words(struct feat_ctx *ctx, struct feat_bag *bag, const char *prefix,
+                             const char *v, size_t len)
 {
 	const char *error;
-	struct tok_state st = {.ctx = ctx, .bag = bag, .flags = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS,
-			       .prefix = prefix};
+	struct tok_state st = {
+	    .ctx = ctx, .bag = bag, .flags = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS, .prefix = prefix};
 	struct counts saved = bag->terms;
 	/* header words are not search terms: collect them in a throwaway table */
 	memset(&bag->terms, 0, sizeof(bag->terms));
@@ -384,8 +406,9 @@ static bool name_is(const char *name, size_t len, const char *want)
 	return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
-int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len, const char *body,
-		      size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r)
+int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len,
+                      const char *body, size_t body_len, unsigned flags, struct feat_bag **bag_r,
+                      const char **error_r)
 {
 	if (headers_len > FEAT_MAX_HEADER_BYTES)
 		headers_len = FEAT_MAX_HEADER_BYTES;
@@ -396,7 +419,8 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 		char c = headers[i];
 		if (c == '\r')
 			continue;
-		if (c == '\n' && i + 1 < headers_len && (headers[i + 1] == ' ' || headers[i + 1] == '\t'))
+		if (c == '\n' && i + 1 < headers_len &&
+		    (headers[i + 1] == ' ' || headers[i + 1] == '\t'))
 			c = ' ';
 		strbuf_putc(&unfolded, c == '\0' ? ' ' : c);
 	}
@@ -431,7 +455,7 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 				subject = v;
 				subject_len = vlen;
 			} else if (name_is(name, nlen, "from") || name_is(name, nlen, "reply-to") ||
-				   name_is(name, nlen, "sender")) {
+			           name_is(name, nlen, "sender")) {
 				add_at_domains(bag, "h:from:", v, vlen);
 				add_header_words(ctx, bag, "h:from:", v, vlen);
 			} else if (name_is(name, nlen, "return-path")) {
@@ -442,7 +466,8 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 				add_received(bag, v, vlen);
 			} else if (name_is(name, nlen, "content-type")) {
 				add_header_words(ctx, bag, "h:ct:", v, vlen);
-			} else if (name_is(name, nlen, "x-mailer") || name_is(name, nlen, "user-agent")) {
+			} else if (name_is(name, nlen, "x-mailer") ||
+			           name_is(name, nlen, "user-agent")) {
 				add_header_words(ctx, bag, "h:xm:", v, vlen);
 			}
 		}

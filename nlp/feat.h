@@ -39,21 +39,22 @@ struct feat_bag;
 /* Stop-word lists as file contents (one word per line, '#' comments), in
  * any case and with or without accents; either may be NULL. */
 int feat_ctx_new(const char *stop_fr, size_t stop_fr_len, const char *stop_en, size_t stop_en_len,
-		 struct feat_ctx **ctx_r, const char **error_r);
+                 struct feat_ctx **ctx_r, const char **error_r);
 void feat_ctx_free(struct feat_ctx **ctx);
 bool feat_is_stopword(const struct feat_ctx *ctx, const char *normalised_word, size_t len);
 
 /* subject may be NULL. Body tokens beyond TOK_MAX_TOKENS are left out and
  * feat_bag_truncated() says so. */
 int feat_extract(struct feat_ctx *ctx, const char *subject, size_t subject_len, const char *body,
-		 size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r);
+                 size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r);
 /* Same with raw (unfolded or folded) header text instead of a subject: the
  * Subject field gives subject features; From, Reply-To, Return-Path, Sender,
  * Message-ID, Received, Content-Type, X-Mailer and User-Agent give header
  * features; every field name gives "h:n:<name>". Pass decoded (RFC 2047)
  * headers when available. */
-int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len, const char *body,
-		      size_t body_len, unsigned flags, struct feat_bag **bag_r, const char **error_r);
+int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len,
+                      const char *body, size_t body_len, unsigned flags, struct feat_bag **bag_r,
+                      const char **error_r);
 
 /* An empty bag, for callers (and tests) that build features by hand. */
 struct feat_bag *feat_bag_new(void);

@@ -20,43 +20,51 @@
 /* Words frequent in one language and rare in the other (case folded, with
  * accents; elided forms appear without their apostrophe). */
 static const char *const fr_words[] = {
-	"le", "la", "les", "de", "des", "du", "un", "une", "et", "est", "je", "vous", "nous", "il", "elle",
-	"ne", "pas", "que", "qui", "pour", "dans", "sur", "avec", "ce", "cette", "mon", "ma", "mes",
-	"votre", "vos", "au", "aux", "ai", "avez", "bonjour", "merci", "mais", "où", "très", "été", "être",
-	"ça", "suis", "sont", "fait", "par", "l", "d", "j", "qu", "c", "n", "cordialement", "depuis",
-	"toujours", "encore", "aussi", "rien", "car", "donc", "leur", "sans", "faire", "peux", "pouvez",
-	"madame", "monsieur", "svp", "reçu", "commande", "déjà", "avoir", "ou", "comment", "quand", "si",
-	NULL};
+    "le",    "la",     "les",    "de",           "des",    "du",       "un",
+    "une",   "et",     "est",    "je",           "vous",   "nous",     "il",
+    "elle",  "ne",     "pas",    "que",          "qui",    "pour",     "dans",
+    "sur",   "avec",   "ce",     "cette",        "mon",    "ma",       "mes",
+    "votre", "vos",    "au",     "aux",          "ai",     "avez",     "bonjour",
+    "merci", "mais",   "où",     "très",         "été",    "être",     "ça",
+    "suis",  "sont",   "fait",   "par",          "l",      "d",        "j",
+    "qu",    "c",      "n",      "cordialement", "depuis", "toujours", "encore",
+    "aussi", "rien",   "car",    "donc",         "leur",   "sans",     "faire",
+    "peux",  "pouvez", "madame", "monsieur",     "svp",    "reçu",     "commande",
+    "déjà",  "avoir",  "ou",     "comment",      "quand",  "si",       NULL};
 static const char *const en_words[] = {
-	"the", "and", "is", "are", "to", "of", "it", "you", "your", "i", "we", "my", "for", "with", "this",
-	"that", "have", "has", "not", "be", "was", "will", "can", "please", "thanks", "thank", "hello",
-	"hi", "would", "could", "should", "do", "does", "don't", "from", "at", "but", "what", "when",
-	"there", "they", "them", "been", "our", "still", "just", "did", "didn't", "doesn't", "can't",
-	"i'm", "it's", "regards", "order", "received", "please", "why", "how", "any", "get", "got",
-	"if", "all", "some", "no", "yes", "dear", "account", NULL};
+    "the",      "and",    "is",     "are",     "to",      "of",     "it",     "you",     "your",
+    "i",        "we",     "my",     "for",     "with",    "this",   "that",   "have",    "has",
+    "not",      "be",     "was",    "will",    "can",     "please", "thanks", "thank",   "hello",
+    "hi",       "would",  "could",  "should",  "do",      "does",   "don't",  "from",    "at",
+    "but",      "what",   "when",   "there",   "they",    "them",   "been",   "our",     "still",
+    "just",     "did",    "didn't", "doesn't", "can't",   "i'm",    "it's",   "regards", "order",
+    "received", "please", "why",    "how",     "any",     "get",    "got",    "if",      "all",
+    "some",     "no",     "yes",    "dear",    "account", NULL};
 
 /* Function words of the neighbouring languages (Spanish, German, Italian,
  * Portuguese, Dutch) that neither French nor English uses. */
 static const char *const other_words[] = {
-	"el", "los", "las", "y", "por", "con", "para", "una", "mi", "pero", "muy", "gracias", "hola",
-	"der", "die", "das", "und", "ich", "nicht", "ist", "mit", "ein", "eine", "bitte", "danke", "meine",
-	"di", "che", "non", "sono", "grazie", "della", "não", "com", "uma", "obrigado", "het", "een",
-	"niet", "wij", "mijn", "bedankt", "he", "del", "pedido", NULL};
+    "el",     "los",     "las",  "y",     "por",    "con",      "para", "una", "mi",    "pero",
+    "muy",    "gracias", "hola", "der",   "die",    "das",      "und",  "ich", "nicht", "ist",
+    "mit",    "ein",     "eine", "bitte", "danke",  "meine",    "di",   "che", "non",   "sono",
+    "grazie", "della",   "não",  "com",   "uma",    "obrigado", "het",  "een", "niet",  "wij",
+    "mijn",   "bedankt", "he",   "del",   "pedido", NULL};
 
 /* Frequent trigrams over words padded with one space on each side. */
 static const char *const fr_trigrams[] = {
-	" de", "es ", "de ", "ent", " le", "le ", "ion", "nt ", "la ", " la", "les", " co", "tio", " pa",
-	"ne ", "que", "eme", "men", "ue ", "on ", " qu", " et", "et ", "des", " po", "our", " pr", "ons",
-	"ais", "ait", "ou ", " je", "je ", "re ", "ez ", " vo", "vou", "ous", "us ", "eu ", "ée ", "é ",
-	" dé", " ré", "té ", "é", "à ", "ç", "è", "ê", "ur ", "eur", "ie ", "ui ", " mo", " ma", "uis",
-	"ant", "pas", "est", "par", "ell", "qu ", "oi", "ai ", " ne", "nou", "tre", "mer", "erc", "rci",
-	NULL};
+    " de", "es ", "de ", "ent", " le", "le ", "ion", "nt ", "la ", " la", "les", " co",
+    "tio", " pa", "ne ", "que", "eme", "men", "ue ", "on ", " qu", " et", "et ", "des",
+    " po", "our", " pr", "ons", "ais", "ait", "ou ", " je", "je ", "re ", "ez ", " vo",
+    "vou", "ous", "us ", "eu ", "ée ", "é ",  " dé", " ré", "té ", "é",   "à ",  "ç",
+    "è",   "ê",   "ur ", "eur", "ie ", "ui ", " mo", " ma", "uis", "ant", "pas", "est",
+    "par", "ell", "qu ", "oi",  "ai ", " ne", "nou", "tre", "mer", "erc", "rci", NULL};
 static const char *const en_trigrams[] = {
-	" th", "the", "he ", "ing", "ng ", " an", "and", "nd ", "ed ", " to", "to ", "er ", " of", "of ",
-	"is ", " in", "in ", "hat", "tha", "at ", "you", " yo", " fo", "for", "or ", "it ", " it", "ve ",
-	" wi", "ith", "wit", "th ", " is", " be", "ly ", " wh", "ave", "hav", "ll ", "ou ", "ts ", "ere",
-	" my", "my ", " ha", "was", "ase", "eas", "lea", "ple", " pl", "s i", " i ", "i ", "ck ", "ght",
-	"ay ", "ey ", "wh", "ow ", "rd ", "ks ", "nks", "tha", "y ", NULL};
+    " th", "the", "he ", "ing", "ng ", " an", "and", "nd ", "ed ", " to", "to ",
+    "er ", " of", "of ", "is ", " in", "in ", "hat", "tha", "at ", "you", " yo",
+    " fo", "for", "or ", "it ", " it", "ve ", " wi", "ith", "wit", "th ", " is",
+    " be", "ly ", " wh", "ave", "hav", "ll ", "ou ", "ts ", "ere", " my", "my ",
+    " ha", "was", "ase", "eas", "lea", "ple", " pl", "s i", " i ", "i ",  "ck ",
+    "ght", "ay ", "ey ", "wh",  "ow ", "rd ", "ks ", "nks", "tha", "y ",  NULL};
 
 /* The lists above in two hash tables, built once per process (read-only
  * afterwards, so lang_guess is thread-safe). */
@@ -131,13 +139,13 @@ static bool is_letter(int32_t cp)
 }
 
 int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confidence_r,
-	       const char **error_r)
+               const char **error_r)
 {
 	pthread_once(&tables_once, build_tables);
 	_cleanup_free_ char *norm = NULL;
 	size_t nlen;
-	if (norm_text(text, len > LANG_MAX_INPUT ? LANG_MAX_INPUT : len, NORM_KEEP_ACCENTS, &norm, &nlen,
-		      error_r) < 0)
+	if (norm_text(text, len > LANG_MAX_INPUT ? LANG_MAX_INPUT : len, NORM_KEEP_ACCENTS, &norm,
+	              &nlen, error_r) < 0)
 		return -1;
 	double fr = 0, en = 0;
 	unsigned words = 0, known = 0, foreign = 0;
@@ -146,14 +154,15 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 	while (i < nlen) {
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)norm + i,
-						      (utf8proc_ssize_t)(nlen - i), &cp);
+		                                      (utf8proc_ssize_t)(nlen - i), &cp);
 		if (n <= 0 || !is_letter(cp) || cp == '\'') {
 			i += n > 0 ? (size_t)n : 1;
 			continue;
 		}
 		size_t start = i, end = i;
 		while (end < nlen) {
-			n = utf8proc_iterate((const utf8proc_uint8_t *)norm + end, (utf8proc_ssize_t)(nlen - end), &cp);
+			n = utf8proc_iterate((const utf8proc_uint8_t *)norm + end,
+			                     (utf8proc_ssize_t)(nlen - end), &cp);
 			if (n <= 0 || !is_letter(cp))
 				break;
 			end += (size_t)n;
@@ -173,7 +182,8 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 		if (wlen == 0 || wlen > 64)
 			continue;
 		words++;
-		bool f = in_list(norm + start, wlen, fr_words), e = in_list(norm + start, wlen, en_words);
+		bool f = in_list(norm + start, wlen, fr_words),
+		     e = in_list(norm + start, wlen, en_words);
 		if (f || e)
 			known++;
 		else if (in_list(norm + start, wlen, other_words))
@@ -195,7 +205,7 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 	if (foreign > known || (words >= 5 && known * 12 < words)) {
 		*lang_r = LANG_OTHER;
 		*confidence_r = foreign > known ? (double)foreign / (foreign + known)
-					       : 1.0 - (double)known * 12 / words;
+		                                : 1.0 - (double)known * 12 / words;
 		return 0;
 	}
 	double p_fr = 1.0 / (1.0 + exp(-SLOPE * (fr - en)));
@@ -207,8 +217,11 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 const char *lang_code(enum lang lang)
 {
 	switch (lang) {
-	case LANG_FR: return "fr";
-	case LANG_EN: return "en";
-	default: return "other";
+	case LANG_FR:
+		return "fr";
+	case LANG_EN:
+		return "en";
+	default:
+		return "other";
 	}
 }

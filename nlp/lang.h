@@ -19,7 +19,7 @@ enum lang {
  * Only the first LANG_MAX_INPUT bytes are looked at. */
 #define LANG_MAX_INPUT (16 * 1024)
 int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confidence_r,
-	       const char **error_r);
+               const char **error_r);
 
 /* "fr", "en" or "other". */
 const char *lang_code(enum lang lang);

@@ -40,14 +40,14 @@
 struct nb_model {
 	struct nb_options opts;
 	struct symtab *labels;
-	int64_t *docs;       /* per label */
+	int64_t *docs;        /* per label */
 	int64_t *label_total; /* per label, fixed point */
 	struct symtab *tokens;
-	size_t stride;   /* label slots per token row */
-	int64_t *cells;  /* tokens x stride, fixed point */
+	size_t stride;      /* label slots per token row */
+	int64_t *cells;     /* tokens x stride, fixed point */
 	int64_t *row_total; /* per token */
 	size_t token_cap;
-	size_t live;        /* tokens with row_total > 0 */
+	size_t live; /* tokens with row_total > 0 */
 	int64_t grand_total;
 	int64_t total_docs;
 };
@@ -119,7 +119,8 @@ int nb_set_temperature(struct nb_model *m, double temperature, const char **erro
 	return 0;
 }
 
-static int label_id(struct nb_model *m, const char *label, bool create, uint32_t *id_r, const char **error_r)
+static int label_id(struct nb_model *m, const char *label, bool create, uint32_t *id_r,
+                    const char **error_r)
 {
 	size_t len = label != NULL ? strlen(label) : 0;
 	if (len == 0 || len > NB_MAX_LABEL_LEN) {
@@ -141,9 +142,11 @@ static int label_id(struct nb_model *m, const char *label, bool create, uint32_t
 		/* Widen every token row; rare (labels are few). */
 		size_t stride = m->stride * 2;
 		size_t ntok = symtab_count(m->tokens);
-		int64_t *cells = xcalloc(m->token_cap > 0 ? m->token_cap : 1, stride * sizeof(*cells));
+		int64_t *cells =
+		    xcalloc(m->token_cap > 0 ? m->token_cap : 1, stride * sizeof(*cells));
 		for (size_t t = 0; t < ntok; t++)
-			memcpy(cells + t * stride, m->cells + t * m->stride, m->stride * sizeof(*cells));
+			memcpy(cells + t * stride, m->cells + t * m->stride,
+			       m->stride * sizeof(*cells));
 		free(m->cells);
 		m->cells = cells;
 		m->stride = stride;
@@ -206,7 +209,7 @@ static void cell_add(struct nb_model *m, uint32_t tok, uint32_t lab, int64_t del
 }
 
 int nb_train(struct nb_model *m, const struct feat_bag *bag, const char *label, int weight,
-	     const char **error_r)
+             const char **error_r)
 {
 	if (weight == 0 || weight > NB_MAX_WEIGHT || weight < -NB_MAX_WEIGHT) {
 		*error_r = "weight must be non-zero and at most 1000 in magnitude";
@@ -238,7 +241,8 @@ int nb_train(struct nb_model *m, const struct feat_bag *bag, const char *label, 
 			}
 		} else {
 			added += delta[i];
-			if (delta[i] > COUNT_MAX || added > COUNT_MAX || m->grand_total > COUNT_MAX * 4 - added ||
+			if (delta[i] > COUNT_MAX || added > COUNT_MAX ||
+			    m->grand_total > COUNT_MAX * 4 - added ||
 			    (symtab_find(m->tokens, f, strlen(f), &tok) == 0 &&
 			     m->cells[(size_t)tok * m->stride + lab] > COUNT_MAX - delta[i])) {
 				*error_r = "count overflow";
@@ -257,8 +261,8 @@ int nb_train(struct nb_model *m, const struct feat_bag *bag, const char *label, 
 	return 0;
 }
 
-int nb_train_batch(struct nb_model *m, const struct feat_bag *const *bags, const char *const *labels,
-		   size_t n, const char **error_r)
+int nb_train_batch(struct nb_model *m, const struct feat_bag *const *bags,
+                   const char *const *labels, size_t n, const char **error_r)
 {
 	/* Aggregate in a private model, then merge: the sums are integers, so
 	 * the result is the one of n single calls in any order. */
@@ -282,8 +286,10 @@ int nb_train_batch(struct nb_model *m, const struct feat_bag *const *bags, const
 		for (uint32_t t = 0; t < symtab_count(agg->tokens); t++) {
 			int64_t c = agg->cells[(size_t)t * agg->stride + l];
 			if (c != 0)
-				cell_add(m, token_id(m, symtab_key(agg->tokens, t), symtab_key_len(agg->tokens, t)),
-					 lab, c);
+				cell_add(m,
+				         token_id(m, symtab_key(agg->tokens, t),
+				                  symtab_key_len(agg->tokens, t)),
+				         lab, c);
 		}
 	}
 	nb_free(&agg);
@@ -338,8 +344,8 @@ static int check_active(const struct nb_model *m, const char **error_r)
 
 /* Raw scores of every label with documents (others left untouched); x and
  * ids (feat_bag_count + 1 entries) receive the known features. */
-static void compute_scores(const struct nb_model *m, const struct feat_bag *bag, double *score, double *x,
-			   uint32_t *ids, size_t *known_r, double *mass_r)
+static void compute_scores(const struct nb_model *m, const struct feat_bag *bag, double *score,
+                           double *x, uint32_t *ids, size_t *known_r, double *mass_r)
 {
 	size_t n = feat_bag_count(bag), known = 0;
 	double mass = 0;
@@ -367,7 +373,7 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 }
 
 int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_result *result_r,
-		const char **error_r)
+                const char **error_r)
 {
 	if (check_active(m, error_r) < 0)
 		return -1;
@@ -414,12 +420,13 @@ int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_
 	}
 	qsort(con, known, sizeof(*con), cmp_desc);
 	for (size_t i = 0; i < known && r.n_for < NB_MAX_REASONS && con[i].diff > 0; i++) {
-		copy_str(r.for_label[r.n_for].token, sizeof(r.for_label[0].token), symtab_key(m->tokens, con[i].token));
+		copy_str(r.for_label[r.n_for].token, sizeof(r.for_label[0].token),
+		         symtab_key(m->tokens, con[i].token));
 		r.for_label[r.n_for++].weight = con[i].diff;
 	}
 	for (size_t i = known; i > 0 && r.n_against < NB_MAX_REASONS && con[i - 1].diff < 0; i--) {
 		copy_str(r.against[r.n_against].token, sizeof(r.against[0].token),
-			 symtab_key(m->tokens, con[i - 1].token));
+		         symtab_key(m->tokens, con[i - 1].token));
 		r.against[r.n_against++].weight = con[i - 1].diff;
 	}
 	*result_r = r;
@@ -447,7 +454,8 @@ static double nll(const double *z, const uint32_t *truth, size_t n, size_t nlabe
 }
 
 int nb_fit_temperature(const struct nb_model *m, const struct feat_bag *const *bags,
-		       const char *const *labels, size_t n, double *temperature_r, const char **error_r)
+                       const char *const *labels, size_t n, double *temperature_r,
+                       const char **error_r)
 {
 	if (check_active(m, error_r) < 0)
 		return -1;
@@ -456,8 +464,8 @@ int nb_fit_temperature(const struct nb_model *m, const struct feat_bag *const *b
 	_cleanup_free_ uint32_t *truth = xmalloc((n + 1) * sizeof(*truth));
 	for (size_t i = 0; i < n; i++) {
 		uint32_t y;
-		if (labels[i] == NULL || symtab_find(m->labels, labels[i], strlen(labels[i]), &y) < 0 ||
-		    m->docs[y] <= 0)
+		if (labels[i] == NULL ||
+		    symtab_find(m->labels, labels[i], strlen(labels[i]), &y) < 0 || m->docs[y] <= 0)
 			continue;
 		size_t nf = feat_bag_count(bags[i]), known;
 		_cleanup_free_ double *x = xmalloc((nf + 1) * sizeof(*x));
@@ -496,9 +504,13 @@ static void put_token(struct strbuf *sb, const char *token, const struct feat_ba
 	static const struct {
 		const char *token, *words;
 	} classes[] = {
-		{"__url__", "a link"}, {"__email__", "an e-mail address"}, {"__amount__", "an amount"},
-		{"__order__", "an order number"}, {"__invoice__", "an invoice number"},
-		{"__ref__", "a reference"}, {"__number__", "a number"},
+	    {"__url__", "a link"},
+	    {"__email__", "an e-mail address"},
+	    {"__amount__", "an amount"},
+	    {"__order__", "an order number"},
+	    {"__invoice__", "an invoice number"},
+	    {"__ref__", "a reference"},
+	    {"__number__", "a number"},
 	};
 	bool subject = strncmp(token, FEAT_SUBJECT_PREFIX, strlen(FEAT_SUBJECT_PREFIX)) == 0;
 	if (subject)
@@ -548,7 +560,8 @@ void nb_foreach_label(const struct nb_model *m, nb_label_cb_t *cb, void *context
 	for (uint32_t c = 0; c < symtab_count(m->labels); c++) {
 		if (m->docs[c] == 0 && m->label_total[c] == 0)
 			continue;
-		if (cb(context, symtab_key(m->labels, c), m->docs[c], (double)m->label_total[c] / NB_FIXED_ONE) != 0)
+		if (cb(context, symtab_key(m->labels, c), m->docs[c],
+		       (double)m->label_total[c] / NB_FIXED_ONE) != 0)
 			return;
 	}
 }
@@ -558,8 +571,8 @@ void nb_foreach_count(const struct nb_model *m, nb_count_cb_t *cb, void *context
 	for (uint32_t t = 0; t < symtab_count(m->tokens); t++) {
 		for (uint32_t c = 0; c < symtab_count(m->labels); c++) {
 			int64_t v = m->cells[(size_t)t * m->stride + c];
-			if (v != 0 && cb(context, symtab_key(m->tokens, t), symtab_key(m->labels, c),
-					 (double)v / NB_FIXED_ONE) != 0)
+			if (v != 0 && cb(context, symtab_key(m->tokens, t),
+			                 symtab_key(m->labels, c), (double)v / NB_FIXED_ONE) != 0)
 				return;
 		}
 	}
@@ -584,14 +597,15 @@ int nb_add_docs(struct nb_model *m, const char *label, int64_t docs, const char 
 }
 
 static int add_fixed(struct nb_model *m, const char *token, size_t len, uint32_t lab, int64_t v,
-		     const char **error_r)
+                     const char **error_r)
 {
 	if (len == 0 || len > FEAT_MAX_LEN) {
 		*error_r = "token empty or too long";
 		return -1;
 	}
 	uint32_t t;
-	int64_t cur = symtab_find(m->tokens, token, len, &t) == 0 ? m->cells[(size_t)t * m->stride + lab] : 0;
+	int64_t cur =
+	    symtab_find(m->tokens, token, len, &t) == 0 ? m->cells[(size_t)t * m->stride + lab] : 0;
 	if (v < 0 || v > COUNT_MAX || cur > COUNT_MAX - v || m->grand_total > COUNT_MAX * 4 - v) {
 		*error_r = "count out of range";
 		return -1;
@@ -601,7 +615,7 @@ static int add_fixed(struct nb_model *m, const char *token, size_t len, uint32_t
 }
 
 int nb_add_count(struct nb_model *m, const char *token, const char *label, double count,
-		 const char **error_r)
+                 const char **error_r)
 {
 	uint32_t lab;
 	if (!isfinite(count) || count < 0 || count > (double)COUNT_MAX / NB_FIXED_ONE) {
@@ -610,7 +624,8 @@ int nb_add_count(struct nb_model *m, const char *token, const char *label, doubl
 	}
 	if (label_id(m, label, true, &lab, error_r) < 0)
 		return -1;
-	return add_fixed(m, token, token != NULL ? strlen(token) : 0, lab, to_fixed(count), error_r);
+	return add_fixed(m, token, token != NULL ? strlen(token) : 0, lab, to_fixed(count),
+	                 error_r);
 }
 
 double nb_get_count(const struct nb_model *m, const char *token, const char *label)
@@ -670,13 +685,15 @@ static uint32_t fnv1a(const unsigned char *p, size_t n)
 static int cmp_label(const void *a, const void *b, void *model)
 {
 	const struct nb_model *m = model;
-	return strcmp(symtab_key(m->labels, *(const uint32_t *)a), symtab_key(m->labels, *(const uint32_t *)b));
+	return strcmp(symtab_key(m->labels, *(const uint32_t *)a),
+	              symtab_key(m->labels, *(const uint32_t *)b));
 }
 
 static int cmp_token(const void *a, const void *b, void *model)
 {
 	const struct nb_model *m = model;
-	return strcmp(symtab_key(m->tokens, *(const uint32_t *)a), symtab_key(m->tokens, *(const uint32_t *)b));
+	return strcmp(symtab_key(m->tokens, *(const uint32_t *)a),
+	              symtab_key(m->tokens, *(const uint32_t *)b));
 }
 
 int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **error_r)
@@ -685,8 +702,9 @@ int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
 	strbuf_append(&sb, MAGIC, 4);
-	unsigned char head[4] = {FORMAT_VERSION, (unsigned char)m->opts.variant,
-				 (unsigned char)((m->opts.log_tf ? 1 : 0) | (m->opts.length_norm ? 2 : 0)), 0};
+	unsigned char head[4] = {
+	    FORMAT_VERSION, (unsigned char)m->opts.variant,
+	    (unsigned char)((m->opts.log_tf ? 1 : 0) | (m->opts.length_norm ? 2 : 0)), 0};
 	strbuf_append(&sb, head, 4);
 	uint64_t bits;
 	memcpy(&bits, &m->opts.alpha, 8);
@@ -735,8 +753,8 @@ int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **
 		}
 	}
 	uint32_t sum = fnv1a((const unsigned char *)sb.data, sb.len);
-	unsigned char tail[4] = {(unsigned char)sum, (unsigned char)(sum >> 8), (unsigned char)(sum >> 16),
-				 (unsigned char)(sum >> 24)};
+	unsigned char tail[4] = {(unsigned char)sum, (unsigned char)(sum >> 8),
+	                         (unsigned char)(sum >> 16), (unsigned char)(sum >> 24)};
 	strbuf_append(&sb, tail, 4);
 	*len_r = sb.len;
 	*buf_r = strbuf_steal(&sb);
@@ -792,13 +810,14 @@ int nb_load(const void *buf, size_t len, struct nb_model **model_r, const char *
 		*error_r = "unsupported model file version";
 		return -1;
 	}
-	uint32_t sum = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 | (uint32_t)p[len - 2] << 16 |
-		       (uint32_t)p[len - 1] << 24;
+	uint32_t sum = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
+	               (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
 	if (fnv1a(p, len - 4) != sum) {
 		*error_r = "model file checksum mismatch";
 		return -1;
 	}
-	struct nb_options o = {.variant = p[5], .log_tf = (p[6] & 1) != 0, .length_norm = (p[6] & 2) != 0};
+	struct nb_options o = {
+	    .variant = p[5], .log_tf = (p[6] & 1) != 0, .length_norm = (p[6] & 2) != 0};
 	uint64_t bits = get_u64(p + 8);
 	memcpy(&o.alpha, &bits, 8);
 	bits = get_u64(p + 16);
@@ -816,12 +835,14 @@ int nb_load(const void *buf, size_t len, struct nb_model **model_r, const char *
 		goto fail;
 	lmap = xmalloc((nl + 1) * sizeof(*lmap));
 	for (uint64_t i = 0; i < nl; i++) {
-		if (get_varint(&r, &v) < 0 || v == 0 || v > NB_MAX_LABEL_LEN || get_bytes(&r, v, &s) < 0)
+		if (get_varint(&r, &v) < 0 || v == 0 || v > NB_MAX_LABEL_LEN ||
+		    get_bytes(&r, v, &s) < 0)
 			goto fail;
 		memcpy(name, s, v);
 		name[v] = '\0';
 		uint64_t docs;
-		if (get_varint(&r, &docs) < 0 || docs > (uint64_t)COUNT_MAX || memchr(name, '\0', v) != NULL)
+		if (get_varint(&r, &docs) < 0 || docs > (uint64_t)COUNT_MAX ||
+		    memchr(name, '\0', v) != NULL)
 			goto fail;
 		if (label_id(m, name, true, &lmap[i], error_r) < 0 ||
 		    nb_add_docs(m, name, (int64_t)docs, error_r) < 0)
@@ -831,14 +852,15 @@ int nb_load(const void *buf, size_t len, struct nb_model **model_r, const char *
 		goto fail;
 	for (uint64_t i = 0; i < nt; i++) {
 		uint64_t nnz;
-		if (get_varint(&r, &v) < 0 || v == 0 || v > FEAT_MAX_LEN || get_bytes(&r, v, &s) < 0 ||
-		    get_varint(&r, &nnz) < 0 || nnz > nl)
+		if (get_varint(&r, &v) < 0 || v == 0 || v > FEAT_MAX_LEN ||
+		    get_bytes(&r, v, &s) < 0 || get_varint(&r, &nnz) < 0 || nnz > nl)
 			goto fail;
 		uint32_t t = token_id(m, (const char *)s, v);
 		for (uint64_t j = 0; j < nnz; j++) {
 			uint64_t lab, count;
 			if (get_varint(&r, &lab) < 0 || lab >= nl || get_varint(&r, &count) < 0 ||
-			    count > (uint64_t)COUNT_MAX || m->cells[(size_t)t * m->stride + lmap[lab]] != 0 ||
+			    count > (uint64_t)COUNT_MAX ||
+			    m->cells[(size_t)t * m->stride + lmap[lab]] != 0 ||
 			    m->grand_total > COUNT_MAX * 4 - (int64_t)count)
 				goto fail;
 			cell_add(m, t, lmap[lab], (int64_t)count);

@@ -32,8 +32,8 @@ enum nb_variant {
 
 struct nb_options {
 	enum nb_variant variant;
-	bool log_tf;      /* d_i <- log(1 + d_i), Rennie section 4.1 */
-	bool length_norm; /* d_i <- d_i / sqrt(sum_k d_k^2), Rennie section 4.3 */
+	bool log_tf;        /* d_i <- log(1 + d_i), Rennie section 4.1 */
+	bool length_norm;   /* d_i <- d_i / sqrt(sum_k d_k^2), Rennie section 4.3 */
 	double alpha;       /* Lidstone smoothing, > 0 (1 = Laplace) */
 	double temperature; /* confidence calibration, > 0; see nb_classify */
 };
@@ -54,10 +54,10 @@ int nb_set_temperature(struct nb_model *model, double temperature, const char **
  * same features and label as when it was trained). Fails, changing nothing,
  * if forgetting would make a count negative. */
 int nb_train(struct nb_model *model, const struct feat_bag *features, const char *label, int weight,
-	     const char **error_r);
+             const char **error_r);
 /* Same as n calls of nb_train(..., weight 1) in any order, aggregated first. */
 int nb_train_batch(struct nb_model *model, const struct feat_bag *const *features,
-		   const char *const *labels, size_t n, const char **error_r);
+                   const char *const *labels, size_t n, const char **error_r);
 
 struct nb_reason {
 	char token[FEAT_MAX_LEN + 1];
@@ -79,13 +79,14 @@ struct nb_result {
 /* Needs at least two labels with trained documents. Features the model has
  * never seen are ignored. */
 int nb_classify(const struct nb_model *model, const struct feat_bag *features,
-		struct nb_result *result_r, const char **error_r);
+                struct nb_result *result_r, const char **error_r);
 /* Fits the temperature that minimises the log loss of the given labelled
  * examples (held out from training, e.g. the agents' latest corrections);
  * examples whose label the model lacks are skipped. Apply it with
  * nb_set_temperature(). */
 int nb_fit_temperature(const struct nb_model *model, const struct feat_bag *const *features,
-		       const char *const *labels, size_t n, double *temperature_r, const char **error_r);
+                       const char *const *labels, size_t n, double *temperature_r,
+                       const char **error_r);
 /* A sentence for an agent: "billing" (confidence 0.87) mainly because of:
  * "facture" (+2.1), an amount (+0.9), ...; against "technical" (0.13):
  * "connexion" (-0.8). nb_explain shows the model's tokens (stems);
@@ -104,7 +105,7 @@ void nb_foreach_count(const struct nb_model *model, nb_count_cb_t *callback, voi
 /* Rebuild from rows: label totals follow from the cells added. */
 int nb_add_docs(struct nb_model *model, const char *label, int64_t docs, const char **error_r);
 int nb_add_count(struct nb_model *model, const char *token, const char *label, double count,
-		 const char **error_r);
+                 const char **error_r);
 double nb_get_count(const struct nb_model *model, const char *token, const char *label);
 int64_t nb_get_docs(const struct nb_model *model, const char *label);
 size_t nb_vocabulary_size(const struct nb_model *model);

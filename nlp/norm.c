@@ -39,9 +39,16 @@ static char *repair(const char *in, size_t len, int fold_ligatures, size_t *out_
 			cp = ' ';
 		if (fold_ligatures) {
 			switch (cp) {
-			case 0x0153: case 0x0152: strbuf_append(&sb, cp == 0x0153 ? "oe" : "OE", 2); continue;
-			case 0x00E6: case 0x00C6: strbuf_append(&sb, cp == 0x00E6 ? "ae" : "AE", 2); continue;
-			default: break;
+			case 0x0153:
+			case 0x0152:
+				strbuf_append(&sb, cp == 0x0153 ? "oe" : "OE", 2);
+				continue;
+			case 0x00E6:
+			case 0x00C6:
+				strbuf_append(&sb, cp == 0x00E6 ? "ae" : "AE", 2);
+				continue;
+			default:
+				break;
 			}
 		}
 		put_cp(&sb, cp);
@@ -56,19 +63,20 @@ char *norm_repair_utf8(const char *in, size_t len, size_t *out_len_r)
 }
 
 int norm_text(const char *in, size_t len, unsigned flags, char **out_r, size_t *out_len_r,
-	      const char **error_r)
+              const char **error_r)
 {
 	size_t clean_len;
 	_cleanup_free_ char *clean = repair(in, len, 1, &clean_len);
 	int options = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPCC |
-		      UTF8PROC_LUMP | UTF8PROC_IGNORE;
+	              UTF8PROC_LUMP | UTF8PROC_IGNORE;
 	if (!(flags & NORM_KEEP_CASE))
 		options |= UTF8PROC_CASEFOLD;
 	if (!(flags & NORM_KEEP_ACCENTS))
 		options |= UTF8PROC_STRIPMARK;
 	utf8proc_uint8_t *mapped = NULL;
-	utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)clean, (utf8proc_ssize_t)clean_len,
-					  &mapped, (utf8proc_option_t)options);
+	utf8proc_ssize_t n =
+	    utf8proc_map((const utf8proc_uint8_t *)clean, (utf8proc_ssize_t)clean_len, &mapped,
+	                 (utf8proc_option_t)options);
 	if (n < 0) {
 		*error_r = utf8proc_errmsg(n);
 		return -1;

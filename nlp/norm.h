@@ -20,7 +20,7 @@ enum norm_flags {
 /* Normalises len bytes of in (any bytes; NULs and invalid sequences allowed).
  * On success *out_r is a NUL-terminated UTF-8 string (*out_len_r bytes). */
 int norm_text(const char *in, size_t len, unsigned flags, char **out_r, size_t *out_len_r,
-	      const char **error_r);
+              const char **error_r);
 
 /* Only repairs: every invalid or truncated sequence (overlong forms,
  * surrogates, bytes past U+10FFFF) becomes U+FFFD, NULs become spaces.

@@ -70,9 +70,11 @@ static void push(struct tokens *t, enum stok_type type, const char *key, size_t 
 static bool is_word_cp(int32_t cp)
 {
 	if (cp < 0x80)
-		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+		       (cp >= '0' && cp <= '9');
 	utf8proc_category_t c = utf8proc_category(cp);
-	return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ME) || c == UTF8PROC_CATEGORY_ND;
+	return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ME) ||
+	       c == UTF8PROC_CATEGORY_ND;
 }
 
 static bool is_apostrophe(int32_t cp)
@@ -89,8 +91,8 @@ static bool is_emoji(int32_t cp)
 	return cp >= 0x2600 && utf8proc_category(cp) == UTF8PROC_CATEGORY_SO;
 }
 
-static const char *const elisions[] = {"l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu",
-				       "puisqu", NULL};
+static const char *const elisions[] = {"l", "d",  "j",     "m",      "n",      "s", "t",
+                                       "c", "qu", "jusqu", "lorsqu", "puisqu", NULL};
 
 static bool in_list(const char *w, size_t len, const char *const *list)
 {
@@ -106,7 +108,8 @@ static void push_word(struct tokens *t, const char *raw, size_t len)
 	unsigned letters = 0, upper = 0;
 	for (size_t i = 0; i < len;) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)raw + i, (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)raw + i,
+		                                      (utf8proc_ssize_t)(len - i), &cp);
 		if (n <= 0)
 			break;
 		utf8proc_category_t c = utf8proc_category(cp);
@@ -137,15 +140,16 @@ static void push_word(struct tokens *t, const char *raw, size_t len)
 	free(norm);
 }
 
-static const char *const emoticons[] = {":-)", ":-(", ":')", ":'(", ":)", ":(", ":D", ";)", ";-)", ":/", ":-/",
-					"<3", NULL};
+static const char *const emoticons[] = {":-)", ":-(", ":')", ":'(", ":)", ":(", ":D",
+                                        ";)",  ";-)", ":/",  ":-/", "<3", NULL};
 
 static void scan(struct tokens *t, const char *text, size_t len)
 {
 	size_t i = 0;
 	while (i < len && t->count < SENTI_MAX_TOKENS) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
+		                                      (utf8proc_ssize_t)(len - i), &cp);
 		if (n <= 0) {
 			i++;
 			continue;
@@ -154,8 +158,9 @@ static void scan(struct tokens *t, const char *text, size_t len)
 			size_t end = i + (size_t)n;
 			while (end < len) {
 				utf8proc_int32_t c2, c3;
-				utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)text + end,
-								      (utf8proc_ssize_t)(len - end), &c2);
+				utf8proc_ssize_t m =
+				    utf8proc_iterate((const utf8proc_uint8_t *)text + end,
+				                     (utf8proc_ssize_t)(len - end), &c2);
 				if (m <= 0)
 					break;
 				if (is_word_cp(c2)) {
@@ -165,7 +170,8 @@ static void scan(struct tokens *t, const char *text, size_t len)
 				/* internal apostrophe or hyphen: "don't", "peut-être" */
 				if ((is_apostrophe(c2) || c2 == '-') && end + (size_t)m < len &&
 				    utf8proc_iterate((const utf8proc_uint8_t *)text + end + m,
-						     (utf8proc_ssize_t)(len - end - (size_t)m), &c3) > 0 &&
+				                     (utf8proc_ssize_t)(len - end - (size_t)m),
+				                     &c3) > 0 &&
 				    is_word_cp(c3)) {
 					end += (size_t)m;
 					continue;
@@ -235,7 +241,8 @@ static int term_key(const char *term, size_t len, char *key, size_t *key_len_r)
 	int ret = 0;
 	for (size_t i = 0; i < t.count; i++) {
 		size_t n = strlen(t.v[i].key);
-		if (t.v[i].type == S_BREAK || words >= SENTI_MAX_TERM_WORDS || k + n + 1 > 4 * KEY_MAX) {
+		if (t.v[i].type == S_BREAK || words >= SENTI_MAX_TERM_WORDS ||
+		    k + n + 1 > 4 * KEY_MAX) {
 			ret = -1;
 			break;
 		}
@@ -270,27 +277,31 @@ int senti_lexicon_load(struct senti_lexicon *lex, const char *tsv, size_t len, c
 			size_t nlen = tab != NULL ? (size_t)(tsv + e - tab - 1) : 0, klen;
 			double score;
 			if (tab == NULL || nlen == 0 || nlen >= sizeof(num)) {
-				snprintf(lex->error, sizeof(lex->error), "line %zu: expected term<TAB>score", line);
+				snprintf(lex->error, sizeof(lex->error),
+				         "line %zu: expected term<TAB>score", line);
 				*error_r = lex->error;
 				return -1;
 			}
 			memcpy(num, tab + 1, nlen);
 			num[nlen] = '\0';
 			if (parse_double(num, &score) < 0 || !(score >= -3 && score <= 3)) {
-				snprintf(lex->error, sizeof(lex->error), "line %zu: score must be a number in [-3, 3]", line);
+				snprintf(lex->error, sizeof(lex->error),
+				         "line %zu: score must be a number in [-3, 3]", line);
 				*error_r = lex->error;
 				return -1;
 			}
 			if (term_key(tsv + i, (size_t)(tab - (tsv + i)), key, &klen) < 0) {
 				snprintf(lex->error, sizeof(lex->error),
-					 "line %zu: term empty, too long or more than %d words", line, SENTI_MAX_TERM_WORDS);
+				         "line %zu: term empty, too long or more than %d words",
+				         line, SENTI_MAX_TERM_WORDS);
 				*error_r = lex->error;
 				return -1;
 			}
 			bool created;
 			uint32_t id = symtab_intern(lex->terms, key, klen, &created);
 			if (created)
-				lex->scores = xgrow(lex->scores, &lex->cap, (size_t)id + 1, sizeof(*lex->scores));
+				lex->scores = xgrow(lex->scores, &lex->cap, (size_t)id + 1,
+				                    sizeof(*lex->scores));
 			lex->scores[id] = score;
 		}
 		i = end + 1;
@@ -301,19 +312,24 @@ int senti_lexicon_load(struct senti_lexicon *lex, const char *tsv, size_t len, c
 /* ---- analysis ---- */
 
 static const char *const negators[] = {
-	"ne", "pas", "jamais", "aucun", "aucune", "rien", "sans", "ni", "non", "not", "no", "never", "without",
-	"nor", "nothing", "nobody", "neither", "cannot", "none", NULL};
+    "ne", "pas",   "jamais",  "aucun", "aucune",  "rien",   "sans",    "ni",     "non",  "not",
+    "no", "never", "without", "nor",   "nothing", "nobody", "neither", "cannot", "none", NULL};
 static const char *const intensifiers[] = {
-	"tres", "vraiment", "trop", "tellement", "extremement", "totalement", "completement", "absolument",
-	"hyper", "particulierement", "vachement", "franchement", "really", "very", "so", "extremely", "totally",
-	"completely", "absolutely", "incredibly", "terribly", "utterly", "highly", "truly", "super", "such",
-	"too", NULL};
-static const char *const diminishers[] = {
-	"peu", "assez", "plutot", "legerement", "moyennement", "relativement", "slightly", "somewhat",
-	"barely", "rather", "fairly", "kinda", "partly", "partially", "quelque", NULL};
-static const char *const diminisher_pairs[] = {"un peu", "a bit", "a little", "kind of", "sort of", NULL};
-static const char *const contrasts[] = {"mais", "cependant", "pourtant", "toutefois", "neanmoins", "but",
-					"however", "nevertheless", "yet", NULL};
+    "tres",       "vraiment",     "trop",       "tellement",  "extremement",
+    "totalement", "completement", "absolument", "hyper",      "particulierement",
+    "vachement",  "franchement",  "really",     "very",       "so",
+    "extremely",  "totally",      "completely", "absolutely", "incredibly",
+    "terribly",   "utterly",      "highly",     "truly",      "super",
+    "such",       "too",          NULL};
+static const char *const diminishers[] = {"peu",         "assez",        "plutot",   "legerement",
+                                          "moyennement", "relativement", "slightly", "somewhat",
+                                          "barely",      "rather",       "fairly",   "kinda",
+                                          "partly",      "partially",    "quelque",  NULL};
+static const char *const diminisher_pairs[] = {"un peu",  "a bit",   "a little",
+                                               "kind of", "sort of", NULL};
+static const char *const contrasts[] = {"mais",      "cependant", "pourtant", "toutefois",
+                                        "neanmoins", "but",       "however",  "nevertheless",
+                                        "yet",       NULL};
 
 static bool is_negator(const struct stok *s)
 {
@@ -328,7 +344,7 @@ static bool word_in(const struct stok *s, const char *const *list)
 }
 
 static int lookup(const struct senti_lexicon *lex, const struct tokens *t, size_t i, size_t nwords,
-		  double *score_r, char *key, size_t key_size)
+                  double *score_r, char *key, size_t key_size)
 {
 	size_t k = 0;
 	for (size_t j = 0; j < nwords; j++) {
@@ -377,11 +393,12 @@ static void add_reason(struct senti_result *r, const char *term, double c)
 }
 
 int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
-		  struct senti_result *result_r, const char **error_r)
+                  struct senti_result *result_r, const char **error_r)
 {
 	(void)error_r;
 	size_t clean_len;
-	_cleanup_free_ char *clean = norm_repair_utf8(text, len > SENTI_MAX_INPUT ? SENTI_MAX_INPUT : len, &clean_len);
+	_cleanup_free_ char *clean =
+	    norm_repair_utf8(text, len > SENTI_MAX_INPUT ? SENTI_MAX_INPUT : len, &clean_len);
 	struct tokens t = {0};
 	scan(&t, clean, clean_len);
 	struct senti_result r;
@@ -413,7 +430,8 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 		}
 		/* A booster that is also a lexicon word ("super", "trop") boosts
 		 * the next term rather than counting on its own. */
-		if (h.words == 1 && word_in(&t.v[i], intensifiers) && i + 1 < t.count && t.v[i + 1].type != S_BREAK) {
+		if (h.words == 1 && word_in(&t.v[i], intensifiers) && i + 1 < t.count &&
+		    t.v[i + 1].type != S_BREAK) {
 			double dummy;
 			if (lookup(lex, &t, i + 1, 1, &dummy, key, sizeof(key)) == 0) {
 				i++;
@@ -451,9 +469,10 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 					s *= INTENSIFIER_FACTOR;
 					strcat(flags, ", intensified");
 				} else if (word_in(p, diminishers) ||
-					   (back < i && t.v[i - back - 1].type == S_WORD &&
-					    (snprintf(key, sizeof(key), "%s %s", t.v[i - back - 1].key, p->key) > 0) &&
-					    in_list(key, strlen(key), diminisher_pairs))) {
+				           (back < i && t.v[i - back - 1].type == S_WORD &&
+				            (snprintf(key, sizeof(key), "%s %s",
+				                      t.v[i - back - 1].key, p->key) > 0) &&
+				            in_list(key, strlen(key), diminisher_pairs))) {
 					s *= DIMINISHER_FACTOR;
 					strcat(flags, ", diminished");
 				}
@@ -493,7 +512,9 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 	}
 	/* VADER normalisation: x / sqrt(x^2 + alpha), into (-1, 1). */
 	r.score = sum / sqrt(sum * sum + NORMALISE_ALPHA);
-	r.label = r.score >= SENTI_THRESHOLD ? SENTI_POSITIVE : r.score <= -SENTI_THRESHOLD ? SENTI_NEGATIVE : SENTI_NEUTRAL;
+	r.label = r.score >= SENTI_THRESHOLD    ? SENTI_POSITIVE
+	          : r.score <= -SENTI_THRESHOLD ? SENTI_NEGATIVE
+	                                        : SENTI_NEUTRAL;
 	free(t.v);
 	*result_r = r;
 	return 0;
@@ -502,8 +523,11 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 const char *senti_label_name(enum senti_label label)
 {
 	switch (label) {
-	case SENTI_NEGATIVE: return "negative";
-	case SENTI_POSITIVE: return "positive";
-	default: return "neutral";
+	case SENTI_NEGATIVE:
+		return "negative";
+	case SENTI_POSITIVE:
+		return "positive";
+	default:
+		return "neutral";
 	}
 }

@@ -45,11 +45,12 @@ void senti_lexicon_free(struct senti_lexicon **lex);
  * '#' comments, blank lines); a later entry for the same term replaces the
  * earlier one. On error *error_r names the line and stays valid until the
  * next call on this lexicon. */
-int senti_lexicon_load(struct senti_lexicon *lex, const char *tsv, size_t len, const char **error_r);
+int senti_lexicon_load(struct senti_lexicon *lex, const char *tsv, size_t len,
+                       const char **error_r);
 size_t senti_lexicon_size(const struct senti_lexicon *lex);
 
 int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
-		  struct senti_result *result_r, const char **error_r);
+                  struct senti_result *result_r, const char **error_r);
 /* "negative", "neutral", "positive" */
 const char *senti_label_name(enum senti_label label);
 

@@ -8,7 +8,7 @@
 #define EMPTY UINT32_MAX
 
 struct symtab {
-	uint32_t *slots;  /* id or EMPTY; size is a power of two */
+	uint32_t *slots; /* id or EMPTY; size is a power of two */
 	size_t mask;
 	char **keys;
 	uint32_t *lens;
@@ -65,7 +65,8 @@ static size_t probe(const struct symtab *tab, const char *key, size_t len, uint6
 		uint32_t id = tab->slots[i];
 		if (id == EMPTY)
 			return i;
-		if (tab->hashes[id] == h && tab->lens[id] == len && memcmp(tab->keys[id], key, len) == 0)
+		if (tab->hashes[id] == h && tab->lens[id] == len &&
+		    memcmp(tab->keys[id], key, len) == 0)
 			return i;
 		i = (i + 1) & tab->mask;
 	}

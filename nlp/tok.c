@@ -32,7 +32,7 @@ static int32_t cp_at(const struct scan *s, size_t i, size_t *n_r)
 	}
 	utf8proc_int32_t cp;
 	utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s->text + i,
-					      (utf8proc_ssize_t)(s->len - i), &cp);
+	                                      (utf8proc_ssize_t)(s->len - i), &cp);
 	if (n <= 0) {
 		*n_r = 1;
 		return -1;
@@ -51,9 +51,14 @@ static bool is_word_cp(int32_t cp)
 	if (cp < 0x80)
 		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || is_digit(cp);
 	switch (utf8proc_category(cp)) {
-	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-	case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-	case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ND:
+	case UTF8PROC_CATEGORY_LU:
+	case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+	case UTF8PROC_CATEGORY_MN:
+	case UTF8PROC_CATEGORY_MC:
+	case UTF8PROC_CATEGORY_ND:
 		return true;
 	default:
 		return false;
@@ -67,7 +72,8 @@ static bool is_space_cp(int32_t cp)
 	if (cp < 0)
 		return true;
 	utf8proc_category_t cat = utf8proc_category(cp);
-	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
+	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+	       cat == UTF8PROC_CATEGORY_ZP;
 }
 
 static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type)
@@ -94,7 +100,8 @@ static bool word_in(const char *p, size_t len, const char *const *list)
 
 static bool is_host_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.';
 }
 
 /* A domain: dot-separated labels, the last one at least two letters. */
@@ -116,8 +123,8 @@ static bool is_domain(const char *p, size_t len)
 	return true;
 }
 
-static const char *const bare_tlds[] = {"com", "fr", "net", "org", "io", "eu", "be", "ch", "ca", "uk",
-					"de", "info", "biz", "co", "us", "app", "dev", NULL};
+static const char *const bare_tlds[] = {"com", "fr", "net",  "org", "io", "eu", "be",  "ch",  "ca",
+                                        "uk",  "de", "info", "biz", "co", "us", "app", "dev", NULL};
 
 /* URLs and addresses are recognised on whole whitespace-delimited chunks;
  * returns true when [start, end) was consumed. */
@@ -134,8 +141,8 @@ static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 		return false;
 	const char *p = t + start;
 	size_t n = end - start;
-	if (has_prefix(p, n, "http://") || has_prefix(p, n, "https://") || has_prefix(p, n, "ftp://") ||
-	    (has_prefix(p, n, "www.") && n > 6)) {
+	if (has_prefix(p, n, "http://") || has_prefix(p, n, "https://") ||
+	    has_prefix(p, n, "ftp://") || (has_prefix(p, n, "www.") && n > 6)) {
 		add_prim(s, start, n, P_URL);
 		return true;
 	}
@@ -147,7 +154,8 @@ static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 	if (at != NULL && at > p) {
 		bool ok = true;
 		for (const char *q = p; q < at && ok; q++)
-			ok = (unsigned char)*q >= 0x80 || is_host_char(*q) || strchr("_%+'", *q) != NULL;
+			ok = (unsigned char)*q >= 0x80 || is_host_char(*q) ||
+			     strchr("_%+'", *q) != NULL;
 		if (ok && is_domain(at + 1, n - (size_t)(at + 1 - p))) {
 			add_prim(s, start, end - start, P_EMAIL);
 			return true;
@@ -168,8 +176,9 @@ static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 	return false;
 }
 
-static const char *const elisions[] = {"l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu",
-				       "puisqu", "quoiqu", "presqu", NULL};
+static const char *const elisions[] = {"l",      "d",      "j",      "m",      "n",
+                                       "s",      "t",      "c",      "qu",     "jusqu",
+                                       "lorsqu", "puisqu", "quoiqu", "presqu", NULL};
 
 /* One part of a word (between hyphens): elision and possessive dropped. */
 static void add_word_part(struct scan *s, size_t off, size_t len)
@@ -205,7 +214,8 @@ static size_t scan_run(struct scan *s, size_t p, size_t end)
 			q += n;
 			continue;
 		}
-		if (q + n >= end || (cp != '\'' && cp != '-' && cp != '.' && cp != ',' && cp != '/'))
+		if (q + n >= end ||
+		    (cp != '\'' && cp != '-' && cp != '.' && cp != ',' && cp != '/'))
 			break;
 		size_t n2;
 		int32_t next = cp_at(s, q + n, &n2);
@@ -279,12 +289,12 @@ static void scan_text(struct scan *s)
 }
 
 static const char *const order_words[] = {"commande", "commandes", "cmd", "order", "orders", NULL};
-static const char *const invoice_words[] = {"facture", "factures", "invoice", "invoices", "avoir", "bill",
-					    "receipt", "recu", NULL};
-static const char *const number_fillers[] = {"n", "no", "num", "numero", "number", "nr", "nbr", "ref",
-					     "reference", "id", NULL};
-static const char *const currency_words[] = {"eur", "euro", "euros", "usd", "dollar", "dollars", "gbp",
-					     "chf", "cad", NULL};
+static const char *const invoice_words[] = {"facture", "factures", "invoice", "invoices", "avoir",
+                                            "bill",    "receipt",  "recu",    NULL};
+static const char *const number_fillers[] = {"n",   "no",  "num",       "numero", "number", "nr",
+                                             "nbr", "ref", "reference", "id",     NULL};
+static const char *const currency_words[] = {"eur",     "euro", "euros", "usd", "dollar",
+                                             "dollars", "gbp",  "chf",   "cad", NULL};
 
 static bool prim_is_word(const struct scan *s, const struct prim *p, const char *const *list)
 {
@@ -356,7 +366,7 @@ static void emit_host(struct emitter *e, const char *p, size_t len, bool address
 }
 
 size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callback_t *callback,
-		    void *context, bool *truncated_r)
+                    void *context, bool *truncated_r)
 {
 	struct scan s = {.text = text, .len = len, .max = max_tokens * 4 + 8};
 	struct emitter e = {.callback = callback, .context = context, .max = max_tokens};
@@ -382,7 +392,8 @@ size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callbac
 			}
 			break;
 		case P_NUM:
-			if (next != NULL && (next->type == P_CURRENCY || prim_is_word(&s, next, currency_words))) {
+			if (next != NULL &&
+			    (next->type == P_CURRENCY || prim_is_word(&s, next, currency_words))) {
 				emit_class(&e, TOK_CLASS_AMOUNT);
 				i++;
 			} else {
@@ -395,17 +406,18 @@ size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callbac
 		case P_WORD: {
 			emit(&e, text + p->off, p->len, TOK_WORD);
 			const char *cls = prim_is_word(&s, p, order_words)     ? TOK_CLASS_ORDER
-					  : prim_is_word(&s, p, invoice_words) ? TOK_CLASS_INVOICE
-									       : NULL;
+			                  : prim_is_word(&s, p, invoice_words) ? TOK_CLASS_INVOICE
+			                                                       : NULL;
 			if (cls == NULL)
 				break;
 			/* "commande n° 12345", "order #A-12345", "invoice INV-001" */
 			size_t j = i + 1;
 			while (j < s.count && j < i + 4 &&
 			       (s.prims[j].type == P_HASH || s.prims[j].type == P_DEGREE ||
-				prim_is_word(&s, &s.prims[j], number_fillers)))
+			        prim_is_word(&s, &s.prims[j], number_fillers)))
 				j++;
-			if (j < s.count && (s.prims[j].type == P_NUM || s.prims[j].type == P_CODE)) {
+			if (j < s.count &&
+			    (s.prims[j].type == P_NUM || s.prims[j].type == P_CODE)) {
 				emit_class(&e, cls);
 				i = j;
 			}

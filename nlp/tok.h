@@ -20,14 +20,14 @@
 #define TOK_CLASS_AMOUNT "__amount__"
 #define TOK_CLASS_ORDER "__order__"
 #define TOK_CLASS_INVOICE "__invoice__"
-#define TOK_CLASS_REF "__ref__"       /* alphanumeric code with no context */
+#define TOK_CLASS_REF "__ref__" /* alphanumeric code with no context */
 #define TOK_CLASS_NUMBER "__number__"
 
 enum tok_kind {
 	TOK_WORD,  /* a word: stem it, check it against stop words */
 	TOK_CLASS, /* one of the TOK_CLASS_* strings */
 	TOK_HOST,  /* right after __url__ / __email__: its host name or domain,
-		    * without "www." (spam and phishing hide in them) */
+	            * without "www." (spam and phishing hide in them) */
 };
 
 #define TOK_MAX_HOST_LEN 64
@@ -39,6 +39,6 @@ typedef int tok_callback_t(void *context, const char *text, size_t len, enum tok
  * tokens; *truncated_r (may be NULL) is set when tokens were left out for
  * that cap. Returns the number of tokens emitted. Never reads past len. */
 size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callback_t *callback,
-		    void *context, bool *truncated_r);
+                    void *context, bool *truncated_r);
 
 #endif

@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ctx == NULL && feat_ctx_new("le\nla\n", 6, "the\n", 4, &ctx, &error) < 0)
 		abort();
 	if (lex == NULL) {
-		static const char tsv[] = "bien\t1\nne marche pas\t-2\nnot happy\t-2\n\xf0\x9f\x98\xa1\t-3\n:)\t1\n";
+		static const char tsv[] =
+		    "bien\t1\nne marche pas\t-2\nnot happy\t-2\n\xf0\x9f\x98\xa1\t-3\n:)\t1\n";
 		lex = senti_lexicon_new();
 		if (senti_lexicon_load(lex, tsv, sizeof(tsv) - 1, &error) < 0)
 			abort();

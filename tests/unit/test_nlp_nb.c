@@ -94,8 +94,9 @@ static void test_multinomial_by_hand(void **state)
 	assert_string_equal(r.against[0].token, "bug");
 	assert_true(fabs(r.against[0].weight - -0.980829) < 1e-5);
 	char *text = nb_explain(&r);
-	assert_string_equal(text, "\"billing\" (confidence 0.84) mainly because of: \"factur\" (+1.1); "
-				  "against \"tech\" (0.16): \"bug\" (-1.0)");
+	assert_string_equal(text,
+	                    "\"billing\" (confidence 0.84) mainly because of: \"factur\" (+1.1); "
+	                    "against \"tech\" (0.16): \"bug\" (-1.0)");
 	free(text);
 	feat_bag_free(&q);
 	nb_free(&m);
@@ -134,13 +135,15 @@ static void test_transforms(void **state)
 		bool log_tf, length_norm;
 		double a, b;
 	} cases[] = {
-		{false, false, 3.0, 4.0},
-		{false, true, 0.6, 0.8},
-		{true, false, log(4.0), log(5.0)},
-		{true, true, log(4.0) / hypot(log(4.0), log(5.0)), log(5.0) / hypot(log(4.0), log(5.0))},
+	    {false, false, 3.0, 4.0},
+	    {false, true, 0.6, 0.8},
+	    {true, false, log(4.0), log(5.0)},
+	    {true, true, log(4.0) / hypot(log(4.0), log(5.0)),
+	     log(5.0) / hypot(log(4.0), log(5.0))},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct nb_model *m = model_new(NB_MULTINOMIAL, cases[i].log_tf, cases[i].length_norm);
+		struct nb_model *m =
+		    model_new(NB_MULTINOMIAL, cases[i].log_tf, cases[i].length_norm);
 		struct feat_bag *bag = bag_of(doc);
 		const char *error;
 		assert_int_equal(nb_train(m, bag, "x", 2, &error), 0);
@@ -174,14 +177,16 @@ static void assert_same_model(const struct nb_model *a, const struct nb_model *b
 #define CORPUS 60
 static struct feat_bag *corpus_bag(unsigned i)
 {
-	static const char *const words[] = {"factur", "rembours", "connexion", "bug", "livraison", "colis",
-					    "mot", "pass", "prix", "retard", "__amount__", "s:factur"};
+	static const char *const words[] = {"factur",    "rembours", "connexion",  "bug",
+	                                    "livraison", "colis",    "mot",        "pass",
+	                                    "prix",      "retard",   "__amount__", "s:factur"};
 	struct feat_bag *bag = feat_bag_new();
 	uint32_t x = i * 2654435761u + 12345;
 	const char *error;
 	for (unsigned k = 0; k < 6; k++) {
 		x = x * 1103515245u + 12345;
-		assert_int_equal(feat_bag_add(bag, words[(x >> 16) % 12], 1 + (x >> 8) % 3, &error), 0);
+		assert_int_equal(feat_bag_add(bag, words[(x >> 16) % 12], 1 + (x >> 8) % 3, &error),
+		                 0);
 	}
 	return bag;
 }
@@ -197,11 +202,16 @@ static void test_incremental_equals_batch(void **state)
 	const struct {
 		enum nb_variant v;
 		bool log_tf, length_norm;
-	} variants[] = {{NB_MULTINOMIAL, false, false}, {NB_COMPLEMENT, true, true}, {NB_MULTINOMIAL, false, true}};
+	} variants[] = {{NB_MULTINOMIAL, false, false},
+	                {NB_COMPLEMENT, true, true},
+	                {NB_MULTINOMIAL, false, true}};
 	for (size_t v = 0; v < 3; v++) {
-		struct nb_model *inc = model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
-		struct nb_model *rev = model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
-		struct nb_model *batch = model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
+		struct nb_model *inc =
+		    model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
+		struct nb_model *rev =
+		    model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
+		struct nb_model *batch =
+		    model_new(variants[v].v, variants[v].log_tf, variants[v].length_norm);
 		struct feat_bag *bags[CORPUS];
 		const char *labels[CORPUS];
 		const char *error;
@@ -213,7 +223,9 @@ static void test_incremental_equals_batch(void **state)
 			assert_int_equal(nb_train(inc, bags[i], labels[i], 1, &error), 0);
 		for (unsigned i = CORPUS; i > 0; i--)
 			assert_int_equal(nb_train(rev, bags[i - 1], labels[i - 1], 1, &error), 0);
-		assert_int_equal(nb_train_batch(batch, (const struct feat_bag *const *)bags, labels, CORPUS, &error), 0);
+		assert_int_equal(nb_train_batch(batch, (const struct feat_bag *const *)bags, labels,
+		                                CORPUS, &error),
+		                 0);
 		assert_same_model(inc, batch);
 		assert_same_model(rev, batch);
 		/* and the same classification, to the bit */
@@ -305,20 +317,24 @@ static void test_explain_with_words(void **state)
 	(void)state;
 	struct feat_ctx *ctx;
 	const char *error;
-	assert_int_equal(feat_ctx_new("le\nla\nde\nma\n", 12, "the\nmy\n", 9, &ctx, &error), 0);
+	const char *fr_stop = "le\nla\nde\nma\n", *en_stop = "the\nmy\n";
+	assert_int_equal(
+	    feat_ctx_new(fr_stop, strlen(fr_stop), en_stop, strlen(en_stop), &ctx, &error), 0);
 	static const struct {
 		const char *subject, *body, *label;
 	} train[] = {
-		{"Facture", "Ma facture de 49,90 € est fausse, remboursement svp", "billing"},
-		{"Facturation", "Erreur de facturation, facture en double de 12 €", "billing"},
-		{"Connexion", "Impossible de me connecter, mot de passe refusé", "technical"},
-		{"Bug", "L'application plante à la connexion", "technical"},
+	    {"Facture", "Ma facture de 49,90 € est fausse, remboursement svp", "billing"},
+	    {"Facturation", "Erreur de facturation, facture en double de 12 €", "billing"},
+	    {"Connexion", "Impossible de me connecter, mot de passe refusé", "technical"},
+	    {"Bug", "L'application plante à la connexion", "technical"},
 	};
 	struct nb_model *m = model_new(NB_COMPLEMENT, true, true);
 	for (size_t i = 0; i < 4; i++) {
 		struct feat_bag *bag;
-		assert_int_equal(feat_extract(ctx, train[i].subject, strlen(train[i].subject), train[i].body,
-					      strlen(train[i].body), 0, &bag, &error), 0);
+		assert_int_equal(feat_extract(ctx, train[i].subject, strlen(train[i].subject),
+		                              train[i].body, strlen(train[i].body), 0, &bag,
+		                              &error),
+		                 0);
 		assert_int_equal(nb_train(m, bag, train[i].label, 1, &error), 0);
 		feat_bag_free(&bag);
 	}
@@ -401,7 +417,8 @@ static void test_rows_and_file_round_trip(void **state)
 }
 
 /* Mean log loss of the true labels through nb_classify (two labels). */
-static double log_loss(const struct nb_model *m, struct feat_bag **bags, const char **labels, size_t n)
+static double log_loss(const struct nb_model *m, struct feat_bag **bags, const char **labels,
+                       size_t n)
 {
 	double total = 0;
 	const char *error;
@@ -448,10 +465,12 @@ static void test_fit_temperature(void **state)
 		assert_int_equal(nb_train(m, bags[i], labels[i], 1, &error), 0);
 	struct feat_bag **held = bags + CORPUS / 2;
 	double t_clean, t_noisy;
-	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held, labels + CORPUS / 2,
-					    CORPUS / 2, &t_clean, &error), 0);
-	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held, noisy + CORPUS / 2,
-					    CORPUS / 2, &t_noisy, &error), 0);
+	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held,
+	                                    labels + CORPUS / 2, CORPUS / 2, &t_clean, &error),
+	                 0);
+	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held,
+	                                    noisy + CORPUS / 2, CORPUS / 2, &t_noisy, &error),
+	                 0);
 	/* wrong labels in the held-out set call for less confidence */
 	assert_true(t_noisy > t_clean);
 	/* the fitted temperature is a minimum of the log loss */
@@ -463,7 +482,9 @@ static void test_fit_temperature(void **state)
 	assert_true(log_loss(m, held, noisy + CORPUS / 2, CORPUS / 2) > at);
 	/* no usable example */
 	const char *unknown[1] = {"nope"};
-	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held, unknown, 1, &t_clean, &error), -1);
+	assert_int_equal(nb_fit_temperature(m, (const struct feat_bag *const *)held, unknown, 1,
+	                                    &t_clean, &error),
+	                 -1);
 	for (unsigned i = 0; i < CORPUS; i++)
 		feat_bag_free(&bags[i]);
 	nb_free(&m);
@@ -514,16 +535,16 @@ static void test_errors_and_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_multinomial_by_hand),
-		cmocka_unit_test(test_complement_by_hand),
-		cmocka_unit_test(test_transforms),
-		cmocka_unit_test(test_incremental_equals_batch),
-		cmocka_unit_test(test_untrain_restores),
-		cmocka_unit_test(test_explanation_order),
-		cmocka_unit_test(test_explain_with_words),
-		cmocka_unit_test(test_rows_and_file_round_trip),
-		cmocka_unit_test(test_fit_temperature),
-		cmocka_unit_test(test_errors_and_limits),
+	    cmocka_unit_test(test_multinomial_by_hand),
+	    cmocka_unit_test(test_complement_by_hand),
+	    cmocka_unit_test(test_transforms),
+	    cmocka_unit_test(test_incremental_equals_batch),
+	    cmocka_unit_test(test_untrain_restores),
+	    cmocka_unit_test(test_explanation_order),
+	    cmocka_unit_test(test_explain_with_words),
+	    cmocka_unit_test(test_rows_and_file_round_trip),
+	    cmocka_unit_test(test_fit_temperature),
+	    cmocka_unit_test(test_errors_and_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

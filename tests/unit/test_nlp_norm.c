@@ -26,18 +26,18 @@ static void test_table(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"facturé", "facture"},
-		{"FACTURE", "facture"},
-		{"Facturé FACTURÉ facture", "facture facture facture"},
-		{"Ça déçoit à l'hôpital", "ca decoit a l'hopital"},
-		{"cœur ŒUVRE æther", "coeur oeuvre aether"},
-		{"ﬁchier ﬂux", "fichier flux"},                      /* U+FB01, U+FB02 */
-		{"ＦＡＣＴＵＲＥ　１２３", "facture 123"},           /* full-width, ideographic space */
-		{"l’abonnement", "l'abonnement"},                     /* typographic apostrophe */
-		{"Straße", "strasse"},
-		{"e\xcc\x81t\xc3\xa9", "ete"},                        /* decomposed e + U+0301 */
-		{"tab\there\r\nnext", "tab here next"},               /* control characters */
-		{"", ""},
+	    {"facturé", "facture"},
+	    {"FACTURE", "facture"},
+	    {"Facturé FACTURÉ facture", "facture facture facture"},
+	    {"Ça déçoit à l'hôpital", "ca decoit a l'hopital"},
+	    {"cœur ŒUVRE æther", "coeur oeuvre aether"},
+	    {"ﬁchier ﬂux", "fichier flux"},            /* U+FB01, U+FB02 */
+	    {"ＦＡＣＴＵＲＥ　１２３", "facture 123"}, /* full-width, ideographic space */
+	    {"l’abonnement", "l'abonnement"},          /* typographic apostrophe */
+	    {"Straße", "strasse"},
+	    {"e\xcc\x81t\xc3\xa9", "ete"},          /* decomposed e + U+0301 */
+	    {"tab\there\r\nnext", "tab here next"}, /* control characters */
+	    {"", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out = norm(cases[i].in, strlen(cases[i].in), 0);
@@ -66,13 +66,26 @@ static void test_invalid_utf8(void **state)
 		size_t len;
 		const char *want;
 	} cases[] = {
-		{"a\xff" "b", 3, "a\xef\xbf\xbd" "b"},                 /* stray byte */
-		{"a\xc0\xaf" "b", 4, "a\xef\xbf\xbd\xef\xbf\xbd" "b"},  /* overlong '/' */
-		{"a\xed\xa0\x80" "b", 5, "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "b"}, /* surrogate */
-		{"a\xf4\x90\x80\x80", 5, "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
-		{"caf\xc3", 4, "caf\xef\xbf\xbd"},                   /* truncated at the very end */
-		{"caf\xe2\x82", 5, "caf\xef\xbf\xbd\xef\xbf\xbd"},    /* truncated 3-byte sequence */
-		{"a\0b", 3, "a b"},                                    /* NUL inside */
+	    {"a\xff"
+	     "b",
+	     3,
+	     "a\xef\xbf\xbd"
+	     "b"}, /* stray byte */
+	    {"a\xc0\xaf"
+	     "b",
+	     4,
+	     "a\xef\xbf\xbd\xef\xbf\xbd"
+	     "b"}, /* overlong '/' */
+	    {"a\xed\xa0\x80"
+	     "b",
+	     5,
+	     "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	     "b"}, /* surrogate */
+	    {"a\xf4\x90\x80\x80", 5,
+	     "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
+	    {"caf\xc3", 4, "caf\xef\xbf\xbd"},                     /* truncated at the very end */
+	    {"caf\xe2\x82", 5, "caf\xef\xbf\xbd\xef\xbf\xbd"},     /* truncated 3-byte sequence */
+	    {"a\0b", 3, "a b"},                                    /* NUL inside */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		/* copy into an exact-size heap block so ASan catches over-reads */
@@ -115,10 +128,10 @@ static void test_size_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_keep_flags),
-		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_size_limit),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_keep_flags),
+	    cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_size_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,25 +74,27 @@ static void test_labels(void **state)
 		const char *text;
 		enum senti_label want;
 	} cases[] = {
-		{"Merci beaucoup pour votre aide, c'est parfait", SENTI_POSITIVE},
-		{"Thanks a lot, great service", SENTI_POSITIVE},
-		{"C'est inadmissible, toujours pas de réponse", SENTI_NEGATIVE},
-		{"Still broken. This is unacceptable", SENTI_NEGATIVE},
-		{"Ça ne marche pas", SENTI_NEGATIVE},
-		{"It doesn't work", SENTI_NEGATIVE},
-		{"Bonjour, ma commande n'est toujours pas arrivée", SENTI_NEGATIVE},
-		{"Bonjour, je voudrais un remboursement.", SENTI_NEUTRAL}, /* mildly negative only */
-		{"Please find my invoice attached.", SENTI_NEUTRAL},
-		{"Veuillez trouver ci-joint le formulaire.", SENTI_NEUTRAL},
-		{"", SENTI_NEUTRAL},
+	    {"Merci beaucoup pour votre aide, c'est parfait", SENTI_POSITIVE},
+	    {"Thanks a lot, great service", SENTI_POSITIVE},
+	    {"C'est inadmissible, toujours pas de réponse", SENTI_NEGATIVE},
+	    {"Still broken. This is unacceptable", SENTI_NEGATIVE},
+	    {"Ça ne marche pas", SENTI_NEGATIVE},
+	    {"It doesn't work", SENTI_NEGATIVE},
+	    {"Bonjour, ma commande n'est toujours pas arrivée", SENTI_NEGATIVE},
+	    {"Bonjour, je voudrais un remboursement.", SENTI_NEUTRAL}, /* mildly negative only */
+	    {"Please find my invoice attached.", SENTI_NEUTRAL},
+	    {"Veuillez trouver ci-joint le formulaire.", SENTI_NEUTRAL},
+	    {"", SENTI_NEUTRAL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct senti_result r;
 		const char *error;
-		assert_int_equal(senti_analyse(lexicon, cases[i].text, strlen(cases[i].text), &r, &error), 0);
+		assert_int_equal(
+		    senti_analyse(lexicon, cases[i].text, strlen(cases[i].text), &r, &error), 0);
 		if (r.label != cases[i].want)
-			fail_msg("\"%s\": %s (%.3f), want %s", cases[i].text, senti_label_name(r.label), r.score,
-				 senti_label_name(cases[i].want));
+			fail_msg("\"%s\": %s (%.3f), want %s", cases[i].text,
+			         senti_label_name(r.label), r.score,
+			         senti_label_name(cases[i].want));
 	}
 	assert_true(score("Bonjour, je voudrais un remboursement.") < 0);
 }
@@ -105,31 +107,33 @@ static void test_rules(void **state)
 		const char *rule, *a, *b;
 		char relation; /* '-': sign flips, '>': |a| > |b|, '<': a < b */
 	} cases[] = {
-		{"negation fr", "Je suis content", "Je ne suis pas content", '-'},
-		{"negation fr jamais", "satisfait", "jamais satisfait", '-'},
-		{"negation en", "I am happy", "I am not happy", '-'},
-		{"negation en n't", "It was good", "It wasn't good", '-'},
-		{"negation sans", "un problème", "sans problème", '-'},
-		{"intensifier fr", "Je suis très content", "Je suis content", '>'},
-		{"intensifier en", "extremely disappointed", "disappointed", '>'},
-		{"intensifier vraiment", "vraiment déçu", "déçu", '>'},
-		{"diminisher fr", "déçu", "un peu déçu", '>'},
-		{"diminisher en", "disappointed", "slightly disappointed", '>'},
-		{"capitals", "This is TERRIBLE", "This is terrible", '>'},
-		{"capitals on negation", "I am NOT happy", "I am not happy", '>'},
-		{"shouting", "THIS IS TERRIBLE, I WANT MY MONEY BACK", "This is terrible, I want my money back", '>'},
-		{"exclamation", "Still broken!!!", "Still broken", '>'},
-		{"emoji", "Livraison reçue 😡", "Livraison reçue", '>'},
-		{"emoji positive", "Colis reçu 😊👍", "Colis reçu", '>'},
-		{"emoticon", "ok :(", "ok", '<'},
+	    {"negation fr", "Je suis content", "Je ne suis pas content", '-'},
+	    {"negation fr jamais", "satisfait", "jamais satisfait", '-'},
+	    {"negation en", "I am happy", "I am not happy", '-'},
+	    {"negation en n't", "It was good", "It wasn't good", '-'},
+	    {"negation sans", "un problème", "sans problème", '-'},
+	    {"intensifier fr", "Je suis très content", "Je suis content", '>'},
+	    {"intensifier en", "extremely disappointed", "disappointed", '>'},
+	    {"intensifier vraiment", "vraiment déçu", "déçu", '>'},
+	    {"diminisher fr", "déçu", "un peu déçu", '>'},
+	    {"diminisher en", "disappointed", "slightly disappointed", '>'},
+	    {"capitals", "This is TERRIBLE", "This is terrible", '>'},
+	    {"capitals on negation", "I am NOT happy", "I am not happy", '>'},
+	    {"shouting", "THIS IS TERRIBLE, I WANT MY MONEY BACK",
+	     "This is terrible, I want my money back", '>'},
+	    {"exclamation", "Still broken!!!", "Still broken", '>'},
+	    {"emoji", "Livraison reçue 😡", "Livraison reçue", '>'},
+	    {"emoji positive", "Colis reçu 😊👍", "Colis reçu", '>'},
+	    {"emoticon", "ok :(", "ok", '<'},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		double a = score(cases[i].a), b = score(cases[i].b);
-		bool ok = cases[i].relation == '-' ? (a * b < 0)
-			  : cases[i].relation == '>' ? fabs(a) > fabs(b)
-						     : a < b;
+		bool ok = cases[i].relation == '-'   ? (a * b < 0)
+		          : cases[i].relation == '>' ? fabs(a) > fabs(b)
+		                                     : a < b;
 		if (!ok)
-			fail_msg("%s: \"%s\" %.3f vs \"%s\" %.3f", cases[i].rule, cases[i].a, a, cases[i].b, b);
+			fail_msg("%s: \"%s\" %.3f vs \"%s\" %.3f", cases[i].rule, cases[i].a, a,
+			         cases[i].b, b);
 	}
 	/* diminished stays on the same side */
 	assert_true(score("un peu déçu") < 0);
@@ -141,10 +145,10 @@ static void test_contrast(void **state)
 	(void)state;
 	assert_true(score("Le produit est bien mais la livraison est inadmissible") < 0);
 	assert_true(score("La livraison est inadmissible mais le produit est bien") <
-		    score("Le produit est bien mais la livraison est inadmissible") + 1.0);
+	            score("Le produit est bien mais la livraison est inadmissible") + 1.0);
 	assert_true(score("The delivery was slow but the support was excellent") > 0);
 	assert_true(score("The support was excellent but the delivery was slow") <
-		    score("The delivery was slow but the support was excellent"));
+	            score("The delivery was slow but the support was excellent"));
 	struct senti_result r;
 	const char *error;
 	const char *text = "great product but terrible support";
@@ -173,7 +177,8 @@ static void test_reasons(void **state)
 		seen_emoji |= strcmp(r.reasons[i].term, "😡") == 0;
 		seen_mwe |= strcmp(r.reasons[i].term, "toujours pas") == 0;
 		if (i > 0)
-			assert_true(fabs(r.reasons[i - 1].contribution) >= fabs(r.reasons[i].contribution));
+			assert_true(fabs(r.reasons[i - 1].contribution) >=
+			            fabs(r.reasons[i].contribution));
 	}
 	assert_true(seen_negated && seen_emoji && seen_mwe);
 }
@@ -184,12 +189,12 @@ static void test_lexicon_errors(void **state)
 	struct senti_lexicon *lex = senti_lexicon_new();
 	const char *error;
 	static const char *const bad[] = {
-		"good\n",                         /* no tab */
-		"good\tgreat\n",                  /* not a number */
-		"good\t4\n",                      /* out of range */
-		"# comment\n\nfine\t1\nbad\t-3.5\n", /* line 4 */
-		"one two three four five\t1\n",   /* too many words */
-		"\t1\n",                          /* empty term */
+	    "good\n",                            /* no tab */
+	    "good\tgreat\n",                     /* not a number */
+	    "good\t4\n",                         /* out of range */
+	    "# comment\n\nfine\t1\nbad\t-3.5\n", /* line 4 */
+	    "one two three four five\t1\n",      /* too many words */
+	    "\t1\n",                             /* empty term */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(senti_lexicon_load(lex, bad[i], strlen(bad[i]), &error), -1);
@@ -236,13 +241,10 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lexicon_size),
-		cmocka_unit_test(test_labels),
-		cmocka_unit_test(test_rules),
-		cmocka_unit_test(test_contrast),
-		cmocka_unit_test(test_reasons),
-		cmocka_unit_test(test_lexicon_errors),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_lexicon_size), cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_rules),        cmocka_unit_test(test_contrast),
+	    cmocka_unit_test(test_reasons),      cmocka_unit_test(test_lexicon_errors),
+	    cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -60,47 +60,49 @@ static void test_tokenise_table(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		/* French elisions, both apostrophes */
-		{"l'abonnement qu'il d'une j'ai", "abonnement il une ai"},
-		{"l’abonnement qu’il d’une", "abonnement il une"},
-		{"jusqu'à lorsqu'on aujourd'hui", "on aujourd'hui"},
-		/* English contractions stay whole, possessive 's goes */
-		{"I don't know, it isn't the customer's fault", "don't know it isn't the customer fault"},
-		/* amounts */
-		{"49,90 € ou 49,90€ ou 12 EUR", "__amount__ ou __amount__ ou __amount__"},
-		{"$12.50 and £ 3 and 100 dollars", "__amount__ and __amount__ and __amount__"},
-		/* order numbers */
-		{"commande n° 12345", "commande __order__"},
-		{"Commande N°12345", "commande __order__"},
-		{"order #A-12345", "order __order__"},
-		{"numéro de commande : 778899", "numero de commande __order__"},
-		{"order number 42", "order __order__"},
-		{"CMD-7781", "__order__"},
-		/* invoice numbers */
-		{"FAC-2024-0012", "__invoice__"},
-		{"invoice INV-001", "invoice __invoice__"},
-		{"facture n° 2024-0012", "facture __invoice__"},
-		/* plain numbers and references */
-		{"le 12/03/2024 à 10h, 3 colis", "le __number__ 10h __number__ colis"},
-		{"réf AB-778 ou XK9921", "ref __ref__ ou __ref__"},
-		{"la commande du 12 mars", "la commande du __number__ mars"},
-		/* URLs and e-mail addresses */
-		{"voir https://exemple.fr/aide?x=1, merci", "voir __url__ merci"},
-		{"(www.example.com) et monsite.fr/contact", "__url__ et __url__"},
-		{"écrivez à <Support@Example.COM>.", "ecrivez __email__"},
-		{"mailto:jean.dupont+tag@mail.example.org", "__email__"},
-		/* hyphens split words; one-letter pieces go */
-		{"peut-être l'e-mail", "peut etre mail"},
-		/* long junk is dropped */
-		{"aGVsbG8gd29ybGQgdGhpcyBpcyBhIGxvbmcgYmFzZTY0IHN0cmluZw ok", "ok"},
-		{"", ""},
-		{"... !!! ???", ""},
+	    /* French elisions, both apostrophes */
+	    {"l'abonnement qu'il d'une j'ai", "abonnement il une ai"},
+	    {"l’abonnement qu’il d’une", "abonnement il une"},
+	    {"jusqu'à lorsqu'on aujourd'hui", "on aujourd'hui"},
+	    /* English contractions stay whole, possessive 's goes */
+	    {"I don't know, it isn't the customer's fault",
+	     "don't know it isn't the customer fault"},
+	    /* amounts */
+	    {"49,90 € ou 49,90€ ou 12 EUR", "__amount__ ou __amount__ ou __amount__"},
+	    {"$12.50 and £ 3 and 100 dollars", "__amount__ and __amount__ and __amount__"},
+	    /* order numbers */
+	    {"commande n° 12345", "commande __order__"},
+	    {"Commande N°12345", "commande __order__"},
+	    {"order #A-12345", "order __order__"},
+	    {"numéro de commande : 778899", "numero de commande __order__"},
+	    {"order number 42", "order __order__"},
+	    {"CMD-7781", "__order__"},
+	    /* invoice numbers */
+	    {"FAC-2024-0012", "__invoice__"},
+	    {"invoice INV-001", "invoice __invoice__"},
+	    {"facture n° 2024-0012", "facture __invoice__"},
+	    /* plain numbers and references */
+	    {"le 12/03/2024 à 10h, 3 colis", "le __number__ 10h __number__ colis"},
+	    {"réf AB-778 ou XK9921", "ref __ref__ ou __ref__"},
+	    {"la commande du 12 mars", "la commande du __number__ mars"},
+	    /* URLs and e-mail addresses */
+	    {"voir https://exemple.fr/aide?x=1, merci", "voir __url__ merci"},
+	    {"(www.example.com) et monsite.fr/contact", "__url__ et __url__"},
+	    {"écrivez à <Support@Example.COM>.", "ecrivez __email__"},
+	    {"mailto:jean.dupont+tag@mail.example.org", "__email__"},
+	    /* hyphens split words; one-letter pieces go */
+	    {"peut-être l'e-mail", "peut etre mail"},
+	    /* long junk is dropped */
+	    {"aGVsbG8gd29ybGQgdGhpcyBpcyBhIGxvbmcgYmFzZTY0IHN0cmluZw ok", "ok"},
+	    {"", ""},
+	    {"... !!! ???", ""},
 	};
 	char out[4096];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		tokens(cases[i].in, out);
 		if (strcmp(out, cases[i].want) != 0)
-			fail_msg("case %zu: \"%s\" -> \"%s\", want \"%s\"", i, cases[i].in, out, cases[i].want);
+			fail_msg("case %zu: \"%s\" -> \"%s\", want \"%s\"", i, cases[i].in, out,
+			         cases[i].want);
 	}
 }
 
@@ -124,10 +126,10 @@ static void test_hosts(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"https://www.Shop.Example.com:8443/a?b=1 http://x.fr?y", "shop.example.com x.fr"},
-		{"www.example.org/path monsite.fr", "example.org monsite.fr"},
-		{"<Jean@Mail.Example.COM> mailto:a@b.co", "mail.example.com b.co"},
-		{"https://", ""},
+	    {"https://www.Shop.Example.com:8443/a?b=1 http://x.fr?y", "shop.example.com x.fr"},
+	    {"www.example.org/path monsite.fr", "example.org monsite.fr"},
+	    {"<Jean@Mail.Example.COM> mailto:a@b.co", "mail.example.com b.co"},
+	    {"https://", ""},
 	};
 	char out[4096];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -135,11 +137,13 @@ static void test_hosts(void **state)
 		size_t len;
 		const char *error;
 		out[0] = '\0';
-		assert_int_equal(norm_text(cases[i].in, strlen(cases[i].in), 0, &norm, &len, &error), 0);
+		assert_int_equal(
+		    norm_text(cases[i].in, strlen(cases[i].in), 0, &norm, &len, &error), 0);
 		tok_tokenize(norm, len, TOK_MAX_TOKENS, join_hosts, out, NULL);
 		free(norm);
 		if (strcmp(out, cases[i].want) != 0)
-			fail_msg("case %zu: \"%s\" -> \"%s\", want \"%s\"", i, cases[i].in, out, cases[i].want);
+			fail_msg("case %zu: \"%s\" -> \"%s\", want \"%s\"", i, cases[i].in, out,
+			         cases[i].want);
 	}
 }
 
@@ -179,30 +183,32 @@ static void test_language(void **state)
 		const char *text;
 		enum lang want;
 	} cases[] = {
-		{"Bonjour, ma commande n'est pas arrivée", LANG_FR},
-		{"Colis jamais reçu", LANG_FR},
-		{"Merci beaucoup", LANG_FR},
-		{"Impossible de me connecter", LANG_FR},
-		{"Le colis est arrivé abîmé", LANG_FR},
-		{"Remboursement svp", LANG_FR},
-		{"Hello, my order has not arrived", LANG_EN},
-		{"Still broken!!", LANG_EN},
-		{"Thanks a lot", LANG_EN},
-		{"I can't log in", LANG_EN},
-		{"Refund please", LANG_EN},
-		{"Where is my parcel?", LANG_EN},
-		{"Ich habe meine Bestellung nicht erhalten, bitte helfen Sie mir", LANG_OTHER},
-		{"No he recibido mi pedido, por favor", LANG_OTHER},
-		{"12345", LANG_OTHER},
-		{"", LANG_OTHER},
+	    {"Bonjour, ma commande n'est pas arrivée", LANG_FR},
+	    {"Colis jamais reçu", LANG_FR},
+	    {"Merci beaucoup", LANG_FR},
+	    {"Impossible de me connecter", LANG_FR},
+	    {"Le colis est arrivé abîmé", LANG_FR},
+	    {"Remboursement svp", LANG_FR},
+	    {"Hello, my order has not arrived", LANG_EN},
+	    {"Still broken!!", LANG_EN},
+	    {"Thanks a lot", LANG_EN},
+	    {"I can't log in", LANG_EN},
+	    {"Refund please", LANG_EN},
+	    {"Where is my parcel?", LANG_EN},
+	    {"Ich habe meine Bestellung nicht erhalten, bitte helfen Sie mir", LANG_OTHER},
+	    {"No he recibido mi pedido, por favor", LANG_OTHER},
+	    {"12345", LANG_OTHER},
+	    {"", LANG_OTHER},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum lang lang;
 		double conf;
 		const char *error;
-		assert_int_equal(lang_guess(cases[i].text, strlen(cases[i].text), &lang, &conf, &error), 0);
+		assert_int_equal(
+		    lang_guess(cases[i].text, strlen(cases[i].text), &lang, &conf, &error), 0);
 		if (lang != cases[i].want)
-			fail_msg("\"%s\": %s, want %s", cases[i].text, lang_code(lang), lang_code(cases[i].want));
+			fail_msg("\"%s\": %s, want %s", cases[i].text, lang_code(lang),
+			         lang_code(cases[i].want));
 		assert_true(conf >= 0.0 && conf <= 1.0);
 		if (lang != LANG_OTHER)
 			assert_true(conf > 0.6);
@@ -211,7 +217,8 @@ static void test_language(void **state)
 	enum lang l1, l2;
 	double c1, c2;
 	const char *error;
-	const char *s = "Merci", *l = "Bonjour, merci pour votre réponse, je vais attendre la livraison";
+	const char *s = "Merci",
+	           *l = "Bonjour, merci pour votre réponse, je vais attendre la livraison";
 	assert_int_equal(lang_guess(s, strlen(s), &l1, &c1, &error), 0);
 	assert_int_equal(lang_guess(l, strlen(l), &l2, &c2, &error), 0);
 	assert_int_equal(l2, LANG_FR);
@@ -221,7 +228,8 @@ static void test_language(void **state)
 static struct feat_ctx *ctx_new(void)
 {
 	size_t fl, el;
-	char *fr = read_conf("conf/stopwords/fr.txt", &fl), *en = read_conf("conf/stopwords/en.txt", &el);
+	char *fr = read_conf("conf/stopwords/fr.txt", &fl),
+	     *en = read_conf("conf/stopwords/en.txt", &el);
 	struct feat_ctx *ctx;
 	const char *error;
 	assert_int_equal(feat_ctx_new(fr, fl, en, el, &ctx, &error), 0);
@@ -262,10 +270,12 @@ static void test_stop_words_and_stems(void **state)
 	assert_true(feat_is_stopword(ctx, "etre", 4)); /* listed as "etre", matched normalised */
 	assert_true(feat_is_stopword(ctx, "don't", 5));
 	assert_false(feat_is_stopword(ctx, "facture", 7));
-	const char *body = "Bonjour, je demande le remboursement des remboursements. Facturé deux fois, la facture est fausse.";
+	const char *body = "Bonjour, je demande le remboursement des remboursements. Facturé deux "
+	                   "fois, la facture est fausse.";
 	struct feat_bag *bag;
 	const char *error;
-	assert_int_equal(feat_extract(ctx, "Remboursement facture", 21, body, strlen(body), 0, &bag, &error), 0);
+	assert_int_equal(
+	    feat_extract(ctx, "Remboursement facture", 21, body, strlen(body), 0, &bag, &error), 0);
 	assert_int_equal(feat_bag_lang(bag), LANG_FR);
 	/* "remboursements" and "remboursement" meet, "facturé" and "facture" too */
 	assert_int_equal(bag_count(bag, "rembours"), 2);
@@ -279,7 +289,8 @@ static void test_stop_words_and_stems(void **state)
 	assert_int_equal(term_count(bag, "factur"), 3);
 	feat_bag_free(&bag);
 
-	const char *en = "Hello, I was charged twice for invoice INV-001 ($12.50). Please refund the charges.";
+	const char *en =
+	    "Hello, I was charged twice for invoice INV-001 ($12.50). Please refund the charges.";
 	assert_int_equal(feat_extract(ctx, NULL, 0, en, strlen(en), 0, &bag, &error), 0);
 	assert_int_equal(feat_bag_lang(bag), LANG_EN);
 	assert_int_equal(bag_count(bag, "charg"), 2);
@@ -290,7 +301,9 @@ static void test_stop_words_and_stems(void **state)
 	feat_bag_free(&bag);
 
 	/* raw mode for spam: no stems, stop words kept */
-	assert_int_equal(feat_extract(ctx, NULL, 0, en, strlen(en), FEAT_NO_STEM | FEAT_KEEP_STOPWORDS, &bag, &error), 0);
+	assert_int_equal(feat_extract(ctx, NULL, 0, en, strlen(en),
+	                              FEAT_NO_STEM | FEAT_KEEP_STOPWORDS, &bag, &error),
+	                 0);
 	assert_int_equal(bag_count(bag, "charges"), 1);
 	assert_int_equal(bag_count(bag, "the"), 1);
 	feat_bag_free(&bag);
@@ -302,17 +315,20 @@ static void test_header_features(void **state)
 {
 	(void)state;
 	struct feat_ctx *ctx = ctx_new();
-	const char *headers = "Received: from mx.spam-deals.biz (mx.spam-deals.biz [203.0.113.5])\r\n"
-			      "\tby mail.example.com with ESMTP\r\n"
-			      "From: \"Cheap Meds\" <promo@Spam-Deals.biz>\r\n"
-			      "Subject: Buy cheap meds now\r\n"
-			      "Message-ID: <abc.123@spam-deals.biz>\r\n"
-			      "Content-Type: text/html; charset=utf-8\r\n"
-			      "X-Mailer: MassMailer 5.0\r\n";
+	const char *headers =
+	    "Received: from mx.spam-deals.biz (mx.spam-deals.biz [203.0.113.5])\r\n"
+	    "\tby mail.example.com with ESMTP\r\n"
+	    "From: \"Cheap Meds\" <promo@Spam-Deals.biz>\r\n"
+	    "Subject: Buy cheap meds now\r\n"
+	    "Message-ID: <abc.123@spam-deals.biz>\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "X-Mailer: MassMailer 5.0\r\n";
 	const char *body = "Click here to order your pills https://pills.example.net/buy";
 	struct feat_bag *bag;
 	const char *error;
-	assert_int_equal(feat_extract_mail(ctx, headers, strlen(headers), body, strlen(body), 0, &bag, &error), 0);
+	assert_int_equal(
+	    feat_extract_mail(ctx, headers, strlen(headers), body, strlen(body), 0, &bag, &error),
+	    0);
 	assert_int_equal(bag_count(bag, "h:from:@spam-deals.biz"), 1);
 	assert_int_equal(bag_count(bag, "h:from:cheap"), 1);
 	assert_int_equal(bag_count(bag, "h:rcvd:mx.spam-deals.biz"), 2);
@@ -339,7 +355,10 @@ static void test_feature_caps(void **state)
 	size_t len = (TOK_MAX_TOKENS + 50) * 6;
 	char *body = malloc(len + 1);
 	for (size_t i = 0; i < len; i += 6)
-		memcpy(body + i, "mot" "xy ", 6);
+		memcpy(body + i,
+		       "mot"
+		       "xy ",
+		       6);
 	body[len] = '\0';
 	struct feat_bag *bag;
 	const char *error;
@@ -383,8 +402,9 @@ static void test_golden(void **state)
 		assert_non_null(sep);
 		struct feat_bag *bag;
 		const char *error;
-		assert_int_equal(feat_extract_mail(ctx, mail, (size_t)(sep - mail), sep + 2, len - (size_t)(sep + 2 - mail),
-						   0, &bag, &error), 0);
+		assert_int_equal(feat_extract_mail(ctx, mail, (size_t)(sep - mail), sep + 2,
+		                                   len - (size_t)(sep + 2 - mail), 0, &bag, &error),
+		                 0);
 		size_t n = feat_bag_count(bag);
 		char **lines = calloc(n + 1, sizeof(*lines));
 		for (size_t i = 0; i < n; i++) {
@@ -402,7 +422,8 @@ static void test_golden(void **state)
 			free(lines[i]);
 		}
 		free(lines);
-		snprintf(rel, sizeof(rel), "%s/tests/fixtures/nlp/golden/%s.features", SOURCE_DIR, names[k]);
+		snprintf(rel, sizeof(rel), "%s/tests/fixtures/nlp/golden/%s.features", SOURCE_DIR,
+		         names[k]);
 		if (getenv("TRIAGED_UPDATE_GOLDEN") != NULL) {
 			FILE *f = fopen(rel, "w");
 			assert_non_null(f);
@@ -412,7 +433,8 @@ static void test_golden(void **state)
 		snprintf(rel, sizeof(rel), "tests/fixtures/nlp/golden/%s.features", names[k]);
 		char *want = read_conf(rel, &len);
 		if (strcmp(got, want) != 0)
-			fail_msg("%s: features differ from the golden file; got:\n%s", names[k], got);
+			fail_msg("%s: features differ from the golden file; got:\n%s", names[k],
+			         got);
 		free(want);
 		free(got);
 		free(mail);
@@ -424,14 +446,14 @@ static void test_golden(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tokenise_table),
-		cmocka_unit_test(test_hosts),
-		cmocka_unit_test(test_token_cap),
-		cmocka_unit_test(test_language),
-		cmocka_unit_test(test_stop_words_and_stems),
-		cmocka_unit_test(test_header_features),
-		cmocka_unit_test(test_feature_caps),
-		cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_tokenise_table),
+	    cmocka_unit_test(test_hosts),
+	    cmocka_unit_test(test_token_cap),
+	    cmocka_unit_test(test_language),
+	    cmocka_unit_test(test_stop_words_and_stems),
+	    cmocka_unit_test(test_header_features),
+	    cmocka_unit_test(test_feature_caps),
+	    cmocka_unit_test(test_golden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,4 +54,11 @@ void cfg_read_enum(struct reader *r, const cJSON *obj, const char *path, const c
 		   const char *const *names, int def, int *out);
 bool cfg_is_identifier(const char *s);
 
+/* The "rules" section (config_rules.c): read after queues, mailboxes and kb,
+ * since rules refer to them. Sets cfg->rules even when node is NULL. */
+void config_read_rules(struct reader *r, const cJSON *node, struct config *cfg);
+
+/* Sections in their own files (config_<section>.c), read after the rest. */
+void config_read_sla(struct reader *r, const cJSON *node, struct config *cfg);
+
 #endif

@@ -18,6 +18,8 @@
 #include "calendar.h"
 #include "fileio.h"
 #include "parse.h"
+#include "rules.h"
+#include "sla.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -801,7 +803,7 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 	set_defaults(cfg);
 	static const char *const keys[] = {"database", "data_dir", "mailboxes", "queues",
 		"default_queue", "default_calendar", "nlp", "kb", "smtp", "calendars", "http",
-		"privacy", NULL};
+		"privacy", "sla", NULL};
 	if (cfg_check_object(&r, root, "", keys)) {
 		cfg_read_path(&r, root, "", "database", "/var/lib/triaged/triaged.db", &cfg->database);
 		cfg_read_path(&r, root, "", "data_dir", TRIAGED_DATADIR, &cfg->data_dir);
@@ -829,6 +831,7 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 		read_http(&r, cfg_get(root, "http"), cfg);
 		read_privacy(&r, cfg_get(root, "privacy"), cfg);
 		check_references(&r, cfg);
+		config_read_sla(&r, cfg_get(root, "sla"), cfg);
 	}
 	cJSON_Delete(root);
 	index_free(&r.lines);
@@ -909,11 +912,13 @@ void config_free(struct config **cfgp)
 	free(cfg->http.static_dir);
 	free(cfg->privacy.controller);
 	free(cfg->privacy.contact);
+	rules_config_free(&cfg->rules);
 	free(cfg->path);
 	free(cfg->database);
 	free(cfg->data_dir);
 	free(cfg->default_queue);
 	free(cfg->default_calendar);
+	sla_config_free(&cfg->sla);
 	free(cfg);
 	*cfgp = NULL;
 }

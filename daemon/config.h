@@ -12,6 +12,8 @@
 
 #define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
 
+struct rules_config;
+
 enum cfg_tls { CFG_TLS_IMPLICIT, CFG_TLS_STARTTLS, CFG_TLS_NONE };
 enum cfg_after { CFG_AFTER_SEEN, CFG_AFTER_KEEP, CFG_AFTER_MOVE };
 
@@ -79,6 +81,8 @@ struct cfg_smtp {
 	unsigned ack_per_sender_seconds; /* at most one acknowledgement per sender per period */
 };
 
+struct sla_config; /* sla.h */
+
 struct cfg_calendar {
 	char *name;
 	struct calendar *cal;
@@ -118,6 +122,7 @@ struct config {
 	size_t n_calendars;
 	struct cfg_http http;
 	struct cfg_privacy privacy;
+	struct sla_config *sla;  /* NULL: no "sla" section, no clocks */
 };
 
 /* Collected validation errors: every problem is reported, not just the first. */

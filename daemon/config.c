@@ -803,7 +803,7 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 	set_defaults(cfg);
 	static const char *const keys[] = {"database", "data_dir", "mailboxes", "queues",
 		"default_queue", "default_calendar", "nlp", "kb", "smtp", "calendars", "http",
-		"privacy", "sla", NULL};
+		"privacy", "sla", "rules", NULL};
 	if (cfg_check_object(&r, root, "", keys)) {
 		cfg_read_path(&r, root, "", "database", "/var/lib/triaged/triaged.db", &cfg->database);
 		cfg_read_path(&r, root, "", "data_dir", TRIAGED_DATADIR, &cfg->data_dir);
@@ -832,6 +832,7 @@ int config_load(const char *path, struct config **cfg_r, struct cfg_errors *erro
 		read_privacy(&r, cfg_get(root, "privacy"), cfg);
 		check_references(&r, cfg);
 		config_read_sla(&r, cfg_get(root, "sla"), cfg);
+		config_read_rules(&r, cfg_get(root, "rules"), cfg);
 	}
 	cJSON_Delete(root);
 	index_free(&r.lines);

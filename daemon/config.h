@@ -123,6 +123,7 @@ struct config {
 	struct cfg_http http;
 	struct cfg_privacy privacy;
 	struct sla_config *sla;  /* NULL: no "sla" section, no clocks */
+	struct rules_config *rules; /* workflow rules (rules.h); never NULL after config_load */
 };
 
 /* Collected validation errors: every problem is reported, not just the first. */

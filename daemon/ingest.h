@@ -16,7 +16,8 @@ struct ingest;
 
 /* Where a mail came from: an IMAP mailbox (with its UID) or a pipe. */
 struct ingest_source {
-	const char *mailbox;  /* config name; NULL for `triagectl ingest` */
+	const char *mailbox;  /* config name; NULL: none */
+	bool has_uid;         /* fetched over IMAP: uidvalidity and uid are set */
 	uint32_t uidvalidity;
 	uint32_t uid;
 	bool truncated;       /* the fetch cut the mail at its size limit */

@@ -15,6 +15,7 @@
 
 static const struct ctl_command commands[] = {
 	{"init", ctl_cmd_init, "create or migrate the database"},
+	{"ingest", ctl_cmd_ingest, "store one raw mail from stdin as a ticket"},
 	{"tickets", ctl_cmd_tickets, "list tickets"},
 	{"show", ctl_cmd_show, "show one ticket with its messages, triage and events"},
 	{"stats", ctl_cmd_stats, "counts of tickets and messages"},

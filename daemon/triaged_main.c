@@ -1,7 +1,414 @@
-/* triaged: the daemon. */
+/* triaged: the daemon. One main loop (poll) owns the signals, the single
+ * database writer and the timers; one thread per mailbox fetches mail and
+ * hands it to the writer through a queue. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fetcher.h"
+#include "ingest.h"
+#include "log.h"
+#include "store.h"
+#include "xalloc.h"
+
+#define EXIT_UNAVAILABLE 69
+
+/* A batch handed from a fetcher thread to the writer, answered in place. */
+struct delivery {
+	const char *mailbox;
+	uint32_t uidvalidity;
+	const struct ingest_item *items;
+	size_t n;
+	uint32_t last_uid;
+	int result;
+	char error[256];
+	bool done;
+	struct delivery *next;
+};
+
+struct writer {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct delivery *head, *tail;
+	int event_fd;
+	bool stopping;
+	struct ingest *ing;
+	uint64_t tickets_created;
+};
+
+struct daemon {
+	const char *config_path;
+	struct config *cfg;
+	struct store *st;
+	struct writer writer;
+	struct fetcher **fetchers;
+	size_t n_fetchers;
+};
+
+/* --once: the fetcher's own thread is the writer. */
+static int deliver_direct(void *ctx, const char *mailbox, uint32_t uidvalidity,
+			  const struct ingest_item *items, size_t n, uint32_t last_uid,
+			  const char **error_r)
 {
-	puts("triaged " TRIAGED_VERSION);
+	struct writer *w = ctx;
+	size_t created = 0;
+	int ret = ingest_batch(w->ing, mailbox, uidvalidity, items, n, last_uid, &created, error_r);
+	w->tickets_created += created;
+	return ret;
+}
+
+/* Daemon mode: queue the batch for the main loop and wait for its commit. */
+static int deliver_queued(void *ctx, const char *mailbox, uint32_t uidvalidity,
+			  const struct ingest_item *items, size_t n, uint32_t last_uid,
+			  const char **error_r)
+{
+	static __thread char error[256];
+	struct writer *w = ctx;
+	struct delivery d = {.mailbox = mailbox, .uidvalidity = uidvalidity, .items = items,
+			     .n = n, .last_uid = last_uid};
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		*error_r = "the daemon is stopping";
+		return -1;
+	}
+	if (w->tail != NULL)
+		w->tail->next = &d;
+	else
+		w->head = &d;
+	w->tail = &d;
+	uint64_t one = 1;
+	if (write(w->event_fd, &one, sizeof(one)) < 0)
+		log_error("cannot wake the writer: %s", strerror(errno));
+	while (!d.done)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	if (d.result < 0) {
+		snprintf(error, sizeof(error), "%s", d.error);
+		*error_r = error;
+	}
+	return d.result;
+}
+
+/* Runs the queued batches (main thread). With stopping set, fails them
+ * instead: uncommitted mail is fetched again at the next start. */
+static void writer_drain(struct writer *w, bool stopping)
+{
+	pthread_mutex_lock(&w->lock);
+	struct delivery *list = w->head;
+	w->head = w->tail = NULL;
+	if (stopping)
+		w->stopping = true;
+	pthread_mutex_unlock(&w->lock);
+	for (struct delivery *d = list; d != NULL;) {
+		struct delivery *next = d->next;
+		const char *error = "the daemon is stopping";
+		size_t created = 0;
+		int result = stopping ? -1
+				      : ingest_batch(w->ing, d->mailbox, d->uidvalidity, d->items,
+						     d->n, d->last_uid, &created, &error);
+		pthread_mutex_lock(&w->lock);
+		w->tickets_created += created;
+		d->result = result;
+		if (result < 0)
+			snprintf(d->error, sizeof(d->error), "%s", error);
+		d->done = true;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		d = next;
+	}
+}
+
+static int load_config(const char *path, struct config **cfg_r)
+{
+	struct cfg_errors errors;
+	if (config_load(path, cfg_r, &errors) < 0) {
+		for (size_t i = 0; i < errors.count; i++)
+			log_error("%s", errors.items[i]);
+		cfg_errors_free(&errors);
+		return -1;
+	}
 	return 0;
+}
+
+static void stop_fetchers(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_fetchers; i++)
+		fetcher_stop(d->fetchers[i]);
+	for (size_t i = 0; i < d->n_fetchers; i++)
+		fetcher_free(&d->fetchers[i]);
+	free(d->fetchers);
+	d->fetchers = NULL;
+	d->n_fetchers = 0;
+}
+
+static int start_fetchers(struct daemon *d, fetcher_deliver_fn *deliver, bool start_threads)
+{
+	d->fetchers = xcalloc(d->cfg->n_mailboxes ? d->cfg->n_mailboxes : 1, sizeof(*d->fetchers));
+	for (size_t i = 0; i < d->cfg->n_mailboxes; i++) {
+		const char *error;
+		struct fetcher *f;
+		if (fetcher_new(&d->cfg->mailboxes[i], d->cfg->database, deliver, &d->writer, &f,
+				&error) < 0) {
+			log_error("mailbox %s: %s", d->cfg->mailboxes[i].name, error);
+			return -1;
+		}
+		d->fetchers[d->n_fetchers++] = f;
+		if (start_threads && fetcher_start(f, &error) < 0) {
+			log_error("mailbox %s: %s", d->cfg->mailboxes[i].name, error);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int run_once(struct daemon *d)
+{
+	if (start_fetchers(d, deliver_direct, false) < 0)
+		return EXIT_FAILURE;
+	int status = EXIT_SUCCESS;
+	for (size_t i = 0; i < d->n_fetchers; i++) {
+		const char *error;
+		struct fetcher_stats before, after;
+		fetcher_get_stats(d->fetchers[i], &before);
+		if (fetcher_run_once(d->fetchers[i], &error) < 0) {
+			log_error("mailbox %s: %s", fetcher_name(d->fetchers[i]), error);
+			status = EXIT_UNAVAILABLE;
+		}
+		fetcher_get_stats(d->fetchers[i], &after);
+		log_info("mailbox %s: %llu mails fetched", fetcher_name(d->fetchers[i]),
+			 (unsigned long long)(after.mails - before.mails));
+	}
+	stop_fetchers(d);
+	return status;
+}
+
+static void notify_status(struct daemon *d)
+{
+	size_t connected = 0;
+	for (size_t i = 0; i < d->n_fetchers; i++) {
+		struct fetcher_stats s;
+		fetcher_get_stats(d->fetchers[i], &s);
+		connected += s.connected;
+	}
+	pthread_mutex_lock(&d->writer.lock);
+	uint64_t created = d->writer.tickets_created;
+	pthread_mutex_unlock(&d->writer.lock);
+	sd_notifyf(0, "STATUS=%zu/%zu mailboxes connected, %llu tickets opened since start",
+		   connected, d->n_fetchers, (unsigned long long)created);
+}
+
+/* SIGHUP: the new config is validated first; a bad one changes nothing. */
+static void reload(struct daemon *d)
+{
+	sd_notify(0, "RELOADING=1");
+	struct config *fresh;
+	if (load_config(d->config_path, &fresh) < 0) {
+		log_error("reload refused: %s has errors; the running configuration stays",
+			  d->config_path);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (strcmp(fresh->database, d->cfg->database) != 0) {
+		log_error("reload refused: the database cannot change while running (restart)");
+		config_free(&fresh);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	/* Fetchers hold pointers into the config: stop them, swap, start again.
+	 * Uncommitted mail is simply fetched again after the checkpoint. */
+	stop_fetchers(d);
+	writer_drain(&d->writer, false);
+	/* The triage engine reads the config (thresholds, folders): rebuilt too. */
+	struct ingest *ing;
+	const char *error;
+	if (ingest_open(d->st, fresh, &ing, &error) < 0) {
+		log_error("reload refused: %s; the running configuration stays", error);
+		config_free(&fresh);
+		start_fetchers(d, deliver_queued, true);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	ingest_free(&d->writer.ing);
+	d->writer.ing = ing;
+	config_free(&d->cfg);
+	d->cfg = fresh;
+	start_fetchers(d, deliver_queued, true);
+	log_notice("configuration reloaded from %s (%zu mailboxes)", d->config_path,
+		   d->cfg->n_mailboxes);
+	sd_notify(0, "READY=1");
+}
+
+static int run_daemon(struct daemon *d)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	/* Blocked before any thread starts, so that only the signalfd sees them. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	if (start_fetchers(d, deliver_queued, true) < 0) {
+		close(sig_fd);
+		return EXIT_FAILURE;
+	}
+	uint64_t watchdog_usec = 0;
+	bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+	sd_notify(0, "READY=1");
+	log_notice("triaged %s started: %zu mailboxes, database %s", TRIAGED_VERSION,
+		   d->cfg->n_mailboxes, d->cfg->database);
+	notify_status(d);
+	struct timespec last_status;
+	clock_gettime(CLOCK_MONOTONIC, &last_status);
+	int status = EXIT_SUCCESS;
+	for (;;) {
+		struct pollfd pfds[2] = {
+			{.fd = sig_fd, .events = POLLIN},
+			{.fd = d->writer.event_fd, .events = POLLIN},
+		};
+		/* Wake for the watchdog at half its interval, else for the status line. */
+		int timeout = watchdog ? (int)(watchdog_usec / 2000) : 30000;
+		if (timeout > 30000)
+			timeout = 30000;
+		int rc = poll(pfds, 2, timeout);
+		if (rc < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			status = EXIT_FAILURE;
+			break;
+		}
+		if (pfds[1].revents & POLLIN) {
+			uint64_t count;
+			if (read(d->writer.event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				log_error("writer eventfd: %s", strerror(errno));
+			writer_drain(&d->writer, false);
+		}
+		bool stop = false;
+		if (pfds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					reload(d);
+				} else {
+					log_notice("signal %s: stopping", strsignal((int)si.ssi_signo));
+					stop = true;
+				}
+			}
+		}
+		if (watchdog)
+			sd_notify(0, "WATCHDOG=1");
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - last_status.tv_sec >= 10) {
+			notify_status(d);
+			last_status = now;
+		}
+		if (stop)
+			break;
+	}
+	sd_notify(0, "STOPPING=1");
+	/* Fetchers finish or abandon their batch; pending batches are answered
+	 * while they stop, so that none waits forever. */
+	pthread_mutex_lock(&d->writer.lock);
+	d->writer.stopping = true;
+	pthread_mutex_unlock(&d->writer.lock);
+	writer_drain(&d->writer, true);
+	stop_fetchers(d);
+	writer_drain(&d->writer, true);
+	close(sig_fd);
+	log_notice("stopped");
+	return status;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: triaged [-c CONFIG] [--once] [--check-config] [-v]\n"
+		     "  -c, --config FILE  configuration (default " TRIAGED_SYSCONFDIR "/triaged.json)\n"
+		     "      --once         fetch all new mail of every mailbox once, then exit\n"
+		     "      --check-config validate the configuration: prints ok, or the errors (exit 78)\n"
+		     "  -v, --verbose      debug messages\n"
+		     "  -V, --version      print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"once", no_argument, NULL, 'o'},
+		{"check-config", no_argument, NULL, 'k'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct daemon d = {.config_path = TRIAGED_SYSCONFDIR "/triaged.json"};
+	bool once = false, check = false, verbose = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:vVh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': d.config_path = optarg; break;
+		case 'o': once = true; break;
+		case 'k': check = true; break;
+		case 'v': verbose = true; break;
+		case 'V': printf("triaged %s\n", TRIAGED_VERSION); return EXIT_SUCCESS;
+		case 'h': usage(stdout); return EXIT_SUCCESS;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 64;
+	}
+	log_init("triaged", verbose);
+	if (check) {
+		struct cfg_errors errors;
+		if (config_load(d.config_path, &d.cfg, &errors) < 0) {
+			for (size_t i = 0; i < errors.count; i++)
+				fprintf(stderr, "%s\n", errors.items[i]);
+			cfg_errors_free(&errors);
+			return EX_CONFIG_STATUS;
+		}
+		config_free(&d.cfg);
+		puts("ok");
+		return EXIT_SUCCESS;
+	}
+	if (load_config(d.config_path, &d.cfg) < 0)
+		return EX_CONFIG_STATUS;
+	const char *error;
+	if (store_open(d.cfg->database, &d.st, &error) < 0) {
+		log_error("%s", error);
+		config_free(&d.cfg);
+		return EXIT_UNAVAILABLE;
+	}
+	pthread_mutex_init(&d.writer.lock, NULL);
+	pthread_cond_init(&d.writer.cond, NULL);
+	d.writer.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int status;
+	if (ingest_open(d.st, d.cfg, &d.writer.ing, &error) < 0) {
+		log_error("%s", error);
+		status = EX_CONFIG_STATUS;
+	} else {
+		status = once ? run_once(&d) : run_daemon(&d);
+	}
+	ingest_free(&d.writer.ing);
+	close(d.writer.event_fd);
+	store_close(&d.st);
+	config_free(&d.cfg);
+	return status;
 }

@@ -1,0 +1,497 @@
+/* Ingestion of one raw mail: parse, deduplicate, thread, store, triage,
+ * audit. Everything happens inside the caller's transaction. */
+#include "ingest.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "mime.h"
+#include "parse.h"
+#include "store.h"
+#include "strbuf.h"
+#include "triage.h"
+#include "xalloc.h"
+
+struct ingest {
+	struct store *st;
+	const struct config *cfg;
+	struct triage *triage;
+	struct mime_limits limits;
+};
+
+int ingest_open(struct store *st, const struct config *cfg, struct ingest **ing_r,
+		const char **error_r)
+{
+	struct ingest *ing = xcalloc(1, sizeof(*ing));
+	ing->st = st;
+	ing->cfg = cfg;
+	mime_limits_default(&ing->limits);
+	if (triage_open(st, cfg, &ing->triage, error_r) < 0) {
+		free(ing);
+		return -1;
+	}
+	*ing_r = ing;
+	return 0;
+}
+
+void ingest_free(struct ingest **ingp)
+{
+	struct ingest *ing = *ingp;
+	if (ing == NULL)
+		return;
+	triage_free(&ing->triage);
+	free(ing);
+	*ingp = NULL;
+}
+
+struct triage *ingest_triage(struct ingest *ing)
+{
+	return ing->triage;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char digest[32];
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, digest);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* The body: what follows the first empty line (the headers change in transit). */
+static const char *raw_body(const char *raw, size_t len, size_t *body_len_r)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (raw[i] == '\n' && raw[i + 1] == '\n') {
+			*body_len_r = len - i - 2;
+			return raw + i + 2;
+		}
+		if (raw[i] == '\n' && i + 2 < len && raw[i + 1] == '\r' && raw[i + 2] == '\n') {
+			*body_len_r = len - i - 3;
+			return raw + i + 3;
+		}
+	}
+	*body_len_r = 0;
+	return raw + len;
+}
+
+/* A mail is the same mail when it has the same Message-ID and the same body
+ * (a copy that reached us twice, or a resync after a UIDVALIDITY change);
+ * two different mails that share a Message-ID (broken mailers do that) are
+ * both kept. Without a Message-ID, the hash of the whole mail decides. */
+static char *dedupe_key(const struct mime_message *msg, const char *raw, size_t len)
+{
+	char hex[65];
+	if (msg != NULL && msg->message_id != NULL && msg->message_id[0] != '\0') {
+		size_t body_len;
+		const char *body = raw_body(raw, len, &body_len);
+		sha256_hex(body, body_len, hex);
+		hex[16] = '\0';
+		return xasprintf("mid:%s:%s", msg->message_id, hex);
+	}
+	sha256_hex(raw, len, hex);
+	return xasprintf("sha256:%s", hex);
+}
+
+/* "[#123]" anywhere in the subject; 0 when none. */
+static int64_t subject_tag(const char *subject)
+{
+	for (const char *p = subject ? strstr(subject, "[#") : NULL; p != NULL;
+	     p = strstr(p + 2, "[#")) {
+		const char *q = p + 2;
+		size_t digits = 0;
+		while (isdigit((unsigned char)q[digits]) && digits < 18)
+			digits++;
+		if (digits > 0 && q[digits] == ']') {
+			char buf[20];
+			memcpy(buf, q, digits);
+			buf[digits] = '\0';
+			int64_t id;
+			if (parse_int64(buf, 1, INT64_MAX, &id) == 0)
+				return id;
+		}
+	}
+	return 0;
+}
+
+static char *json_detail(cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	char *copy = xstrdup(text);
+	cJSON_free(text);
+	return copy;
+}
+
+static int event(struct ingest *ing, int64_t ticket, const char *actor, const char *kind,
+		 cJSON *detail)
+{
+	_cleanup_free_ char *text = detail ? json_detail(detail) : NULL;
+	return store_event_add(ing->st, ticket, actor, kind, text);
+}
+
+/* Finds the ticket a mail belongs to: its References / In-Reply-To first,
+ * then a [#N] subject tag from a participant of N, then (for a bounce) the
+ * ticket of the mail that bounced. 1 found, 0 a new ticket, -1 error. A
+ * refused tag is reported through *refused_tag_r for the audit log. */
+static int find_thread(struct ingest *ing, const struct mime_message *msg, int64_t *ticket_r,
+		       const char **how_r, int64_t *refused_tag_r)
+{
+	*refused_tag_r = 0;
+	size_t n = msg->n_references + 1;
+	_cleanup_free_ const char **ids = xcalloc(n, sizeof(*ids));
+	for (size_t i = 0; i < msg->n_references; i++)
+		ids[i] = msg->references[i];
+	ids[msg->n_references] = msg->in_reply_to;
+	int found = store_ticket_by_message_ids(ing->st, ids, n, ticket_r);
+	if (found != 0) {
+		*how_r = "references";
+		return found;
+	}
+	if (msg->original_message_id != NULL) {
+		const char *orig[1] = {msg->original_message_id};
+		found = store_ticket_by_message_ids(ing->st, orig, 1, ticket_r);
+		if (found != 0) {
+			*how_r = "bounce of our message";
+			return found;
+		}
+	}
+	int64_t tag = subject_tag(msg->subject);
+	if (tag > 0) {
+		struct ticket t;
+		int exists = store_ticket_get(ing->st, tag, &t);
+		if (exists < 0)
+			return -1;
+		if (exists == 1) {
+			ticket_clear(&t);
+			int member = msg->from_addr != NULL
+					     ? store_ticket_has_participant(ing->st, tag, msg->from_addr)
+					     : 0;
+			if (member < 0)
+				return -1;
+			if (member == 1) {
+				*ticket_r = tag;
+				*how_r = "subject tag";
+				return 1;
+			}
+		}
+		*refused_tag_r = tag;
+	}
+	return 0;
+}
+
+static const char *choose_queue(struct ingest *ing, const char *mailbox)
+{
+	const struct cfg_mailbox *mb = config_mailbox(ing->cfg, mailbox);
+	if (mb != NULL && mb->queue != NULL)
+		return mb->queue;
+	if (ing->cfg->default_queue != NULL)
+		return ing->cfg->default_queue;
+	return "support";
+}
+
+/* Stores a mail that could not be parsed at all: a ticket with its raw bytes. */
+static int quarantine(struct ingest *ing, const struct ingest_source *src, const char *raw,
+		      size_t len, const char *reason, struct ingest_result *res)
+{
+	char hex[65];
+	sha256_hex(raw, len, hex);
+	_cleanup_free_ char *key = xasprintf("sha256:%s", hex);
+	int64_t existing;
+	int found = store_message_lookup(ing->st, key, &existing);
+	if (found < 0)
+		return -1;
+	if (found == 1) {
+		res->duplicate = true;
+		res->ticket_id = existing;
+		return 0;
+	}
+	struct ticket t = {.subject = (char *)"(unreadable mail)", .requester = (char *)"",
+			   .mailbox = (char *)src->mailbox,
+			   .queue = (char *)(ing->cfg->nlp.triage_queue ? ing->cfg->nlp.triage_queue
+									: choose_queue(ing, src->mailbox)),
+			   .status = TICKET_NEW, .priority = PRIORITY_NORMAL};
+	if (store_ticket_create(ing->st, &t, &res->ticket_id) < 0)
+		return -1;
+	struct message m = {.ticket_id = res->ticket_id,
+			    .mailbox = src->has_uid ? src->mailbox : NULL,
+			    .uidvalidity = src->uidvalidity, .uid = src->uid, .dedupe_key = key,
+			    .raw = raw, .raw_len = len, .parse_error = reason};
+	int added = store_message_add(ing->st, &m, &res->message_id);
+	if (added != 0)
+		return added < 0 ? -1 : 0;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "reason", reason);
+	cJSON_AddNumberToObject(d, "bytes", (double)len);
+	res->new_ticket = true;
+	res->parse_failed = true;
+	return event(ing, res->ticket_id, src->mailbox ? "mailbox" : "system", "mail.quarantined", d);
+}
+
+static char *join_list(char *const *items, size_t n, const char *sep)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(&sb, "%s%s", i ? sep : "", items[i]);
+	return strbuf_steal(&sb);
+}
+
+/* Routing of a new ticket from its triage: a confident category names a
+ * queue of the same name; an unsure one goes to the human triage queue. */
+static int route_new_ticket(struct ingest *ing, int64_t ticket, const struct triage_result *tr)
+{
+	const char *target = NULL;
+	cJSON *d = cJSON_CreateObject();
+	if (tr->low_confidence && ing->cfg->nlp.triage_queue != NULL) {
+		target = ing->cfg->nlp.triage_queue;
+		cJSON_AddStringToObject(d, "reason", "category confidence below nlp.min_confidence");
+		cJSON_AddNumberToObject(d, "confidence", tr->category_confidence);
+		cJSON_AddNumberToObject(d, "min_confidence", ing->cfg->nlp.min_confidence);
+	} else if (tr->category != NULL && config_queue(ing->cfg, tr->category) != NULL) {
+		target = tr->category;
+		cJSON_AddStringToObject(d, "reason", "confident category with a queue of that name");
+		cJSON_AddNumberToObject(d, "confidence", tr->category_confidence);
+	}
+	if (target == NULL) {
+		cJSON_Delete(d);
+		return 0;
+	}
+	cJSON_AddStringToObject(d, "queue", target);
+	if (store_ticket_set_queue(ing->st, ticket, target) < 0) {
+		cJSON_Delete(d);
+		return -1;
+	}
+	return event(ing, ticket, "model:category", "queue.set", d);
+}
+
+/* The top header fields, decoded to UTF-8, one per line: what the spam
+ * model reads of the envelope (relays, senders, mailers). */
+static char *decoded_headers(const struct mime_message *msg)
+{
+	struct strbuf sb;
+	strbuf_init(&sb, 64 * 1024);
+	for (size_t i = 0; i < msg->n_headers; i++)
+		strbuf_printf(&sb, "%s: %s\n", msg->headers[i].name, msg->headers[i].value);
+	return strbuf_steal(&sb);
+}
+
+int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char *raw, size_t len,
+		struct ingest_result *res_r, const char **error_r)
+{
+	struct ingest_result res = {0};
+	struct mime_message *msg = NULL;
+	const char *parse_error = NULL;
+	const char *actor_mailbox = src->mailbox;
+	_cleanup_free_ char *actor = src->mailbox ? xasprintf("mailbox:%s", src->mailbox)
+						  : xstrdup("system");
+	(void)actor_mailbox;
+	if (mime_parse(raw, len, &ing->limits, &msg, &parse_error) < 0) {
+		if (quarantine(ing, src, raw, len, parse_error ? parse_error : "unparsable", &res) < 0)
+			goto db_error;
+		*res_r = res;
+		return 0;
+	}
+	int ret = -1;
+	_cleanup_free_ char *key = dedupe_key(msg, raw, len);
+	int64_t existing;
+	int found = store_message_lookup(ing->st, key, &existing);
+	if (found < 0)
+		goto db_error_msg;
+	if (found == 1) {
+		res.duplicate = true;
+		res.ticket_id = existing;
+		*res_r = res;
+		mime_message_free(&msg);
+		return 0;
+	}
+	unsigned loop_flags = 0;
+	_cleanup_free_ char *loop_reason = NULL;
+	const char *loop_error;
+	if (loop_check(msg, &loop_flags, &loop_reason, &loop_error) < 0)
+		log_warning("loop protection: %s", loop_error);
+
+	int64_t ticket = 0;
+	const char *how = NULL;
+	int64_t refused_tag = 0;
+	int threaded = find_thread(ing, msg, &ticket, &how, &refused_tag);
+	if (threaded < 0)
+		goto db_error_msg;
+	const char *from = msg->from_addr ? msg->from_addr : "";
+	if (threaded == 0) {
+		struct ticket t = {.subject = msg->subject ? msg->subject : (char *)"",
+				   .requester = (char *)from, .requester_name = msg->from_name,
+				   .mailbox = (char *)src->mailbox,
+				   .queue = (char *)choose_queue(ing, src->mailbox),
+				   .status = TICKET_NEW, .priority = PRIORITY_NORMAL,
+				   .loop_flags = loop_flags,
+				   .created = store_now()};
+		if (store_ticket_create(ing->st, &t, &ticket) < 0)
+			goto db_error_msg;
+		res.new_ticket = true;
+	}
+	_cleanup_free_ char *refs = join_list(msg->references, msg->n_references, " ");
+	_cleanup_free_ char *to = join_list(msg->to_addrs, msg->n_to, ", ");
+	struct message m = {
+		.ticket_id = ticket, .mailbox = src->has_uid ? src->mailbox : NULL,
+		.uidvalidity = src->uidvalidity,
+		.uid = src->uid, .message_id = msg->message_id, .dedupe_key = key,
+		.in_reply_to = msg->in_reply_to, .references = refs, .from_addr = from,
+		.from_name = msg->from_name, .to_addrs = to, .subject = msg->subject,
+		.date = msg->date, .received = store_now(), .body_text = msg->text,
+		.new_text = msg->new_text, .quoted_text = msg->quoted_text,
+		.signature = msg->signature, .html = msg->html, .raw = raw, .raw_len = len,
+		.loop_flags = loop_flags,
+		.parse_error = src->truncated ? "mail cut at the fetch size limit" : NULL,
+	};
+	int added = store_message_add(ing->st, &m, &res.message_id);
+	if (added < 0)
+		goto db_error_msg;
+	if (added == 1) {
+		/* The UID was stored already under another key: a duplicate. */
+		res.duplicate = true;
+		res.ticket_id = ticket;
+		ret = 0;
+		goto out;
+	}
+	res.ticket_id = ticket;
+	for (size_t i = 0; i < msg->n_attachments; i++) {
+		const struct mime_attachment *a = &msg->attachments[i];
+		if (store_attachment_add(ing->st, res.message_id, a->filename, a->content_type,
+					 a->size, a->data, a->data ? a->size : 0) < 0)
+			goto db_error_msg;
+	}
+
+	/* Audit: how the mail was placed, and why. */
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "message_id", msg->message_id ? msg->message_id : "");
+	cJSON_AddStringToObject(d, "from", from);
+	if (src->mailbox != NULL) {
+		cJSON_AddStringToObject(d, "mailbox", src->mailbox);
+		cJSON_AddNumberToObject(d, "uid", src->uid);
+	}
+	if (how != NULL)
+		cJSON_AddStringToObject(d, "threaded_by", how);
+	if (loop_flags != 0)
+		cJSON_AddStringToObject(d, "loop_protection", loop_reason ? loop_reason : "flagged");
+	for (size_t i = 0; i < msg->n_warnings; i++) {
+		cJSON *w = cJSON_GetObjectItem(d, "warnings");
+		if (w == NULL)
+			w = cJSON_AddArrayToObject(d, "warnings");
+		cJSON_AddItemToArray(w, cJSON_CreateString(msg->warnings[i]));
+	}
+	if (event(ing, ticket, actor, res.new_ticket ? "ticket.created" : "message.added", d) < 0)
+		goto db_error_msg;
+	if (refused_tag > 0) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddNumberToObject(r, "tag", (double)refused_tag);
+		cJSON_AddStringToObject(r, "reason",
+					"the sender is not a participant of the tagged ticket");
+		if (event(ing, ticket, actor, "thread.tag_refused", r) < 0)
+			goto db_error_msg;
+	}
+
+	if (!res.new_ticket) {
+		/* A customer writing again: a resolved ticket reopens, a pending one
+		 * (waiting on the customer) becomes open. Automatic mail does not. */
+		struct ticket t;
+		if (store_ticket_get(ing->st, ticket, &t) < 0)
+			goto db_error_msg;
+		enum ticket_status before = t.status;
+		ticket_clear(&t);
+		bool from_customer = (loop_flags & LOOP_BOUNCE) == 0 && (loop_flags & LOOP_AUTO_REPLY) == 0;
+		if (from_customer && before != TICKET_OPEN && before != TICKET_NEW) {
+			if (store_ticket_set_status(ing->st, ticket, TICKET_OPEN) < 0)
+				goto db_error_msg;
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "from", ticket_status_name(before));
+			cJSON_AddStringToObject(r, "reason", "the customer wrote again");
+			if (event(ing, ticket,
+				  actor, before == TICKET_PENDING ? "ticket.customer_replied" : "ticket.reopened",
+				  r) < 0)
+				goto db_error_msg;
+			res.reopened = before != TICKET_PENDING;
+		} else if (store_ticket_touch(ing->st, ticket) < 0) {
+			goto db_error_msg;
+		}
+	}
+
+	/* Triage reads the new text only: quoted history is someone else's. */
+	struct triage_result tr;
+	const char *terr;
+	_cleanup_free_ char *headers = decoded_headers(msg);
+	if (triage_run(ing->triage, msg->subject, headers, msg->new_text, &tr, &terr) == 0) {
+		if (res.new_ticket) {
+			if (triage_record(ing->st, ticket, res.message_id, &tr) < 0 ||
+			    route_new_ticket(ing, ticket, &tr) < 0) {
+				triage_result_clear(&tr);
+				goto db_error_msg;
+			}
+		} else if (store_triage_add(ing->st, ticket, res.message_id, "sentiment",
+					    tr.sentiment_label, fabs(tr.sentiment), tr.sentiment,
+					    tr.sentiment_explanation, tr.sentiment_detail) < 0) {
+			triage_result_clear(&tr);
+			goto db_error_msg;
+		}
+		triage_result_clear(&tr);
+	} else {
+		log_warning("triage of ticket %lld failed: %s", (long long)ticket, terr);
+	}
+	ret = 0;
+out:
+	mime_message_free(&msg);
+	if (ret == 0)
+		*res_r = res;
+	return ret;
+db_error_msg:
+	mime_message_free(&msg);
+db_error:
+	*error_r = store_error(ing->st);
+	return -1;
+}
+
+int ingest_batch(struct ingest *ing, const char *mailbox, uint32_t uidvalidity,
+		 const struct ingest_item *items, size_t n, uint32_t last_uid,
+		 size_t *new_tickets_r, const char **error_r)
+{
+	if (store_begin(ing->st) < 0) {
+		*error_r = store_error(ing->st);
+		return -1;
+	}
+	size_t new_tickets = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ingest_source src = {.mailbox = mailbox, .has_uid = true,
+					    .uidvalidity = uidvalidity,
+					    .uid = items[i].uid, .truncated = items[i].truncated};
+		struct ingest_result res;
+		if (ingest_mail(ing, &src, items[i].data, items[i].len, &res, error_r) < 0) {
+			store_rollback(ing->st);
+			return -1;
+		}
+		if (res.new_ticket)
+			new_tickets++;
+		if (!res.duplicate) {
+			char ticket_field[32], mailbox_field[128];
+			snprintf(ticket_field, sizeof(ticket_field), "TICKET=%lld",
+				 (long long)res.ticket_id);
+			snprintf(mailbox_field, sizeof(mailbox_field), "MAILBOX=%s", mailbox);
+			const char *fields[] = {ticket_field, mailbox_field, NULL};
+			log_fields(LOG_INFO, fields, "mail uid %u %s ticket #%lld", items[i].uid,
+				   res.new_ticket ? "opened" : "added to", (long long)res.ticket_id);
+		}
+	}
+	if (store_checkpoint_set(ing->st, mailbox, uidvalidity, last_uid) < 0 ||
+	    store_commit(ing->st) < 0) {
+		*error_r = store_error(ing->st);
+		store_rollback(ing->st);
+		return -1;
+	}
+	if (new_tickets_r != NULL)
+		*new_tickets_r = new_tickets;
+	return 0;
+}

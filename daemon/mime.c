@@ -323,18 +323,16 @@ static int base64_value(unsigned char c)
 	return -1;
 }
 
-/* Skips what is not base64 (line breaks, garbage); '=' ends a quantum. */
+/* Skips what is not base64 (line breaks, garbage); '=' ends the data, as
+ * RFC 2045 6.8 says (what follows padding is junk, not more data). */
 static void base64_decode(const char *s, size_t len, struct sink *k)
 {
 	uint32_t acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '=') {
-			acc = 0;
-			bits = 0; /* padding: the partial byte is dropped; data may go on */
-			continue;
-		}
+		if (c == '=')
+			break;
 		int v = base64_value(c);
 		if (v < 0)
 			continue;
@@ -2053,6 +2051,16 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 		len = lim->max_mail_bytes;
 	}
 
+	/* Old Mac mail ends lines with CR alone: read it as LF. */
+	char *lf_copy = NULL;
+	size_t probe = len < 65536 ? len : 65536;
+	if (!memchr(raw, '\n', probe) && memchr(raw, '\r', probe)) {
+		lf_copy = xmalloc(len);
+		for (size_t i = 0; i < len; i++)
+			lf_copy[i] = raw[i] == '\r' ? '\n' : raw[i];
+		raw = lf_copy;
+	}
+
 	struct hdr_list h = {0};
 	size_t body_off;
 	parse_header_block(&ctx, raw, len, &h, &body_off, true);
@@ -2070,6 +2078,7 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 		strbuf_free(&ctx.text);
 		strbuf_free(&ctx.html_text);
 		mime_message_free(&msg);
+		free(lf_copy);
 		*error_r = "no header and no body";
 		return -1;
 	}
@@ -2097,6 +2106,7 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 		hdr_list_free(&ph);
 	}
 	free(stack.v);
+	free(lf_copy);
 
 	if (ctx.text.truncated || ctx.html_text.truncated)
 		add_warning(&ctx, "text over %zu bytes: cut", lim->max_text_bytes);

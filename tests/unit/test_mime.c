@@ -1,4 +1,4 @@
-/* Tests of the mail parser: golden fixtures (tests/fixtures/mime/*.eml),
+/* Tests of the mail parser: golden fixtures (tests/fixtures/mime, one .eml each),
  * charset and RFC 2047 tables, quoted history, and hostile inputs at and
  * past every limit, each of which must return quickly. */
 #include <setjmp.h>
@@ -234,8 +234,12 @@ static void test_golden_fixtures(void **state)
 		else
 			assert_int_equal(m->n_warnings, 0);
 		assert_str_or_null(m->original_message_id, g->original_message_id);
-		/* text holds new_text */
-		assert_non_null(strstr(m->text, g->new_text[0] ? "" : ""));
+		if (!g->quoted_start && !g->signature)
+			assert_string_equal(m->text, m->new_text);
+		else { /* interleaved replies: at least the first new line is in the text */
+			size_t first = strcspn(g->new_text, "\n");
+			assert_non_null(memmem(m->text, strlen(m->text), g->new_text, first));
+		}
 		mime_message_free(&m);
 		assert_null(m);
 		free(raw);

@@ -257,12 +257,10 @@ int suggest_for_ticket(struct suggest *sg, struct store *st, int64_t ticket_id,
 		feat_bag_term(bag, i, &terms[i].stem, &terms[i].count);
 	if (kb_terms_weigh(db, terms, n_terms, error_r) < 0)
 		goto out;
-	/* Articles: the heaviest terms that occur in the knowledge base. */
+	/* Articles: the heaviest terms that occur in the knowledge base, the
+	 * very common ones left out (see kb_terms_pick). */
 	struct kb_term kb_terms[SUGGEST_QUERY_TERMS];
-	size_t n_kb = 0;
-	for (size_t i = 0; i < n_terms && n_kb < SUGGEST_QUERY_TERMS; i++)
-		if (terms[i].docs > 0)
-			kb_terms[n_kb++] = terms[i];
+	size_t n_kb = kb_terms_pick(terms, n_terms, SUGGEST_QUERY_TERMS, kb_terms);
 	unsigned want = sg->cfg->kb.suggestions;
 	if (want > 0 && n_kb > 0 &&
 	    kb_search_stems(db, kb_terms, n_kb, language, want, &hits, &n_hits, error_r) < 0)

@@ -712,6 +712,18 @@ int kb_terms_weigh(struct sqlite3 *db, struct kb_term *terms, size_t n, const ch
 	return 0;
 }
 
+size_t kb_terms_pick(const struct kb_term *terms, size_t n, size_t max, struct kb_term *out)
+{
+	size_t picked = 0;
+	for (size_t i = 0; i < n && picked < max; i++)
+		if (terms[i].docs > 0 && terms[i].docs <= KB_PICK_MAX_DOCS)
+			out[picked++] = terms[i];
+	for (size_t i = 0; i < n && picked < max && picked < KB_PICK_MIN_TERMS; i++)
+		if (terms[i].docs > KB_PICK_MAX_DOCS)
+			out[picked++] = terms[i];
+	return picked;
+}
+
 char *kb_stems_match_expr(const struct kb_term *terms, size_t n)
 {
 	struct strbuf sb;

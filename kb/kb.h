@@ -112,6 +112,19 @@ int kb_search_stems(struct sqlite3 *db, const struct kb_term *terms, size_t n,
 		    const char *prefer_language, unsigned limit, struct kb_hit **hits_r,
 		    size_t *n_r, const char **error_r);
 
+/* A term in more articles than this barely changes the ranking (low idf)
+ * but costs the most (the longest posting lists): kb_terms_pick leaves it
+ * out unless fewer than KB_PICK_MIN_TERMS rarer ones exist. Below this many
+ * articles nothing is left out. */
+#define KB_PICK_MAX_DOCS 2000
+#define KB_PICK_MIN_TERMS 3
+
+/* Picks at most max query terms from terms sorted by kb_terms_weigh: the
+ * heaviest that occur in the knowledge base, common ones (see above) only to
+ * reach KB_PICK_MIN_TERMS. Copies them to out (in weight order); returns how
+ * many. The suggestion query and the benchmark use it. */
+size_t kb_terms_pick(const struct kb_term *terms, size_t n, size_t max, struct kb_term *out);
+
 /* Builds the FTS5 MATCH expression used by kb_search_stems (for the benchmark
  * and tests; the caller frees it). NULL when no term is usable. */
 char *kb_stems_match_expr(const struct kb_term *terms, size_t n);

@@ -322,10 +322,7 @@ static void run_size(const char *tmp, unsigned n_articles, unsigned n_tickets,
 		if (kb_terms_weigh(store_db(st), terms, n_terms, &error) < 0)
 			die("weigh", error);
 		struct kb_term chosen[SUGGEST_QUERY_TERMS];
-		size_t n_chosen = 0;
-		for (size_t k = 0; k < n_terms && n_chosen < SUGGEST_QUERY_TERMS; k++)
-			if (terms[k].docs > 0)
-				chosen[n_chosen++] = terms[k];
+		size_t n_chosen = kb_terms_pick(terms, n_terms, SUGGEST_QUERY_TERMS, chosen);
 		struct kb_hit *hits = NULL;
 		size_t n_hits = 0;
 		if (kb_search_stems(store_db(st), chosen, n_chosen, t.language, cfg->kb.suggestions,

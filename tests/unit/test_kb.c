@@ -477,6 +477,23 @@ static void test_terms_weigh(void **state)
 	assert_true(terms[2].weight > 1.673 && terms[2].weight < 1.675);
 	assert_string_equal(terms[3].stem, "factur");
 	assert_int_equal(terms[3].docs, 2);
+	/* Picking: rare terms first, common ones (over KB_PICK_MAX_DOCS
+	 * articles) only to reach KB_PICK_MIN_TERMS, none that is in no article. */
+	struct kb_term many[] = {
+		{.stem = "a", .docs = 5000}, {.stem = "b", .docs = 0},	  {.stem = "c", .docs = 10},
+		{.stem = "d", .docs = 3000}, {.stem = "e", .docs = 2000}, {.stem = "f", .docs = 9000},
+	};
+	struct kb_term out[8];
+	assert_int_equal(kb_terms_pick(many, 6, 8, out), 3);
+	assert_string_equal(out[0].stem, "c");
+	assert_string_equal(out[1].stem, "e");
+	assert_string_equal(out[2].stem, "a");
+	assert_int_equal(kb_terms_pick(many, 6, 1, out), 1);
+	assert_string_equal(out[0].stem, "c");
+	many[1].docs = 1;
+	many[3].docs = 7;
+	assert_int_equal(kb_terms_pick(many, 6, 8, out), 4);
+	assert_string_equal(out[3].stem, "e");
 	/* Stems are searched as they are, with a preference for a language. */
 	struct kb_term q[] = {{.stem = "rembours"}, {.stem = "refund"}};
 	struct kb_hit *hits = NULL;

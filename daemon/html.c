@@ -621,18 +621,15 @@ char *html_to_text(const char *html, size_t len, size_t max_out)
 	size_t n = strlen(s);
 	while (n > 0 && (is_space(s[n - 1])))
 		n--;
-	while (n > 0 && ((unsigned char)s[n - 1] & 0xC0) == 0x80) {
-		/* Walk back over an incomplete trailing sequence if the cut made one. */
-		size_t k = n;
-		while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
-			k--;
-		if (k == 0)
-			break;
+	/* <pre> text is copied byte by byte: the limit may have cut a character. */
+	size_t k = n;
+	while (k > 0 && n - k < 3 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k > 0 && (unsigned char)s[k - 1] >= 0xC0) {
 		unsigned char lead = (unsigned char)s[k - 1];
-		size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-		if (n - (k - 1) >= need)
-			break;
-		n = k - 1;
+		size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+		if (n - (k - 1) < need)
+			n = k - 1;
 	}
 	s[n] = '\0';
 	return s;

@@ -11,6 +11,7 @@
 #include "config-private.h"
 #include "norm.h"
 #include "rules.h"
+#include "sla.h"
 #include "store.h"
 #include "strbuf.h"
 #include "xalloc.h"
@@ -140,6 +141,8 @@ static const char *const cond_keys[] = {"all", "any", "not", "mailbox", "queue",
 	"language", "sender", "sender_domain", "priority", "subject_contains", "body_contains",
 	"category_confidence_at_least", "category_confidence_below", "spam_probability_at_least",
 	"sentiment_below", "sentiment_at_least", "spam", "loop", "business_hours", "on", NULL};
+_Static_assert(sizeof(cond_keys) / sizeof(cond_keys[0]) == RULE_COND_ON + 2,
+	       "cond_keys follows enum rule_cond_kind");
 
 static bool read_cond(struct reader *r, const struct config *cfg, const cJSON *node,
 		      const char *path, unsigned depth, struct rule_cond *out);
@@ -347,6 +350,8 @@ static bool template_name_ok(const char *name)
 
 static const char *const action_keys[] = {"queue", "priority", "assignee", "group", "tag",
 	"status", "reply_template", "notify", "spam", "stop", NULL};
+_Static_assert(sizeof(action_keys) / sizeof(action_keys[0]) == RULE_ACT_STOP + 2,
+	       "action_keys follows enum rule_action_kind");
 
 static bool read_action(struct reader *r, const struct config *cfg, const cJSON *node,
 			const char *path, struct rule_action *a)
@@ -457,8 +462,14 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 			}
 			return true;
 		}
-		if (strncmp(s, "webhook:", 8) == 0 && cfg_is_identifier(s + 8))
-			return true;
+		if (strncmp(s, "webhook:", 8) == 0 && cfg_is_identifier(s + 8)) {
+			/* Webhooks are defined (and delivered) by the sla section. */
+			for (size_t i = 0; cfg->sla != NULL && i < cfg->sla->n_webhooks; i++)
+				if (strcmp(cfg->sla->webhooks[i].name, s + 8) == 0)
+					return true;
+			cfg_error(r, p, "unknown webhook \"%s\" (see sla.webhooks)", s + 8);
+			return false;
+		}
 		cfg_error(r, p, "expected \"mail:ADDRESS\" or \"webhook:NAME\", got \"%s\"", s);
 		return false;
 	case RULE_ACT_SPAM:

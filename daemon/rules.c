@@ -14,6 +14,8 @@
 #include "config.h"
 #include "norm.h"
 #include "outbox.h"
+#include "sla.h"
+#include "store_sla.h"
 #include "strbuf.h"
 #include "triage.h"
 #include "xalloc.h"
@@ -698,6 +700,51 @@ static int store_fail(struct store *st, const char **error_r)
 	return -1;
 }
 
+/* Webhooks go to the SLA engine's delivery queue (same body shape as its
+ * own: the ticket, then the event). Mail notifications have no queue in the
+ * outbox yet: the event is their record, marked "queued": false. */
+static int notify(struct store *st, const struct ticket *t, const struct rule_decision *d,
+		  cJSON *o, const char **error_r)
+{
+	if (strncmp(d->value, "webhook:", 8) != 0) {
+		cJSON_AddBoolToObject(o, "queued", false);
+		cJSON_AddStringToObject(o, "why", "mail notifications are not sent yet: recorded only");
+		return 0;
+	}
+	int64_t now = store_now();
+	cJSON *body = cJSON_CreateObject();
+	cJSON *jt = cJSON_AddObjectToObject(body, "ticket");
+	cJSON_AddNumberToObject(jt, "id", (double)t->id);
+	cJSON_AddStringToObject(jt, "subject", t->subject ? t->subject : "");
+	cJSON_AddStringToObject(jt, "queue", t->queue ? t->queue : "");
+	cJSON_AddStringToObject(jt, "status", ticket_status_name(t->status));
+	cJSON_AddStringToObject(jt, "priority", ticket_priority_name(t->priority));
+	if (t->assignee != NULL)
+		cJSON_AddStringToObject(jt, "assignee", t->assignee);
+	cJSON *je = cJSON_AddObjectToObject(body, "event");
+	cJSON_AddStringToObject(je, "kind", "rule.notify");
+	_cleanup_free_ char *actor = xasprintf("rule:%s", d->rule);
+	cJSON_AddStringToObject(je, "actor", actor);
+	cJSON_AddNumberToObject(je, "at", (double)now);
+	cJSON_AddItemToObject(je, "detail", cJSON_Duplicate(o, true));
+	cJSON_AddStringToObject(body, "reason", d->matched);
+	char *text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (text == NULL || strlen(text) > SLA_MAX_WEBHOOK_BODY) {
+		/* Only a huge matched text could do this; the event still says why. */
+		cJSON_free(text);
+		cJSON_AddBoolToObject(o, "queued", false);
+		cJSON_AddStringToObject(o, "why", "the webhook body would be too large");
+		return 0;
+	}
+	int rc = store_sla_webhook_queue(st, t->id, d->value + 8, text, now);
+	cJSON_free(text);
+	if (rc < 0)
+		return store_fail(st, error_r);
+	cJSON_AddBoolToObject(o, "queued", true);
+	return 1;
+}
+
 /* Carries out one decision; fills o with what happened. 1 applied, 0 not
  * (recorded with a reason), -1 error. */
 static int apply_one(struct store *st, const struct config *cfg, struct ticket *t,
@@ -718,12 +765,17 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 			return store_fail(st, error_r);
 		t->priority = (enum ticket_priority)d->level;
 		return 1;
-	case RULE_ACT_STATUS:
-		cJSON_AddStringToObject(o, "previous", ticket_status_name(t->status));
+	case RULE_ACT_STATUS: {
+		enum ticket_status old = t->status;
+		cJSON_AddStringToObject(o, "previous", ticket_status_name(old));
 		if (store_ticket_set_status(st, t->id, (enum ticket_status)d->level) < 0)
 			return store_fail(st, error_r);
 		t->status = (enum ticket_status)d->level;
+		/* The SLA clocks follow the status (pending pauses, closed stops). */
+		if (sla_on_status(st, cfg, t->id, old, t->status, error_r) < 0)
+			return -1;
 		return 1;
+	}
 	case RULE_ACT_ASSIGNEE:
 		cJSON_AddStringToObject(o, "previous", t->assignee ? t->assignee : "");
 		if (store_ticket_set_assignee(st, t->id, d->value) < 0)
@@ -735,8 +787,9 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		if (store_ticket_add_tag(st, t->id, d->value) < 0)
 			return store_fail(st, error_r);
 		return 1;
-	case RULE_ACT_SPAM:
-		cJSON_AddStringToObject(o, "previous", ticket_status_name(t->status));
+	case RULE_ACT_SPAM: {
+		enum ticket_status old = t->status;
+		cJSON_AddStringToObject(o, "previous", ticket_status_name(old));
 		if (store_ticket_set_triage(st, t->id, t->language, t->category,
 					    t->category_confidence, true, t->spam_score,
 					    t->sentiment, t->sentiment_label) < 0 ||
@@ -744,7 +797,10 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 			return store_fail(st, error_r);
 		t->spam = true;
 		t->status = TICKET_CLOSED;
+		if (sla_on_status(st, cfg, t->id, old, t->status, error_r) < 0)
+			return -1;
 		return 1;
+	}
 	case RULE_ACT_STOP:
 		return 1;
 	case RULE_ACT_GROUP:
@@ -752,11 +808,7 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		cJSON_AddStringToObject(o, "why", "tickets have no group field yet: recorded only");
 		return 0;
 	case RULE_ACT_NOTIFY:
-		/* No notifier module yet: the event is the notification's record, for
-		 * the notifier to pick up. */
-		cJSON_AddBoolToObject(o, "pending", true);
-		cJSON_AddStringToObject(o, "why", "no notifier yet: recorded for delivery");
-		return 0;
+		return notify(st, t, d, o, error_r);
 	case RULE_ACT_REPLY_TEMPLATE:
 		break;
 	}
@@ -812,7 +864,7 @@ int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
 
 	int ret = 0;
 	const char *last_rule = NULL;
-	bool repeated = false;
+	bool repeated = false, policy_inputs_changed = false;
 	for (size_t i = 0; i < d->count && ret == 0; i++) {
 		const struct rule_decision *dec = &d->items[i];
 		if (last_rule == NULL || strcmp(last_rule, dec->rule) != 0) {
@@ -864,7 +916,13 @@ int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
 			applied.applied++;
 		else
 			applied.skipped++;
+		if (rc == 1 && (dec->kind == RULE_ACT_QUEUE || dec->kind == RULE_ACT_PRIORITY))
+			policy_inputs_changed = true;
 	}
+	/* The SLA policy depends on queue and priority: choose it again once. */
+	if (ret == 0 && policy_inputs_changed &&
+	    sla_on_priority_or_queue_change(st, cfg, ticket_id, error_r) < 0)
+		ret = -1;
 	event_rows_free(&rows, n_rows);
 	ticket_clear(&t);
 	if (ret == 0 && applied_r != NULL)

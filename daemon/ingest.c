@@ -286,6 +286,9 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 {
 	struct ingest_result res = {0};
 	struct mime_message *msg = NULL;
+	/* Declared before any goto: the cleanups run on every path. */
+	_cleanup_free_ char *key = NULL, *loop_reason = NULL, *refs = NULL, *to = NULL,
+			    *headers = NULL;
 	const char *parse_error = NULL;
 	const char *actor_mailbox = src->mailbox;
 	_cleanup_free_ char *actor = src->mailbox ? xasprintf("mailbox:%s", src->mailbox)
@@ -298,7 +301,7 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 		return 0;
 	}
 	int ret = -1;
-	_cleanup_free_ char *key = dedupe_key(msg, raw, len);
+	key = dedupe_key(msg, raw, len);
 	int64_t existing;
 	int found = store_message_lookup(ing->st, key, &existing);
 	if (found < 0)
@@ -311,7 +314,6 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 		return 0;
 	}
 	unsigned loop_flags = 0;
-	_cleanup_free_ char *loop_reason = NULL;
 	const char *loop_error;
 	if (loop_check(msg, &loop_flags, &loop_reason, &loop_error) < 0)
 		log_warning("loop protection: %s", loop_error);
@@ -335,8 +337,8 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 			goto db_error_msg;
 		res.new_ticket = true;
 	}
-	_cleanup_free_ char *refs = join_list(msg->references, msg->n_references, " ");
-	_cleanup_free_ char *to = join_list(msg->to_addrs, msg->n_to, ", ");
+	refs = join_list(msg->references, msg->n_references, " ");
+	to = join_list(msg->to_addrs, msg->n_to, ", ");
 	struct message m = {
 		.ticket_id = ticket, .mailbox = src->has_uid ? src->mailbox : NULL,
 		.uidvalidity = src->uidvalidity,
@@ -424,7 +426,7 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 	/* Triage reads the new text only: quoted history is someone else's. */
 	struct triage_result tr;
 	const char *terr;
-	_cleanup_free_ char *headers = decoded_headers(msg);
+	headers = decoded_headers(msg);
 	if (triage_run(ing->triage, msg->subject, headers, msg->new_text, &tr, &terr) == 0) {
 		if (res.new_ticket) {
 			if (triage_record(ing->st, ticket, res.message_id, &tr) < 0 ||

@@ -1345,7 +1345,8 @@ static void marker_norm(const struct text_line *l, char out[MARKER_LINE_MAX])
 
 static bool starts_with(const char *s, const char *prefix)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	size_t n = strlen(prefix);
+	return strnlen(s, n) == n && memcmp(s, prefix, n) == 0;
 }
 
 static bool ends_with_ci(const char *s, size_t n, const char *suffix)

@@ -423,7 +423,7 @@ static int open_common(const char *path, int migrate_to, struct store **st_r,
 	}
 	if (migrate_to >= 0) {
 		if (store_migrate_to(st, migrate_to, error_r) < 0) {
-			snprintf(error, sizeof(error), "%s: %s", path, *error_r);
+			snprintf(error, sizeof(error), "%s: %.400s", path, *error_r);
 			*error_r = error;
 			store_close(&st);
 			return -1;

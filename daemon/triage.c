@@ -610,6 +610,7 @@ int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const c
 		 const char **error_r)
 {
 	struct feat_bag *bag;
+	_cleanup_free_ char *features = NULL;
 	if (ticket_features(tr, st, ticket_id, &bag, error_r) < 0)
 		return -1;
 	int ret = -1;
@@ -617,7 +618,7 @@ int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const c
 		goto out;
 	if (train_persist(st, MODEL_CATEGORY, tr->category, bag, label, 1, error_r) < 0)
 		goto out;
-	_cleanup_free_ char *features = bag_serialize(bag);
+	features = bag_serialize(bag);
 	if (store_training_add(st, ticket_id, MODEL_CATEGORY, label, features) < 0) {
 		*error_r = store_error(st);
 		goto out;

@@ -273,6 +273,12 @@ static const char *const migrations[] = {
 	"  channel TEXT NOT NULL,"
 	"  last_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (ticket_id, channel)) WITHOUT ROWID;",
+	/* 5: settings a model learned about itself (its calibration). */
+	"CREATE TABLE nb_meta ("
+	"  model TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  value REAL NOT NULL,"
+	"  PRIMARY KEY (model, key)) WITHOUT ROWID;",
 };
 
 int store_latest_version(void)

@@ -191,6 +191,9 @@ typedef int store_nb_label_cb(const char *label, double docs, double tokens, voi
 typedef int store_nb_count_cb(const char *token, const char *label, double count, void *ctx);
 int store_nb_load(struct store *st, const char *model, store_nb_label_cb *label_cb,
 		  store_nb_count_cb *count_cb, void *ctx);
+/* Numbers a model keeps about itself (e.g. "temperature"): 1 found, 0 not, -1 error. */
+int store_nb_meta_get(struct store *st, const char *model, const char *key, double *value_r);
+int store_nb_meta_set(struct store *st, const char *model, const char *key, double value);
 /* Kept so that an example can be forgotten (erasure) or replaced (correction). */
 int store_training_add(struct store *st, int64_t ticket_id, const char *model, const char *label,
 		       const char *features);

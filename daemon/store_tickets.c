@@ -741,6 +741,33 @@ int store_nb_load(struct store *st, const char *model, store_nb_label_cb *label_
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int store_nb_meta_get(struct store *st, const char *model, const char *key, double *value_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT value FROM nb_meta WHERE model = ? AND key = ?");
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, model);
+	store_bind_text(s, 2, key);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*value_r = sqlite3_column_double(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_nb_meta_set(struct store *st, const char *model, const char *key, double value)
+{
+	sqlite3_stmt *s = store_stmt(st,
+		"INSERT INTO nb_meta (model, key, value) VALUES (?, ?, ?)"
+		" ON CONFLICT (model, key) DO UPDATE SET value = excluded.value");
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, model);
+	store_bind_text(s, 2, key);
+	sqlite3_bind_double(s, 3, value);
+	return store_exec_stmt(st, s);
+}
+
 int store_training_add(struct store *st, int64_t ticket_id, const char *model, const char *label,
 		       const char *features)
 {

@@ -54,6 +54,8 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_outbox(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_sla(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_report(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_kb(struct ctl *ctl, int argc, char **argv);
 
 #endif

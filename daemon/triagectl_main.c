@@ -21,6 +21,8 @@ static const struct ctl_command commands[] = {
 	{"stats", ctl_cmd_stats, "counts of tickets and messages"},
 	{"reply", ctl_cmd_reply, "approve, edit or reject a reply to a ticket"},
 	{"outbox", ctl_cmd_outbox, "list, send or requeue outgoing mail"},
+	{"sla", ctl_cmd_sla, "business-time deadlines and the tickets closest to breach"},
+	{"report", ctl_cmd_report, "SLA reports (text, CSV, JSON, HTML)"},
 	{"kb", ctl_cmd_kb, "import, search, list, show, remove knowledge-base articles; their statistics"},
 };
 

@@ -31,15 +31,16 @@ static bool printable(const char *s)
 /* A string or a non-empty list of strings, each non-empty, printable and
  * short. Returns false (error reported) when unusable. */
 static bool read_strings(struct reader *r, const cJSON *v, const char *path, char ***out,
-			 size_t *n_out)
+                         size_t *n_out)
 {
 	*out = NULL;
 	*n_out = 0;
 	if (cJSON_IsString(v)) {
 		if (v->valuestring[0] == '\0' || strlen(v->valuestring) > RULES_MAX_VALUE ||
 		    !printable(v->valuestring)) {
-			cfg_error(r, path, "expected a non-empty printable string of at most %d bytes",
-				  RULES_MAX_VALUE);
+			cfg_error(r, path,
+			          "expected a non-empty printable string of at most %d bytes",
+			          RULES_MAX_VALUE);
 			return false;
 		}
 		*out = xcalloc(1, sizeof(char *));
@@ -51,20 +52,23 @@ static bool read_strings(struct reader *r, const cJSON *v, const char *path, cha
 	if (!cJSON_IsArray(v) || size == 0 || size > RULES_MAX_LIST) {
 		_cleanup_free_ char *got = cfg_show_value(v);
 		cfg_error(r, path, "expected a string or a list of 1..%d strings, got %s",
-			  RULES_MAX_LIST, got);
+		          RULES_MAX_LIST, got);
 		return false;
 	}
 	char **list = xcalloc((size_t)size, sizeof(char *));
 	size_t n = 0;
 	bool ok = true;
 	const cJSON *item;
-	cJSON_ArrayForEach(item, v) {
+	cJSON_ArrayForEach(item, v)
+	{
 		_cleanup_free_ char *p = xasprintf("%s[%zu]", path, n);
 		if (!cJSON_IsString(item) || item->valuestring[0] == '\0' ||
 		    strlen(item->valuestring) > RULES_MAX_VALUE || !printable(item->valuestring)) {
 			_cleanup_free_ char *got = cfg_show_value(item);
-			cfg_error(r, p, "expected a non-empty printable string of at most %d bytes, got %s",
-				  RULES_MAX_VALUE, got);
+			cfg_error(
+			    r, p,
+			    "expected a non-empty printable string of at most %d bytes, got %s",
+			    RULES_MAX_VALUE, got);
 			ok = false;
 			list[n++] = xstrdup("");
 			continue;
@@ -83,8 +87,8 @@ static void lower_ascii(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-static bool read_number(struct reader *r, const cJSON *v, const char *path, double min,
-			double max, double *out)
+static bool read_number(struct reader *r, const cJSON *v, const char *path, double min, double max,
+                        double *out)
 {
 	if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max) {
 		_cleanup_free_ char *got = cfg_show_value(v);
@@ -119,10 +123,10 @@ static bool read_triggers(struct reader *r, const cJSON *v, const char *path, un
 		} else if (strcmp(names[i], "customer_message") == 0) {
 			*mask |= RULE_ON_CUSTOMER_MESSAGE;
 		} else if (names[i][0] != '\0') {
-			_cleanup_free_ char *p = cJSON_IsArray(v) ? xasprintf("%s[%zu]", path, i)
-								  : xstrdup(path);
+			_cleanup_free_ char *p =
+			    cJSON_IsArray(v) ? xasprintf("%s[%zu]", path, i) : xstrdup(path);
 			cfg_error(r, p, "unknown event \"%s\" (known: %s, %s)", names[i],
-				  trigger_names[0], trigger_names[1]);
+			          trigger_names[0], trigger_names[1]);
 			ok = false;
 		}
 		free(names[i]);
@@ -137,19 +141,37 @@ static char *item_path(const cJSON *v, const char *path, size_t i)
 	return cJSON_IsArray(v) ? xasprintf("%s[%zu]", path, i) : xstrdup(path);
 }
 
-static const char *const cond_keys[] = {"all", "any", "not", "mailbox", "queue", "category",
-	"language", "sender", "sender_domain", "priority", "subject_contains", "body_contains",
-	"category_confidence_at_least", "category_confidence_below", "spam_probability_at_least",
-	"sentiment_below", "sentiment_at_least", "spam", "loop", "business_hours", "on", NULL};
+static const char *const cond_keys[] = {"all",
+                                        "any",
+                                        "not",
+                                        "mailbox",
+                                        "queue",
+                                        "category",
+                                        "language",
+                                        "sender",
+                                        "sender_domain",
+                                        "priority",
+                                        "subject_contains",
+                                        "body_contains",
+                                        "category_confidence_at_least",
+                                        "category_confidence_below",
+                                        "spam_probability_at_least",
+                                        "sentiment_below",
+                                        "sentiment_at_least",
+                                        "spam",
+                                        "loop",
+                                        "business_hours",
+                                        "on",
+                                        NULL};
 _Static_assert(sizeof(cond_keys) / sizeof(cond_keys[0]) == RULE_COND_ON + 2,
-	       "cond_keys follows enum rule_cond_kind");
+               "cond_keys follows enum rule_cond_kind");
 
 static bool read_cond(struct reader *r, const struct config *cfg, const cJSON *node,
-		      const char *path, unsigned depth, struct rule_cond *out);
+                      const char *path, unsigned depth, struct rule_cond *out);
 
 /* One "key": value condition. */
-static bool read_leaf(struct reader *r, const struct config *cfg, const char *key,
-		      const cJSON *v, const char *path, unsigned depth, struct rule_cond *c)
+static bool read_leaf(struct reader *r, const struct config *cfg, const char *key, const cJSON *v,
+                      const char *path, unsigned depth, struct rule_cond *c)
 {
 	size_t k;
 	for (k = 0; cond_keys[k] != NULL; k++)
@@ -176,7 +198,8 @@ static bool read_leaf(struct reader *r, const struct config *cfg, const char *ke
 		}
 		c->children = xcalloc((size_t)size, sizeof(*c->children));
 		const cJSON *item;
-		cJSON_ArrayForEach(item, v) {
+		cJSON_ArrayForEach(item, v)
+		{
 			_cleanup_free_ char *p = xasprintf("%s[%zu]", path, c->n_children);
 			ok &= read_cond(r, cfg, item, p, depth + 1, &c->children[c->n_children++]);
 		}
@@ -203,20 +226,27 @@ static bool read_leaf(struct reader *r, const struct config *cfg, const char *ke
 			} else if (c->kind == RULE_COND_QUEUE && config_queue(cfg, s) == NULL) {
 				cfg_error(r, p, "unknown queue \"%s\"", s);
 				ok = false;
-			} else if ((c->kind == RULE_COND_CATEGORY || c->kind == RULE_COND_LANGUAGE) &&
-				   !cfg_is_identifier(s)) {
-				cfg_error(r, p, "expected letters, digits, '-', '_' or '.', got \"%s\"", s);
+			} else if ((c->kind == RULE_COND_CATEGORY ||
+			            c->kind == RULE_COND_LANGUAGE) &&
+			           !cfg_is_identifier(s)) {
+				cfg_error(r, p,
+				          "expected letters, digits, '-', '_' or '.', got \"%s\"",
+				          s);
 				ok = false;
 			} else if (c->kind == RULE_COND_SENDER) {
 				lower_ascii(s);
 				if (!compose_valid_addr(s)) {
-					cfg_error(r, p, "expected an e-mail address, got \"%s\"", s);
+					cfg_error(r, p, "expected an e-mail address, got \"%s\"",
+					          s);
 					ok = false;
 				}
 			} else if (c->kind == RULE_COND_SENDER_DOMAIN) {
 				lower_ascii(s);
-				if (strchr(s, '@') != NULL || !cfg_is_identifier(s) || s[0] == '.') {
-					cfg_error(r, p, "expected a domain like example.com, got \"%s\"", s);
+				if (strchr(s, '@') != NULL || !cfg_is_identifier(s) ||
+				    s[0] == '.') {
+					cfg_error(r, p,
+					          "expected a domain like example.com, got \"%s\"",
+					          s);
 					ok = false;
 				}
 			}
@@ -234,8 +264,10 @@ static bool read_leaf(struct reader *r, const struct config *cfg, const char *ke
 				c->levels[c->n_levels++] = (int)p;
 			} else if (names[i][0] != '\0') {
 				_cleanup_free_ char *ip = item_path(v, path, i);
-				cfg_error(r, ip, "unknown priority \"%s\" (known: low, normal, high, urgent)",
-					  names[i]);
+				cfg_error(
+				    r, ip,
+				    "unknown priority \"%s\" (known: low, normal, high, urgent)",
+				    names[i]);
 				ok = false;
 			}
 			free(names[i]);
@@ -254,14 +286,15 @@ static bool read_leaf(struct reader *r, const struct config *cfg, const char *ke
 			size_t len;
 			const char *error;
 			_cleanup_free_ char *p = item_path(v, path, i);
-			if (norm_text(c->strings[i], strlen(c->strings[i]), 0, &norm, &len, &error) < 0) {
+			if (norm_text(c->strings[i], strlen(c->strings[i]), 0, &norm, &len,
+			              &error) < 0) {
 				cfg_error(r, p, "%s", error);
 				ok = false;
 				continue;
 			}
 			if (len == 0 || strspn(norm, " ") == len) {
 				cfg_error(r, p, "the keyword \"%s\" is empty once normalised",
-					  c->strings[i]);
+				          c->strings[i]);
 				ok = false;
 			}
 			free(c->strings[i]);
@@ -287,7 +320,7 @@ static bool read_leaf(struct reader *r, const struct config *cfg, const char *ke
 
 /* A condition object; several keys mean all of them. */
 static bool read_cond(struct reader *r, const struct config *cfg, const cJSON *node,
-		      const char *path, unsigned depth, struct rule_cond *out)
+                      const char *path, unsigned depth, struct rule_cond *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = RULE_COND_ALL;
@@ -340,25 +373,26 @@ static bool template_file_exists(const char *dir, const char *name)
 static bool template_name_ok(const char *name)
 {
 	const char *at = strstr(name, RULE_LANGUAGE_PLACEHOLDER);
-	_cleanup_free_ char *plain =
-		at == NULL ? xstrdup(name)
-			   : xasprintf("%.*sxx%s", (int)(at - name), name,
-				       at + strlen(RULE_LANGUAGE_PLACEHOLDER));
+	_cleanup_free_ char *plain = at == NULL ? xstrdup(name)
+	                                        : xasprintf("%.*sxx%s", (int)(at - name), name,
+	                                                    at + strlen(RULE_LANGUAGE_PLACEHOLDER));
 	return cfg_is_identifier(plain) && strstr(plain, "..") == NULL && plain[0] != '.' &&
 	       strstr(plain, "{{") == NULL;
 }
 
-static const char *const action_keys[] = {"queue", "priority", "assignee", "group", "tag",
-	"status", "reply_template", "notify", "spam", "stop", NULL};
+static const char *const action_keys[] = {"queue",  "priority",       "assignee", "group", "tag",
+                                          "status", "reply_template", "notify",   "spam",  "stop",
+                                          NULL};
 _Static_assert(sizeof(action_keys) / sizeof(action_keys[0]) == RULE_ACT_STOP + 2,
-	       "action_keys follows enum rule_action_kind");
+               "action_keys follows enum rule_action_kind");
 
 static bool read_action(struct reader *r, const struct config *cfg, const cJSON *node,
-			const char *path, struct rule_action *a)
+                        const char *path, struct rule_action *a)
 {
 	if (!cJSON_IsObject(node) || cJSON_GetArraySize(node) != 1) {
 		_cleanup_free_ char *got = cfg_show_value(node);
-		cfg_error(r, path, "expected one action like {\"priority\": \"high\"}, got %s", got);
+		cfg_error(r, path, "expected one action like {\"priority\": \"high\"}, got %s",
+		          got);
 		return false;
 	}
 	const cJSON *v = node->child;
@@ -388,7 +422,7 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 	    strlen(v->valuestring) > RULES_MAX_VALUE || !printable(v->valuestring)) {
 		_cleanup_free_ char *got = cfg_show_value(v);
 		cfg_error(r, p, "expected a non-empty printable string of at most %d bytes, got %s",
-			  RULES_MAX_VALUE, got);
+		          RULES_MAX_VALUE, got);
 		return false;
 	}
 	const char *s = v->valuestring;
@@ -396,15 +430,18 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 	switch (a->kind) {
 	case RULE_ACT_QUEUE:
 		if (strcmp(s, RULE_CATEGORY_PLACEHOLDER) != 0 && config_queue(cfg, s) == NULL) {
-			cfg_error(r, p, "unknown queue \"%s\" (or \"" RULE_CATEGORY_PLACEHOLDER
-				  "\" for the queue named after the category)", s);
+			cfg_error(r, p,
+			          "unknown queue \"%s\" (or \"" RULE_CATEGORY_PLACEHOLDER
+			          "\" for the queue named after the category)",
+			          s);
 			return false;
 		}
 		return true;
 	case RULE_ACT_PRIORITY: {
 		enum ticket_priority prio;
 		if (ticket_priority_parse(s, &prio) < 0) {
-			cfg_error(r, p, "unknown priority \"%s\" (known: low, normal, high, urgent)", s);
+			cfg_error(r, p,
+			          "unknown priority \"%s\" (known: low, normal, high, urgent)", s);
 			return false;
 		}
 		a->level = (int)prio;
@@ -413,8 +450,10 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 	case RULE_ACT_STATUS: {
 		enum ticket_status status;
 		if (ticket_status_parse(s, &status) < 0) {
-			cfg_error(r, p, "unknown status \"%s\" (known: new, open, pending, resolved, "
-				  "closed)", s);
+			cfg_error(r, p,
+			          "unknown status \"%s\" (known: new, open, pending, resolved, "
+			          "closed)",
+			          s);
 			return false;
 		}
 		a->level = (int)status;
@@ -432,8 +471,10 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 		return true;
 	case RULE_ACT_REPLY_TEMPLATE: {
 		if (!template_name_ok(s)) {
-			cfg_error(r, p, "expected a template name (letters, digits, '-', '_', '.', "
-				  "optionally \"" RULE_LANGUAGE_PLACEHOLDER "\"), got \"%s\"", s);
+			cfg_error(r, p,
+			          "expected a template name (letters, digits, '-', '_', '.', "
+			          "optionally \"" RULE_LANGUAGE_PLACEHOLDER "\"), got \"%s\"",
+			          s);
 			return false;
 		}
 		/* A template is checked where it will be read from; when the folder
@@ -444,10 +485,10 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 			return true;
 		/* "{{language}}" falls back to English: that one must exist. */
 		const char *at = strstr(s, RULE_LANGUAGE_PLACEHOLDER);
-		_cleanup_free_ char *name =
-			at == NULL ? xstrdup(s)
-				   : xasprintf("%.*sen%s", (int)(at - s), s,
-					       at + strlen(RULE_LANGUAGE_PLACEHOLDER));
+		_cleanup_free_ char *name = at == NULL
+		                                ? xstrdup(s)
+		                                : xasprintf("%.*sen%s", (int)(at - s), s,
+		                                            at + strlen(RULE_LANGUAGE_PLACEHOLDER));
 		if (!template_file_exists(dir, name)) {
 			cfg_error(r, p, "no template %s/%s.txt", dir, name);
 			return false;
@@ -457,7 +498,10 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 	case RULE_ACT_NOTIFY:
 		if (strncmp(s, "mail:", 5) == 0) {
 			if (!compose_valid_addr(s + 5)) {
-				cfg_error(r, p, "expected \"mail:ADDRESS\" with a valid address, got \"%s\"", s);
+				cfg_error(
+				    r, p,
+				    "expected \"mail:ADDRESS\" with a valid address, got \"%s\"",
+				    s);
 				return false;
 			}
 			return true;
@@ -480,7 +524,7 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 }
 
 static void read_rule(struct reader *r, const struct config *cfg, const cJSON *node,
-		      const char *path, struct rule *rule, const struct rules_config *rc)
+                      const char *path, struct rule *rule, const struct rules_config *rc)
 {
 	static const char *const keys[] = {"name", "on", "if", "then", NULL};
 	rule->on = RULE_ON_ANY;
@@ -490,8 +534,9 @@ static void read_rule(struct reader *r, const struct config *cfg, const cJSON *n
 	if (rule->name != NULL) {
 		_cleanup_free_ char *p = cfg_key_path(path, "name");
 		if (!cfg_is_identifier(rule->name) || strlen(rule->name) > RULE_NAME_MAX)
-			cfg_error(r, p, "expected up to %d letters, digits, '-', '_' or '.', got \"%s\"",
-				  RULE_NAME_MAX, rule->name);
+			cfg_error(r, p,
+			          "expected up to %d letters, digits, '-', '_' or '.', got \"%s\"",
+			          RULE_NAME_MAX, rule->name);
 		for (size_t i = 0; i < rc->n_rules; i++)
 			if (&rc->rules[i] != rule && rc->rules[i].name != NULL &&
 			    strcmp(rc->rules[i].name, rule->name) == 0) {
@@ -523,13 +568,15 @@ static void read_rule(struct reader *r, const struct config *cfg, const cJSON *n
 	}
 	rule->actions = xcalloc((size_t)size, sizeof(*rule->actions));
 	const cJSON *item;
-	cJSON_ArrayForEach(item, then) {
+	cJSON_ArrayForEach(item, then)
+	{
 		_cleanup_free_ char *p = xasprintf("%s[%zu]", then_path, rule->n_actions);
 		struct rule_action *a = &rule->actions[rule->n_actions++];
 		if (read_action(r, cfg, item, p, a) && a->kind == RULE_ACT_STOP &&
 		    item->next != NULL)
-			cfg_error(r, p, "\"stop\" must be the last action (the ones after it would "
-				  "never run)");
+			cfg_error(r, p,
+			          "\"stop\" must be the last action (the ones after it would "
+			          "never run)");
 	}
 }
 
@@ -537,7 +584,6 @@ void config_read_rules(struct reader *r, const cJSON *node, struct config *cfg)
 {
 	struct rules_config *rc = xcalloc(1, sizeof(*rc));
 	rc->cfg = cfg;
-	rc->templates_dir = cfg->kb.templates_dir ? xstrdup(cfg->kb.templates_dir) : NULL;
 	cfg->rules = rc;
 	if (node == NULL)
 		return;
@@ -548,7 +594,8 @@ void config_read_rules(struct reader *r, const cJSON *node, struct config *cfg)
 	}
 	rc->rules = xcalloc((size_t)size + 1, sizeof(*rc->rules));
 	const cJSON *item;
-	cJSON_ArrayForEach(item, node) {
+	cJSON_ArrayForEach(item, node)
+	{
 		_cleanup_free_ char *p = xasprintf("rules[%zu]", rc->n_rules);
 		struct rule *rule = &rc->rules[rc->n_rules++];
 		read_rule(r, cfg, item, p, rule, rc);

@@ -44,16 +44,16 @@ const char *rule_trigger_name(enum rule_trigger t)
 }
 
 static const char *const action_names[] = {
-	[RULE_ACT_QUEUE] = "queue",
-	[RULE_ACT_PRIORITY] = "priority",
-	[RULE_ACT_ASSIGNEE] = "assignee",
-	[RULE_ACT_GROUP] = "group",
-	[RULE_ACT_TAG] = "tag",
-	[RULE_ACT_STATUS] = "status",
-	[RULE_ACT_REPLY_TEMPLATE] = "reply_template",
-	[RULE_ACT_NOTIFY] = "notify",
-	[RULE_ACT_SPAM] = "spam",
-	[RULE_ACT_STOP] = "stop",
+    [RULE_ACT_QUEUE] = "queue",
+    [RULE_ACT_PRIORITY] = "priority",
+    [RULE_ACT_ASSIGNEE] = "assignee",
+    [RULE_ACT_GROUP] = "group",
+    [RULE_ACT_TAG] = "tag",
+    [RULE_ACT_STATUS] = "status",
+    [RULE_ACT_REPLY_TEMPLATE] = "reply_template",
+    [RULE_ACT_NOTIFY] = "notify",
+    [RULE_ACT_SPAM] = "spam",
+    [RULE_ACT_STOP] = "stop",
 };
 
 const char *rule_action_name(enum rule_action_kind kind)
@@ -94,7 +94,6 @@ void rules_config_free(struct rules_config **rcp)
 		free(rule->actions);
 	}
 	free(rc->rules);
-	free(rc->templates_dir);
 	free(rc);
 	*rcp = NULL;
 }
@@ -136,27 +135,48 @@ struct eval {
 static const char *cond_key(enum rule_cond_kind kind)
 {
 	switch (kind) {
-	case RULE_COND_ALL: return "all";
-	case RULE_COND_ANY: return "any";
-	case RULE_COND_NOT: return "not";
-	case RULE_COND_MAILBOX: return "mailbox";
-	case RULE_COND_QUEUE: return "queue";
-	case RULE_COND_CATEGORY: return "category";
-	case RULE_COND_LANGUAGE: return "language";
-	case RULE_COND_SENDER: return "sender";
-	case RULE_COND_SENDER_DOMAIN: return "sender_domain";
-	case RULE_COND_PRIORITY: return "priority";
-	case RULE_COND_SUBJECT_CONTAINS: return "subject_contains";
-	case RULE_COND_BODY_CONTAINS: return "body_contains";
-	case RULE_COND_CONFIDENCE_AT_LEAST: return "category_confidence_at_least";
-	case RULE_COND_CONFIDENCE_BELOW: return "category_confidence_below";
-	case RULE_COND_SPAM_PROBABILITY_AT_LEAST: return "spam_probability_at_least";
-	case RULE_COND_SENTIMENT_BELOW: return "sentiment_below";
-	case RULE_COND_SENTIMENT_AT_LEAST: return "sentiment_at_least";
-	case RULE_COND_SPAM: return "spam";
-	case RULE_COND_LOOP: return "loop";
-	case RULE_COND_BUSINESS_HOURS: return "business_hours";
-	case RULE_COND_ON: return "on";
+	case RULE_COND_ALL:
+		return "all";
+	case RULE_COND_ANY:
+		return "any";
+	case RULE_COND_NOT:
+		return "not";
+	case RULE_COND_MAILBOX:
+		return "mailbox";
+	case RULE_COND_QUEUE:
+		return "queue";
+	case RULE_COND_CATEGORY:
+		return "category";
+	case RULE_COND_LANGUAGE:
+		return "language";
+	case RULE_COND_SENDER:
+		return "sender";
+	case RULE_COND_SENDER_DOMAIN:
+		return "sender_domain";
+	case RULE_COND_PRIORITY:
+		return "priority";
+	case RULE_COND_SUBJECT_CONTAINS:
+		return "subject_contains";
+	case RULE_COND_BODY_CONTAINS:
+		return "body_contains";
+	case RULE_COND_CONFIDENCE_AT_LEAST:
+		return "category_confidence_at_least";
+	case RULE_COND_CONFIDENCE_BELOW:
+		return "category_confidence_below";
+	case RULE_COND_SPAM_PROBABILITY_AT_LEAST:
+		return "spam_probability_at_least";
+	case RULE_COND_SENTIMENT_BELOW:
+		return "sentiment_below";
+	case RULE_COND_SENTIMENT_AT_LEAST:
+		return "sentiment_at_least";
+	case RULE_COND_SPAM:
+		return "spam";
+	case RULE_COND_LOOP:
+		return "loop";
+	case RULE_COND_BUSINESS_HOURS:
+		return "business_hours";
+	case RULE_COND_ON:
+		return "on";
 	}
 	return "?";
 }
@@ -196,7 +216,7 @@ static void cond_render(const struct rule_cond *c, struct strbuf *sb)
 		strbuf_puts(sb, "priority ");
 		for (size_t i = 0; i < c->n_levels; i++)
 			strbuf_printf(sb, "%s%s", i ? "|" : "",
-				      ticket_priority_name((enum ticket_priority)c->levels[i]));
+			              ticket_priority_name((enum ticket_priority)c->levels[i]));
 		return;
 	case RULE_COND_CONFIDENCE_AT_LEAST:
 	case RULE_COND_CONFIDENCE_BELOW:
@@ -310,7 +330,8 @@ static const char *domain_find(const struct rule_cond *c, const char *domain)
 static void add_string(cJSON *values, const char *key, const char *value)
 {
 	if (cJSON_GetObjectItemCaseSensitive(values, key) == NULL)
-		cJSON_AddItemToObject(values, key, value ? cJSON_CreateString(value) : cJSON_CreateNull());
+		cJSON_AddItemToObject(values, key,
+		                      value ? cJSON_CreateString(value) : cJSON_CreateNull());
 }
 
 static void add_number(cJSON *values, const char *key, double value)
@@ -342,12 +363,10 @@ static bool spam_now(const struct eval *e)
 	return e->w.spam || (e->in->triage != NULL && e->in->triage->spam);
 }
 
-static bool cond_eval(struct eval *e, const struct rule_cond *c, struct strbuf *why,
-		      cJSON *values);
+static bool cond_eval(struct eval *e, const struct rule_cond *c, struct strbuf *why, cJSON *values);
 
 /* Leaf conditions: true or false, with the words and the values it used. */
-static bool leaf_eval(struct eval *e, const struct rule_cond *c, struct strbuf *why,
-		      cJSON *values)
+static bool leaf_eval(struct eval *e, const struct rule_cond *c, struct strbuf *why, cJSON *values)
 {
 	const struct rule_input *in = e->in;
 	const struct triage_result *tr = in->triage;
@@ -405,7 +424,7 @@ static bool leaf_eval(struct eval *e, const struct rule_cond *c, struct strbuf *
 		number = tr != NULL && tr->category != NULL ? tr->category_confidence : 0;
 		add_number(values, "category_confidence", number);
 		result = c->kind == RULE_COND_CONFIDENCE_AT_LEAST ? number >= c->number
-								  : number < c->number;
+		                                                  : number < c->number;
 		break;
 	case RULE_COND_SPAM_PROBABILITY_AT_LEAST:
 		number = tr != NULL ? tr->spam_probability : 0;
@@ -416,8 +435,8 @@ static bool leaf_eval(struct eval *e, const struct rule_cond *c, struct strbuf *
 	case RULE_COND_SENTIMENT_AT_LEAST:
 		number = tr != NULL ? tr->sentiment : 0;
 		add_number(values, "sentiment", number);
-		result = c->kind == RULE_COND_SENTIMENT_BELOW ? number < c->number
-							      : number >= c->number;
+		result =
+		    c->kind == RULE_COND_SENTIMENT_BELOW ? number < c->number : number >= c->number;
 		break;
 	case RULE_COND_SPAM:
 		add_bool(values, "spam", spam_now(e));
@@ -432,7 +451,7 @@ static bool leaf_eval(struct eval *e, const struct rule_cond *c, struct strbuf *
 	case RULE_COND_BUSINESS_HOURS: {
 		/* No calendar: no notion of closing time, every instant is business time. */
 		const struct calendar *cal =
-			e->rc->cfg != NULL ? config_queue_calendar(e->rc->cfg, e->w.queue) : NULL;
+		    e->rc->cfg != NULL ? config_queue_calendar(e->rc->cfg, e->w.queue) : NULL;
 		bool open = cal == NULL || cal_is_business_time(cal, in->now);
 		add_bool(values, "business_hours", open);
 		result = open == c->flag;
@@ -479,8 +498,7 @@ static bool leaf_eval(struct eval *e, const struct rule_cond *c, struct strbuf *
 	return result;
 }
 
-static bool cond_eval(struct eval *e, const struct rule_cond *c, struct strbuf *why,
-		      cJSON *values)
+static bool cond_eval(struct eval *e, const struct rule_cond *c, struct strbuf *why, cJSON *values)
 {
 	switch (c->kind) {
 	case RULE_COND_ALL: {
@@ -533,29 +551,29 @@ static char *expand_language(const char *tmpl, const char *language)
 	if (at == NULL)
 		return xstrdup(tmpl);
 	return xasprintf("%.*s%s%s", (int)(at - tmpl), tmpl, language,
-			 at + strlen(RULE_LANGUAGE_PLACEHOLDER));
+	                 at + strlen(RULE_LANGUAGE_PLACEHOLDER));
 }
 
 static struct rule_decision *decision_add(struct rule_decisions *out, const struct rule *rule,
-					  const struct rule_action *a, const char *matched,
-					  const char *values_json)
+                                          const struct rule_action *a, const char *matched,
+                                          const char *values_json)
 {
 	out->items = xgrow(out->items, &out->cap, out->count + 1, sizeof(*out->items));
 	struct rule_decision *d = &out->items[out->count++];
 	*d = (struct rule_decision){
-		.rule = rule->name,
-		.kind = a->kind,
-		.value = a->value != NULL ? xstrdup(a->value) : NULL,
-		.level = a->level,
-		.matched = xstrdup(matched),
-		.values_json = xstrdup(values_json),
+	    .rule = rule->name,
+	    .kind = a->kind,
+	    .value = a->value != NULL ? xstrdup(a->value) : NULL,
+	    .level = a->level,
+	    .matched = xstrdup(matched),
+	    .values_json = xstrdup(values_json),
 	};
 	return d;
 }
 
 /* Decides one action; updates the work state when it takes effect. */
 static void decide(struct eval *e, struct rule_decisions *out, const struct rule *rule,
-		   const struct rule_action *a, const char *matched, const char *values_json)
+                   const struct rule_action *a, const char *matched, const char *values_json)
 {
 	const struct triage_result *tr = e->in->triage;
 	struct rule_decision *d = decision_add(out, rule, a, matched, values_json);
@@ -567,10 +585,11 @@ static void decide(struct eval *e, struct rule_decisions *out, const struct rule
 			d->value = NULL;
 			if (category == NULL) {
 				d->skipped = xstrdup("the ticket has no category");
-			} else if (e->rc->cfg == NULL || config_queue(e->rc->cfg, category) == NULL) {
+			} else if (e->rc->cfg == NULL ||
+			           config_queue(e->rc->cfg, category) == NULL) {
 				d->value = xstrdup(category);
-				d->skipped = xasprintf("no queue is named after the category \"%s\"",
-						       category);
+				d->skipped = xasprintf(
+				    "no queue is named after the category \"%s\"", category);
 			} else {
 				d->value = xstrdup(category);
 			}
@@ -611,7 +630,7 @@ static void decide(struct eval *e, struct rule_decisions *out, const struct rule
 }
 
 int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
-		   struct rule_decisions *out, const char **error_r)
+                   struct rule_decisions *out, const char **error_r)
 {
 	if (in == NULL || out == NULL ||
 	    (in->trigger != RULE_ON_NEW_TICKET && in->trigger != RULE_ON_CUSTOMER_MESSAGE)) {
@@ -628,9 +647,9 @@ int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
 		return 0;
 
 	struct eval e = {
-		.rc = rc,
-		.in = in,
-		.w = {.queue = in->queue, .priority = in->priority, .status = in->status},
+	    .rc = rc,
+	    .in = in,
+	    .w = {.queue = in->queue, .priority = in->priority, .status = in->status},
 	};
 	int ret = 0;
 	for (size_t i = 0; i < rc->n_rules && !out->stopped; i++) {
@@ -666,14 +685,14 @@ int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
 
 /* Has rule already fired for this message? Its events carry the message id. */
 static bool fired_before(const struct event_row *rows, size_t n, const char *rule,
-			 int64_t message_id)
+                         int64_t message_id)
 {
 	if (message_id <= 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		const char *actor = rows[i].actor;
-		if (actor == NULL || strncmp(actor, "rule:", 5) != 0 || strcmp(actor + 5, rule) != 0 ||
-		    rows[i].detail == NULL)
+		if (actor == NULL || strncmp(actor, "rule:", 5) != 0 ||
+		    strcmp(actor + 5, rule) != 0 || rows[i].detail == NULL)
 			continue;
 		cJSON *o = cJSON_Parse(rows[i].detail);
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "message_id");
@@ -703,12 +722,13 @@ static int store_fail(struct store *st, const char **error_r)
 /* Webhooks go to the SLA engine's delivery queue (same body shape as its
  * own: the ticket, then the event). Mail notifications have no queue in the
  * outbox yet: the event is their record, marked "queued": false. */
-static int notify(struct store *st, const struct ticket *t, const struct rule_decision *d,
-		  cJSON *o, const char **error_r)
+static int notify(struct store *st, const struct ticket *t, const struct rule_decision *d, cJSON *o,
+                  const char **error_r)
 {
 	if (strncmp(d->value, "webhook:", 8) != 0) {
 		cJSON_AddBoolToObject(o, "queued", false);
-		cJSON_AddStringToObject(o, "why", "mail notifications are not sent yet: recorded only");
+		cJSON_AddStringToObject(o, "why",
+		                        "mail notifications are not sent yet: recorded only");
 		return 0;
 	}
 	int64_t now = store_now();
@@ -748,8 +768,8 @@ static int notify(struct store *st, const struct ticket *t, const struct rule_de
 /* Carries out one decision; fills o with what happened. 1 applied, 0 not
  * (recorded with a reason), -1 error. */
 static int apply_one(struct store *st, const struct config *cfg, struct ticket *t,
-		     const struct rule_decisions *ds, const struct rule_decision *d, cJSON *o,
-		     const char **error_r)
+                     const struct rule_decisions *ds, const struct rule_decision *d, cJSON *o,
+                     const char **error_r)
 {
 	switch (d->kind) {
 	case RULE_ACT_QUEUE:
@@ -791,8 +811,8 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		enum ticket_status old = t->status;
 		cJSON_AddStringToObject(o, "previous", ticket_status_name(old));
 		if (store_ticket_set_triage(st, t->id, t->language, t->category,
-					    t->category_confidence, true, t->spam_score,
-					    t->sentiment, t->sentiment_label) < 0 ||
+		                            t->category_confidence, true, t->spam_score,
+		                            t->sentiment, t->sentiment_label) < 0 ||
 		    store_ticket_set_status(st, t->id, TICKET_CLOSED) < 0)
 			return store_fail(st, error_r);
 		t->spam = true;
@@ -819,7 +839,7 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		int64_t outbox_id = 0;
 		const char *why = NULL;
 		int rc = outbox_queue_ack(st, cfg, t->id, d->value + 4, ds->loop_flags, &outbox_id,
-					  &why, error_r);
+		                          &why, error_r);
 		if (rc < 0)
 			return -1;
 		cJSON_AddBoolToObject(o, "queued", rc == 1);
@@ -833,14 +853,15 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 	if (!template_exists(cfg->kb.templates_dir, d->value))
 		cJSON_AddStringToObject(o, "why", "no such template in kb.templates_dir");
 	else
-		cJSON_AddStringToObject(o, "why", "the outbox can queue only acknowledgement "
-						  "templates yet: recorded only");
+		cJSON_AddStringToObject(o, "why",
+		                        "the outbox can queue only acknowledgement "
+		                        "templates yet: recorded only");
 	return 0;
 }
 
 int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
-		const struct rule_decisions *d, struct rules_applied *applied_r,
-		const char **error_r)
+                const struct rule_decisions *d, struct rules_applied *applied_r,
+                const char **error_r)
 {
 	struct rules_applied applied = {0};
 	if (d->count == 0) {
@@ -852,7 +873,7 @@ int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
 	int found = store_ticket_get(st, ticket_id, &t);
 	if (found <= 0) {
 		*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
-				      : set_error("store: %s", store_error(st));
+		                      : set_error("store: %s", store_error(st));
 		return -1;
 	}
 	struct event_row *rows = NULL;
@@ -884,11 +905,11 @@ int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
 		}
 		cJSON_AddStringToObject(o, "action", rule_action_name(dec->kind));
 		if (dec->kind == RULE_ACT_PRIORITY)
-			cJSON_AddStringToObject(o, "value",
-						ticket_priority_name((enum ticket_priority)dec->level));
+			cJSON_AddStringToObject(
+			    o, "value", ticket_priority_name((enum ticket_priority)dec->level));
 		else if (dec->kind == RULE_ACT_STATUS)
 			cJSON_AddStringToObject(o, "value",
-						ticket_status_name((enum ticket_status)dec->level));
+			                        ticket_status_name((enum ticket_status)dec->level));
 		else if (dec->value != NULL)
 			cJSON_AddStringToObject(o, "value", dec->value);
 		cJSON_AddNumberToObject(o, "message_id", (double)d->message_id);
@@ -903,7 +924,8 @@ int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
 		}
 		if (rc >= 0) {
 			_cleanup_free_ char *actor = xasprintf("rule:%s", dec->rule);
-			_cleanup_free_ char *kind = xasprintf("rule_%s", rule_action_name(dec->kind));
+			_cleanup_free_ char *kind =
+			    xasprintf("rule_%s", rule_action_name(dec->kind));
 			char *detail = cJSON_PrintUnformatted(o);
 			if (store_event_add(st, ticket_id, actor, kind, detail) < 0)
 				rc = store_fail(st, error_r);

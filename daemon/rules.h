@@ -25,10 +25,10 @@ struct triage_result;
 
 /* Hard limits, checked when the config is read. */
 #define RULES_MAX_RULES 256
-#define RULES_MAX_DEPTH 16       /* nesting of all / any / not */
-#define RULES_MAX_LIST 200       /* items of one list (keywords, domains...) */
-#define RULES_MAX_ACTIONS 32     /* actions of one rule */
-#define RULES_MAX_VALUE 200      /* bytes of a name, keyword, address or tag */
+#define RULES_MAX_DEPTH 16   /* nesting of all / any / not */
+#define RULES_MAX_LIST 200   /* items of one list (keywords, domains...) */
+#define RULES_MAX_ACTIONS 32 /* actions of one rule */
+#define RULES_MAX_VALUE 200  /* bytes of a name, keyword, address or tag */
 /* Bytes of subject and of new text searched for keywords: longer text is cut
  * (the words that matter come first; a 1 MiB body is not read for "urgent"). */
 #define RULES_MAX_TEXT (256 * 1024)
@@ -42,17 +42,17 @@ enum rule_trigger {
 const char *rule_trigger_name(enum rule_trigger t);
 
 enum rule_cond_kind {
-	RULE_COND_ALL,                  /* children */
-	RULE_COND_ANY,                  /* children */
-	RULE_COND_NOT,                  /* children[0] */
+	RULE_COND_ALL, /* children */
+	RULE_COND_ANY, /* children */
+	RULE_COND_NOT, /* children[0] */
 	/* string lists: true when the field equals one of them */
 	RULE_COND_MAILBOX,
 	RULE_COND_QUEUE,
 	RULE_COND_CATEGORY,
 	RULE_COND_LANGUAGE,
-	RULE_COND_SENDER,               /* lower case */
-	RULE_COND_SENDER_DOMAIN,        /* lower case; also matches subdomains */
-	RULE_COND_PRIORITY,             /* levels[] */
+	RULE_COND_SENDER,        /* lower case */
+	RULE_COND_SENDER_DOMAIN, /* lower case; also matches subdomains */
+	RULE_COND_PRIORITY,      /* levels[] */
 	/* keyword lists, stored normalised (case and accents folded) */
 	RULE_COND_SUBJECT_CONTAINS,
 	RULE_COND_BODY_CONTAINS,
@@ -72,13 +72,13 @@ enum rule_cond_kind {
 
 struct rule_cond {
 	enum rule_cond_kind kind;
-	char **strings;        /* lists (keywords normalised) */
+	char **strings; /* lists (keywords normalised) */
 	size_t n_strings;
-	int *levels;           /* RULE_COND_PRIORITY: enum ticket_priority values */
+	int *levels; /* RULE_COND_PRIORITY: enum ticket_priority values */
 	size_t n_levels;
-	double number;         /* thresholds */
-	bool flag;             /* booleans */
-	unsigned triggers;     /* RULE_COND_ON */
+	double number;     /* thresholds */
+	bool flag;         /* booleans */
+	unsigned triggers; /* RULE_COND_ON */
 	struct rule_cond *children;
 	size_t n_children;
 };
@@ -102,9 +102,9 @@ const char *rule_action_name(enum rule_action_kind kind);
 
 struct rule_action {
 	enum rule_action_kind kind;
-	char *value;  /* queue (or "{{category}}"), assignee, group, tag, template
-		       * name (may hold "{{language}}"), "mail:ADDR" / "webhook:NAME" */
-	int level;    /* priority or status */
+	char *value; /* queue (or "{{category}}"), assignee, group, tag, template
+	              * name (may hold "{{language}}"), "mail:ADDR" / "webhook:NAME" */
+	int level;   /* priority or status */
 };
 
 struct rule {
@@ -121,7 +121,6 @@ struct rules_config {
 	/* The config this list belongs to: its queues ("{{category}}" routing)
 	 * and calendars (business_hours). */
 	const struct config *cfg;
-	char *templates_dir;
 };
 
 void rules_config_free(struct rules_config **rc);
@@ -133,34 +132,34 @@ void rule_cond_clear(struct rule_cond *c);
 struct rule_input {
 	enum rule_trigger trigger;
 	int64_t ticket_id;
-	int64_t message_id;       /* a rule fires at most once per message */
-	const char *mailbox;      /* NULL: none (pipe) */
-	const char *queue;        /* the ticket's current queue */
+	int64_t message_id;  /* a rule fires at most once per message */
+	const char *mailbox; /* NULL: none (pipe) */
+	const char *queue;   /* the ticket's current queue */
 	enum ticket_priority priority;
 	enum ticket_status status;
 	const struct triage_result *triage; /* NULL: not triaged (no category, no spam) */
-	unsigned loop_flags;      /* loop protection: nonzero = automatic mail */
-	const char *sender;       /* address of the mail's sender */
+	unsigned loop_flags;                /* loop protection: nonzero = automatic mail */
+	const char *sender;                 /* address of the mail's sender */
 	const char *subject;
-	const char *text;         /* the new text of the mail */
-	int64_t now;              /* for business_hours */
+	const char *text; /* the new text of the mail */
+	int64_t now;      /* for business_hours */
 };
 
 /* One action a rule decided, with the reason. */
 struct rule_decision {
-	const char *rule;     /* the rule's name (points into the rules_config) */
+	const char *rule; /* the rule's name (points into the rules_config) */
 	enum rule_action_kind kind;
-	char *value;          /* resolved: queue name, template name, tag... */
-	int level;            /* priority or status */
-	char *matched;        /* the condition that matched, in words */
-	char *values_json;    /* JSON object of the input values it looked at */
-	char *skipped;        /* NULL, or why the action is not carried out */
+	char *value;       /* resolved: queue name, template name, tag... */
+	int level;         /* priority or status */
+	char *matched;     /* the condition that matched, in words */
+	char *values_json; /* JSON object of the input values it looked at */
+	char *skipped;     /* NULL, or why the action is not carried out */
 };
 
 struct rule_decisions {
 	struct rule_decision *items;
 	size_t count, cap;
-	bool stopped;         /* a "stop" ended the evaluation */
+	bool stopped; /* a "stop" ended the evaluation */
 	/* From the input, for rules_apply. */
 	int64_t message_id;
 	enum rule_trigger trigger;
@@ -175,24 +174,34 @@ struct rule_decisions {
  * NULL (no rules). *out is reset first; free it with rules_decisions_clear().
  * Returns 0, or -1 when the input cannot be read (invalid arguments). */
 int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
-		   struct rule_decisions *out, const char **error_r);
+                   struct rule_decisions *out, const char **error_r);
 void rules_decisions_clear(struct rule_decisions *d);
 
 struct rules_applied {
-	unsigned applied;   /* actions carried out */
-	unsigned skipped;   /* actions decided but not carried out (recorded) */
-	unsigned repeated;  /* actions of rules that had already fired for this message */
+	unsigned applied;  /* actions carried out */
+	unsigned skipped;  /* actions decided but not carried out (recorded) */
+	unsigned repeated; /* actions of rules that had already fired for this message */
 };
 
 /* Carries the decisions out on ticket_id inside the caller's transaction
- * (begins none): the ticket's queue, priority, assignee, tags and status,
- * acknowledgements queued through the outbox, and one audit event per
- * action (actor "rule:NAME", kind "rule_<action>", detail JSON with the
- * matched condition, the values, the message and the trigger). A rule that
- * already fired for this message (an event says so) is not applied again.
- * applied_r may be NULL. -1 on a store or outbox error (roll back). */
+ * (begins none), in order:
+ * - queue, priority, assignee, status and tags on the ticket; "spam" marks it
+ *   spam and closes it; the SLA hooks follow (sla_on_status for each status
+ *   change, sla_on_priority_or_queue_change once at the end);
+ * - reply_template "ack-LANG" through outbox_queue_ack() (which checks loop
+ *   protection, spam and the per-sender rate again); other templates are
+ *   recorded only: the outbox has no function to queue them yet;
+ * - notify "webhook:NAME" queued for delivery by the SLA webhook sender;
+ *   "mail:ADDR" and "group" recorded only (no mail notification queue, no
+ *   group field yet);
+ * - one audit event per action: actor "rule:NAME", kind "rule_<action>",
+ *   detail JSON {"matched", the values looked at, "action", "value",
+ *   "previous", "message_id", "trigger", and "skipped"/"queued"/"why"}.
+ * A rule that already fired for this message (an event of it carries the
+ * message id) is not applied again. applied_r may be NULL. -1 on a store or
+ * outbox error: the caller rolls the transaction back. */
 int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
-		const struct rule_decisions *d, struct rules_applied *applied_r,
-		const char **error_r);
+                const struct rule_decisions *d, struct rules_applied *applied_r,
+                const char **error_r);
 
 #endif

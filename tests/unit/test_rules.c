@@ -67,21 +67,23 @@ static int teardown(void **state)
 
 /* The rules value starts on line 14. */
 static const char base_config[] =
-	"{\n"
-	"  \"database\": \"%s/t.db\",\n"
-	"  \"data_dir\": \"%s\",\n"
-	"  \"queues\": [\"support\", \"triage\", \"billing\", \"delivery\", \"spam\", \"vip\"],\n"
-	"  \"mailboxes\": [ { \"name\": \"support\", \"host\": \"127.0.0.1\", \"tls\": \"none\",\n"
-	"                    \"user\": \"u\", \"password_file\": \"p\" },\n"
-	"                  { \"name\": \"sales-box\", \"host\": \"127.0.0.1\", \"tls\": \"none\",\n"
-	"                    \"user\": \"u\", \"password_file\": \"p\" } ],\n"
-	"  \"smtp\": { \"url\": \"smtp://127.0.0.1:2525\", \"from\": \"Support <support@example.test>\" },\n"
-	"  \"calendars\": { \"paris\": { \"timezone\": \"Europe/Paris\",\n"
-	"      \"hours\": { \"mon\": [\"09:00-18:00\"], \"tue\": [\"09:00-18:00\"], \"wed\": [\"09:00-18:00\"],\n"
-	"                 \"thu\": [\"09:00-18:00\"], \"fri\": [\"09:00-18:00\"] } } },\n"
-	"  \"sla\": { \"webhooks\": { \"chat\": { \"url\": \"http://127.0.0.1:9/hook\" } } },\n"
-	"  \"rules\": %s\n"
-	"}\n";
+    "{\n"
+    "  \"database\": \"%s/t.db\",\n"
+    "  \"data_dir\": \"%s\",\n"
+    "  \"queues\": [\"support\", \"triage\", \"billing\", \"delivery\", \"spam\", \"vip\"],\n"
+    "  \"mailboxes\": [ { \"name\": \"support\", \"host\": \"127.0.0.1\", \"tls\": \"none\",\n"
+    "                    \"user\": \"u\", \"password_file\": \"p\" },\n"
+    "                  { \"name\": \"sales-box\", \"host\": \"127.0.0.1\", \"tls\": \"none\",\n"
+    "                    \"user\": \"u\", \"password_file\": \"p\" } ],\n"
+    "  \"smtp\": { \"url\": \"smtp://127.0.0.1:2525\", \"from\": \"Support "
+    "<support@example.test>\" },\n"
+    "  \"calendars\": { \"paris\": { \"timezone\": \"Europe/Paris\",\n"
+    "      \"hours\": { \"mon\": [\"09:00-18:00\"], \"tue\": [\"09:00-18:00\"], \"wed\": "
+    "[\"09:00-18:00\"],\n"
+    "                 \"thu\": [\"09:00-18:00\"], \"fri\": [\"09:00-18:00\"] } } },\n"
+    "  \"sla\": { \"webhooks\": { \"chat\": { \"url\": \"http://127.0.0.1:9/hook\" } } },\n"
+    "  \"rules\": %s\n"
+    "}\n";
 
 /* Loads a config with these rules; returns all errors joined by newlines, or
  * NULL (and *cfg_r) when it loaded. */
@@ -141,18 +143,18 @@ static void base_input(struct fixture_input *f)
 	f->tr.sentiment = -0.2;
 	strcpy(f->tr.sentiment_label, "neutral");
 	f->in = (struct rule_input){
-		.trigger = RULE_ON_NEW_TICKET,
-		.ticket_id = 1,
-		.message_id = 1,
-		.mailbox = "support",
-		.queue = "support",
-		.priority = PRIORITY_NORMAL,
-		.status = TICKET_NEW,
-		.triage = &f->tr,
-		.sender = "Jean.Dupont@Client.Example.com",
-		.subject = "Question URGENTE sur ma facture",
-		.text = "Bonjour, sans réponse j'envoie une mise en demeure. Merci",
-		.now = MONDAY_10H_PARIS,
+	    .trigger = RULE_ON_NEW_TICKET,
+	    .ticket_id = 1,
+	    .message_id = 1,
+	    .mailbox = "support",
+	    .queue = "support",
+	    .priority = PRIORITY_NORMAL,
+	    .status = TICKET_NEW,
+	    .triage = &f->tr,
+	    .sender = "Jean.Dupont@Client.Example.com",
+	    .subject = "Question URGENTE sur ma facture",
+	    .text = "Bonjour, sans réponse j'envoie une mise en demeure. Merci",
+	    .now = MONDAY_10H_PARIS,
 	};
 }
 
@@ -204,8 +206,9 @@ static void tweak_input(struct fixture_input *f, const char *tweaks)
 		else if (strcmp(k, "loop") == 0)
 			f->in.loop_flags = (unsigned)number(v);
 		else if (strcmp(k, "trigger") == 0)
-			f->in.trigger = strcmp(v, "customer_message") == 0 ? RULE_ON_CUSTOMER_MESSAGE
-									    : RULE_ON_NEW_TICKET;
+			f->in.trigger = strcmp(v, "customer_message") == 0
+			                    ? RULE_ON_CUSTOMER_MESSAGE
+			                    : RULE_ON_NEW_TICKET;
 		else if (strcmp(k, "now") == 0)
 			f->in.now = (int64_t)number(v);
 		else if (strcmp(k, "sender") == 0)
@@ -227,7 +230,8 @@ static char *render(const struct rule_decisions *d)
 		const struct rule_decision *x = &d->items[i];
 		strbuf_printf(&sb, "%s%s:%s", i ? ";" : "", x->rule, rule_action_name(x->kind));
 		if (x->kind == RULE_ACT_PRIORITY)
-			strbuf_printf(&sb, "=%s", ticket_priority_name((enum ticket_priority)x->level));
+			strbuf_printf(&sb, "=%s",
+			              ticket_priority_name((enum ticket_priority)x->level));
 		else if (x->kind == RULE_ACT_STATUS)
 			strbuf_printf(&sb, "=%s", ticket_status_name((enum ticket_status)x->level));
 		else if (x->value != NULL)
@@ -264,83 +268,85 @@ struct cond_case {
 };
 
 static const struct cond_case cond_cases[] = {
-	{"{\"mailbox\": \"support\"}", NULL, true},
-	{"{\"mailbox\": \"support\"}", "mailbox=sales-box", false},
-	{"{\"mailbox\": [\"sales-box\", \"support\"]}", NULL, true},
-	{"{\"queue\": \"support\"}", NULL, true},
-	{"{\"queue\": \"billing\"}", NULL, false},
-	{"{\"category\": \"billing\"}", NULL, true},
-	{"{\"category\": [\"delivery\", \"billing\"]}", NULL, true},
-	{"{\"category\": \"delivery\"}", NULL, false},
-	{"{\"category\": \"billing\"}", "no_category=1", false},
-	{"{\"category\": \"billing\"}", "no_triage=1", false},
-	{"{\"category_confidence_at_least\": 0.8}", NULL, true},
-	{"{\"category_confidence_at_least\": 0.81}", NULL, false},
-	{"{\"category_confidence_below\": 0.55}", NULL, false},
-	{"{\"category_confidence_below\": 0.55}", "confidence=0.5", true},
-	/* No category at all (an untrained model) is no confidence. */
-	{"{\"category_confidence_below\": 0.55}", "no_category=1", true},
-	{"{\"spam\": true}", NULL, false},
-	{"{\"spam\": true}", "spam=1", true},
-	{"{\"spam\": false}", NULL, true},
-	{"{\"spam_probability_at_least\": 0.9}", "spam_probability=0.95", true},
-	{"{\"spam_probability_at_least\": 0.9}", NULL, false},
-	{"{\"sentiment_below\": -0.5}", "sentiment=-0.72", true},
-	{"{\"sentiment_below\": -0.5}", "sentiment=-0.5", false},
-	{"{\"sentiment_below\": -0.5}", NULL, false},
-	{"{\"sentiment_at_least\": 0.3}", "sentiment=0.3", true},
-	{"{\"sentiment_at_least\": 0.3}", NULL, false},
-	{"{\"priority\": \"normal\"}", NULL, true},
-	{"{\"priority\": [\"high\", \"urgent\"]}", NULL, false},
-	{"{\"priority\": [\"high\", \"urgent\"]}", "priority=urgent", true},
-	{"{\"language\": \"fr\"}", NULL, true},
-	{"{\"language\": \"en\"}", NULL, false},
-	/* Addresses compare without case. */
-	{"{\"sender\": \"jean.dupont@client.example.com\"}", NULL, true},
-	{"{\"sender\": \"JEAN.DUPONT@client.example.com\"}", NULL, true},
-	{"{\"sender\": \"marie@client.example.com\"}", NULL, false},
-	/* Domains match themselves and their subdomains, not a suffix of a label. */
-	{"{\"sender_domain\": \"client.example.com\"}", NULL, true},
-	{"{\"sender_domain\": \"example.com\"}", NULL, true},
-	{"{\"sender_domain\": \"ample.com\"}", NULL, false},
-	{"{\"sender_domain\": [\"other.example\", \"CLIENT.example.com\"]}", NULL, true},
-	{"{\"sender_domain\": \"client.example.com\"}", "sender=no-domain", false},
-	/* Keywords: case and accents do not matter, a match starts a word. */
-	{"{\"subject_contains\": \"urgent\"}", NULL, true},
-	{"{\"subject_contains\": \"Urgente\"}", NULL, true},
-	{"{\"subject_contains\": \"gent\"}", NULL, false},
-	{"{\"subject_contains\": [\"immédiatement\"]}", "subject=A traiter IMMEDIATEMENT svp", true},
-	{"{\"subject_contains\": [\"immediatement\"]}", "subject=À TRAITER IMMÉDIATEMENT", true},
-	{"{\"subject_contains\": \"urgent\"}", "subject=Bonjour", false},
-	{"{\"body_contains\": [\"avocat\", \"mise en demeure\"]}", NULL, true},
-	{"{\"body_contains\": \"MISE EN DEMEURE\"}", NULL, true},
-	{"{\"body_contains\": \"avocat\"}", NULL, false},
-	{"{\"body_contains\": \"facture\"}", NULL, false}, /* in the subject, not the body */
-	{"{\"loop\": true}", "loop=4", true},
-	{"{\"loop\": true}", NULL, false},
-	{"{\"loop\": false}", NULL, true},
-	/* Against the queue's calendar (here the default one, Paris). */
-	{"{\"business_hours\": true}", NULL, true},
-	{"{\"business_hours\": true}", "now=1774778400", false},
-	{"{\"business_hours\": false}", "now=1774778400", true},
-	{"{\"on\": \"new_ticket\"}", NULL, true},
-	{"{\"on\": [\"customer_message\"]}", NULL, false},
-	{"{\"on\": [\"customer_message\"]}", "trigger=customer_message", true},
-	/* Combinations. */
-	{"{\"all\": [{\"spam\": false}, {\"language\": \"fr\"}]}", NULL, true},
-	{"{\"all\": [{\"spam\": false}, {\"language\": \"en\"}]}", NULL, false},
-	{"{\"any\": [{\"language\": \"en\"}, {\"category\": \"billing\"}]}", NULL, true},
-	{"{\"any\": [{\"language\": \"en\"}, {\"category\": \"delivery\"}]}", NULL, false},
-	{"{\"not\": {\"spam\": true}}", NULL, true},
-	{"{\"not\": {\"spam\": true}}", "spam=1", false},
-	{"{\"not\": {\"not\": {\"language\": \"fr\"}}}", NULL, true},
-	{"{\"all\": [{\"spam\": false}, {\"any\": [{\"language\": \"en\"},"
-	 " {\"not\": {\"category\": \"delivery\"}}]}]}", NULL, true},
-	{"{\"all\": [{\"spam\": false}, {\"any\": [{\"language\": \"en\"},"
-	 " {\"not\": {\"category\": \"billing\"}}]}]}", NULL, false},
-	/* Several keys in one object: all of them. */
-	{"{\"language\": \"fr\", \"category\": \"billing\"}", NULL, true},
-	{"{\"language\": \"fr\", \"category\": \"delivery\"}", NULL, false},
+    {"{\"mailbox\": \"support\"}", NULL, true},
+    {"{\"mailbox\": \"support\"}", "mailbox=sales-box", false},
+    {"{\"mailbox\": [\"sales-box\", \"support\"]}", NULL, true},
+    {"{\"queue\": \"support\"}", NULL, true},
+    {"{\"queue\": \"billing\"}", NULL, false},
+    {"{\"category\": \"billing\"}", NULL, true},
+    {"{\"category\": [\"delivery\", \"billing\"]}", NULL, true},
+    {"{\"category\": \"delivery\"}", NULL, false},
+    {"{\"category\": \"billing\"}", "no_category=1", false},
+    {"{\"category\": \"billing\"}", "no_triage=1", false},
+    {"{\"category_confidence_at_least\": 0.8}", NULL, true},
+    {"{\"category_confidence_at_least\": 0.81}", NULL, false},
+    {"{\"category_confidence_below\": 0.55}", NULL, false},
+    {"{\"category_confidence_below\": 0.55}", "confidence=0.5", true},
+    /* No category at all (an untrained model) is no confidence. */
+    {"{\"category_confidence_below\": 0.55}", "no_category=1", true},
+    {"{\"spam\": true}", NULL, false},
+    {"{\"spam\": true}", "spam=1", true},
+    {"{\"spam\": false}", NULL, true},
+    {"{\"spam_probability_at_least\": 0.9}", "spam_probability=0.95", true},
+    {"{\"spam_probability_at_least\": 0.9}", NULL, false},
+    {"{\"sentiment_below\": -0.5}", "sentiment=-0.72", true},
+    {"{\"sentiment_below\": -0.5}", "sentiment=-0.5", false},
+    {"{\"sentiment_below\": -0.5}", NULL, false},
+    {"{\"sentiment_at_least\": 0.3}", "sentiment=0.3", true},
+    {"{\"sentiment_at_least\": 0.3}", NULL, false},
+    {"{\"priority\": \"normal\"}", NULL, true},
+    {"{\"priority\": [\"high\", \"urgent\"]}", NULL, false},
+    {"{\"priority\": [\"high\", \"urgent\"]}", "priority=urgent", true},
+    {"{\"language\": \"fr\"}", NULL, true},
+    {"{\"language\": \"en\"}", NULL, false},
+    /* Addresses compare without case. */
+    {"{\"sender\": \"jean.dupont@client.example.com\"}", NULL, true},
+    {"{\"sender\": \"JEAN.DUPONT@client.example.com\"}", NULL, true},
+    {"{\"sender\": \"marie@client.example.com\"}", NULL, false},
+    /* Domains match themselves and their subdomains, not a suffix of a label. */
+    {"{\"sender_domain\": \"client.example.com\"}", NULL, true},
+    {"{\"sender_domain\": \"example.com\"}", NULL, true},
+    {"{\"sender_domain\": \"ample.com\"}", NULL, false},
+    {"{\"sender_domain\": [\"other.example\", \"CLIENT.example.com\"]}", NULL, true},
+    {"{\"sender_domain\": \"client.example.com\"}", "sender=no-domain", false},
+    /* Keywords: case and accents do not matter, a match starts a word. */
+    {"{\"subject_contains\": \"urgent\"}", NULL, true},
+    {"{\"subject_contains\": \"Urgente\"}", NULL, true},
+    {"{\"subject_contains\": \"gent\"}", NULL, false},
+    {"{\"subject_contains\": [\"immédiatement\"]}", "subject=A traiter IMMEDIATEMENT svp", true},
+    {"{\"subject_contains\": [\"immediatement\"]}", "subject=À TRAITER IMMÉDIATEMENT", true},
+    {"{\"subject_contains\": \"urgent\"}", "subject=Bonjour", false},
+    {"{\"body_contains\": [\"avocat\", \"mise en demeure\"]}", NULL, true},
+    {"{\"body_contains\": \"MISE EN DEMEURE\"}", NULL, true},
+    {"{\"body_contains\": \"avocat\"}", NULL, false},
+    {"{\"body_contains\": \"facture\"}", NULL, false}, /* in the subject, not the body */
+    {"{\"loop\": true}", "loop=4", true},
+    {"{\"loop\": true}", NULL, false},
+    {"{\"loop\": false}", NULL, true},
+    /* Against the queue's calendar (here the default one, Paris). */
+    {"{\"business_hours\": true}", NULL, true},
+    {"{\"business_hours\": true}", "now=1774778400", false},
+    {"{\"business_hours\": false}", "now=1774778400", true},
+    {"{\"on\": \"new_ticket\"}", NULL, true},
+    {"{\"on\": [\"customer_message\"]}", NULL, false},
+    {"{\"on\": [\"customer_message\"]}", "trigger=customer_message", true},
+    /* Combinations. */
+    {"{\"all\": [{\"spam\": false}, {\"language\": \"fr\"}]}", NULL, true},
+    {"{\"all\": [{\"spam\": false}, {\"language\": \"en\"}]}", NULL, false},
+    {"{\"any\": [{\"language\": \"en\"}, {\"category\": \"billing\"}]}", NULL, true},
+    {"{\"any\": [{\"language\": \"en\"}, {\"category\": \"delivery\"}]}", NULL, false},
+    {"{\"not\": {\"spam\": true}}", NULL, true},
+    {"{\"not\": {\"spam\": true}}", "spam=1", false},
+    {"{\"not\": {\"not\": {\"language\": \"fr\"}}}", NULL, true},
+    {"{\"all\": [{\"spam\": false}, {\"any\": [{\"language\": \"en\"},"
+     " {\"not\": {\"category\": \"delivery\"}}]}]}",
+     NULL, true},
+    {"{\"all\": [{\"spam\": false}, {\"any\": [{\"language\": \"en\"},"
+     " {\"not\": {\"category\": \"billing\"}}]}]}",
+     NULL, false},
+    /* Several keys in one object: all of them. */
+    {"{\"language\": \"fr\", \"category\": \"billing\"}", NULL, true},
+    {"{\"language\": \"fr\", \"category\": \"delivery\"}", NULL, false},
 };
 
 static void test_conditions(void **state)
@@ -348,14 +354,15 @@ static void test_conditions(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cond_cases); i++) {
 		const struct cond_case *c = &cond_cases[i];
-		char *rules = xasprintf("[ { \"name\": \"r\", \"if\": %s, \"then\": [ { \"tag\": \"hit\" } ] } ]",
-					c->cond);
+		char *rules = xasprintf(
+		    "[ { \"name\": \"r\", \"if\": %s, \"then\": [ { \"tag\": \"hit\" } ] } ]",
+		    c->cond);
 		struct config *cfg = must_load(rules);
 		char *got = evaluate(cfg, c->tweaks, NULL);
 		const char *want = c->fires ? "r:tag=hit" : "";
 		if (strcmp(got, want) != 0)
 			fail_msg("case %zu: if %s with %s: got \"%s\", want \"%s\"", i, c->cond,
-				 c->tweaks ? c->tweaks : "(base)", got, want);
+			         c->tweaks ? c->tweaks : "(base)", got, want);
 		free(got);
 		config_free(&cfg);
 		free(rules);
@@ -367,14 +374,14 @@ static void test_reason_and_values(void **state)
 {
 	(void)state;
 	struct config *cfg = must_load(
-		"[ { \"name\": \"very-negative\", \"if\": { \"sentiment_below\": -0.5 },"
-		"    \"then\": [ { \"priority\": \"high\" } ] },"
-		"  { \"name\": \"words\", \"if\": { \"any\": [ { \"subject_contains\": \"rembourse\" },"
-		"      { \"body_contains\": [\"avocat\", \"mise en demeure\"] } ] },"
-		"    \"then\": [ { \"tag\": \"legal\" } ] },"
-		"  { \"name\": \"not-spam\", \"if\": { \"all\": [ { \"not\": { \"spam\": true } },"
-		"      { \"category_confidence_at_least\": 0.5 } ] },"
-		"    \"then\": [ { \"tag\": \"ok\" } ] } ]");
+	    "[ { \"name\": \"very-negative\", \"if\": { \"sentiment_below\": -0.5 },"
+	    "    \"then\": [ { \"priority\": \"high\" } ] },"
+	    "  { \"name\": \"words\", \"if\": { \"any\": [ { \"subject_contains\": \"rembourse\" },"
+	    "      { \"body_contains\": [\"avocat\", \"mise en demeure\"] } ] },"
+	    "    \"then\": [ { \"tag\": \"legal\" } ] },"
+	    "  { \"name\": \"not-spam\", \"if\": { \"all\": [ { \"not\": { \"spam\": true } },"
+	    "      { \"category_confidence_at_least\": 0.5 } ] },"
+	    "    \"then\": [ { \"tag\": \"ok\" } ] } ]");
 	struct rule_decisions d;
 	char *got = evaluate(cfg, "sentiment=-0.72", &d);
 	assert_string_equal(got, "very-negative:priority=high;words:tag=legal;not-spam:tag=ok");
@@ -390,7 +397,8 @@ static void test_reason_and_values(void **state)
 	assert_string_equal(cJSON_GetObjectItem(v, "body_keyword")->valuestring, "mise en demeure");
 	assert_null(cJSON_GetObjectItem(v, "subject_keyword"));
 	cJSON_Delete(v);
-	assert_string_equal(d.items[2].matched, "not spam true and category_confidence_at_least 0.5");
+	assert_string_equal(d.items[2].matched,
+	                    "not spam true and category_confidence_at_least 0.5");
 	v = cJSON_Parse(d.items[2].values_json);
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(v, "spam")));
 	assert_true(cJSON_GetObjectItem(v, "category_confidence")->valuedouble == 0.8);
@@ -409,72 +417,77 @@ struct action_case {
 };
 
 static const struct action_case action_cases[] = {
-	/* Each action. */
-	{"[{\"name\": \"a\", \"then\": [{\"queue\": \"vip\"}]}]", NULL, "a:queue=vip"},
-	{"[{\"name\": \"a\", \"then\": [{\"priority\": \"urgent\"}]}]", NULL, "a:priority=urgent"},
-	{"[{\"name\": \"a\", \"then\": [{\"assignee\": \"alice@example.com\"}]}]", NULL,
-	 "a:assignee=alice@example.com"},
-	{"[{\"name\": \"a\", \"then\": [{\"group\": \"tier2\"}]}]", NULL, "a:group=tier2"},
-	{"[{\"name\": \"a\", \"then\": [{\"tag\": \"x\"}, {\"tag\": \"y\"}]}]", NULL,
-	 "a:tag=x;a:tag=y"},
-	{"[{\"name\": \"a\", \"then\": [{\"status\": \"pending\"}]}]", NULL, "a:status=pending"},
-	{"[{\"name\": \"a\", \"then\": [{\"reply_template\": \"custom\"}]}]", NULL,
-	 "a:reply_template=custom"},
-	{"[{\"name\": \"a\", \"then\": [{\"reply_template\": \"ack-{{language}}\"}]}]", NULL,
-	 "a:reply_template=ack-fr"},
-	{"[{\"name\": \"a\", \"then\": [{\"reply_template\": \"ack-{{language}}\"}]}]",
-	 "language=en", "a:reply_template=ack-en"},
-	{"[{\"name\": \"a\", \"then\": [{\"notify\": \"mail:lead@example.com\"}]}]", NULL,
-	 "a:notify=mail:lead@example.com"},
-	{"[{\"name\": \"a\", \"then\": [{\"notify\": \"webhook:chat\"}]}]", NULL,
-	 "a:notify=webhook:chat"},
-	{"[{\"name\": \"a\", \"then\": [{\"spam\": true}]}]", NULL, "a:spam"},
-	{"[{\"name\": \"a\", \"then\": [{\"stop\": true}]}]", NULL, "a:stop"},
-	/* Order: rules in order, actions in order. */
-	{"[{\"name\": \"a\", \"then\": [{\"tag\": \"1\"}, {\"priority\": \"high\"}]},"
-	 " {\"name\": \"b\", \"then\": [{\"tag\": \"2\"}]}]", NULL,
-	 "a:tag=1;a:priority=high;b:tag=2"},
-	/* stop ends the list. */
-	{"[{\"name\": \"a\", \"then\": [{\"tag\": \"1\"}, {\"stop\": true}]},"
-	 " {\"name\": \"b\", \"then\": [{\"tag\": \"2\"}]}]", NULL, "a:tag=1;a:stop"},
-	/* A rule that does not fire does not stop anything. */
-	{"[{\"name\": \"a\", \"if\": {\"spam\": true}, \"then\": [{\"stop\": true}]},"
-	 " {\"name\": \"b\", \"then\": [{\"tag\": \"2\"}]}]", NULL, "b:tag=2"},
-	/* Later rules see earlier ones' effect. */
-	{"[{\"name\": \"a\", \"then\": [{\"priority\": \"high\"}, {\"queue\": \"vip\"}]},"
-	 " {\"name\": \"b\", \"if\": {\"priority\": \"high\", \"queue\": \"vip\"}, \"then\": [{\"tag\": \"seen\"}]}]",
-	 NULL, "a:priority=high;a:queue=vip;b:tag=seen"},
-	{"[{\"name\": \"a\", \"then\": [{\"spam\": true}]},"
-	 " {\"name\": \"b\", \"if\": {\"spam\": true}, \"then\": [{\"tag\": \"seen\"}]}]",
-	 NULL, "a:spam;b:tag=seen"},
-	/* "on" restricts a rule to some events. */
-	{"[{\"name\": \"a\", \"on\": [\"customer_message\"], \"then\": [{\"tag\": \"1\"}]},"
-	 " {\"name\": \"b\", \"on\": \"new_ticket\", \"then\": [{\"tag\": \"2\"}]}]", NULL, "b:tag=2"},
-	{"[{\"name\": \"a\", \"on\": [\"customer_message\"], \"then\": [{\"tag\": \"1\"}]},"
-	 " {\"name\": \"b\", \"on\": \"new_ticket\", \"then\": [{\"tag\": \"2\"}]}]",
-	 "trigger=customer_message", "a:tag=1"},
-	/* {{category}} routing: to the queue named like the category, if any. */
-	{"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", NULL,
-	 "route:queue=billing"},
-	{"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", "category=delivery",
-	 "route:queue=delivery"},
-	{"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", "category=account",
-	 "route:queue=account!"},
-	{"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", "no_category=1",
-	 "route:queue!"},
-	/* A skipped routing leaves the queue as it was for later rules. */
-	{"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]},"
-	 " {\"name\": \"b\", \"if\": {\"queue\": \"support\"}, \"then\": [{\"tag\": \"unrouted\"}]}]",
-	 "category=account", "route:queue=account!;b:tag=unrouted"},
-	/* Never an automatic reply to automatic mail, nor to spam. */
-	{"[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"ack-{{language}}\"}, {\"tag\": \"t\"}]}]",
-	 "loop=1", "ack:reply_template=ack-fr!;ack:tag=t"},
-	{"[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"custom\"}]}]", "loop=2",
-	 "ack:reply_template=custom!"},
-	{"[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"custom\"}]}]", "spam=1",
-	 "ack:reply_template=custom!"},
-	/* No rules at all: nothing. */
-	{"[]", NULL, ""},
+    /* Each action. */
+    {"[{\"name\": \"a\", \"then\": [{\"queue\": \"vip\"}]}]", NULL, "a:queue=vip"},
+    {"[{\"name\": \"a\", \"then\": [{\"priority\": \"urgent\"}]}]", NULL, "a:priority=urgent"},
+    {"[{\"name\": \"a\", \"then\": [{\"assignee\": \"alice@example.com\"}]}]", NULL,
+     "a:assignee=alice@example.com"},
+    {"[{\"name\": \"a\", \"then\": [{\"group\": \"tier2\"}]}]", NULL, "a:group=tier2"},
+    {"[{\"name\": \"a\", \"then\": [{\"tag\": \"x\"}, {\"tag\": \"y\"}]}]", NULL,
+     "a:tag=x;a:tag=y"},
+    {"[{\"name\": \"a\", \"then\": [{\"status\": \"pending\"}]}]", NULL, "a:status=pending"},
+    {"[{\"name\": \"a\", \"then\": [{\"reply_template\": \"custom\"}]}]", NULL,
+     "a:reply_template=custom"},
+    {"[{\"name\": \"a\", \"then\": [{\"reply_template\": \"ack-{{language}}\"}]}]", NULL,
+     "a:reply_template=ack-fr"},
+    {"[{\"name\": \"a\", \"then\": [{\"reply_template\": \"ack-{{language}}\"}]}]", "language=en",
+     "a:reply_template=ack-en"},
+    {"[{\"name\": \"a\", \"then\": [{\"notify\": \"mail:lead@example.com\"}]}]", NULL,
+     "a:notify=mail:lead@example.com"},
+    {"[{\"name\": \"a\", \"then\": [{\"notify\": \"webhook:chat\"}]}]", NULL,
+     "a:notify=webhook:chat"},
+    {"[{\"name\": \"a\", \"then\": [{\"spam\": true}]}]", NULL, "a:spam"},
+    {"[{\"name\": \"a\", \"then\": [{\"stop\": true}]}]", NULL, "a:stop"},
+    /* Order: rules in order, actions in order. */
+    {"[{\"name\": \"a\", \"then\": [{\"tag\": \"1\"}, {\"priority\": \"high\"}]},"
+     " {\"name\": \"b\", \"then\": [{\"tag\": \"2\"}]}]",
+     NULL, "a:tag=1;a:priority=high;b:tag=2"},
+    /* stop ends the list. */
+    {"[{\"name\": \"a\", \"then\": [{\"tag\": \"1\"}, {\"stop\": true}]},"
+     " {\"name\": \"b\", \"then\": [{\"tag\": \"2\"}]}]",
+     NULL, "a:tag=1;a:stop"},
+    /* A rule that does not fire does not stop anything. */
+    {"[{\"name\": \"a\", \"if\": {\"spam\": true}, \"then\": [{\"stop\": true}]},"
+     " {\"name\": \"b\", \"then\": [{\"tag\": \"2\"}]}]",
+     NULL, "b:tag=2"},
+    /* Later rules see earlier ones' effect. */
+    {"[{\"name\": \"a\", \"then\": [{\"priority\": \"high\"}, {\"queue\": \"vip\"}]},"
+     " {\"name\": \"b\", \"if\": {\"priority\": \"high\", \"queue\": \"vip\"}, \"then\": "
+     "[{\"tag\": \"seen\"}]}]",
+     NULL, "a:priority=high;a:queue=vip;b:tag=seen"},
+    {"[{\"name\": \"a\", \"then\": [{\"spam\": true}]},"
+     " {\"name\": \"b\", \"if\": {\"spam\": true}, \"then\": [{\"tag\": \"seen\"}]}]",
+     NULL, "a:spam;b:tag=seen"},
+    /* "on" restricts a rule to some events. */
+    {"[{\"name\": \"a\", \"on\": [\"customer_message\"], \"then\": [{\"tag\": \"1\"}]},"
+     " {\"name\": \"b\", \"on\": \"new_ticket\", \"then\": [{\"tag\": \"2\"}]}]",
+     NULL, "b:tag=2"},
+    {"[{\"name\": \"a\", \"on\": [\"customer_message\"], \"then\": [{\"tag\": \"1\"}]},"
+     " {\"name\": \"b\", \"on\": \"new_ticket\", \"then\": [{\"tag\": \"2\"}]}]",
+     "trigger=customer_message", "a:tag=1"},
+    /* {{category}} routing: to the queue named like the category, if any. */
+    {"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", NULL,
+     "route:queue=billing"},
+    {"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", "category=delivery",
+     "route:queue=delivery"},
+    {"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", "category=account",
+     "route:queue=account!"},
+    {"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]}]", "no_category=1",
+     "route:queue!"},
+    /* A skipped routing leaves the queue as it was for later rules. */
+    {"[{\"name\": \"route\", \"then\": [{\"queue\": \"{{category}}\"}]},"
+     " {\"name\": \"b\", \"if\": {\"queue\": \"support\"}, \"then\": [{\"tag\": \"unrouted\"}]}]",
+     "category=account", "route:queue=account!;b:tag=unrouted"},
+    /* Never an automatic reply to automatic mail, nor to spam. */
+    {"[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"ack-{{language}}\"}, {\"tag\": "
+     "\"t\"}]}]",
+     "loop=1", "ack:reply_template=ack-fr!;ack:tag=t"},
+    {"[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"custom\"}]}]", "loop=2",
+     "ack:reply_template=custom!"},
+    {"[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"custom\"}]}]", "spam=1",
+     "ack:reply_template=custom!"},
+    /* No rules at all: nothing. */
+    {"[]", NULL, ""},
 };
 
 static void test_actions(void **state)
@@ -487,7 +500,7 @@ static void test_actions(void **state)
 		char *got = evaluate(cfg, c->tweaks, &d);
 		if (strcmp(got, c->want) != 0)
 			fail_msg("case %zu: %s with %s: got \"%s\", want \"%s\"", i, c->rules,
-				 c->tweaks ? c->tweaks : "(base)", got, c->want);
+			         c->tweaks ? c->tweaks : "(base)", got, c->want);
 		/* A rule without "if" says so. */
 		for (size_t j = 0; j < d.count; j++)
 			if (strcmp(d.items[j].rule, "a") == 0 && strstr(c->rules, "\"if\"") == NULL)
@@ -502,9 +515,9 @@ static void test_actions(void **state)
 static void test_skip_reasons(void **state)
 {
 	(void)state;
-	struct config *cfg = must_load(
-		"[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"ack-{{language}}\"},"
-		" {\"queue\": \"{{category}}\"}]}]");
+	struct config *cfg =
+	    must_load("[{\"name\": \"ack\", \"then\": [{\"reply_template\": \"ack-{{language}}\"},"
+	              " {\"queue\": \"{{category}}\"}]}]");
 	struct rule_decisions d;
 	char *got = evaluate(cfg, "loop=1;category=account", &d);
 	assert_string_equal(got, "ack:reply_template=ack-fr!;ack:queue=account!");
@@ -530,8 +543,8 @@ static void test_skip_reasons(void **state)
 static void test_text_limit(void **state)
 {
 	(void)state;
-	struct config *cfg = must_load(
-		"[{\"name\": \"w\", \"if\": {\"body_contains\": \"avocat\"}, \"then\": [{\"tag\": \"t\"}]}]");
+	struct config *cfg = must_load("[{\"name\": \"w\", \"if\": {\"body_contains\": "
+	                               "\"avocat\"}, \"then\": [{\"tag\": \"t\"}]}]");
 	size_t n = RULES_MAX_TEXT + 100;
 	char *text = xmalloc(n + 1);
 	memset(text, 'a', n);
@@ -561,85 +574,93 @@ struct error_case {
 };
 
 static const struct error_case error_cases[] = {
-	{"{}", "14: rules: expected a list of at most 256 rules"},
-	{"[ { \"name\": \"a\", \"when\": 1, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "14: rules[0].when: unknown key"},
-	{"[ { \"then\": [{\"tag\": \"x\"}] } ]", "14: rules[0].name: required key is missing"},
-	{"[ { \"name\": \"a b\", \"then\": [{\"tag\": \"x\"}] } ]",
-	 "14: rules[0].name: expected up to 64 letters"},
-	{"[ { \"name\": \"a\" } ]", "14: rules[0].then: required key is missing"},
-	{"[ { \"name\": \"a\", \"then\": [] } ]", "14: rules[0].then: expected a list of 1..32 actions"},
-	{"[ { \"name\": \"a\", \"then\": [{\"tag\": \"x\"}] }, { \"name\": \"a\", \"then\": [{\"tag\": \"x\"}] } ]",
-	 "14: rules[1].name: rule \"a\" is defined twice"},
-	{"[ { \"name\": \"a\", \"on\": [\"reply\"], \"then\": [{\"tag\": \"x\"}] } ]",
-	 "14: rules[0].on[0]: unknown event \"reply\""},
-	{"[ { \"name\": \"a\", \"if\": {\"sentiment_under\": 0}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "14: rules[0].if.sentiment_under: unknown condition"},
-	{"[ { \"name\": \"a\", \"if\": {}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "14: rules[0].if: expected a condition like"},
-	{"[ { \"name\": \"a\", \"if\": {\"sentiment_below\": -2}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "14: rules[0].if.sentiment_below: expected a number -1..1, got -2"},
-	{"[ { \"name\": \"a\", \"if\": {\"category_confidence_at_least\": \"high\"}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.category_confidence_at_least: expected a number 0..1, got \"high\""},
-	{"[ { \"name\": \"a\", \"if\": {\"all\": [{\"spam\": false}, {\"not\": {\"spam\": \"yes\"}}]},"
-	 " \"then\": [{\"tag\": \"x\"}] } ]", "rules[0].if.all[1].not.spam: expected true or false"},
-	{"[ { \"name\": \"a\", \"if\": {\"any\": []}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.any: expected a list of 1..200 conditions"},
-	{"[ { \"name\": \"a\", \"if\": {\"queue\": [\"support\", \"nowhere\"]}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.queue[1]: unknown queue \"nowhere\""},
-	{"[ { \"name\": \"a\", \"if\": {\"mailbox\": \"other\"}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.mailbox: unknown mailbox \"other\""},
-	{"[ { \"name\": \"a\", \"if\": {\"priority\": \"critical\"}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.priority: unknown priority \"critical\""},
-	{"[ { \"name\": \"a\", \"if\": {\"sender\": \"not an address\"}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.sender: expected an e-mail address"},
-	{"[ { \"name\": \"a\", \"if\": {\"sender_domain\": \"@example.com\"}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.sender_domain: expected a domain"},
-	{"[ { \"name\": \"a\", \"if\": {\"subject_contains\": [\"urgent\", \"\"]}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.subject_contains[1]: expected a non-empty printable string"},
-	{"[ { \"name\": \"a\", \"if\": {\"body_contains\": \"  \"}, \"then\": [{\"tag\": \"x\"}] } ]",
-	 "rules[0].if.body_contains: the keyword \"  \" is empty once normalised"},
-	{"[ { \"name\": \"a\", \"then\": [{\"escalate\": \"x\"}] } ]",
-	 "rules[0].then[0].escalate: unknown action"},
-	{"[ { \"name\": \"a\", \"then\": [{\"tag\": \"x\", \"priority\": \"high\"}] } ]",
-	 "rules[0].then[0]: expected one action"},
-	{"[ { \"name\": \"a\", \"then\": [{\"queue\": \"nowhere\"}] } ]",
-	 "rules[0].then[0].queue: unknown queue \"nowhere\""},
-	{"[ { \"name\": \"a\", \"then\": [{\"queue\": \"{{language}}\"}] } ]",
-	 "rules[0].then[0].queue: unknown queue \"{{language}}\""},
-	{"[ { \"name\": \"a\", \"then\": [{\"priority\": \"critical\"}] } ]",
-	 "rules[0].then[0].priority: unknown priority \"critical\""},
-	{"[ { \"name\": \"a\", \"then\": [{\"status\": \"done\"}] } ]",
-	 "rules[0].then[0].status: unknown status \"done\""},
-	{"[ { \"name\": \"a\", \"then\": [{\"tag\": \"a,b\"}] } ]",
-	 "rules[0].then[0].tag: expected letters"},
-	{"[ { \"name\": \"a\", \"then\": [{\"reply_template\": \"missing\"}] } ]",
-	 "rules[0].then[0].reply_template: no template "},
-	{"[ { \"name\": \"a\", \"then\": [{\"reply_template\": \"custom-{{language}}\"}] } ]",
-	 "rules[0].then[0].reply_template: no template "},
-	{"[ { \"name\": \"a\", \"then\": [{\"reply_template\": \"../templates/custom\"}] } ]",
-	 "rules[0].then[0].reply_template: expected a template name"},
-	{"[ { \"name\": \"a\", \"then\": [{\"notify\": \"sms:0600000000\"}] } ]",
-	 "rules[0].then[0].notify: expected \"mail:ADDRESS\" or \"webhook:NAME\""},
-	{"[ { \"name\": \"a\", \"then\": [{\"notify\": \"mail:nobody\"}] } ]",
-	 "rules[0].then[0].notify: expected \"mail:ADDRESS\" with a valid address"},
-	{"[ { \"name\": \"a\", \"then\": [{\"notify\": \"webhook:pager\"}] } ]",
-	 "rules[0].then[0].notify: unknown webhook \"pager\""},
-	{"[ { \"name\": \"a\", \"then\": [{\"spam\": false}] } ]",
-	 "rules[0].then[0].spam: expected true, got false"},
-	{"[ { \"name\": \"a\", \"then\": [{\"stop\": true}, {\"tag\": \"x\"}] } ]",
-	 "rules[0].then[0]: \"stop\" must be the last action"},
-	/* Lines: the error is on the line of the offending key. */
-	{"[\n"
-	 "    { \"name\": \"a\",\n"
-	 "      \"if\": { \"sentiment_below\": \"low\" },\n"
-	 "      \"then\": [ { \"queue\": \"nowhere\" } ] } ]",
-	 "16: rules[0].if.sentiment_below: expected a number"},
-	{"[\n"
-	 "    { \"name\": \"a\",\n"
-	 "      \"if\": { \"sentiment_below\": \"low\" },\n"
-	 "      \"then\": [ { \"queue\": \"nowhere\" } ] } ]",
-	 "17: rules[0].then[0].queue: unknown queue \"nowhere\""},
+    {"{}", "14: rules: expected a list of at most 256 rules"},
+    {"[ { \"name\": \"a\", \"when\": 1, \"then\": [{\"tag\": \"x\"}] } ]",
+     "14: rules[0].when: unknown key"},
+    {"[ { \"then\": [{\"tag\": \"x\"}] } ]", "14: rules[0].name: required key is missing"},
+    {"[ { \"name\": \"a b\", \"then\": [{\"tag\": \"x\"}] } ]",
+     "14: rules[0].name: expected up to 64 letters"},
+    {"[ { \"name\": \"a\" } ]", "14: rules[0].then: required key is missing"},
+    {"[ { \"name\": \"a\", \"then\": [] } ]",
+     "14: rules[0].then: expected a list of 1..32 actions"},
+    {"[ { \"name\": \"a\", \"then\": [{\"tag\": \"x\"}] }, { \"name\": \"a\", \"then\": [{\"tag\": "
+     "\"x\"}] } ]",
+     "14: rules[1].name: rule \"a\" is defined twice"},
+    {"[ { \"name\": \"a\", \"on\": [\"reply\"], \"then\": [{\"tag\": \"x\"}] } ]",
+     "14: rules[0].on[0]: unknown event \"reply\""},
+    {"[ { \"name\": \"a\", \"if\": {\"sentiment_under\": 0}, \"then\": [{\"tag\": \"x\"}] } ]",
+     "14: rules[0].if.sentiment_under: unknown condition"},
+    {"[ { \"name\": \"a\", \"if\": {}, \"then\": [{\"tag\": \"x\"}] } ]",
+     "14: rules[0].if: expected a condition like"},
+    {"[ { \"name\": \"a\", \"if\": {\"sentiment_below\": -2}, \"then\": [{\"tag\": \"x\"}] } ]",
+     "14: rules[0].if.sentiment_below: expected a number -1..1, got -2"},
+    {"[ { \"name\": \"a\", \"if\": {\"category_confidence_at_least\": \"high\"}, \"then\": "
+     "[{\"tag\": \"x\"}] } ]",
+     "rules[0].if.category_confidence_at_least: expected a number 0..1, got \"high\""},
+    {"[ { \"name\": \"a\", \"if\": {\"all\": [{\"spam\": false}, {\"not\": {\"spam\": \"yes\"}}]},"
+     " \"then\": [{\"tag\": \"x\"}] } ]",
+     "rules[0].if.all[1].not.spam: expected true or false"},
+    {"[ { \"name\": \"a\", \"if\": {\"any\": []}, \"then\": [{\"tag\": \"x\"}] } ]",
+     "rules[0].if.any: expected a list of 1..200 conditions"},
+    {"[ { \"name\": \"a\", \"if\": {\"queue\": [\"support\", \"nowhere\"]}, \"then\": [{\"tag\": "
+     "\"x\"}] } ]",
+     "rules[0].if.queue[1]: unknown queue \"nowhere\""},
+    {"[ { \"name\": \"a\", \"if\": {\"mailbox\": \"other\"}, \"then\": [{\"tag\": \"x\"}] } ]",
+     "rules[0].if.mailbox: unknown mailbox \"other\""},
+    {"[ { \"name\": \"a\", \"if\": {\"priority\": \"critical\"}, \"then\": [{\"tag\": \"x\"}] } ]",
+     "rules[0].if.priority: unknown priority \"critical\""},
+    {"[ { \"name\": \"a\", \"if\": {\"sender\": \"not an address\"}, \"then\": [{\"tag\": \"x\"}] "
+     "} ]",
+     "rules[0].if.sender: expected an e-mail address"},
+    {"[ { \"name\": \"a\", \"if\": {\"sender_domain\": \"@example.com\"}, \"then\": [{\"tag\": "
+     "\"x\"}] } ]",
+     "rules[0].if.sender_domain: expected a domain"},
+    {"[ { \"name\": \"a\", \"if\": {\"subject_contains\": [\"urgent\", \"\"]}, \"then\": "
+     "[{\"tag\": \"x\"}] } ]",
+     "rules[0].if.subject_contains[1]: expected a non-empty printable string"},
+    {"[ { \"name\": \"a\", \"if\": {\"body_contains\": \"  \"}, \"then\": [{\"tag\": \"x\"}] } ]",
+     "rules[0].if.body_contains: the keyword \"  \" is empty once normalised"},
+    {"[ { \"name\": \"a\", \"then\": [{\"escalate\": \"x\"}] } ]",
+     "rules[0].then[0].escalate: unknown action"},
+    {"[ { \"name\": \"a\", \"then\": [{\"tag\": \"x\", \"priority\": \"high\"}] } ]",
+     "rules[0].then[0]: expected one action"},
+    {"[ { \"name\": \"a\", \"then\": [{\"queue\": \"nowhere\"}] } ]",
+     "rules[0].then[0].queue: unknown queue \"nowhere\""},
+    {"[ { \"name\": \"a\", \"then\": [{\"queue\": \"{{language}}\"}] } ]",
+     "rules[0].then[0].queue: unknown queue \"{{language}}\""},
+    {"[ { \"name\": \"a\", \"then\": [{\"priority\": \"critical\"}] } ]",
+     "rules[0].then[0].priority: unknown priority \"critical\""},
+    {"[ { \"name\": \"a\", \"then\": [{\"status\": \"done\"}] } ]",
+     "rules[0].then[0].status: unknown status \"done\""},
+    {"[ { \"name\": \"a\", \"then\": [{\"tag\": \"a,b\"}] } ]",
+     "rules[0].then[0].tag: expected letters"},
+    {"[ { \"name\": \"a\", \"then\": [{\"reply_template\": \"missing\"}] } ]",
+     "rules[0].then[0].reply_template: no template "},
+    {"[ { \"name\": \"a\", \"then\": [{\"reply_template\": \"custom-{{language}}\"}] } ]",
+     "rules[0].then[0].reply_template: no template "},
+    {"[ { \"name\": \"a\", \"then\": [{\"reply_template\": \"../templates/custom\"}] } ]",
+     "rules[0].then[0].reply_template: expected a template name"},
+    {"[ { \"name\": \"a\", \"then\": [{\"notify\": \"sms:0600000000\"}] } ]",
+     "rules[0].then[0].notify: expected \"mail:ADDRESS\" or \"webhook:NAME\""},
+    {"[ { \"name\": \"a\", \"then\": [{\"notify\": \"mail:nobody\"}] } ]",
+     "rules[0].then[0].notify: expected \"mail:ADDRESS\" with a valid address"},
+    {"[ { \"name\": \"a\", \"then\": [{\"notify\": \"webhook:pager\"}] } ]",
+     "rules[0].then[0].notify: unknown webhook \"pager\""},
+    {"[ { \"name\": \"a\", \"then\": [{\"spam\": false}] } ]",
+     "rules[0].then[0].spam: expected true, got false"},
+    {"[ { \"name\": \"a\", \"then\": [{\"stop\": true}, {\"tag\": \"x\"}] } ]",
+     "rules[0].then[0]: \"stop\" must be the last action"},
+    /* Lines: the error is on the line of the offending key. */
+    {"[\n"
+     "    { \"name\": \"a\",\n"
+     "      \"if\": { \"sentiment_below\": \"low\" },\n"
+     "      \"then\": [ { \"queue\": \"nowhere\" } ] } ]",
+     "16: rules[0].if.sentiment_below: expected a number"},
+    {"[\n"
+     "    { \"name\": \"a\",\n"
+     "      \"if\": { \"sentiment_below\": \"low\" },\n"
+     "      \"then\": [ { \"queue\": \"nowhere\" } ] } ]",
+     "17: rules[0].then[0].queue: unknown queue \"nowhere\""},
 };
 
 static void test_config_errors(void **state)
@@ -653,7 +674,8 @@ static void test_config_errors(void **state)
 		char *want = xasprintf("%s/triaged.json:%s", dir, c->want);
 		bool numbered = c->want[0] >= '0' && c->want[0] <= '9';
 		if (strstr(errors, numbered ? want : c->want) == NULL)
-			fail_msg("case %zu: want \"%s\" in:\n%s", i, numbered ? want : c->want, errors);
+			fail_msg("case %zu: want \"%s\" in:\n%s", i, numbered ? want : c->want,
+			         errors);
 		free(want);
 		free(errors);
 	}
@@ -663,9 +685,9 @@ static void test_config_errors(void **state)
 static void test_config_all_errors_and_valid(void **state)
 {
 	(void)state;
-	char *errors = load_rules(
-		"[ { \"name\": \"a\", \"if\": {\"queue\": \"x\", \"spam\": 1},"
-		"    \"then\": [{\"queue\": \"y\"}, {\"priority\": \"z\"}] } ]", NULL);
+	char *errors = load_rules("[ { \"name\": \"a\", \"if\": {\"queue\": \"x\", \"spam\": 1},"
+	                          "    \"then\": [{\"queue\": \"y\"}, {\"priority\": \"z\"}] } ]",
+	                          NULL);
 	assert_non_null(errors);
 	size_t lines = 0;
 	for (const char *p = errors; *p; p++)
@@ -690,27 +712,37 @@ static void test_config_all_errors_and_valid(void **state)
 
 	/* The example of the documentation loads as written. */
 	struct config *cfg = must_load(
-		"[\n"
-		"  { \"name\": \"spam-closed\", \"on\": [\"new_ticket\"],\n"
-		"    \"if\": { \"spam\": true },\n"
-		"    \"then\": [ { \"queue\": \"spam\" }, { \"status\": \"closed\" }, { \"tag\": \"spam\" }, { \"stop\": true } ] },\n"
-		"  { \"name\": \"urgent-words\", \"if\": { \"any\": [ { \"subject_contains\": [\"urgent\", \"URGENT\", \"immédiatement\"] },\n"
-		"                                           { \"body_contains\": [\"mise en demeure\", \"avocat\", \"lawyer\"] } ] },\n"
-		"    \"then\": [ { \"priority\": \"high\" } ] },\n"
-		"  { \"name\": \"very-negative\", \"if\": { \"sentiment_below\": -0.5 }, \"then\": [ { \"priority\": \"high\" }, { \"tag\": \"unhappy\" } ] },\n"
-		"  { \"name\": \"route-by-category\", \"if\": { \"all\": [ { \"category_confidence_at_least\": 0.55 }, { \"not\": { \"spam\": true } } ] },\n"
-		"    \"then\": [ { \"queue\": \"{{category}}\" } ] },\n"
-		"  { \"name\": \"unsure\", \"if\": { \"category_confidence_below\": 0.55 }, \"then\": [ { \"queue\": \"triage\" } ] },\n"
-		"  { \"name\": \"vip\", \"if\": { \"sender_domain\": [\"bigclient.example.com\"] }, \"then\": [ { \"assignee\": \"alice@example.com\" }, { \"notify\": \"mail:lead@example.com\" } ] },\n"
-		"  { \"name\": \"ack\", \"on\": [\"new_ticket\"], \"if\": { \"all\": [ { \"not\": { \"loop\": true } }, { \"not\": { \"spam\": true } } ] }, \"then\": [ { \"reply_template\": \"ack-{{language}}\" } ] }\n"
-		"]");
+	    "[\n"
+	    "  { \"name\": \"spam-closed\", \"on\": [\"new_ticket\"],\n"
+	    "    \"if\": { \"spam\": true },\n"
+	    "    \"then\": [ { \"queue\": \"spam\" }, { \"status\": \"closed\" }, { \"tag\": "
+	    "\"spam\" }, { \"stop\": true } ] },\n"
+	    "  { \"name\": \"urgent-words\", \"if\": { \"any\": [ { \"subject_contains\": "
+	    "[\"urgent\", \"URGENT\", \"immédiatement\"] },\n"
+	    "                                           { \"body_contains\": [\"mise en demeure\", "
+	    "\"avocat\", \"lawyer\"] } ] },\n"
+	    "    \"then\": [ { \"priority\": \"high\" } ] },\n"
+	    "  { \"name\": \"very-negative\", \"if\": { \"sentiment_below\": -0.5 }, \"then\": [ { "
+	    "\"priority\": \"high\" }, { \"tag\": \"unhappy\" } ] },\n"
+	    "  { \"name\": \"route-by-category\", \"if\": { \"all\": [ { "
+	    "\"category_confidence_at_least\": 0.55 }, { \"not\": { \"spam\": true } } ] },\n"
+	    "    \"then\": [ { \"queue\": \"{{category}}\" } ] },\n"
+	    "  { \"name\": \"unsure\", \"if\": { \"category_confidence_below\": 0.55 }, \"then\": "
+	    "[ { \"queue\": \"triage\" } ] },\n"
+	    "  { \"name\": \"vip\", \"if\": { \"sender_domain\": [\"bigclient.example.com\"] }, "
+	    "\"then\": [ { \"assignee\": \"alice@example.com\" }, { \"notify\": "
+	    "\"mail:lead@example.com\" } ] },\n"
+	    "  { \"name\": \"ack\", \"on\": [\"new_ticket\"], \"if\": { \"all\": [ { \"not\": { "
+	    "\"loop\": true } }, { \"not\": { \"spam\": true } } ] }, \"then\": [ { "
+	    "\"reply_template\": \"ack-{{language}}\" } ] }\n"
+	    "]");
 	assert_int_equal(cfg->rules->n_rules, 7);
 	assert_int_equal(cfg->rules->rules[0].on, RULE_ON_NEW_TICKET);
 	assert_int_equal(cfg->rules->rules[1].on, RULE_ON_ANY);
 	char *got = evaluate(cfg, "sender=bob@mail.bigclient.example.com", NULL);
 	assert_string_equal(got, "urgent-words:priority=high;route-by-category:queue=billing;"
-				 "vip:assignee=alice@example.com;vip:notify=mail:lead@example.com;"
-				 "ack:reply_template=ack-fr");
+	                         "vip:assignee=alice@example.com;vip:notify=mail:lead@example.com;"
+	                         "ack:reply_template=ack-fr");
 	free(got);
 	config_free(&cfg);
 }
@@ -723,12 +755,13 @@ static void test_shipped_rules(void **state)
 	char *text;
 	size_t len;
 	const char *error;
-	assert_int_equal(file_read_all(SOURCE_DIR "/conf/triaged.json", 1 << 20, &text, &len, &error), 0);
+	assert_int_equal(
+	    file_read_all(SOURCE_DIR "/conf/triaged.json", 1 << 20, &text, &len, &error), 0);
 	const char *from = "\"data_dir\": \"/usr/share/triaged\"";
 	char *at = strstr(text, from);
 	assert_non_null(at);
 	char *patched = xasprintf("%.*s\"data_dir\": \"%s/conf\"%s", (int)(at - text), text,
-				  SOURCE_DIR, at + strlen(from));
+	                          SOURCE_DIR, at + strlen(from));
 	free(text);
 	char *path = xasprintf("%s/shipped.json", dir);
 	write_file(path, patched);
@@ -746,26 +779,28 @@ static void test_shipped_rules(void **state)
 	static const struct {
 		const char *tweaks, *want;
 	} cases[] = {
-		/* Spam: filed and closed, nothing else (no acknowledgement). */
-		{"spam=1;spam_probability=0.97",
-		 "spam-closed:queue=spam;spam-closed:status=closed;spam-closed:tag=spam;spam-closed:stop"},
-		/* Urgent words in French, a confident category, an acknowledgement. */
-		{NULL, "urgent-words:priority=high;urgent-words:tag=urgent-words;"
-		       "route-by-category:queue=billing;ack:reply_template=ack-fr"},
-		/* Calm English mail, unsure category: to people, acknowledged. */
-		{"subject=Lamp question;text=Hello, which bulb fits?;language=en;confidence=0.4",
-		 "unsure:queue=triage;unsure:tag=needs-triage;ack:reply_template=ack-en"},
-		/* Very negative, from an auto-responder: no acknowledgement. */
-		{"subject=Re: order;text=Still nothing.;sentiment=-0.8;loop=1",
-		 "very-negative:priority=high;very-negative:tag=unhappy;route-by-category:queue=billing"},
-		/* A customer's follow-up: priority only, no re-routing, no acknowledgement. */
-		{"trigger=customer_message;text=J'ai contacté mon avocat.;subject=Re: facture",
-		 "urgent-words:priority=high;urgent-words:tag=urgent-words"},
+	    /* Spam: filed and closed, nothing else (no acknowledgement). */
+	    {"spam=1;spam_probability=0.97", "spam-closed:queue=spam;spam-closed:status=closed;"
+	                                     "spam-closed:tag=spam;spam-closed:stop"},
+	    /* Urgent words in French, a confident category, an acknowledgement. */
+	    {NULL, "urgent-words:priority=high;urgent-words:tag=urgent-words;"
+	           "route-by-category:queue=billing;ack:reply_template=ack-fr"},
+	    /* Calm English mail, unsure category: to people, acknowledged. */
+	    {"subject=Lamp question;text=Hello, which bulb fits?;language=en;confidence=0.4",
+	     "unsure:queue=triage;unsure:tag=needs-triage;ack:reply_template=ack-en"},
+	    /* Very negative, from an auto-responder: no acknowledgement. */
+	    {"subject=Re: order;text=Still nothing.;sentiment=-0.8;loop=1",
+	     "very-negative:priority=high;very-negative:tag=unhappy;route-by-category:queue="
+	     "billing"},
+	    /* A customer's follow-up: priority only, no re-routing, no acknowledgement. */
+	    {"trigger=customer_message;text=J'ai contacté mon avocat.;subject=Re: facture",
+	     "urgent-words:priority=high;urgent-words:tag=urgent-words"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *got = evaluate(cfg, cases[i].tweaks, NULL);
 		if (strcmp(got, cases[i].want) != 0)
-			fail_msg("shipped case %zu: got \"%s\", want \"%s\"", i, got, cases[i].want);
+			fail_msg("shipped case %zu: got \"%s\", want \"%s\"", i, got,
+			         cases[i].want);
 		free(got);
 	}
 	config_free(&cfg);
@@ -781,9 +816,12 @@ struct store_fixture {
 static int64_t new_ticket(struct store *st, const char *requester)
 {
 	struct ticket t = {.subject = (char *)"Question URGENTE sur ma facture",
-			   .requester = (char *)requester, .requester_name = (char *)"Jean Dupont",
-			   .mailbox = (char *)"support", .queue = (char *)"support",
-			   .status = TICKET_NEW, .priority = PRIORITY_NORMAL};
+	                   .requester = (char *)requester,
+	                   .requester_name = (char *)"Jean Dupont",
+	                   .mailbox = (char *)"support",
+	                   .queue = (char *)"support",
+	                   .status = TICKET_NEW,
+	                   .priority = PRIORITY_NORMAL};
 	int64_t id = 0;
 	assert_int_equal(store_ticket_create(st, &t, &id), 0);
 	return id;
@@ -808,7 +846,7 @@ static void close_store(struct store_fixture *f)
 
 /* Evaluates and applies in one transaction, as ingestion does. */
 static void run(struct store_fixture *f, int64_t ticket, int64_t message_id, const char *tweaks,
-		struct rules_applied *applied_r)
+                struct rules_applied *applied_r)
 {
 	struct fixture_input in;
 	base_input(&in);
@@ -835,7 +873,8 @@ static char *events_of(struct store *st, int64_t ticket, const char *actor_prefi
 	struct strbuf sb = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(rows[i].actor, actor_prefix, strlen(actor_prefix)) == 0)
-			strbuf_printf(&sb, "%s%s %s", sb.len ? ";" : "", rows[i].actor, rows[i].kind);
+			strbuf_printf(&sb, "%s%s %s", sb.len ? ";" : "", rows[i].actor,
+			              rows[i].kind);
 	event_rows_free(&rows, n);
 	return strbuf_steal(&sb);
 }
@@ -859,17 +898,21 @@ static void test_apply_writes_changes_and_events(void **state)
 {
 	(void)state;
 	struct store_fixture f;
-	open_store(&f,
-		"[ { \"name\": \"very-negative\", \"if\": { \"sentiment_below\": -0.5 },"
-		"    \"then\": [ { \"priority\": \"high\" }, { \"tag\": \"unhappy\" } ] },"
-		"  { \"name\": \"route\", \"on\": \"new_ticket\", \"if\": { \"category_confidence_at_least\": 0.55 },"
-		"    \"then\": [ { \"queue\": \"{{category}}\" } ] },"
-		"  { \"name\": \"vip\", \"if\": { \"sender_domain\": \"client.example.com\" },"
-		"    \"then\": [ { \"assignee\": \"alice@example.com\" }, { \"group\": \"tier2\" },"
-		"               { \"status\": \"open\" }, { \"notify\": \"mail:lead@example.com\" },"
-		"               { \"notify\": \"webhook:chat\" } ] },"
-		"  { \"name\": \"ack\", \"on\": \"new_ticket\", \"if\": { \"not\": { \"loop\": true } },"
-		"    \"then\": [ { \"reply_template\": \"ack-{{language}}\" }, { \"reply_template\": \"custom\" } ] } ]");
+	open_store(
+	    &f,
+	    "[ { \"name\": \"very-negative\", \"if\": { \"sentiment_below\": -0.5 },"
+	    "    \"then\": [ { \"priority\": \"high\" }, { \"tag\": \"unhappy\" } ] },"
+	    "  { \"name\": \"route\", \"on\": \"new_ticket\", \"if\": { "
+	    "\"category_confidence_at_least\": 0.55 },"
+	    "    \"then\": [ { \"queue\": \"{{category}}\" } ] },"
+	    "  { \"name\": \"vip\", \"if\": { \"sender_domain\": \"client.example.com\" },"
+	    "    \"then\": [ { \"assignee\": \"alice@example.com\" }, { \"group\": \"tier2\" },"
+	    "               { \"status\": \"open\" }, { \"notify\": \"mail:lead@example.com\" },"
+	    "               { \"notify\": \"webhook:chat\" } ] },"
+	    "  { \"name\": \"ack\", \"on\": \"new_ticket\", \"if\": { \"not\": { \"loop\": true } "
+	    "},"
+	    "    \"then\": [ { \"reply_template\": \"ack-{{language}}\" }, { \"reply_template\": "
+	    "\"custom\" } ] } ]");
 	int64_t id = new_ticket(f.st, "jean.dupont@client.example.com");
 	struct rules_applied applied;
 	run(&f, id, 11, "sentiment=-0.72", &applied);
@@ -889,10 +932,11 @@ static void test_apply_writes_changes_and_events(void **state)
 	ticket_clear(&t);
 
 	char *events = events_of(f.st, id, "rule:");
-	assert_string_equal(events,
-		"rule:very-negative rule_priority;rule:very-negative rule_tag;rule:route rule_queue;"
-		"rule:vip rule_assignee;rule:vip rule_group;rule:vip rule_status;rule:vip rule_notify;"
-		"rule:vip rule_notify;rule:ack rule_reply_template;rule:ack rule_reply_template");
+	assert_string_equal(
+	    events,
+	    "rule:very-negative rule_priority;rule:very-negative rule_tag;rule:route rule_queue;"
+	    "rule:vip rule_assignee;rule:vip rule_group;rule:vip rule_status;rule:vip rule_notify;"
+	    "rule:vip rule_notify;rule:ack rule_reply_template;rule:ack rule_reply_template");
 	free(events);
 	/* The acknowledgement went through the outbox, which says so too. */
 	events = events_of(f.st, id, "system");
@@ -946,10 +990,10 @@ static void test_apply_loop_spam_and_stop(void **state)
 {
 	(void)state;
 	struct store_fixture f;
-	open_store(&f,
-		"[ { \"name\": \"junk\", \"if\": { \"spam_probability_at_least\": 0.9 },"
-		"    \"then\": [ { \"spam\": true }, { \"stop\": true } ] },"
-		"  { \"name\": \"ack\", \"then\": [ { \"reply_template\": \"ack-{{language}}\" } ] } ]");
+	open_store(&f, "[ { \"name\": \"junk\", \"if\": { \"spam_probability_at_least\": 0.9 },"
+	               "    \"then\": [ { \"spam\": true }, { \"stop\": true } ] },"
+	               "  { \"name\": \"ack\", \"then\": [ { \"reply_template\": "
+	               "\"ack-{{language}}\" } ] } ]");
 	/* Loop-flagged mail: the decision is recorded as skipped, nothing queued. */
 	int64_t id = new_ticket(f.st, "robot@client.example.com");
 	struct rules_applied applied;
@@ -958,7 +1002,7 @@ static void test_apply_loop_spam_and_stop(void **state)
 	assert_int_equal(applied.skipped, 1);
 	cJSON *o = event_detail(f.st, id, "rule:ack", "rule_reply_template");
 	assert_string_equal(cJSON_GetObjectItem(o, "skipped")->valuestring,
-			    "the mail is automatic (loop protection)");
+	                    "the mail is automatic (loop protection)");
 	cJSON_Delete(o);
 	char *events = events_of(f.st, id, "system");
 	assert_null(strstr(events, "ack_queued"));
@@ -992,16 +1036,16 @@ static void test_apply_loop_spam_and_stop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_conditions),
-		cmocka_unit_test(test_reason_and_values),
-		cmocka_unit_test(test_actions),
-		cmocka_unit_test(test_skip_reasons),
-		cmocka_unit_test(test_text_limit),
-		cmocka_unit_test(test_config_errors),
-		cmocka_unit_test(test_config_all_errors_and_valid),
-		cmocka_unit_test(test_shipped_rules),
-		cmocka_unit_test(test_apply_writes_changes_and_events),
-		cmocka_unit_test(test_apply_loop_spam_and_stop),
+	    cmocka_unit_test(test_conditions),
+	    cmocka_unit_test(test_reason_and_values),
+	    cmocka_unit_test(test_actions),
+	    cmocka_unit_test(test_skip_reasons),
+	    cmocka_unit_test(test_text_limit),
+	    cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_config_all_errors_and_valid),
+	    cmocka_unit_test(test_shipped_rules),
+	    cmocka_unit_test(test_apply_writes_changes_and_events),
+	    cmocka_unit_test(test_apply_loop_spam_and_stop),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

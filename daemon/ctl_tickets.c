@@ -174,14 +174,14 @@ int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
 		print_json(array);
 	} else {
 		printf("%5s  %-8s  %-10s  %-8s  %-10s  %-8s  %-17s  %s\n", "ID", "STATUS", "QUEUE",
-		       "PRIORITY", "CATEGORY", "MOOD", "CREATED", "SUBJECT");
+		       "PRIORITY", "CATEGORY", "MOOD", "SLA DUE (UTC)", "SUBJECT");
 		for (size_t i = 0; i < n; i++) {
 			const struct ticket *t = &list[i];
 			char buf[32];
 			printf("%5lld  %-8s  %-10s  %-8s  %-10s  %-8s  %-17.16s  %.60s\n",
 			       (long long)t->id, ticket_status_name(t->status), t->queue,
 			       ticket_priority_name(t->priority), t->category ? t->category : "-",
-			       t->sentiment_label ? t->sentiment_label : "-", utc(t->created, buf),
+			       t->sentiment_label ? t->sentiment_label : "-", utc(t->next_due, buf),
 			       t->subject);
 		}
 	}
@@ -302,8 +302,17 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 		       t.assignee ? t.assignee : "-");
 		printf("  created: %s", utc(t.created, buf));
 		printf("   first response: %s\n", utc(t.first_response_at, buf));
-		if (t.tags != NULL && t.tags[0] != '\0')
-			printf("  tags: %s\n", t.tags);
+		if (t.tags != NULL && t.tags[0] != '\0') {
+			/* Stored as ",a,b," for exact matching; shown as "a, b". */
+			printf("  tags:");
+			for (const char *p = t.tags; *p != '\0';) {
+				size_t len = strcspn(p, ",");
+				if (len > 0)
+					printf(" %.*s", (int)len, p);
+				p += len + (p[len] == ',');
+			}
+			printf("\n");
+		}
 		if (n_triage > 0)
 			printf("\nTriage:\n");
 		for (size_t i = 0; i < n_triage; i++)

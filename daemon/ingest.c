@@ -10,9 +10,14 @@
 #include <string.h>
 
 #include "config.h"
+#include "kb.h"
 #include "log.h"
 #include "loop.h"
 #include "mime.h"
+#include "outbox.h"
+#include "rules.h"
+#include "sla.h"
+#include "suggest.h"
 #include "parse.h"
 #include "store.h"
 #include "strbuf.h"
@@ -23,6 +28,7 @@ struct ingest {
 	struct store *st;
 	const struct config *cfg;
 	struct triage *triage;
+	struct suggest *suggest;
 	struct mime_limits limits;
 };
 
@@ -33,8 +39,9 @@ int ingest_open(struct store *st, const struct config *cfg, struct ingest **ing_
 	ing->st = st;
 	ing->cfg = cfg;
 	mime_limits_default(&ing->limits);
-	if (triage_open(st, cfg, &ing->triage, error_r) < 0) {
-		free(ing);
+	if (kb_register(store_db(st), error_r) < 0 || triage_open(st, cfg, &ing->triage, error_r) < 0 ||
+	    suggest_new(cfg, &ing->suggest, error_r) < 0) {
+		ingest_free(&ing);
 		return -1;
 	}
 	*ing_r = ing;
@@ -47,6 +54,7 @@ void ingest_free(struct ingest **ingp)
 	if (ing == NULL)
 		return;
 	triage_free(&ing->triage);
+	suggest_free(&ing->suggest);
 	free(ing);
 	*ingp = NULL;
 }
@@ -242,32 +250,64 @@ static char *join_list(char *const *items, size_t n, const char *sep)
 	return strbuf_steal(&sb);
 }
 
-/* Routing of a new ticket from its triage: a confident category names a
- * queue of the same name; an unsure one goes to the human triage queue. */
-static int route_new_ticket(struct ingest *ing, int64_t ticket, const struct triage_result *tr)
+/* What follows triage, in order: the SLA clocks start (or resume), the
+ * workflow rules decide (queue, priority, tags, status, template replies:
+ * the statistics only inform them), suggestions are computed, and the
+ * mailbox's acknowledgement is queued. All in the caller's transaction. */
+static int after_triage(struct ingest *ing, const struct ingest_result *res,
+			const struct mime_message *msg, const char *from, unsigned loop_flags,
+			const struct triage_result *tr, const char **error_r)
 {
-	const char *target = NULL;
-	cJSON *d = cJSON_CreateObject();
-	if (tr->low_confidence && ing->cfg->nlp.triage_queue != NULL) {
-		target = ing->cfg->nlp.triage_queue;
-		cJSON_AddStringToObject(d, "reason", "category confidence below nlp.min_confidence");
-		cJSON_AddNumberToObject(d, "confidence", tr->category_confidence);
-		cJSON_AddNumberToObject(d, "min_confidence", ing->cfg->nlp.min_confidence);
-	} else if (tr->category != NULL && config_queue(ing->cfg, tr->category) != NULL) {
-		target = tr->category;
-		cJSON_AddStringToObject(d, "reason", "confident category with a queue of that name");
-		cJSON_AddNumberToObject(d, "confidence", tr->category_confidence);
+	int64_t ticket = res->ticket_id;
+	if (res->new_ticket) {
+		if (sla_on_ticket_created(ing->st, ing->cfg, ticket, error_r) < 0)
+			return -1;
+	} else if ((loop_flags & (LOOP_BOUNCE | LOOP_AUTO_REPLY)) == 0) {
+		if (sla_on_customer_message(ing->st, ing->cfg, ticket, error_r) < 0)
+			return -1;
 	}
-	if (target == NULL) {
-		cJSON_Delete(d);
-		return 0;
-	}
-	cJSON_AddStringToObject(d, "queue", target);
-	if (store_ticket_set_queue(ing->st, ticket, target) < 0) {
-		cJSON_Delete(d);
+	struct ticket t;
+	if (store_ticket_get(ing->st, ticket, &t) <= 0) {
+		*error_r = store_error(ing->st);
 		return -1;
 	}
-	return event(ing, ticket, "model:category", "queue.set", d);
+	struct rule_input in = {
+		.trigger = res->new_ticket ? RULE_ON_NEW_TICKET : RULE_ON_CUSTOMER_MESSAGE,
+		.ticket_id = ticket, .message_id = res->message_id, .mailbox = t.mailbox,
+		.queue = t.queue, .priority = t.priority, .status = t.status, .triage = tr,
+		.loop_flags = loop_flags, .sender = from, .subject = msg->subject,
+		.text = msg->new_text, .now = store_now(),
+	};
+	struct rule_decisions decisions;
+	int ret = rules_evaluate(ing->cfg->rules, &in, &decisions, error_r);
+	if (ret == 0)
+		ret = rules_apply(ing->st, ing->cfg, ticket, &decisions, NULL, error_r);
+	rules_decisions_clear(&decisions);
+	ticket_clear(&t);
+	if (ret < 0)
+		return -1;
+	if (store_ticket_get(ing->st, ticket, &t) <= 0) {
+		*error_r = store_error(ing->st);
+		return -1;
+	}
+	/* Nobody answers spam or a closed ticket: no suggestion, no acknowledgement. */
+	bool closed = t.status == TICKET_CLOSED || t.spam;
+	const struct cfg_mailbox *mb = config_mailbox(ing->cfg, t.mailbox);
+	bool ack = res->new_ticket && !closed && mb != NULL && mb->auto_ack && ing->cfg->smtp.configured;
+	ticket_clear(&t);
+	if (!closed && suggest_for_ticket(ing->suggest, ing->st, ticket, error_r) < 0)
+		return -1;
+	if (ack) {
+		int64_t outbox_id;
+		const char *why = NULL;
+		int queued = outbox_queue_ack(ing->st, ing->cfg, ticket, tr ? tr->language : "en",
+					      loop_flags, &outbox_id, &why, error_r);
+		if (queued < 0)
+			return -1;
+		if (queued == 0)
+			log_debug("ticket %lld: no acknowledgement: %s", (long long)ticket, why);
+	}
+	return 0;
 }
 
 /* The top header fields, decoded to UTF-8, one per line: what the spam
@@ -427,23 +467,27 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 	struct triage_result tr;
 	const char *terr;
 	headers = decoded_headers(msg);
-	if (triage_run(ing->triage, msg->subject, headers, msg->new_text, &tr, &terr) == 0) {
-		if (res.new_ticket) {
-			if (triage_record(ing->st, ticket, res.message_id, &tr) < 0 ||
-			    route_new_ticket(ing, ticket, &tr) < 0) {
-				triage_result_clear(&tr);
-				goto db_error_msg;
-			}
-		} else if (store_triage_add(ing->st, ticket, res.message_id, "sentiment",
-					    tr.sentiment_label, fabs(tr.sentiment), tr.sentiment,
-					    tr.sentiment_explanation, tr.sentiment_detail) < 0) {
-			triage_result_clear(&tr);
-			goto db_error_msg;
-		}
-		triage_result_clear(&tr);
-	} else {
+	bool triaged = triage_run(ing->triage, msg->subject, headers, msg->new_text, &tr, &terr) == 0;
+	if (!triaged) {
 		log_warning("triage of ticket %lld failed: %s", (long long)ticket, terr);
+	} else if (res.new_ticket ? triage_record(ing->st, ticket, res.message_id, &tr) < 0
+				  : store_triage_add(ing->st, ticket, res.message_id, "sentiment",
+						     tr.sentiment_label, fabs(tr.sentiment),
+						     tr.sentiment, tr.sentiment_explanation,
+						     tr.sentiment_detail) < 0) {
+		triage_result_clear(&tr);
+		goto db_error_msg;
 	}
+	const char *step_error = NULL;
+	if (after_triage(ing, &res, msg, from, loop_flags, triaged ? &tr : NULL, &step_error) < 0) {
+		if (triaged)
+			triage_result_clear(&tr);
+		mime_message_free(&msg);
+		*error_r = step_error;
+		return -1;
+	}
+	if (triaged)
+		triage_result_clear(&tr);
 	ret = 0;
 out:
 	mime_message_free(&msg);

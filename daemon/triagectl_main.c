@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kb.h"
 #include "ctl.h"
 #include "log.h"
 #include "store.h"
@@ -24,6 +25,7 @@ static const struct ctl_command commands[] = {
 	{"sla", ctl_cmd_sla, "business-time deadlines and the tickets closest to breach"},
 	{"report", ctl_cmd_report, "SLA reports (text, CSV, JSON, HTML)"},
 	{"kb", ctl_cmd_kb, "import, search, list, show, remove knowledge-base articles; their statistics"},
+	{"privacy", ctl_cmd_privacy, "export, erase or purge personal data; the register of processing"},
 };
 
 void ctl_error(const char *fmt, ...)
@@ -90,6 +92,12 @@ struct store *ctl_store(struct ctl *ctl)
 	const char *error;
 	if (store_open(cfg->database, &ctl->store, &error) < 0) {
 		ctl_error("%s", error);
+		return NULL;
+	}
+	/* The knowledge base's tokenizer must be known to every connection. */
+	if (kb_register(store_db(ctl->store), &error) < 0) {
+		ctl_error("%s", error);
+		store_close(&ctl->store);
 		return NULL;
 	}
 	return ctl->store;

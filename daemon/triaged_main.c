@@ -19,6 +19,9 @@
 #include "fetcher.h"
 #include "ingest.h"
 #include "log.h"
+#include "outbox.h"
+#include "sender.h"
+#include "sla.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -54,7 +57,38 @@ struct daemon {
 	struct writer writer;
 	struct fetcher **fetchers;
 	size_t n_fetchers;
+	struct sender *sender;
 };
+
+/* Fires the SLA warnings and escalations due now (each once, in its own
+ * transaction); what fell due while the daemon was down fires at start. */
+static void fire_sla(struct daemon *d)
+{
+	struct sla_fire_stats fs = {0};
+	const char *error;
+	if (sla_fire_due(d->st, d->cfg, store_now(), 0, &fs, &error) < 0) {
+		log_error("SLA timers: %s", error);
+		return;
+	}
+	if (fs.warnings || fs.breaches || fs.escalations)
+		log_notice("SLA: %u warnings, %u breaches, %u escalations fired", fs.warnings,
+			   fs.breaches, fs.escalations);
+	if (fs.notifications || fs.webhooks_queued)
+		sender_kick(d->sender);
+}
+
+/* Milliseconds until the next SLA level is due (capped), for the poll. */
+static int sla_timeout_ms(struct daemon *d, int cap)
+{
+	int64_t when;
+	const char *error;
+	if (sla_next_wakeup(d->st, &when, &error) != 1)
+		return cap;
+	int64_t ms = (when - store_now()) * 1000;
+	if (ms < 0)
+		return 0;
+	return ms < cap ? (int)ms : cap;
+}
 
 /* --once: the fetcher's own thread is the writer. */
 static int deliver_direct(void *ctx, const char *mailbox, uint32_t uidvalidity,
@@ -191,6 +225,12 @@ static int run_once(struct daemon *d)
 			 (unsigned long long)(after.mails - before.mails));
 	}
 	stop_fetchers(d);
+	fire_sla(d);
+	const char *error;
+	if (sender_run_once(d->cfg, &error) < 0) {
+		log_error("sending: %s", error);
+		status = EXIT_UNAVAILABLE;
+	}
 	return status;
 }
 
@@ -229,6 +269,7 @@ static void reload(struct daemon *d)
 	/* Fetchers hold pointers into the config: stop them, swap, start again.
 	 * Uncommitted mail is simply fetched again after the checkpoint. */
 	stop_fetchers(d);
+	sender_stop(&d->sender);
 	writer_drain(&d->writer, false);
 	/* The triage engine reads the config (thresholds, folders): rebuilt too. */
 	struct ingest *ing;
@@ -237,6 +278,8 @@ static void reload(struct daemon *d)
 		log_error("reload refused: %s; the running configuration stays", error);
 		config_free(&fresh);
 		start_fetchers(d, deliver_queued, true);
+		if (sender_start(d->cfg, &d->sender, &error) < 0)
+			log_error("sender: %s", error);
 		sd_notify(0, "READY=1");
 		return;
 	}
@@ -245,6 +288,8 @@ static void reload(struct daemon *d)
 	config_free(&d->cfg);
 	d->cfg = fresh;
 	start_fetchers(d, deliver_queued, true);
+	if (sender_start(d->cfg, &d->sender, &error) < 0)
+		log_error("sender: %s", error);
 	log_notice("configuration reloaded from %s (%zu mailboxes)", d->config_path,
 		   d->cfg->n_mailboxes);
 	sd_notify(0, "READY=1");
@@ -265,10 +310,18 @@ static int run_daemon(struct daemon *d)
 		log_error("signalfd: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	if (start_fetchers(d, deliver_queued, true) < 0) {
+	const char *error;
+	if (sender_start(d->cfg, &d->sender, &error) < 0) {
+		log_error("sender: %s", error);
 		close(sig_fd);
 		return EXIT_FAILURE;
 	}
+	if (start_fetchers(d, deliver_queued, true) < 0) {
+		sender_stop(&d->sender);
+		close(sig_fd);
+		return EXIT_FAILURE;
+	}
+	fire_sla(d);
 	uint64_t watchdog_usec = 0;
 	bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
 	sd_notify(0, "READY=1");
@@ -287,6 +340,7 @@ static int run_daemon(struct daemon *d)
 		int timeout = watchdog ? (int)(watchdog_usec / 2000) : 30000;
 		if (timeout > 30000)
 			timeout = 30000;
+		timeout = sla_timeout_ms(d, timeout);
 		int rc = poll(pfds, 2, timeout);
 		if (rc < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -298,7 +352,10 @@ static int run_daemon(struct daemon *d)
 			if (read(d->writer.event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 				log_error("writer eventfd: %s", strerror(errno));
 			writer_drain(&d->writer, false);
+			sender_kick(d->sender);
 		}
+		if (sla_timeout_ms(d, 1) == 0)
+			fire_sla(d);
 		bool stop = false;
 		if (pfds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -331,6 +388,7 @@ static int run_daemon(struct daemon *d)
 	writer_drain(&d->writer, true);
 	stop_fetchers(d);
 	writer_drain(&d->writer, true);
+	sender_stop(&d->sender);
 	close(sig_fd);
 	log_notice("stopped");
 	return status;
@@ -395,6 +453,12 @@ int main(int argc, char **argv)
 		log_error("%s", error);
 		config_free(&d.cfg);
 		return EXIT_UNAVAILABLE;
+	}
+	if (outbox_global_init(&error) < 0) {
+		log_error("%s", error);
+		store_close(&d.st);
+		config_free(&d.cfg);
+		return EXIT_FAILURE;
 	}
 	pthread_mutex_init(&d.writer.lock, NULL);
 	pthread_cond_init(&d.writer.cond, NULL);

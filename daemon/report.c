@@ -353,7 +353,17 @@ static void pad(FILE *out, const char *s, size_t width, bool right)
 static void text_cells(const struct report *r, const struct group *g, char cells[][64])
 {
 	(void)r;
+	/* A group name may hold anything an agent typed: one line in a cell. */
 	snprintf(cells[0], 64, "%s", g->key);
+	size_t len = strlen(cells[0]);
+	if (len < strlen(g->key)) { /* cut: never in the middle of a UTF-8 sequence */
+		while (len > 0 && ((unsigned char)g->key[len] & 0xc0) == 0x80)
+			len--;
+		cells[0][len] = '\0';
+	}
+	for (char *p = cells[0]; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 	snprintf(cells[1], 64, "%lld", (long long)g->received);
 	snprintf(cells[2], 64, "%lld", (long long)g->answered);
 	snprintf(cells[3], 64, "%lld", (long long)g->resolved);

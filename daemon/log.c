@@ -30,7 +30,8 @@ bool log_verbose(void)
 	return log_is_verbose;
 }
 
-static void log_emit(int priority, const char *const *fields, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+log_emit(int priority, const char *const *fields, const char *fmt, va_list ap)
 {
 	if (priority == LOG_DEBUG && !log_is_verbose)
 		return;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -803,6 +804,32 @@ static void test_shipped_rules(void **state)
 			         cases[i].want);
 		free(got);
 	}
+
+	/* The cost of the shipped list on a 4 KiB mail (keywords are searched in
+	 * the normalised subject and body, normalised once per evaluation). */
+	struct fixture_input in;
+	base_input(&in);
+	char *body = xmalloc(4097);
+	static const char line[] = "Bonjour, ma lampe ne s'allume plus depuis hier. ";
+	for (size_t i = 0; i < 4096; i++)
+		body[i] = line[i % (sizeof(line) - 1)];
+	body[4096] = '\0';
+	in.in.text = body;
+	in.in.subject = "Lampe en panne"; /* no keyword: the body is searched too */
+	assert_int_equal(strlen(body), 4096);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 2000; i++) {
+		struct rule_decisions d;
+		assert_int_equal(rules_evaluate(cfg->rules, &in.in, &d, &error), 0);
+		assert_int_equal(d.count, 2); /* route-by-category, ack */
+		rules_decisions_clear(&d);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double us =
+	    ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3);
+	print_message("rules: shipped list on a 4 KiB mail: %.1f us per evaluation\n", us / 2000);
+	free(body);
 	config_free(&cfg);
 }
 

@@ -279,6 +279,31 @@ static const char *const migrations[] = {
 	"  key TEXT NOT NULL,"
 	"  value REAL NOT NULL,"
 	"  PRIMARY KEY (model, key)) WITHOUT ROWID;",
+	/* 6: the web console's accounts: agents with their role and password
+	 * hash, sessions (token stored hashed, CSRF token bound to it), failed
+	 * logins for the rate limit. */
+	"CREATE TABLE agents ("
+	"  id INTEGER PRIMARY KEY,"
+	"  email TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('agent','manager','admin')),"
+	"  disabled INTEGER NOT NULL DEFAULT 0,"
+	"  password_hash TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  last_login INTEGER);"
+	"CREATE TABLE sessions ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX sessions_agent ON sessions(agent_id);"
+	"CREATE INDEX sessions_last_seen ON sessions(last_seen);"
+	"CREATE TABLE login_failures ("
+	"  id INTEGER PRIMARY KEY,"
+	"  key TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX login_failures_key ON login_failures(key, at);",
 };
 
 int store_latest_version(void)

@@ -70,7 +70,58 @@ for t in json.load(sys.stdin):
     assert t["language"] in ("fr", "en", "other"), t
     assert t["sentiment_label"] in ("negative", "neutral", "positive"), t
 '
-echo "ok 1 - $samples sample mails became $(count tickets) tickets"
+# What each sample became: decoded subjects and text, charsets converted,
+# HTML turned into text without its script, attachments, quotes set apart.
+ctl tickets --json >"$work/tickets.json"
+for t in $(seq 1 $((samples - 3))); do ctl show "$t" --json; done >"$work/shows.json" 2>/dev/null || true
+/usr/bin/python3 - "$work" <<'PY' || fail "sample contents"
+import json, sys
+work = sys.argv[1]
+tickets = {t["subject"]: t for t in json.load(open(f"{work}/tickets.json"))}
+dec = json.JSONDecoder()
+text, shows, i = open(f"{work}/shows.json").read(), {}, 0
+while i < len(text):
+    while i < len(text) and text[i].isspace():
+        i += 1
+    if i >= len(text):
+        break
+    obj, i = dec.raw_decode(text, i)
+    shows[obj["subject"]] = obj
+def show(subject):
+    assert subject in shows, f"no ticket with subject {subject!r}: {sorted(shows)}"
+    return shows[subject]
+# RFC 2047 subjects in UTF-8, Windows-1252 and Latin-1, adjacent words joined.
+show("Pièces manquantes suspension Mistral")
+show("Variateur de la lampe Célestine – garantie ?")
+show("Colis abîmé à la livraison")
+show("Bon de commande signé – Hôtel Beau Rivage")
+# HTML-only: readable text, list items, no script or style text.
+html = show("Pièces manquantes suspension Mistral")["messages"][0]["full_text"]
+assert "- la rosace de plafond" in html, html
+for tag in ("<p", "<br", "<ul", "<li", "<style", "<script", "</"):
+    assert tag not in html.lower(), html
+assert "ne doit jamais" not in html and "tracking" not in html, html
+# Latin-1 and Windows-1252 bodies became UTF-8 (é, €, ’, œ).
+latin1 = show("Facture FAC-2024-0915 au nom de la societe")["messages"][0]["full_text"]
+assert "é" in latin1 and "\ufffd" not in latin1, latin1
+cp1252 = show("Variateur de la lampe Célestine – garantie ?")["messages"][0]["full_text"]
+assert "€" in cp1252 or "’" in cp1252, cp1252
+# Attachments are counted on their message.
+assert show("Invoice FAC-2024-0921 does not match our quote")["messages"][0]["attachments"] == 1
+assert show("Globe en verre casse - photo")["messages"][0]["attachments"] == 1
+# A reply: the new text without the quoted history and the signature.
+reply = [m for m in show("Double prélèvement commande CMD-2024-10517")["messages"] if m["direction"] == "in"][1]
+assert ">" not in reply["text"] and "a écrit" not in reply["text"], reply["text"]
+assert len(reply["full_text"]) > len(reply["text"])
+# Loop protection flags automatic mail.
+for t in json.load(open(f"{work}/tickets.json")):
+    pass
+auto = [s for s in shows.values() if s["subject"].startswith("Automatic reply")][0]
+assert auto["messages"][0]["loop_flags"] != 0
+bounce = [s for s in shows.values() if s["subject"].startswith("Undelivered Mail")][0]
+assert bounce["messages"][0]["loop_flags"] != 0
+PY
+echo "ok 1 - $samples sample mails became $(count tickets) tickets with the expected contents"
 
 # 2. A second pass stores nothing twice.
 "$BUILD_DIR/triaged" --once -c "$work/triaged.json" 2>>"$work/triaged.log" || fail "second pass failed"

@@ -942,12 +942,9 @@ static char *param_get(const struct content_field *f, const char *name)
 		else
 			strbuf_puts(&bytes, v);
 	}
-	bool replaced = false, unknown = false;
 	struct strbuf out;
 	strbuf_init(&out, 0);
 	decoded_append(&out, strbuf_str(&bytes), bytes.len, charset[0] ? charset : NULL);
-	(void)replaced;
-	(void)unknown;
 	strbuf_free(&bytes);
 	return strbuf_steal(&out);
 }
@@ -1643,7 +1640,7 @@ static char *part_to_utf8(struct parse_ctx *ctx, const char *bytes, size_t len, 
 	enum charset_kind kind = charset_classify(charset, name);
 	bool valid = mime_utf8_valid(bytes, len);
 	struct strbuf conv;
-	strbuf_init(&conv, ctx->lim->max_text_bytes + 4);
+	strbuf_init(&conv, ctx->lim->max_text_bytes);
 	bool replaced = false, unknown = false;
 	to_utf8_append(bytes, len, charset, &conv, &replaced, &unknown);
 	if (unknown)
@@ -1653,6 +1650,8 @@ static char *part_to_utf8(struct parse_ctx *ctx, const char *bytes, size_t len, 
 		add_warning(ctx, "8-bit %s without a charset: decoded as windows-1252", what);
 	if (replaced && !(kind == CHARSET_UNDECLARED && !valid))
 		add_warning(ctx, "invalid bytes in %s replaced by U+FFFD", what);
+	if (conv.truncated)
+		add_warning(ctx, "%s over %zu bytes once in UTF-8: cut", what, ctx->lim->max_text_bytes);
 	struct strbuf out;
 	strbuf_init(&out, 0);
 	append_normalized(&out, strbuf_str(&conv), conv.len);

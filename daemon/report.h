@@ -11,7 +11,10 @@
  * clocks closed in the period (tickets under a policy with that target);
  * met = clock met in time and closed in the period, breached = clock whose
  * due time passed within the period; backlog = created before `to` and not
- * resolved at `to`. Groups use the ticket's current queue, category,
+ * resolved at `to`; re-triaged = received and given a queue or category by
+ * an agent (events queue.set, queue_changed, category, category.set or
+ * category.corrected by agent:* or cli:*), the rest were triaged
+ * automatically; corrected = category.corrected by an agent. Groups use the ticket's current queue, category,
  * priority or assignee.
  * Ownership: report_build() returns a report freed with report_free().
  * Errors: static per thread, valid until the next call. */

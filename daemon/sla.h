@@ -10,6 +10,10 @@
  *   level 0  warning     warn_at * target
  *   level 1  breach      target
  *   level 2+k escalation k   target + escalations[k].after minutes
+ * Clock states: running, paused (live, closed_at NULL); met (reached in
+ * time), breached (reached late), stopped (ended without being reached:
+ * the ticket was resolved, or its new policy lacks the target). A live clock
+ * past its due time stays running (escalations go on) with breached_at set.
  * Each level fires once: its bit in the clock's `fired` mask is set in the
  * same transaction as its audit event (actor "sla:POLICY"), so restarts
  * neither repeat nor lose one, and what fell due while the daemon was down
@@ -18,6 +22,13 @@
  * Transactions: the sla_on_* hooks run inside the caller's transaction and
  * begin none. sla_fire_due() and sla_send_webhooks() begin their own (one per
  * clock, one per delivery).
+ *
+ * Escalation levels of a clock are those of its policy by position: after a
+ * policy change, levels already fired stay fired. raise_priority does not
+ * choose the policy again (that would move the clock under its own feet).
+ * Notifications are damped per ticket and channel ("mail:ADDR",
+ * "webhook:NAME"): within sla.dedupe_minutes of the last one, the event is
+ * recorded with "deduplicated": true and nothing is sent.
  *
  * Webhooks never block the caller of sla_fire_due(): it only queues them in
  * the sla_webhooks table; sla_send_webhooks() (a worker thread with its own

@@ -70,7 +70,8 @@ int store_sla_webhook_result(struct store *st, int64_t id, bool sent, bool give_
 int store_sla_webhook_counts(struct store *st, int64_t *queued_r, int64_t *sent_r,
 			     int64_t *failed_r);
 
-/* Live clocks due before until, with their ticket: rows as in sla.h. */
+/* Running clocks due before until, with their ticket, in the order of the
+ * tickets' next_due then the clock's due time: rows as in sla.h. */
 typedef int store_sla_due_cb(int64_t ticket_id, const char *subject, const char *queue,
 			     const char *priority, const char *policy, const char *target,
 			     int64_t due, bool paused, bool breached, void *ctx);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,6 +489,102 @@ static void test_webhook_retries_then_fails(void **state)
 	assert_int_equal(sla_next_wakeup(f->st, &when, &error), 0);
 }
 
+/* A one-shot HTTP server on the loopback that keeps the body it receives. */
+static const char webhook_server[] =
+	"import http.server, os, sys\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    def do_POST(self):\n"
+	"        body = self.rfile.read(int(self.headers['Content-Length']))\n"
+	"        ok = self.headers.get('Content-Type') == 'application/json'\n"
+	"        open(sys.argv[1] + '.tmp', 'wb').write(body if ok else b'bad content type')\n"
+	"        os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+	"        self.send_response(204)\n"
+	"        self.end_headers()\n"
+	"    def log_message(self, *args):\n"
+	"        pass\n"
+	"s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+	"s.timeout = 30\n"
+	"open(sys.argv[2] + '.tmp', 'w').write(str(s.server_address[1]))\n"
+	"os.rename(sys.argv[2] + '.tmp', sys.argv[2])\n"
+	"s.handle_request()\n";
+
+static char *read_file(const char *path, unsigned wait_ms)
+{
+	for (unsigned waited = 0;; waited += 10) {
+		FILE *fp = fopen(path, "r");
+		if (fp != NULL) {
+			char *buf = xcalloc(1, 65536);
+			size_t n = fread(buf, 1, 65535, fp);
+			buf[n] = '\0';
+			fclose(fp);
+			return buf;
+		}
+		if (waited >= wait_ms)
+			return NULL;
+		usleep(10000); /* waiting for the helper process, not for a clock */
+	}
+}
+
+static void test_webhook_delivered(void **state)
+{
+	struct fixture *f = *state;
+	char *script = xasprintf("%s/server.py", f->dir);
+	char *body_path = xasprintf("%s/body.json", f->dir);
+	char *port_path = xasprintf("%s/port", f->dir);
+	FILE *fp = fopen(script, "w");
+	assert_non_null(fp);
+	fputs(webhook_server, fp);
+	fclose(fp);
+	char *cmd = xasprintf("/usr/bin/python3 '%s' '%s' '%s' &", script, body_path, port_path);
+	assert_int_equal(system(cmd), 0);
+	char *port = read_file(port_path, 10000);
+	assert_non_null(port);
+	int64_t port_number;
+	char *end;
+	port_number = strtoll(port, &end, 10);
+	assert_true(*end == '\0' && port_number > 0 && port_number < 65536);
+	config_free(&f->cfg);
+	char *text = xasprintf(BASE_CONFIG, f->dir, (int)port_number);
+	f->cfg = load_config(f->dir, text);
+
+	store_set_fake_now(T("2026-03-02T10:00:00+01:00"));
+	int64_t id = create_ticket(f, "complaint", PRIORITY_HIGH);
+	struct sla_fire_stats s = fire(f, T("2026-03-02T13:00:00+01:00"));
+	assert_int_equal(s.webhooks_queued, 1);
+	struct sla_send_stats sent;
+	const char *error = NULL;
+	assert_int_equal(sla_send_webhooks(f->st, f->cfg, T("2026-03-02T13:00:00+01:00"), 0, &sent,
+					   &error), 0);
+	assert_int_equal(sent.sent, 1);
+	char *body = read_file(body_path, 10000);
+	assert_non_null(body);
+	cJSON *o = cJSON_Parse(body);
+	assert_non_null(o);
+	const cJSON *ticket = cJSON_GetObjectItemCaseSensitive(o, "ticket");
+	assert_int_equal((int64_t)cJSON_GetObjectItemCaseSensitive(ticket, "id")->valuedouble, id);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(ticket, "queue")->valuestring,
+			    "complaint");
+	const cJSON *event = cJSON_GetObjectItemCaseSensitive(o, "event");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(event, "kind")->valuestring,
+			    "sla.escalation");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(event, "actor")->valuestring,
+			    "sla:urgent");
+	assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(o, "reason")->valuestring,
+			       "first_response breached 120 business minutes ago"));
+	cJSON_Delete(o);
+	int64_t queued, delivered, failed;
+	assert_int_equal(store_sla_webhook_counts(f->st, &queued, &delivered, &failed), 0);
+	assert_int_equal(delivered, 1);
+	assert_int_equal(queued + failed, 0);
+	free(body);
+	free(text);
+	free(port);
+	free(cmd);
+	free(script);
+	free(body_path);
+	free(port_path);
+}
+
 /* ---- config errors ---- */
 
 static char *config_errors(const char *dir, const char *sla)
@@ -599,6 +696,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resolve_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_change_keeps_consumed_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_webhook_retries_then_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_delivered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -566,7 +566,7 @@ static struct rule_decision *decision_add(struct rule_decisions *out, const stru
 	    .value = a->value != NULL ? xstrdup(a->value) : NULL,
 	    .level = a->level,
 	    .matched = xstrdup(matched),
-	    .values_json = xstrdup(values_json),
+	    .values_json = xstrdup(values_json != NULL ? values_json : "{}"),
 	};
 	return d;
 }
@@ -641,8 +641,6 @@ int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
 	out->message_id = in->message_id;
 	out->trigger = in->trigger;
 	out->loop_flags = in->loop_flags;
-	if (in->triage != NULL)
-		snprintf(out->language, sizeof(out->language), "%s", in->triage->language);
 	if (rc == NULL)
 		return 0;
 

@@ -164,7 +164,6 @@ struct rule_decisions {
 	int64_t message_id;
 	enum rule_trigger trigger;
 	unsigned loop_flags;
-	char language[8];
 };
 
 /* Evaluates the rules in order for one event. Each rule whose "on" includes

@@ -793,6 +793,9 @@ static void test_shipped_rules(void **state)
 	    {"subject=Re: order;text=Still nothing.;sentiment=-0.8;loop=1",
 	     "very-negative:priority=high;very-negative:tag=unhappy;route-by-category:queue="
 	     "billing"},
+	    /* Already urgent: no rule lowers it to high. */
+	    {"priority=urgent;sentiment=-0.9",
+	     "route-by-category:queue=billing;ack:reply_template=ack-fr"},
 	    /* A customer's follow-up: priority only, no re-routing, no acknowledgement. */
 	    {"trigger=customer_message;text=J'ai contacté mon avocat.;subject=Re: facture",
 	     "urgent-words:priority=high;urgent-words:tag=urgent-words"},

@@ -632,12 +632,14 @@ static void decide(struct eval *e, struct rule_decisions *out, const struct rule
 int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
                    struct rule_decisions *out, const char **error_r)
 {
+	/* Reset first, so that clearing *out is always safe for the caller. */
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
 	if (in == NULL || out == NULL ||
 	    (in->trigger != RULE_ON_NEW_TICKET && in->trigger != RULE_ON_CUSTOMER_MESSAGE)) {
 		*error_r = "rules_evaluate: no input or an unknown trigger";
 		return -1;
 	}
-	memset(out, 0, sizeof(*out));
 	out->message_id = in->message_id;
 	out->trigger = in->trigger;
 	out->loop_flags = in->loop_flags;

@@ -170,7 +170,8 @@ struct rule_decisions {
  * the trigger and whose condition holds fires once; its actions are decided
  * in order, and later rules see their effect (a queue set by one rule is the
  * "queue" the next one tests). A "stop" action ends the evaluation. rc may be
- * NULL (no rules). *out is reset first; free it with rules_decisions_clear().
+ * NULL (no rules). *out is reset first, even on error: rules_decisions_clear()
+ * is always safe on it.
  * Returns 0, or -1 when the input cannot be read (invalid arguments). */
 int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
                    struct rule_decisions *out, const char **error_r);

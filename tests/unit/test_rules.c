@@ -531,8 +531,11 @@ static void test_skip_reasons(void **state)
 	base_input(&f);
 	f.in.trigger = 0;
 	const char *error = NULL;
+	memset(&d, 0xa5, sizeof(d)); /* as an uninitialised variable would be */
 	assert_int_equal(rules_evaluate(cfg->rules, &f.in, &d, &error), -1);
 	assert_non_null(error);
+	assert_int_equal(d.count, 0);
+	rules_decisions_clear(&d); /* safe after an error */
 	/* NULL rules: no decisions. */
 	f.in.trigger = RULE_ON_NEW_TICKET;
 	assert_int_equal(rules_evaluate(NULL, &f.in, &d, &error), 0);

@@ -863,7 +863,7 @@ struct config *config_default(const char *database)
 	return cfg;
 }
 
-static void mailbox_free(struct cfg_mailbox *mb)
+void config_mailbox_clear(struct cfg_mailbox *mb)
 {
 	free(mb->name);
 	free(mb->host);
@@ -876,13 +876,50 @@ static void mailbox_free(struct cfg_mailbox *mb)
 	free(mb->queue);
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+void config_mailbox_copy(struct cfg_mailbox *dst, const struct cfg_mailbox *src)
+{
+	*dst = *src;
+	dst->name = dup_or_null(src->name);
+	dst->host = dup_or_null(src->host);
+	dst->tls_ca_file = dup_or_null(src->tls_ca_file);
+	dst->user = dup_or_null(src->user);
+	dst->password_file = dup_or_null(src->password_file);
+	dst->password_env = dup_or_null(src->password_env);
+	dst->folder = dup_or_null(src->folder);
+	dst->after_folder = dup_or_null(src->after_folder);
+	dst->queue = dup_or_null(src->queue);
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+bool config_mailbox_equal(const struct cfg_mailbox *a, const struct cfg_mailbox *b)
+{
+	return same_string(a->name, b->name) && same_string(a->host, b->host) &&
+	       a->port == b->port && a->tls == b->tls && a->tls_verify == b->tls_verify &&
+	       same_string(a->tls_ca_file, b->tls_ca_file) && same_string(a->user, b->user) &&
+	       same_string(a->password_file, b->password_file) &&
+	       same_string(a->password_env, b->password_env) && same_string(a->folder, b->folder) &&
+	       a->after == b->after && same_string(a->after_folder, b->after_folder) &&
+	       a->idle == b->idle && a->poll_seconds == b->poll_seconds &&
+	       a->timeout_seconds == b->timeout_seconds && same_string(a->queue, b->queue) &&
+	       a->auto_ack == b->auto_ack && a->max_attachment_bytes == b->max_attachment_bytes;
+}
+
 void config_free(struct config **cfgp)
 {
 	struct config *cfg = *cfgp;
 	if (cfg == NULL)
 		return;
 	for (size_t i = 0; i < cfg->n_mailboxes; i++)
-		mailbox_free(&cfg->mailboxes[i]);
+		config_mailbox_clear(&cfg->mailboxes[i]);
 	free(cfg->mailboxes);
 	for (size_t i = 0; i < cfg->n_queues; i++) {
 		free(cfg->queues[i].name);

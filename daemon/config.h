@@ -141,6 +141,12 @@ struct config *config_default(const char *database);
 void config_free(struct config **cfg);
 void cfg_errors_free(struct cfg_errors *errors);
 
+/* A mailbox's settings as an owned copy (fetchers outlive a reload), its
+ * release, and whether two mailboxes are configured the same. */
+void config_mailbox_copy(struct cfg_mailbox *dst, const struct cfg_mailbox *src);
+void config_mailbox_clear(struct cfg_mailbox *mb);
+bool config_mailbox_equal(const struct cfg_mailbox *a, const struct cfg_mailbox *b);
+
 const struct cfg_queue *config_queue(const struct config *cfg, const char *name);
 const struct cfg_mailbox *config_mailbox(const struct config *cfg, const char *name);
 const struct cfg_calendar *config_calendar(const struct config *cfg, const char *name);

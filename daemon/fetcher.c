@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -29,6 +30,7 @@
 #define IDLE_MAX_MS (28 * 60 * 1000)
 
 struct fetcher {
+	struct cfg_mailbox mb_copy; /* owned: the fetcher may outlive a reloaded config */
 	const struct cfg_mailbox *mb;
 	char *database;
 	struct store *st; /* read-only use: the checkpoint */
@@ -73,7 +75,8 @@ int fetcher_new(const struct cfg_mailbox *mb, const char *database, fetcher_deli
 		void *ctx, struct fetcher **f_r, const char **error_r)
 {
 	struct fetcher *f = xcalloc(1, sizeof(*f));
-	f->mb = mb;
+	config_mailbox_copy(&f->mb_copy, mb);
+	f->mb = &f->mb_copy;
 	f->database = xstrdup(database);
 	f->deliver = deliver;
 	f->ctx = ctx;
@@ -101,6 +104,7 @@ void fetcher_free(struct fetcher **fp)
 	if (f->stop_fd >= 0)
 		close(f->stop_fd);
 	store_close(&f->st);
+	config_mailbox_clear(&f->mb_copy);
 	free(f->database);
 	free(f->last_error);
 	free(f);
@@ -110,6 +114,11 @@ void fetcher_free(struct fetcher **fp)
 const char *fetcher_name(const struct fetcher *f)
 {
 	return f->mb->name;
+}
+
+const struct cfg_mailbox *fetcher_mailbox(const struct fetcher *f)
+{
+	return f->mb;
 }
 
 void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *stats_r)
@@ -318,13 +327,35 @@ int fetcher_start(struct fetcher *f, const char **error_r)
 	return 0;
 }
 
-void fetcher_stop(struct fetcher *f)
+void fetcher_request_stop(struct fetcher *f)
+{
+	uint64_t one = 1;
+	if (f->running && write(f->stop_fd, &one, sizeof(one)) < 0)
+		log_error("mailbox %s: cannot signal the thread to stop", f->mb->name);
+}
+
+bool fetcher_join(struct fetcher *f, int timeout_ms)
 {
 	if (!f->running)
-		return;
-	uint64_t one = 1;
-	if (write(f->stop_fd, &one, sizeof(one)) < 0)
-		log_error("mailbox %s: cannot signal the thread to stop", f->mb->name);
-	pthread_join(f->thread, NULL);
+		return true;
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(f->thread, NULL, &deadline) != 0)
+		return false;
+	f->running = false;
+	return true;
+}
+
+void fetcher_stop(struct fetcher *f)
+{
+	fetcher_request_stop(f);
+	if (f->running)
+		pthread_join(f->thread, NULL);
 	f->running = false;
 }

@@ -4,8 +4,8 @@
  * has committed. In the daemon each fetcher is a thread that reconnects with
  * exponential backoff and jitter and waits with IDLE or polling; for
  * `triaged --once` a pass runs in the caller's thread.
- * Ownership: the caller owns fetchers (fetcher_free); the config and the
- * delivery callback's context must outlive them. */
+ * Ownership: the caller owns fetchers (fetcher_free); a fetcher keeps its
+ * own copy of the mailbox settings; the delivery context must outlive it. */
 #ifndef TRIAGED_FETCHER_H
 #define TRIAGED_FETCHER_H
 
@@ -39,10 +39,17 @@ int fetcher_run_once(struct fetcher *f, const char **error_r);
 
 /* The daemon's mode: a thread that runs until fetcher_stop(). */
 int fetcher_start(struct fetcher *f, const char **error_r);
-/* Asks the thread to finish its batch, log out and end; then joins it. */
+/* Asks the thread to finish its batch, log out and end; then joins it. The
+ * thread may be waiting for the writer to commit a batch: a writer that stops
+ * fetchers must keep draining, with fetcher_request_stop + fetcher_join. */
 void fetcher_stop(struct fetcher *f);
+void fetcher_request_stop(struct fetcher *f);
+/* true when the thread has ended within timeout_ms (then it is joined). */
+bool fetcher_join(struct fetcher *f, int timeout_ms);
 
 void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *stats_r);
 const char *fetcher_name(const struct fetcher *f);
+/* The fetcher's own copy of its mailbox's settings. */
+const struct cfg_mailbox *fetcher_mailbox(const struct fetcher *f);
 
 #endif

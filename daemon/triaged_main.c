@@ -179,7 +179,8 @@ static int load_config(const char *path, struct config **cfg_r)
 static void stop_fetchers(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_fetchers; i++)
-		fetcher_stop(d->fetchers[i]);
+		if (d->fetchers[i] != NULL)
+			fetcher_stop(d->fetchers[i]);
 	for (size_t i = 0; i < d->n_fetchers; i++)
 		fetcher_free(&d->fetchers[i]);
 	free(d->fetchers);
@@ -239,6 +240,8 @@ static void notify_status(struct daemon *d)
 	size_t connected = 0;
 	for (size_t i = 0; i < d->n_fetchers; i++) {
 		struct fetcher_stats s;
+		if (d->fetchers[i] == NULL)
+			continue;
 		fetcher_get_stats(d->fetchers[i], &s);
 		connected += s.connected;
 	}
@@ -249,11 +252,31 @@ static void notify_status(struct daemon *d)
 		   connected, d->n_fetchers, (unsigned long long)created);
 }
 
-/* SIGHUP: the new config is validated first; a bad one changes nothing. */
+/* Stops fetchers while the writer keeps committing what they hand over (a
+ * fetcher may be waiting for its batch to commit). */
+static void stop_fetchers_draining(struct daemon *d, struct fetcher **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] != NULL)
+			fetcher_request_stop(list[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (list[i] == NULL)
+			continue;
+		while (!fetcher_join(list[i], 50))
+			writer_drain(&d->writer, false);
+		fetcher_free(&list[i]);
+	}
+	writer_drain(&d->writer, false);
+}
+
+/* SIGHUP: the new config is validated first; a bad one changes nothing. A
+ * good one is applied without dropping mail: mailboxes added, removed or
+ * changed are (re)connected, the others keep running untouched. */
 static void reload(struct daemon *d)
 {
 	sd_notify(0, "RELOADING=1");
 	struct config *fresh;
+	const char *error;
 	if (load_config(d->config_path, &fresh) < 0) {
 		log_error("reload refused: %s has errors; the running configuration stays",
 			  d->config_path);
@@ -266,32 +289,51 @@ static void reload(struct daemon *d)
 		sd_notify(0, "READY=1");
 		return;
 	}
-	/* Fetchers hold pointers into the config: stop them, swap, start again.
-	 * Uncommitted mail is simply fetched again after the checkpoint. */
-	stop_fetchers(d);
-	sender_stop(&d->sender);
-	writer_drain(&d->writer, false);
-	/* The triage engine reads the config (thresholds, folders): rebuilt too. */
+	/* The triage engine reads the config (thresholds, folders): built anew. */
 	struct ingest *ing;
-	const char *error;
 	if (ingest_open(d->st, fresh, &ing, &error) < 0) {
 		log_error("reload refused: %s; the running configuration stays", error);
 		config_free(&fresh);
-		start_fetchers(d, deliver_queued, true);
-		if (sender_start(d->cfg, &d->sender, &error) < 0)
-			log_error("sender: %s", error);
 		sd_notify(0, "READY=1");
 		return;
 	}
+	sender_stop(&d->sender);
+	struct fetcher **kept = xcalloc(fresh->n_mailboxes ? fresh->n_mailboxes : 1, sizeof(*kept));
+	size_t unchanged = 0, started = 0, stopped = 0;
+	for (size_t i = 0; i < fresh->n_mailboxes; i++)
+		for (size_t j = 0; j < d->n_fetchers; j++)
+			if (d->fetchers[j] != NULL &&
+			    config_mailbox_equal(fetcher_mailbox(d->fetchers[j]), &fresh->mailboxes[i])) {
+				kept[i] = d->fetchers[j];
+				d->fetchers[j] = NULL;
+				unchanged++;
+				break;
+			}
+	for (size_t j = 0; j < d->n_fetchers; j++)
+		stopped += d->fetchers[j] != NULL;
+	stop_fetchers_draining(d, d->fetchers, d->n_fetchers);
+	free(d->fetchers);
 	ingest_free(&d->writer.ing);
 	d->writer.ing = ing;
 	config_free(&d->cfg);
 	d->cfg = fresh;
-	start_fetchers(d, deliver_queued, true);
+	d->fetchers = kept;
+	d->n_fetchers = fresh->n_mailboxes;
+	for (size_t i = 0; i < fresh->n_mailboxes; i++) {
+		if (kept[i] != NULL)
+			continue;
+		if (fetcher_new(&fresh->mailboxes[i], fresh->database, deliver_queued, &d->writer,
+				&kept[i], &error) < 0 ||
+		    fetcher_start(kept[i], &error) < 0) {
+			log_error("mailbox %s: %s", fresh->mailboxes[i].name, error);
+			continue;
+		}
+		started++;
+	}
 	if (sender_start(d->cfg, &d->sender, &error) < 0)
 		log_error("sender: %s", error);
-	log_notice("configuration reloaded from %s (%zu mailboxes)", d->config_path,
-		   d->cfg->n_mailboxes);
+	log_notice("configuration reloaded from %s: %zu mailboxes unchanged, %zu (re)started, "
+		   "%zu stopped", d->config_path, unchanged, started, stopped);
 	sd_notify(0, "READY=1");
 }
 

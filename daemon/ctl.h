@@ -58,5 +58,6 @@ int ctl_cmd_sla(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_report(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_kb(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_privacy(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_agent(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct ctl_command commands[] = {
 	{"report", ctl_cmd_report, "SLA reports (text, CSV, JSON, HTML)"},
 	{"kb", ctl_cmd_kb, "import, search, list, show, remove knowledge-base articles; their statistics"},
 	{"privacy", ctl_cmd_privacy, "export, erase or purge personal data; the register of processing"},
+	{"agent", ctl_cmd_agent, "web console accounts: add, list, disable, passwd"},
 };
 
 void ctl_error(const char *fmt, ...)

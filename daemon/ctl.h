@@ -58,6 +58,10 @@ int ctl_cmd_sla(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_report(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_kb(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_privacy(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_model(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_agent(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@
 #include "feat.h"
 #include "fileio.h"
 #include "log.h"
+#include "mime.h"
 #include "nb.h"
 #include "parse.h"
 #include "senti.h"
@@ -307,7 +308,7 @@ static int seed_from_tsv(struct triage *tr, struct nb_model *model, const char *
 	return ret;
 }
 
-static unsigned spam_flags(void)
+unsigned triage_spam_flags(void)
 {
 	/* Spam lives in function words and whole tokens as much as in topics. */
 	return FEAT_NO_STEM | FEAT_KEEP_STOPWORDS;
@@ -467,7 +468,7 @@ int triage_open(struct store *st, const struct config *cfg, struct triage **tr_r
 	    load_lexicon(cfg, "en", &tr->senti_en, error_r) < 0 ||
 	    feat_ctx_new(fr, fr_len, en, en_len, &tr->feat, error_r) < 0 ||
 	    load_or_seed(tr, st, MODEL_CATEGORY, &tr->category, "categories.tsv", 0, error_r) < 0 ||
-	    load_or_seed(tr, st, MODEL_SPAM, &tr->spam, "spam.tsv", spam_flags(), error_r) < 0) {
+	    load_or_seed(tr, st, MODEL_SPAM, &tr->spam, "spam.tsv", triage_spam_flags(), error_r) < 0) {
 		triage_free(&tr);
 		return -1;
 	}
@@ -554,10 +555,10 @@ int triage_run(struct triage *tr, const char *subject, const char *headers, cons
 	/* Spam looks at the headers too: relays and senders tell a lot. */
 	if (headers != NULL) {
 		if (feat_extract_mail(tr->feat, headers, strlen(headers), text, strlen(text),
-				      spam_flags(), &spam_bag, error_r) < 0)
+				      triage_spam_flags(), &spam_bag, error_r) < 0)
 			goto out;
 	} else if (feat_extract(tr->feat, subject, strlen(subject), text, strlen(text),
-				spam_flags(), &spam_bag, error_r) < 0) {
+				triage_spam_flags(), &spam_bag, error_r) < 0) {
 		goto out;
 	}
 	snprintf(res.language, sizeof(res.language), "%s", lang_code(feat_bag_lang(bag)));
@@ -595,6 +596,22 @@ out:
 	feat_bag_free(&bag);
 	feat_bag_free(&spam_bag);
 	return ret;
+}
+
+char *triage_mail_headers(const struct mime_message *msg)
+{
+	struct strbuf sb;
+	strbuf_init(&sb, 64 * 1024);
+	for (size_t i = 0; i < msg->n_headers; i++)
+		strbuf_printf(&sb, "%s: %s\n", msg->headers[i].name, msg->headers[i].value);
+	return strbuf_steal(&sb);
+}
+
+int triage_run_mail(struct triage *tr, const struct mime_message *msg,
+		    struct triage_result *res_r, const char **error_r)
+{
+	_cleanup_free_ char *headers = triage_mail_headers(msg);
+	return triage_run(tr, msg->subject, headers, msg->new_text, res_r, error_r);
 }
 
 int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct config;
+struct mime_message;
 struct store;
 struct triage;
 
@@ -45,6 +46,16 @@ void triage_free(struct triage **tr);
 int triage_run(struct triage *tr, const char *subject, const char *headers, const char *text,
 	       struct triage_result *res_r, const char **error_r);
 void triage_result_clear(struct triage_result *res);
+/* Same on a parsed mail: its subject, decoded header fields (as
+ * triage_mail_headers gives them) and new text. */
+int triage_run_mail(struct triage *tr, const struct mime_message *msg,
+		    struct triage_result *res_r, const char **error_r);
+/* The top header fields of msg, RFC 2047 decoded, one "Name: value" per
+ * line (at most 64 KiB): what the spam model reads of the envelope. The
+ * caller frees it. */
+char *triage_mail_headers(const struct mime_message *msg);
+/* The feature flags (feat.h) of the spam model. */
+unsigned triage_spam_flags(void);
 
 /* Writes the decisions as triage rows of the ticket and onto the ticket. */
 int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,

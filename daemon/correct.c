@@ -1,0 +1,120 @@
+/* Agent corrections of the triage (see correct.h): the category, learned by
+ * the model at once and audited. */
+#include "correct.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "actions.h"
+#include "config.h"
+#include "store.h"
+#include "triage.h"
+#include "xalloc.h"
+
+static __thread char error_buf[512];
+
+static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *set_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+	va_end(ap);
+	return error_buf;
+}
+
+void correct_result_clear(struct correct_result *res)
+{
+	free(res->old_category);
+	free(res->old_queue);
+	free(res->new_queue);
+	memset(res, 0, sizeof(*res));
+}
+
+/* Only the model's labels: a typo must not become a new category that the
+ * model then learns and proposes. */
+static bool known_category(const struct triage *tr, const char *category)
+{
+	const char **labels;
+	size_t n = triage_category_labels(tr, &labels);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(labels[i], category) == 0)
+			return true;
+	return false;
+}
+
+int correct_category(struct store *st, const struct config *cfg, struct triage *tr,
+		     const char *agent, int64_t ticket_id, const char *category,
+		     struct correct_result *res_r, const char **error_r)
+{
+	if (!action_agent_valid(agent)) {
+		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
+		return -1;
+	}
+	if (category == NULL || !known_category(tr, category)) {
+		*error_r = set_error("unknown category \"%s\"", category ? category : "");
+		return -1;
+	}
+	if (store_begin(st) < 0) {
+		*error_r = set_error("store: %s", store_error(st));
+		return -1;
+	}
+	struct ticket t;
+	int found = store_ticket_get(st, ticket_id, &t);
+	if (found <= 0) {
+		*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
+				      : set_error("store: %s", store_error(st));
+		store_rollback(st);
+		return found == 0 ? ACTION_NOT_FOUND : -1;
+	}
+	bool move = cfg != NULL && config_queue(cfg, category) != NULL &&
+		    (t.queue == NULL || strcmp(t.queue, category) != 0);
+	const char *learn_error = NULL;
+	if (store_ticket_set_triage(st, ticket_id, t.language, category, 1.0, t.spam, t.spam_score,
+				    t.sentiment, t.sentiment_label) < 0 ||
+	    (move && store_ticket_set_queue(st, ticket_id, category) < 0))
+		goto store_failed;
+	if (triage_learn(tr, st, ticket_id, category, &learn_error) < 0) {
+		*error_r = set_error("learning the correction: %s", learn_error);
+		goto failed;
+	}
+	cJSON *o = cJSON_CreateObject();
+	if (t.category != NULL)
+		cJSON_AddStringToObject(o, "from", t.category);
+	else
+		cJSON_AddNullToObject(o, "from");
+	cJSON_AddStringToObject(o, "to", category);
+	cJSON_AddNumberToObject(o, "old_confidence", t.category_confidence);
+	if (move) {
+		cJSON_AddStringToObject(o, "queue_from", t.queue ? t.queue : "");
+		cJSON_AddStringToObject(o, "queue_to", category);
+	}
+	cJSON_AddBoolToObject(o, "learned", true);
+	char *detail = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	int rc = store_event_add(st, ticket_id, agent, "category.corrected", detail);
+	cJSON_free(detail);
+	if (rc < 0 || store_commit(st) < 0)
+		goto store_failed;
+	if (res_r != NULL) {
+		*res_r = (struct correct_result){
+		    .old_category = t.category ? xstrdup(t.category) : NULL,
+		    .old_confidence = t.category_confidence,
+		    .old_queue = t.queue ? xstrdup(t.queue) : NULL,
+		    .new_queue = move ? xstrdup(category) : NULL,
+		};
+	}
+	ticket_clear(&t);
+	return 0;
+store_failed:
+	*error_r = set_error("store: %s", store_error(st));
+failed:
+	/* triage_learn keeps memory equal to the store up to its own failure;
+	 * a failed commit after it leaves the model ahead of the store until
+	 * the next start, which reloads the stored counts. */
+	store_rollback(st);
+	ticket_clear(&t);
+	return -1;
+}

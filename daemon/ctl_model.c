@@ -1,0 +1,1027 @@
+/* triagectl classify, sentiment, recategorize and model train|predict|eval:
+ * the triage seen from the command line, and the classifier trained and
+ * measured on labelled raw mail outside the daemon. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actions.h"
+#include "config.h"
+#include "correct.h"
+#include "ctl.h"
+#include "feat.h"
+#include "fileio.h"
+#include "lang.h"
+#include "mime.h"
+#include "nb.h"
+#include "parse.h"
+#include "senti.h"
+#include "store.h"
+#include "strbuf.h"
+#include "triage.h"
+#include "xalloc.h"
+
+#define MAIL_MAX (64u << 20)        /* one mail read from stdin or a file */
+#define TSV_MAX (256u << 20)        /* a labels / list file */
+#define TSV_LINE_MAX 4096           /* one line of it */
+#define SENTI_LINE_MAX (1u << 20)   /* one line of `sentiment` input */
+#define MODEL_FILE_MAX (1u << 30)
+#define RESOURCE_MAX (8u << 20)
+#define FOLDS_MAX 100
+#define CALIBRATION_MIN 10 /* held-out mails below which the default temperature stays */
+
+/* ---- shared helpers ---- */
+
+static void print_json(cJSON *json)
+{
+	char *text = cJSON_Print(json);
+	puts(text);
+	cJSON_free(text);
+	cJSON_Delete(json);
+}
+
+static void print_json_line(cJSON *json)
+{
+	char *text = cJSON_PrintUnformatted(json);
+	puts(text);
+	cJSON_free(text);
+	cJSON_Delete(json);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Adds a JSON text as parsed JSON (null when absent or unreadable). */
+static void add_raw_json(cJSON *o, const char *key, const char *json)
+{
+	cJSON *v = json ? cJSON_Parse(json) : NULL;
+	cJSON_AddItemToObject(o, key, v ? v : cJSON_CreateNull());
+}
+
+static int read_stdin_all(struct strbuf *sb, size_t limit)
+{
+	strbuf_init(sb, limit);
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) > 0)
+		if (strbuf_append(sb, chunk, (size_t)n) < 0)
+			break;
+	return n < 0 ? -1 : 0;
+}
+
+/* The model commands need the nlp section only: a configuration when one
+ * is given (-c, $TRIAGED_CONFIG, --db, /etc), the defaults otherwise. */
+static struct config *model_config(struct ctl *ctl)
+{
+	if (ctl->config_path != NULL || ctl->db_path != NULL || getenv("TRIAGED_CONFIG") != NULL ||
+	    access(TRIAGED_SYSCONFDIR "/triaged.json", R_OK) == 0)
+		return ctl_config(ctl);
+	if (ctl->cfg == NULL)
+		ctl->cfg = config_default(":memory:");
+	return ctl->cfg;
+}
+
+static struct feat_ctx *open_feat(const struct config *cfg)
+{
+	_cleanup_free_ char *fr_path = xasprintf("%s/fr.txt", cfg->nlp.stopwords_dir);
+	_cleanup_free_ char *en_path = xasprintf("%s/en.txt", cfg->nlp.stopwords_dir);
+	_cleanup_free_ char *fr = NULL, *en = NULL;
+	size_t fr_len = 0, en_len = 0;
+	const char *e;
+	struct feat_ctx *ctx;
+	if (file_read_all(fr_path, RESOURCE_MAX, &fr, &fr_len, &e) < 0 ||
+	    file_read_all(en_path, RESOURCE_MAX, &en, &en_len, &e) < 0) {
+		ctl_error("stop words in %s: %s", cfg->nlp.stopwords_dir, e);
+		return NULL;
+	}
+	if (feat_ctx_new(fr, fr_len, en, en_len, &ctx, &e) < 0) {
+		ctl_error("%s", e);
+		return NULL;
+	}
+	return ctx;
+}
+
+static struct senti_lexicon *open_lexicon(const struct config *cfg, const char *lang)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s.tsv", cfg->nlp.lexicon_dir, lang);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	const char *e;
+	if (file_read_all(path, RESOURCE_MAX, &data, &len, &e) < 0) {
+		ctl_error("sentiment lexicon %s: %s", path, e);
+		return NULL;
+	}
+	struct senti_lexicon *lex = senti_lexicon_new();
+	if (senti_lexicon_load(lex, data, len, &e) < 0) {
+		ctl_error("sentiment lexicon %s: %s", path, e);
+		senti_lexicon_free(&lex);
+	}
+	return lex;
+}
+
+/* ---- triagectl classify ---- */
+
+static void print_classification(const struct triage_result *r, double threshold)
+{
+	printf("language:  %s (confidence %.2f)\n", r->language, r->language_confidence);
+	if (r->category != NULL) {
+		printf("category:  %s (confidence %.2f, runner-up %s)%s\n", r->category,
+		       r->category_confidence, r->category_runner_up ? r->category_runner_up : "-",
+		       r->low_confidence ? ", below the confidence threshold: a human decides" : "");
+		printf("           %s\n", r->category_explanation);
+	} else {
+		printf("category:  none (the model has fewer than two categories)\n");
+	}
+	if (r->spam_explanation != NULL) {
+		printf("spam:      %s (probability %.3f, threshold %.2f)\n", r->spam ? "yes" : "no",
+		       r->spam_probability, threshold);
+		printf("           %s\n", r->spam_explanation);
+	}
+	printf("sentiment: %s (%+.2f)\n", r->sentiment_label, r->sentiment);
+	printf("           %s\n", r->sentiment_explanation);
+}
+
+static cJSON *classification_json(const struct triage_result *r, double threshold)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *l = cJSON_AddObjectToObject(o, "language");
+	cJSON_AddStringToObject(l, "code", r->language);
+	cJSON_AddNumberToObject(l, "confidence", r->language_confidence);
+	if (r->category != NULL) {
+		cJSON *c = cJSON_AddObjectToObject(o, "category");
+		cJSON_AddStringToObject(c, "label", r->category);
+		cJSON_AddNumberToObject(c, "confidence", r->category_confidence);
+		cJSON_AddStringToObject(c, "runner_up", r->category_runner_up);
+		cJSON_AddBoolToObject(c, "low_confidence", r->low_confidence);
+		cJSON_AddStringToObject(c, "explanation", r->category_explanation);
+		add_raw_json(c, "detail", r->category_detail);
+	} else {
+		cJSON_AddNullToObject(o, "category");
+	}
+	if (r->spam_explanation != NULL) {
+		cJSON *s = cJSON_AddObjectToObject(o, "spam");
+		cJSON_AddBoolToObject(s, "spam", r->spam);
+		cJSON_AddNumberToObject(s, "probability", r->spam_probability);
+		cJSON_AddNumberToObject(s, "threshold", threshold);
+		cJSON_AddStringToObject(s, "explanation", r->spam_explanation);
+		add_raw_json(s, "detail", r->spam_detail);
+	} else {
+		cJSON_AddNullToObject(o, "spam");
+	}
+	cJSON *m = cJSON_AddObjectToObject(o, "sentiment");
+	cJSON_AddNumberToObject(m, "score", r->sentiment);
+	cJSON_AddStringToObject(m, "label", r->sentiment_label);
+	cJSON_AddStringToObject(m, "explanation", r->sentiment_explanation);
+	add_raw_json(m, "words", r->sentiment_detail);
+	return o;
+}
+
+int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: triagectl classify [--json] < MAIL\n"
+		"Triages one raw mail read from standard input as the daemon would: language,\n"
+		"category with its confidence and reasons, spam verdict with its probability,\n"
+		"sentiment with its words. Stores no ticket. The models are the database's\n"
+		"(seeded there from the training samples if it has none yet).\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	if (argc > 1) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	struct config *cfg = ctl_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	struct strbuf raw;
+	if (read_stdin_all(&raw, MAIL_MAX) < 0) {
+		ctl_error("reading standard input failed");
+		strbuf_free(&raw);
+		return CTL_FAIL;
+	}
+	struct mime_message *msg = NULL;
+	const char *error;
+	if (raw.len == 0 || mime_parse(raw.data, raw.len, NULL, &msg, &error) < 0) {
+		ctl_error("no readable mail on standard input");
+		strbuf_free(&raw);
+		return CTL_DATAERR;
+	}
+	strbuf_free(&raw);
+	struct store *st = ctl_store(ctl);
+	struct triage *tr = NULL;
+	if (st == NULL) {
+		mime_message_free(&msg);
+		return CTL_FAIL;
+	}
+	if (triage_open(st, cfg, &tr, &error) < 0) {
+		ctl_error("%s", error);
+		mime_message_free(&msg);
+		return CTL_CONFIG;
+	}
+	struct triage_result res;
+	int rc = CTL_OK;
+	if (triage_run_mail(tr, msg, &res, &error) < 0) {
+		ctl_error("triage failed: %s", error);
+		rc = CTL_FAIL;
+	} else {
+		if (ctl->json)
+			print_json(classification_json(&res, cfg->nlp.spam_threshold));
+		else
+			print_classification(&res, cfg->nlp.spam_threshold);
+		triage_result_clear(&res);
+	}
+	triage_free(&tr);
+	mime_message_free(&msg);
+	return rc;
+}
+
+/* ---- triagectl sentiment ---- */
+
+/* Reads one line (without its end) of at most max bytes, the rest of a
+ * longer line skipped. 1 line, 0 end of input. */
+static int read_line(FILE *in, struct strbuf *line, size_t max)
+{
+	strbuf_reset(line);
+	line->limit = max;
+	int c;
+	bool any = false;
+	while ((c = getc(in)) != EOF) {
+		any = true;
+		if (c == '\n')
+			break;
+		strbuf_putc(line, (char)c);
+	}
+	if (line->len > 0 && line->data[line->len - 1] == '\r')
+		line->data[--line->len] = '\0';
+	return any ? 1 : 0;
+}
+
+int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: triagectl sentiment [--lang fr|en] [--json] < TEXTS\n"
+		"Scores one text per input line: score in [-1, 1], label, and the words that\n"
+		"made it (one line out per line in; with --json one object per line). Without\n"
+		"--lang the language of each line is guessed (English when neither).\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	static const struct option options[] = {
+		{"lang", required_argument, NULL, 'l'},
+		{0},
+	};
+	const char *lang = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			if (strcmp(optarg, "fr") != 0 && strcmp(optarg, "en") != 0) {
+				ctl_error("--lang: fr or en");
+				return CTL_USAGE;
+			}
+			lang = optarg;
+			break;
+		default: fputs(usage, stderr); return CTL_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	struct config *cfg = model_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	struct senti_lexicon *fr = open_lexicon(cfg, "fr");
+	struct senti_lexicon *en = fr ? open_lexicon(cfg, "en") : NULL;
+	if (en == NULL) {
+		senti_lexicon_free(&fr);
+		return CTL_CONFIG;
+	}
+	struct strbuf line = STRBUF_INIT;
+	int rc = CTL_OK;
+	while (read_line(stdin, &line, SENTI_LINE_MAX) == 1) {
+		const char *text = strbuf_str(&line);
+		const char *code = lang;
+		enum lang guessed;
+		double conf;
+		const char *e;
+		if (code == NULL) {
+			code = lang_guess(text, line.len, &guessed, &conf, &e) == 0 &&
+					       guessed == LANG_FR
+				       ? "fr"
+				       : "en";
+		}
+		struct senti_result r;
+		if (senti_analyse(strcmp(code, "fr") == 0 ? fr : en, text, line.len, &r, &e) < 0) {
+			ctl_error("sentiment: %s", e);
+			rc = CTL_DATAERR;
+			continue;
+		}
+		if (ctl->json) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddNumberToObject(o, "score", round(r.score * 1000) / 1000);
+			cJSON_AddStringToObject(o, "label", senti_label_name(r.label));
+			cJSON_AddStringToObject(o, "lang", code);
+			cJSON *words = cJSON_AddArrayToObject(o, "words");
+			for (size_t i = 0; i < r.n_reasons; i++) {
+				cJSON *w = cJSON_CreateObject();
+				cJSON_AddStringToObject(w, "term", r.reasons[i].term);
+				cJSON_AddNumberToObject(w, "contribution",
+							round(r.reasons[i].contribution * 1000) / 1000);
+				cJSON_AddItemToArray(words, w);
+			}
+			print_json_line(o);
+		} else {
+			printf("%+.3f\t%s", r.score, senti_label_name(r.label));
+			for (size_t i = 0; i < r.n_reasons; i++)
+				printf("%s%s (%+.1f)", i ? ", " : "\t", r.reasons[i].term,
+				       r.reasons[i].contribution);
+			putchar('\n');
+		}
+	}
+	strbuf_free(&line);
+	senti_lexicon_free(&fr);
+	senti_lexicon_free(&en);
+	return rc;
+}
+
+/* ---- triagectl recategorize ---- */
+
+static char *cli_agent(void)
+{
+	const char *user = getenv("USER");
+	struct passwd *pw = getpwuid(getuid());
+	if (pw != NULL && pw->pw_name != NULL)
+		user = pw->pw_name;
+	return xasprintf("cli:%s", user != NULL && *user ? user : "unknown");
+}
+
+int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: triagectl recategorize [--agent agent:EMAIL] N CATEGORY\n"
+		"Corrects the category of ticket N: sets it (and the queue of that name, if\n"
+		"one exists), teaches the model at once with the ticket's first message, and\n"
+		"records the correction in the audit log (as cli:USER unless --agent).\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	static const struct option options[] = {
+		{"agent", required_argument, NULL, 'a'},
+		{0},
+	};
+	const char *agent_opt = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a': agent_opt = optarg; break;
+		default: fputs(usage, stderr); return CTL_USAGE;
+		}
+	}
+	int64_t ticket;
+	if (argc - optind != 2 || parse_int64(argv[optind], 1, INT64_MAX, &ticket) < 0) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	const char *category = argv[optind + 1];
+	struct config *cfg = ctl_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	struct triage *tr;
+	const char *error;
+	if (triage_open(st, cfg, &tr, &error) < 0) {
+		ctl_error("%s", error);
+		return CTL_CONFIG;
+	}
+	_cleanup_free_ char *agent = agent_opt ? xstrdup(agent_opt) : cli_agent();
+	struct correct_result res;
+	int rc = correct_category(st, cfg, tr, agent, ticket, category, &res, &error);
+	if (rc < 0) {
+		ctl_error("%s", error);
+		triage_free(&tr);
+		return rc == ACTION_NOT_FOUND ? CTL_NOTFOUND : CTL_FAIL;
+	}
+	if (ctl->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "ticket", (double)ticket);
+		if (res.old_category)
+			cJSON_AddStringToObject(o, "from", res.old_category);
+		else
+			cJSON_AddNullToObject(o, "from");
+		cJSON_AddStringToObject(o, "to", category);
+		cJSON_AddNumberToObject(o, "old_confidence", res.old_confidence);
+		if (res.new_queue)
+			cJSON_AddStringToObject(o, "queue", res.new_queue);
+		else
+			cJSON_AddNullToObject(o, "queue");
+		print_json(o);
+	} else {
+		printf("ticket %lld: category %s -> %s (was at confidence %.2f)", (long long)ticket,
+		       res.old_category ? res.old_category : "(none)", category, res.old_confidence);
+		if (res.new_queue)
+			printf("; queue %s -> %s", res.old_queue ? res.old_queue : "(none)",
+			       res.new_queue);
+		printf("; learned\n");
+	}
+	correct_result_clear(&res);
+	triage_free(&tr);
+	return CTL_OK;
+}
+
+/* ---- triagectl model: labelled raw mail ---- */
+
+enum task { TASK_CATEGORY, TASK_SPAM };
+
+struct model_opts {
+	enum task task;
+	bool task_given;
+	bool flags_given;
+	struct nb_options nb;
+	const char *model_path;
+	const char *tsv_path;
+	unsigned folds;
+	unsigned flags; /* feat.h */
+	bool whole_text; /* body: the whole text instead of the new text */
+};
+
+struct example {
+	char *path; /* as written in the TSV */
+	char *label; /* NULL for predict input without one */
+	struct feat_bag *bag;
+};
+
+struct examples {
+	struct example *items;
+	size_t n, cap;
+	size_t unreadable;
+};
+
+static void examples_free(struct examples *ex)
+{
+	for (size_t i = 0; i < ex->n; i++) {
+		free(ex->items[i].path);
+		free(ex->items[i].label);
+		feat_bag_free(&ex->items[i].bag);
+	}
+	free(ex->items);
+	memset(ex, 0, sizeof(*ex));
+}
+
+/* The features of one raw mail for the task: spam reads the decoded header
+ * fields too (relays, senders, mailers, the MIME structure), the category
+ * the subject and the new text only, exactly like the daemon (triage.c). */
+static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, const char *raw,
+			 size_t len, struct feat_bag **bag_r, const char **error_r)
+{
+	struct mime_message *msg;
+	if (mime_parse(raw, len, NULL, &msg, error_r) < 0)
+		return -1;
+	const char *body = mo->whole_text ? msg->text : msg->new_text;
+	int ret;
+	if (mo->task == TASK_SPAM) {
+		_cleanup_free_ char *headers = triage_mail_headers(msg);
+		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body), mo->flags,
+					bag_r, error_r);
+	} else {
+		const char *subject = msg->subject ? msg->subject : "";
+		ret = feat_extract(feat, subject, strlen(subject), body, strlen(body), mo->flags,
+				   bag_r, error_r);
+	}
+	mime_message_free(&msg);
+	return ret;
+}
+
+/* Reads "path<TAB>label" lines (label optional unless need_label), parses
+ * each mail and keeps its features. Relative paths are relative to the
+ * TSV's folder. An unreadable mail is reported and skipped. */
+static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, bool need_label,
+			 struct examples *ex)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	const char *e;
+	if (file_read_all(mo->tsv_path, TSV_MAX, &data, &len, &e) < 0) {
+		ctl_error("%s: %s", mo->tsv_path, e);
+		return -1;
+	}
+	_cleanup_free_ char *dir = xstrdup(mo->tsv_path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL)
+		slash[1] = '\0';
+	else
+		dir[0] = '\0';
+	unsigned line_no = 0;
+	for (char *line = data; line < data + len;) {
+		char *end = memchr(line, '\n', (size_t)(data + len - line));
+		if (end == NULL)
+			end = data + len;
+		*end = '\0';
+		line_no++;
+		size_t llen = (size_t)(end - line);
+		if (llen > 0 && line[llen - 1] == '\r')
+			line[--llen] = '\0';
+		char *next = end + 1;
+		if (llen == 0 || line[0] == '#') {
+			line = next;
+			continue;
+		}
+		if (llen > TSV_LINE_MAX) {
+			ctl_error("%s:%u: line longer than %u bytes", mo->tsv_path, line_no,
+				  TSV_LINE_MAX);
+			return -1;
+		}
+		char *tab = strchr(line, '\t');
+		char *label = NULL;
+		if (tab != NULL) {
+			*tab = '\0';
+			label = tab + 1;
+			char *tab2 = strchr(label, '\t');
+			if (tab2 != NULL)
+				*tab2 = '\0';
+		}
+		if (need_label && (label == NULL || *label == '\0' ||
+				   strlen(label) > NB_MAX_LABEL_LEN)) {
+			ctl_error("%s:%u: expected path<TAB>label (label of 1 to %d bytes)",
+				  mo->tsv_path, line_no, NB_MAX_LABEL_LEN);
+			return -1;
+		}
+		_cleanup_free_ char *path =
+			line[0] == '/' ? xstrdup(line) : xasprintf("%s%s", dir, line);
+		_cleanup_free_ char *raw = NULL;
+		size_t raw_len;
+		struct feat_bag *bag = NULL;
+		if (file_read_all(path, MAIL_MAX, &raw, &raw_len, &e) < 0 ||
+		    mail_features(feat, mo, raw, raw_len, &bag, &e) < 0) {
+			ctl_error("%s: %s (skipped)", path, e);
+			ex->unreadable++;
+			line = next;
+			continue;
+		}
+		ex->items = xgrow(ex->items, &ex->cap, ex->n + 1, sizeof(*ex->items));
+		ex->items[ex->n++] = (struct example){
+		    .path = xstrdup(line),
+		    .label = label && *label ? xstrdup(label) : NULL,
+		    .bag = bag,
+		};
+		line = next;
+	}
+	return 0;
+}
+
+static int train_examples(struct nb_model *model, const struct examples *ex,
+			  bool (*keep)(size_t i, const void *ctx), const void *ctx,
+			  const char **error_r)
+{
+	_cleanup_free_ const struct feat_bag **bags = xcalloc(ex->n + 1, sizeof(*bags));
+	_cleanup_free_ const char **labels = xcalloc(ex->n + 1, sizeof(*labels));
+	size_t n = 0;
+	for (size_t i = 0; i < ex->n; i++) {
+		if (keep != NULL && !keep(i, ctx))
+			continue;
+		bags[n] = ex->items[i].bag;
+		labels[n++] = ex->items[i].label;
+	}
+	return nb_train_batch(model, bags, labels, n, error_r);
+}
+
+static bool not_held_out(size_t i, const void *ctx)
+{
+	(void)ctx;
+	return i % 5 != 4;
+}
+
+/* Fits the temperature on every fifth mail, held out from a probe model
+ * trained on the others (as the daemon does with its seeds). */
+static int calibrate(const struct model_opts *mo, const struct examples *ex, double *t_r,
+		     size_t *held_r, const char **error_r)
+{
+	struct nb_model *probe;
+	if (nb_new(&mo->nb, &probe, error_r) < 0)
+		return -1;
+	_cleanup_free_ const struct feat_bag **held = xcalloc(ex->n / 5 + 1, sizeof(*held));
+	_cleanup_free_ const char **held_labels = xcalloc(ex->n / 5 + 1, sizeof(*held_labels));
+	size_t n = 0;
+	for (size_t i = 4; i < ex->n; i += 5) {
+		held[n] = ex->items[i].bag;
+		held_labels[n++] = ex->items[i].label;
+	}
+	int ret = 0;
+	*held_r = n;
+	*t_r = mo->nb.temperature;
+	if (n >= CALIBRATION_MIN) {
+		ret = train_examples(probe, ex, not_held_out, NULL, error_r);
+		if (ret == 0)
+			ret = nb_fit_temperature(probe, held, held_labels, n, t_r, error_r);
+	}
+	nb_free(&probe);
+	return ret;
+}
+
+static int model_train(struct ctl *ctl, struct model_opts *mo)
+{
+	(void)ctl;
+	struct config *cfg = model_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	struct feat_ctx *feat = open_feat(cfg);
+	if (feat == NULL)
+		return CTL_CONFIG;
+	struct examples ex = {0};
+	double t0 = now_seconds();
+	int rc = CTL_FAIL;
+	struct nb_model *model = NULL;
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	const char *e;
+	if (read_examples(feat, mo, true, &ex) < 0) {
+		rc = CTL_DATAERR;
+		goto out;
+	}
+	double temperature;
+	size_t held;
+	if (nb_new(&mo->nb, &model, &e) < 0 || calibrate(mo, &ex, &temperature, &held, &e) < 0 ||
+	    train_examples(model, &ex, NULL, NULL, &e) < 0 ||
+	    nb_set_temperature(model, temperature, &e) < 0 || nb_save(model, &buf, &len, &e) < 0) {
+		ctl_error("training: %s", e);
+		goto out;
+	}
+	FILE *f = fopen(mo->model_path, "wb");
+	if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		ctl_error("%s: cannot write the model", mo->model_path);
+		if (f != NULL)
+			fclose(f);
+		goto out;
+	}
+	double dt = now_seconds() - t0;
+	fprintf(stderr,
+		"triagectl: %zu mails (%zu skipped), %zu features, temperature %.4f fitted on "
+		"%zu held-out mails, %.2f s (%.0f mails/s)\n",
+		ex.n, ex.unreadable, nb_vocabulary_size(model), temperature, held, dt,
+		dt > 0 ? (double)ex.n / dt : 0);
+	rc = CTL_OK;
+out:
+	nb_free(&model);
+	examples_free(&ex);
+	feat_ctx_free(&feat);
+	return rc;
+}
+
+static int has_label(void *ctx, const char *label, int64_t docs, double tokens)
+{
+	(void)tokens;
+	if (docs > 0 && strcmp(label, "spam") == 0)
+		*(bool *)ctx = true;
+	return 0;
+}
+
+static int model_predict(struct ctl *ctl, struct model_opts *mo)
+{
+	struct config *cfg = model_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	const char *e;
+	struct nb_model *model;
+	if (file_read_all(mo->model_path, MODEL_FILE_MAX, &buf, &len, &e) < 0 ||
+	    nb_load(buf, len, &model, &e) < 0) {
+		ctl_error("%s: %s", mo->model_path, e);
+		return CTL_DATAERR;
+	}
+	if (!mo->task_given) {
+		/* A model with a "spam" label was trained on spam features. */
+		bool spam = false;
+		nb_foreach_label(model, has_label, &spam);
+		mo->task = spam ? TASK_SPAM : TASK_CATEGORY;
+		if (!mo->flags_given)
+			mo->flags = spam ? triage_spam_flags() : 0;
+	}
+	struct feat_ctx *feat = open_feat(cfg);
+	if (feat == NULL) {
+		nb_free(&model);
+		return CTL_CONFIG;
+	}
+	double t0 = now_seconds();
+	struct examples ex = {0};
+	int rc = CTL_OK;
+	if (read_examples(feat, mo, false, &ex) < 0) {
+		rc = CTL_DATAERR;
+		goto out;
+	}
+	for (size_t i = 0; i < ex.n; i++) {
+		struct nb_result r;
+		if (nb_classify(model, ex.items[i].bag, &r, &e) < 0) {
+			ctl_error("%s: %s", ex.items[i].path, e);
+			rc = CTL_FAIL;
+			break;
+		}
+		printf("%s\t%s\t%.6f\n", ex.items[i].path, r.label, r.confidence);
+	}
+	double dt = now_seconds() - t0;
+	fprintf(stderr, "triagectl: %zu mails classified (%zu skipped), %.2f s (%.0f mails/s)\n",
+		ex.n, ex.unreadable, dt, dt > 0 ? (double)ex.n / dt : 0);
+out:
+	examples_free(&ex);
+	feat_ctx_free(&feat);
+	nb_free(&model);
+	return rc;
+}
+
+struct fold_ctx {
+	unsigned fold, folds;
+};
+
+static bool not_in_fold(size_t i, const void *ctx)
+{
+	const struct fold_ctx *fc = ctx;
+	return i % fc->folds != fc->fold;
+}
+
+static size_t label_index(const char **labels, size_t n, const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(labels[i], label) == 0)
+			return i;
+	return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int model_eval(struct ctl *ctl, struct model_opts *mo)
+{
+	struct config *cfg = model_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	struct feat_ctx *feat = open_feat(cfg);
+	if (feat == NULL)
+		return CTL_CONFIG;
+	struct examples ex = {0};
+	int rc = CTL_FAIL;
+	_cleanup_free_ const char **labels = NULL;
+	_cleanup_free_ size_t *confusion = NULL;
+	size_t n_labels = 0;
+	const char *e;
+	if (read_examples(feat, mo, true, &ex) < 0) {
+		rc = CTL_DATAERR;
+		goto out;
+	}
+	if (ex.n < mo->folds) {
+		ctl_error("%zu mails: fewer than the %u folds", ex.n, mo->folds);
+		rc = CTL_DATAERR;
+		goto out;
+	}
+	labels = xcalloc(ex.n, sizeof(*labels));
+	for (size_t i = 0; i < ex.n; i++)
+		if (label_index(labels, n_labels, ex.items[i].label) == n_labels)
+			labels[n_labels++] = ex.items[i].label;
+	qsort(labels, n_labels, sizeof(*labels), cmp_str);
+	confusion = xcalloc(n_labels * n_labels, sizeof(*confusion));
+	size_t correct = 0;
+	for (unsigned fold = 0; fold < mo->folds; fold++) {
+		struct fold_ctx fc = {.fold = fold, .folds = mo->folds};
+		struct nb_model *model;
+		if (nb_new(&mo->nb, &model, &e) < 0 ||
+		    train_examples(model, &ex, not_in_fold, &fc, &e) < 0) {
+			ctl_error("fold %u: %s", fold + 1, e);
+			nb_free(&model);
+			goto out;
+		}
+		for (size_t i = fold; i < ex.n; i += mo->folds) {
+			struct nb_result r;
+			if (nb_classify(model, ex.items[i].bag, &r, &e) < 0) {
+				ctl_error("fold %u: %s", fold + 1, e);
+				nb_free(&model);
+				goto out;
+			}
+			size_t want = label_index(labels, n_labels, ex.items[i].label);
+			size_t got = label_index(labels, n_labels, r.label);
+			/* A label absent from this fold's training cannot be predicted;
+			 * every predicted label is one of the set. */
+			confusion[want * n_labels + got]++;
+			correct += want == got;
+		}
+		nb_free(&model);
+	}
+	double accuracy = (double)correct / (double)ex.n, f1_sum = 0;
+	cJSON *json = cJSON_CreateObject(), *per_label = cJSON_CreateArray();
+	for (size_t k = 0; k < n_labels; k++) {
+		size_t tp = confusion[k * n_labels + k], row = 0, col = 0;
+		for (size_t j = 0; j < n_labels; j++) {
+			row += confusion[k * n_labels + j];
+			col += confusion[j * n_labels + k];
+		}
+		double precision = col ? (double)tp / (double)col : 0;
+		double recall = row ? (double)tp / (double)row : 0;
+		double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall)
+						   : 0;
+		f1_sum += f1;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "label", labels[k]);
+		cJSON_AddNumberToObject(o, "support", (double)row);
+		cJSON_AddNumberToObject(o, "precision", round(precision * 10000) / 10000);
+		cJSON_AddNumberToObject(o, "recall", round(recall * 10000) / 10000);
+		cJSON_AddNumberToObject(o, "f1", round(f1 * 10000) / 10000);
+		cJSON_AddItemToArray(per_label, o);
+	}
+	double macro_f1 = n_labels ? f1_sum / (double)n_labels : 0;
+	if (ctl->json) {
+		cJSON_AddNumberToObject(json, "mails", (double)ex.n);
+		cJSON_AddNumberToObject(json, "skipped", (double)ex.unreadable);
+		cJSON_AddNumberToObject(json, "folds", mo->folds);
+		cJSON_AddNumberToObject(json, "accuracy", round(accuracy * 10000) / 10000);
+		cJSON_AddNumberToObject(json, "macro_f1", round(macro_f1 * 10000) / 10000);
+		cJSON *lab = cJSON_AddArrayToObject(json, "labels");
+		cJSON *mat = cJSON_AddArrayToObject(json, "confusion");
+		for (size_t k = 0; k < n_labels; k++) {
+			cJSON_AddItemToArray(lab, cJSON_CreateString(labels[k]));
+			cJSON *row = cJSON_CreateArray();
+			for (size_t j = 0; j < n_labels; j++)
+				cJSON_AddItemToArray(
+					row, cJSON_CreateNumber((double)confusion[k * n_labels + j]));
+			cJSON_AddItemToArray(mat, row);
+		}
+		cJSON_AddItemToObject(json, "per_label", per_label);
+		print_json(json);
+	} else {
+		cJSON_Delete(json);
+		cJSON_Delete(per_label);
+		printf("%zu mails (%zu skipped), %u folds\naccuracy  %.4f\nmacro-F1  %.4f\n\n", ex.n,
+		       ex.unreadable, mo->folds, accuracy, macro_f1);
+		printf("confusion (rows: true label, columns: predicted)\n%-12s", "");
+		for (size_t j = 0; j < n_labels; j++)
+			printf(" %10.10s", labels[j]);
+		putchar('\n');
+		for (size_t k = 0; k < n_labels; k++) {
+			printf("%-12.12s", labels[k]);
+			for (size_t j = 0; j < n_labels; j++)
+				printf(" %10zu", confusion[k * n_labels + j]);
+			putchar('\n');
+		}
+	}
+	rc = CTL_OK;
+out:
+	examples_free(&ex);
+	feat_ctx_free(&feat);
+	return rc;
+}
+
+static int parse_flags(const char *s, unsigned *flags_r, bool *whole_r)
+{
+	/* Comma list: stem|no-stem, stopwords|no-stopwords, new-text|whole-text. */
+	unsigned flags = *flags_r;
+	bool whole = *whole_r;
+	while (*s != '\0') {
+		size_t len = strcspn(s, ",");
+		if (len == 7 && strncmp(s, "no-stem", len) == 0)
+			flags |= FEAT_NO_STEM;
+		else if (len == 4 && strncmp(s, "stem", len) == 0)
+			flags &= ~(unsigned)FEAT_NO_STEM;
+		else if (len == 9 && strncmp(s, "stopwords", len) == 0)
+			flags |= FEAT_KEEP_STOPWORDS;
+		else if (len == 12 && strncmp(s, "no-stopwords", len) == 0)
+			flags &= ~(unsigned)FEAT_KEEP_STOPWORDS;
+		else if (len == 10 && strncmp(s, "whole-text", len) == 0)
+			whole = true;
+		else if (len == 8 && strncmp(s, "new-text", len) == 0)
+			whole = false;
+		else
+			return -1;
+		s += len + (s[len] == ',');
+	}
+	*flags_r = flags;
+	*whole_r = whole;
+	return 0;
+}
+
+int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: triagectl model train --model FILE --tsv LABELS.tsv [OPTIONS]\n"
+		"       triagectl model predict --model FILE --tsv LIST.tsv [--task T]\n"
+		"       triagectl model eval --tsv LABELS.tsv [--folds 5] [--json] [OPTIONS]\n"
+		"A classifier on labelled raw mail, outside the daemon's database.\n"
+		"LABELS.tsv: one mail per line, path<TAB>label (relative paths are relative to\n"
+		"the TSV's folder); predict ignores the label column and prints\n"
+		"path<TAB>label<TAB>confidence. eval prints cross-validated accuracy, macro-F1\n"
+		"and the confusion matrix.\n"
+		"options:\n"
+		"  --task spam|category  features: spam reads decoded headers and keeps whole\n"
+		"                        words and stop words; category reads subject and new\n"
+		"                        text, stemmed (default category; predict: from the\n"
+		"                        model's labels)\n"
+		"  --variant complement|multinomial, --alpha A, --no-length-norm\n"
+		"                        naive Bayes options (default: the configuration's nlp)\n"
+		"  --features LIST       stem,no-stem,stopwords,no-stopwords,new-text,whole-text\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	const char *sub = argv[1];
+	static const struct option options[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"tsv", required_argument, NULL, 't'},
+		{"task", required_argument, NULL, 'k'},
+		{"folds", required_argument, NULL, 'f'},
+		{"variant", required_argument, NULL, 'v'},
+		{"alpha", required_argument, NULL, 'a'},
+		{"no-length-norm", no_argument, NULL, 'n'},
+		{"features", required_argument, NULL, 'F'},
+		{0},
+	};
+	struct model_opts mo = {.folds = 5};
+	const char *variant = NULL, *alpha = NULL, *features = NULL;
+	bool no_norm = false;
+	int opt;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'm': mo.model_path = optarg; break;
+		case 't': mo.tsv_path = optarg; break;
+		case 'k':
+			if (strcmp(optarg, "spam") == 0)
+				mo.task = TASK_SPAM;
+			else if (strcmp(optarg, "category") == 0)
+				mo.task = TASK_CATEGORY;
+			else {
+				ctl_error("--task: spam or category");
+				return CTL_USAGE;
+			}
+			mo.task_given = true;
+			break;
+		case 'f': {
+			int64_t folds;
+			if (parse_int64(optarg, 2, FOLDS_MAX, &folds) < 0) {
+				ctl_error("--folds: a number from 2 to %d", FOLDS_MAX);
+				return CTL_USAGE;
+			}
+			mo.folds = (unsigned)folds;
+			break;
+		}
+		case 'v': variant = optarg; break;
+		case 'a': alpha = optarg; break;
+		case 'n': no_norm = true; break;
+		case 'F': features = optarg; break;
+		default: fputs(usage, stderr); return CTL_USAGE;
+		}
+	}
+	bool train = strcmp(sub, "train") == 0, predict = strcmp(sub, "predict") == 0;
+	bool eval = strcmp(sub, "eval") == 0;
+	if ((!train && !predict && !eval) || optind < argc || mo.tsv_path == NULL ||
+	    ((train || predict) && mo.model_path == NULL)) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	struct config *cfg = model_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	/* The daemon's model options, then the flags. */
+	nb_options_default(&mo.nb);
+	mo.nb.alpha = cfg->nlp.alpha;
+	mo.nb.variant = cfg->nlp.variant == CFG_NB_COMPLEMENT ? NB_COMPLEMENT : NB_MULTINOMIAL;
+	mo.nb.length_norm = mo.nb.log_tf = cfg->nlp.length_normalize && !no_norm;
+	if (variant != NULL) {
+		if (strcmp(variant, "complement") == 0)
+			mo.nb.variant = NB_COMPLEMENT;
+		else if (strcmp(variant, "multinomial") == 0)
+			mo.nb.variant = NB_MULTINOMIAL;
+		else {
+			ctl_error("--variant: complement or multinomial");
+			return CTL_USAGE;
+		}
+	}
+	if (alpha != NULL && (parse_double(alpha, &mo.nb.alpha) < 0 || !(mo.nb.alpha > 0) ||
+			      mo.nb.alpha > 100)) {
+		ctl_error("--alpha: a number in (0, 100]");
+		return CTL_USAGE;
+	}
+	mo.flags = mo.task == TASK_SPAM ? triage_spam_flags() : 0;
+	if (features != NULL) {
+		if (parse_flags(features, &mo.flags, &mo.whole_text) < 0) {
+			ctl_error("--features: unknown feature option in \"%s\"", features);
+			return CTL_USAGE;
+		}
+		mo.flags_given = true; /* predict must not reset them */
+	}
+	if (train)
+		return model_train(ctl, &mo);
+	if (predict)
+		return model_predict(ctl, &mo);
+	return model_eval(ctl, &mo);
+}

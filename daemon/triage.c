@@ -209,12 +209,47 @@ static void seed_set_free(struct seed_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
+/* Platt's targets for a two-label model: the held-out examples of a label
+ * with n of them are fitted as if right with probability (n + 1) / (n + 2),
+ * not 1 (Platt 1999, "Probabilistic outputs for support vector machines",
+ * section 2.2). Seeds that a model separates perfectly then fit a finite
+ * temperature instead of racing to the floor: a few dozen examples cannot
+ * justify a 0.999. Done with whole copies: n + 1 with the true label, one
+ * with the other. Returns the number of entries written (0: not binary). */
+static size_t platt_targets(const struct feat_bag *const *held, const char *const *labels,
+			    size_t n, const struct feat_bag **bags_r, const char **labels_r)
+{
+	const char *other[2] = {NULL, NULL};
+	size_t count[2] = {0, 0};
+	for (size_t i = 0; i < n; i++) {
+		size_t k = other[0] == NULL || strcmp(other[0], labels[i]) == 0 ? 0 : 1;
+		if (k == 1 && other[1] != NULL && strcmp(other[1], labels[i]) != 0)
+			return 0; /* a third label */
+		other[k] = labels[i];
+		count[k]++;
+	}
+	if (other[1] == NULL)
+		return 0;
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strcmp(other[0], labels[i]) == 0 ? 0 : 1;
+		for (size_t c = 0; c < count[k] + 1; c++) {
+			bags_r[w] = held[i];
+			labels_r[w++] = labels[i];
+		}
+		bags_r[w] = held[i];
+		labels_r[w++] = other[1 - k];
+	}
+	return w;
+}
+
 /* Fits the confidence temperature on held-out seeds: a model trained on four
  * fifths of them is asked about the last fifth, so that the confidence an
  * agent reads means what it says (probabilities that match the error rate),
- * instead of the overconfidence or the flat scores of an uncalibrated model. */
+ * instead of the overconfidence or the flat scores of an uncalibrated model.
+ * With platt, a two-label model is fitted on Platt's targets. */
 static int calibrate(const struct triage *tr, struct nb_model *model, const struct seed_set *set,
-		     double *temperature_r, const char **error_r)
+		     bool platt, double *temperature_r, const char **error_r)
 {
 	struct nb_model *probe = new_model(tr->cfg, error_r);
 	if (probe == NULL)
@@ -231,8 +266,15 @@ static int calibrate(const struct triage *tr, struct nb_model *model, const stru
 			ret = nb_train(probe, set->bags[i], set->labels[i], 1, error_r);
 		}
 	}
+	/* At most n_held * (n_held + 2) entries. */
+	size_t cap = platt ? n_held * (n_held + 2) + 1 : 1;
+	_cleanup_free_ const struct feat_bag **fit = xcalloc(cap, sizeof(*fit));
+	_cleanup_free_ const char **fit_labels = xcalloc(cap, sizeof(*fit_labels));
+	size_t n_fit = platt ? platt_targets(held, held_labels, n_held, fit, fit_labels) : 0;
 	double t = 0;
-	if (ret == 0)
+	if (ret == 0 && n_fit > 0)
+		ret = nb_fit_temperature(probe, fit, fit_labels, n_fit, &t, error_r);
+	else if (ret == 0)
 		ret = nb_fit_temperature(probe, held, held_labels, n_held, &t, error_r);
 	/* A few dozen held-out seeds cannot justify certainty: below this floor
 	 * every verdict would read 0.99+, mistakes included. */
@@ -340,7 +382,7 @@ static int load_or_seed(struct triage *tr, struct store *st, const char *name,
 		_cleanup_free_ char *path = xasprintf("%s/%s", tr->cfg->nlp.training_dir, seed_file);
 		struct seed_set set = {0};
 		if (seed_from_tsv(tr, model, path, flags, &set, error_r) < 0 ||
-		    calibrate(tr, model, &set, &temperature, error_r) < 0) {
+		    calibrate(tr, model, &set, strcmp(name, MODEL_SPAM) == 0, &temperature, error_r) < 0) {
 			seed_set_free(&set);
 			nb_free(&model);
 			return -1;

@@ -316,17 +316,31 @@ int privacy_export(struct store *st, const struct config *cfg, const char *addre
 		*error_r = db_error(st, "reading messages");
 		goto fail;
 	}
-	/* The SQL matched substrings; keep only this very address. */
+	/* The SQL matched substrings; keep only this very address, and say why
+	 * each message is there. The raw mail (its Cc: header) only decides. */
 	cJSON *kept = cJSON_AddArrayToObject(doc, "messages_in_other_tickets");
 	while (cJSON_GetArraySize(others) > 0) {
 		cJSON *m = cJSON_DetachItemFromArray(others, 0);
 		const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "from_addr"));
 		const char *to = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "to_addrs"));
-		if ((from != NULL && strcasecmp(from, address) == 0) ||
-		    (to != NULL && privacy_mentions(to, strlen(to), address)))
+		const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "body_text"));
+		const char *raw = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "raw_text"));
+		const char *relation = NULL;
+		if (from != NULL && strcasecmp(from, address) == 0)
+			relation = "sender";
+		else if (to != NULL && privacy_mentions(to, strlen(to), address))
+			relation = "recipient";
+		else if (body != NULL && privacy_mentions(body, strlen(body), address))
+			relation = "named in the text";
+		else if (raw != NULL && privacy_mentions(raw, strlen(raw), address))
+			relation = "copied or named in the headers";
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "raw_text");
+		if (relation != NULL) {
+			cJSON_AddStringToObject(m, "relation", relation);
 			cJSON_AddItemToArray(kept, m);
-		else
+		} else {
 			cJSON_Delete(m);
+		}
 	}
 	cJSON_Delete(others);
 	if (add_rows(st, doc, "outbox_other", STORE_PRIVACY_OTHER_OUTBOX, 0, address) < 0 ||

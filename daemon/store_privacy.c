@@ -41,10 +41,12 @@ static const char *const set_sql[] = {
 		"SELECT m.ticket_id, m.id, m.direction, m.message_id, m.in_reply_to,"
 		" m.refs AS \"references\", m.from_addr, m.from_name, m.to_addrs, m.subject, m.date,"
 		" m.received, m.body_text, m.new_text, m.quoted_text, m.signature, m.loop_flags,"
-		" length(m.raw) AS raw_bytes"
+		" length(m.raw) AS raw_bytes, CAST(m.raw AS TEXT) AS raw_text"
 		" FROM messages m JOIN tickets t ON t.id = m.ticket_id"
 		" WHERE lower(t.requester) <> lower(?2)"
-		"   AND (lower(m.from_addr) = lower(?2) OR instr(lower(m.to_addrs), lower(?2)) > 0)"
+		"   AND (lower(m.from_addr) = lower(?2) OR instr(lower(m.to_addrs), lower(?2)) > 0"
+		"        OR instr(lower(m.body_text), lower(?2)) > 0"
+		"        OR instr(lower(CAST(m.raw AS TEXT)), lower(?2)) > 0)"
 		" ORDER BY m.id",
 	[STORE_PRIVACY_OTHER_OUTBOX] =
 		"SELECT o.id, o.ticket_id, o.kind, o.status, o.message_id, o.from_addr, o.to_addr,"

@@ -28,7 +28,9 @@ enum store_privacy_set {
 	STORE_PRIVACY_TICKET_OUTBOX,       /* raw mail left out */
 	STORE_PRIVACY_TICKET_EVENTS,
 	STORE_PRIVACY_TICKET_SLA,
-	STORE_PRIVACY_OTHER_MESSAGES,      /* address: sent or received in others' tickets */
+	STORE_PRIVACY_OTHER_MESSAGES,      /* address: sent, received (To, Cc) or named in
+					    * others' tickets; raw_text holds the raw mail
+					    * for the caller to check, not to export */
 	STORE_PRIVACY_OTHER_OUTBOX,        /* address: mail to it outside its tickets */
 	STORE_PRIVACY_ACKS,                /* address: the acknowledgement rate limit */
 };

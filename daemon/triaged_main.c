@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "fetcher.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
 #include "outbox.h"
@@ -58,6 +59,7 @@ struct daemon {
 	struct fetcher **fetchers;
 	size_t n_fetchers;
 	struct sender *sender;
+	struct http_server *http; /* the web console, NULL when off */
 };
 
 /* Fires the SLA warnings and escalations due now (each once, in its own
@@ -269,6 +271,27 @@ static void stop_fetchers_draining(struct daemon *d, struct fetcher **list, size
 	writer_drain(&d->writer, false);
 }
 
+/* A reply queued through the web console: send it now, not at the sender's
+ * next wake-up. The server is stopped whenever the sender is replaced. */
+static void http_outbox_queued(void *ctx)
+{
+	struct daemon *d = ctx;
+	sender_kick(d->sender);
+}
+
+/* The web console runs in its own threads with its own store connections. */
+static int start_http(struct daemon *d)
+{
+	const char *error;
+	if (!d->cfg->http.enabled)
+		return 0;
+	if (http_start(d->cfg, http_outbox_queued, d, &d->http, &error) < 0) {
+		log_error("web console: %s", error);
+		return -1;
+	}
+	return 0;
+}
+
 /* SIGHUP: the new config is validated first; a bad one changes nothing. A
  * good one is applied without dropping mail: mailboxes added, removed or
  * changed are (re)connected, the others keep running untouched. */
@@ -297,6 +320,7 @@ static void reload(struct daemon *d)
 		sd_notify(0, "READY=1");
 		return;
 	}
+	http_stop(&d->http);
 	sender_stop(&d->sender);
 	struct fetcher **kept = xcalloc(fresh->n_mailboxes ? fresh->n_mailboxes : 1, sizeof(*kept));
 	size_t unchanged = 0, started = 0, stopped = 0;
@@ -332,6 +356,7 @@ static void reload(struct daemon *d)
 	}
 	if (sender_start(d->cfg, &d->sender, &error) < 0)
 		log_error("sender: %s", error);
+	start_http(d);
 	log_notice("configuration reloaded from %s: %zu mailboxes unchanged, %zu (re)started, "
 		   "%zu stopped", d->config_path, unchanged, started, stopped);
 	sd_notify(0, "READY=1");
@@ -362,6 +387,12 @@ static int run_daemon(struct daemon *d)
 		sender_stop(&d->sender);
 		close(sig_fd);
 		return EXIT_FAILURE;
+	}
+	if (start_http(d) < 0) {
+		stop_fetchers(d);
+		sender_stop(&d->sender);
+		close(sig_fd);
+		return EX_CONFIG_STATUS;
 	}
 	fire_sla(d);
 	uint64_t watchdog_usec = 0;
@@ -428,6 +459,7 @@ static int run_daemon(struct daemon *d)
 	d->writer.stopping = true;
 	pthread_mutex_unlock(&d->writer.lock);
 	writer_drain(&d->writer, true);
+	http_stop(&d->http);
 	stop_fetchers(d);
 	writer_drain(&d->writer, true);
 	sender_stop(&d->sender);

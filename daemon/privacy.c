@@ -395,6 +395,7 @@ static int remove_tickets(struct store *st, const struct config *cfg, struct tri
 			  const char *kind, cJSON *event_detail, struct store_privacy_counts *c,
 			  const char **error_r)
 {
+	_cleanup_free_ char *counts = NULL; /* before any goto: freed on every path */
 	struct triage *own = NULL;
 	if (c->training > 0 && tr == NULL) {
 		/* The counts a ticket taught live in the model's tables: only the
@@ -430,7 +431,7 @@ static int remove_tickets(struct store *st, const struct config *cfg, struct tri
 		*error_r = db_error(st, "scrubbing messages");
 		goto rollback;
 	}
-	_cleanup_free_ char *counts = privacy_counts_json(c);
+	counts = privacy_counts_json(c);
 	cJSON_AddItemToObject(event_detail, "counts", cJSON_Parse(counts));
 	char *printed = cJSON_PrintUnformatted(event_detail);
 	int rc = store_event_add(st, 0, actor, kind, printed);
@@ -537,6 +538,19 @@ int privacy_purge(struct store *st, const struct config *cfg, struct triage *tr,
 		 (long long)c.triage, (long long)c.outbox);
 	*counts_r = c;
 	return 0;
+}
+
+void privacy_daily(struct store *st, const struct config *cfg, struct triage *tr, int64_t now,
+		   int64_t *last_run_r)
+{
+	if (cfg->privacy.retention_days == 0 || (*last_run_r != 0 && now - *last_run_r < 86400))
+		return;
+	/* Set first: a failing purge is retried tomorrow, not on every wake-up. */
+	*last_run_r = now;
+	struct store_privacy_counts c;
+	const char *error;
+	if (privacy_purge(st, cfg, tr, now, &c, &error) < 0)
+		log_error("privacy: the retention purge failed: %s", error);
 }
 
 /* ---- register of processing ---- */

@@ -57,6 +57,13 @@ int privacy_erase(struct store *st, const struct config *cfg, struct triage *tr,
 int privacy_purge(struct store *st, const struct config *cfg, struct triage *tr, int64_t now,
 		  struct store_privacy_counts *counts_r, const char **error_r);
 
+/* The daemon's daily hook: runs privacy_purge when a day has passed since
+ * *last_run_r (0: never, so at start), then sets it to now; logs failures
+ * itself. Cheap when not due: call it from the main loop on every wake-up.
+ *   privacy_daily(d->st, d->cfg, ingest_triage(d->writer.ing), store_now(), &d->last_purge); */
+void privacy_daily(struct store *st, const struct config *cfg, struct triage *tr, int64_t now,
+		   int64_t *last_run_r);
+
 /* The counts as a JSON object (for events and --json output). */
 char *privacy_counts_json(const struct store_privacy_counts *c);
 

@@ -546,6 +546,27 @@ static void test_purge(void **state)
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'privacy.purged'"), 2);
 }
 
+static void test_daily(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t day = 86400, now = T0 + 400 * day;
+	resolve_at(f->st, f->alice_ticket, now - 31 * day, TICKET_RESOLVED);
+	resolve_at(f->st, f->alice_second, now - 29 * day, TICKET_RESOLVED);
+	int64_t last = 0;
+	privacy_daily(f->st, f->cfg, NULL, now, &last); /* at start */
+	assert_int_equal(last, now);
+	assert_int_equal(count(f->st, "SELECT count(*) FROM tickets"), 3);
+	/* Two days later, but only an hour after the last run: not due. */
+	last = now + 2 * day - 3600;
+	privacy_daily(f->st, f->cfg, NULL, now + 2 * day, &last);
+	assert_int_equal(count(f->st, "SELECT count(*) FROM tickets"), 3);
+	assert_int_equal(last, now + 2 * day - 3600);
+	/* A day after the last run: due. */
+	privacy_daily(f->st, f->cfg, NULL, now + 3 * day - 3600, &last);
+	assert_int_equal(count(f->st, "SELECT count(*) FROM tickets"), 2);
+	assert_int_equal(last, now + 3 * day - 3600);
+}
+
 static void test_register(void **state)
 {
 	struct fixture *f = *state;
@@ -588,6 +609,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_erase_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -400,7 +400,7 @@ static void read_mailbox(struct reader *r, const cJSON *node, const char *path,
 {
 	static const char *const keys[] = {"name", "host", "port", "tls", "tls_verify",
 		"tls_ca_file", "user", "password_file", "password_env", "folder", "after", "idle",
-		"poll_seconds", "timeout_seconds", "queue", "auto_ack", "max_attachment_bytes", NULL};
+		"poll_seconds", "timeout_seconds", "queue", "max_attachment_bytes", NULL};
 	if (!cfg_check_object(r, node, path, keys))
 		return;
 	cfg_require_string(r, node, path, "name", &mb->name);
@@ -439,7 +439,6 @@ static void read_mailbox(struct reader *r, const cJSON *node, const char *path,
 	cfg_read_uint(r, node, path, "poll_seconds", 1, 86400, 60, &mb->poll_seconds);
 	cfg_read_uint(r, node, path, "timeout_seconds", 1, 3600, 60, &mb->timeout_seconds);
 	cfg_read_string(r, node, path, "queue", NULL, &mb->queue);
-	cfg_read_bool(r, node, path, "auto_ack", false, &mb->auto_ack);
 	unsigned max_att;
 	cfg_read_uint(r, node, path, "max_attachment_bytes", 0, 1u << 30, 25u << 20, &max_att);
 	mb->max_attachment_bytes = max_att;
@@ -910,7 +909,7 @@ bool config_mailbox_equal(const struct cfg_mailbox *a, const struct cfg_mailbox 
 	       a->after == b->after && same_string(a->after_folder, b->after_folder) &&
 	       a->idle == b->idle && a->poll_seconds == b->poll_seconds &&
 	       a->timeout_seconds == b->timeout_seconds && same_string(a->queue, b->queue) &&
-	       a->auto_ack == b->auto_ack && a->max_attachment_bytes == b->max_attachment_bytes;
+	       a->max_attachment_bytes == b->max_attachment_bytes;
 }
 
 void config_free(struct config **cfgp)

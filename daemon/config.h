@@ -34,7 +34,6 @@ struct cfg_mailbox {
 	unsigned poll_seconds;
 	unsigned timeout_seconds;
 	char *queue;
-	bool auto_ack;       /* send the acknowledgement template to new tickets */
 	size_t max_attachment_bytes;
 };
 

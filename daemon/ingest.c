@@ -14,7 +14,6 @@
 #include "log.h"
 #include "loop.h"
 #include "mime.h"
-#include "outbox.h"
 #include "rules.h"
 #include "sla.h"
 #include "suggest.h"
@@ -251,9 +250,9 @@ static char *join_list(char *const *items, size_t n, const char *sep)
 }
 
 /* What follows triage, in order: the SLA clocks start (or resume), the
- * workflow rules decide (queue, priority, tags, status, template replies:
- * the statistics only inform them), suggestions are computed, and the
- * mailbox's acknowledgement is queued. All in the caller's transaction. */
+ * workflow rules decide (queue, priority, tags, status, acknowledgements:
+ * the statistics only inform them), and suggestions are computed. All in
+ * the caller's transaction. */
 static int after_triage(struct ingest *ing, const struct ingest_result *res,
 			const struct mime_message *msg, const char *from, unsigned loop_flags,
 			const struct triage_result *tr, const char **error_r)
@@ -290,23 +289,12 @@ static int after_triage(struct ingest *ing, const struct ingest_result *res,
 		*error_r = store_error(ing->st);
 		return -1;
 	}
-	/* Nobody answers spam or a closed ticket: no suggestion, no acknowledgement. */
+	/* Nobody answers spam or a closed ticket: no suggestion. (Acknowledgements
+	 * are the workflow's: the "ack" rule's reply_template.) */
 	bool closed = t.status == TICKET_CLOSED || t.spam;
-	const struct cfg_mailbox *mb = config_mailbox(ing->cfg, t.mailbox);
-	bool ack = res->new_ticket && !closed && mb != NULL && mb->auto_ack && ing->cfg->smtp.configured;
 	ticket_clear(&t);
 	if (!closed && suggest_for_ticket(ing->suggest, ing->st, ticket, error_r) < 0)
 		return -1;
-	if (ack) {
-		int64_t outbox_id;
-		const char *why = NULL;
-		int queued = outbox_queue_ack(ing->st, ing->cfg, ticket, tr ? tr->language : "en",
-					      loop_flags, &outbox_id, &why, error_r);
-		if (queued < 0)
-			return -1;
-		if (queued == 0)
-			log_debug("ticket %lld: no acknowledgement: %s", (long long)ticket, why);
-	}
 	return 0;
 }
 

@@ -602,12 +602,11 @@ char *privacy_register(const struct config *cfg)
 	strbuf_printf(&sb, "3. Sources\n");
 	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
 		const struct cfg_mailbox *m = &cfg->mailboxes[i];
-		strbuf_printf(&sb, "   Mailbox \"%s\": %s on %s:%u, folder %s, %s%s, queue %s%s\n",
+		strbuf_printf(&sb, "   Mailbox \"%s\": %s on %s:%u, folder %s, %s%s, queue %s\n",
 			      m->name, m->user ? m->user : "?", m->host ? m->host : "?", m->port,
 			      m->folder ? m->folder : "INBOX", tls_name(m->tls),
 			      m->tls != CFG_TLS_NONE && !m->tls_verify ? " WITHOUT certificate check" : "",
-			      m->queue ? m->queue : cfg->default_queue ? cfg->default_queue : "(default)",
-			      m->auto_ack ? ", automatic acknowledgement" : "");
+			      m->queue ? m->queue : cfg->default_queue ? cfg->default_queue : "(default)");
 	}
 	if (cfg->n_mailboxes == 0)
 		strbuf_printf(&sb, "   No mailbox is configured.\n");

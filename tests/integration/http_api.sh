@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# The JSON API against a running triaged on loopback, with mail coming in
+# through a private Dovecot and replies leaving through a private SMTP sink:
+# login, wrong password, rate limits per address and per account, CSRF,
+# roles, idle expiry, every agent action with its audit event, errors with
+# their status, the security headers, bounded bodies, static files.
+set -euo pipefail
+: "${BUILD_DIR:?}" "${SOURCE_DIR:?}"
+source "$SOURCE_DIR/tests/lib/http_env.sh"
+http_env_init http-api
+http_env_start
+
+http_env_mail "$SOURCE_DIR"/conf/samples/0{1,2,3,4}*.eml "$SOURCE_DIR"/conf/samples/20-angry-caps-fr.eml
+http_wait_tickets 5 30 || fail "the sample mails did not become tickets"
+
+/usr/bin/python3 - "$BASE_URL" "$WORK" "$DB" "$SINK" <<'EOF' || fail "API checks failed"
+import http.client, json, os, sqlite3, sys, time, urllib.parse
+
+base, work, db_path, sink = sys.argv[1:5]
+host, port = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
+passed = 0
+
+def ok(cond, what):
+    global passed
+    if not cond:
+        print("not ok -", what, file=sys.stderr)
+        sys.exit(1)
+    passed += 1
+
+class Client:
+    def __init__(self, source="127.0.0.1"):
+        self.source, self.cookie, self.csrf = source, None, None
+    def call(self, method, path, body=None, headers=None, raw=None, csrf=True):
+        c = http.client.HTTPConnection(host, port, timeout=30, source_address=(self.source, 0))
+        h = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        if self.cookie:
+            h["Cookie"] = self.cookie
+        if csrf and self.csrf and method != "GET":
+            h["X-CSRF-Token"] = self.csrf
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        payload = r.read()
+        c.close()
+        sc = r.getheader("Set-Cookie")
+        if sc:
+            self.set_cookie = sc
+            val = sc.split(";")[0]
+            self.cookie = None if val.endswith("=") else val
+        try:
+            parsed = json.loads(payload) if payload else None
+        except ValueError:
+            parsed = payload
+        return r.status, parsed, r
+    def login(self, email, password):
+        st, body, r = self.call("POST", "/api/v1/login", {"email": email, "password": password})
+        if st == 200:
+            self.csrf = body["csrf"]
+        return st, body, r
+
+def pw(role):
+    return open(os.path.join(work, "pw-" + role)).read().strip()
+
+def events(ticket, kind):
+    db = sqlite3.connect(db_path)
+    rows = db.execute("SELECT actor, detail FROM events WHERE ticket_id IS ? AND kind = ?"
+                      " ORDER BY id", (ticket, kind)).fetchall()
+    db.close()
+    return rows
+
+# --- login, wrong password, cookie and headers ---
+agent = Client()
+st, body, r = agent.login("agent@example.test", "not the password")
+ok(st == 401 and "error" in body and "password" in body["error"], "wrong password: 401 with a readable error (%s %s)" % (st, body))
+ok(agent.cookie is None, "no cookie after a failed login")
+st, body, r = agent.login("Agent@Example.test", pw("agent"))
+ok(st == 200 and body["agent"]["role"] == "agent" and len(body["csrf"]) == 64, "login ok: %s" % body)
+sc = agent.set_cookie
+for attr in ("HttpOnly", "SameSite=Strict", "Path=/"):
+    ok(attr in sc, "cookie has " + attr)
+ok("Secure" not in sc, "no Secure on plain loopback HTTP")
+token = sc.split(";")[0].split("=", 1)[1]
+dbc = sqlite3.connect(db_path)
+stored = [row[0] for row in dbc.execute("SELECT token_hash FROM sessions")]
+dbc.close()
+ok(token not in stored and len(stored) == 1, "the session token is stored hashed only")
+csp = r.getheader("Content-Security-Policy")
+ok(csp == "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'", "CSP: %s" % csp)
+ok(r.getheader("X-Frame-Options") == "DENY", "X-Frame-Options")
+ok(r.getheader("Referrer-Policy") == "no-referrer", "Referrer-Policy")
+ok(r.getheader("X-Content-Type-Options") == "nosniff", "nosniff")
+ok(len(events(None, "login")) == 1 and events(None, "login")[0][0] == "agent:agent@example.test", "login audited")
+ok(any("wrong password" in d for _, d in events(None, "login_failed")), "failed login audited")
+st, body, _ = agent.call("GET", "/api/v1/session")
+ok(st == 200 and body["csrf"] == agent.csrf, "the session gives the CSRF token back")
+
+# --- unauthenticated ---
+anon = Client()
+st, body, r = anon.call("GET", "/api/v1/tickets")
+ok(st == 401 and "signed in" in body["error"], "no session: 401")
+ok(r.getheader("Content-Security-Policy") is not None, "security headers on errors too")
+anon.cookie = "triaged_session=" + "0" * 64
+ok(anon.call("GET", "/api/v1/tickets")[0] == 401, "forged session: 401")
+
+# --- the queue ---
+st, body, _ = agent.call("GET", "/api/v1/tickets?status=active&sort=due&per_page=2")
+ok(st == 200 and len(body["tickets"]) == 2 and body["has_more"], "first page of 2: %s" % st)
+first = body["tickets"]
+dues = [t["due"] for t in first]
+ok(all(d is not None for d in dues) and dues == sorted(dues), "sorted by SLA due time: %s" % dues)
+for k in ("category", "category_confidence", "sentiment_label", "priority", "breached", "due"):
+    ok(k in first[0], "ticket has " + k)
+st, body, _ = agent.call("GET", "/api/v1/tickets?status=active&sort=due&per_page=2&page=2")
+ok(st == 200 and not set(t["id"] for t in body["tickets"]) & set(t["id"] for t in first), "page 2 differs")
+st, body, _ = agent.call("GET", "/api/v1/tickets?q=" + urllib.parse.quote('lampe" OR col:*'))
+ok(st == 200, "a search with FTS operators is taken as words: %s %s" % (st, body))
+st, body, _ = agent.call("GET", "/api/v1/tickets?q=" + urllib.parse.quote("xyzzyneverwritten"))
+ok(st == 200 and body["tickets"] == [], "a search with no hit is empty")
+db = sqlite3.connect(db_path)
+word_ticket, subject = db.execute("SELECT id, subject FROM tickets ORDER BY id LIMIT 1").fetchone()
+db.close()
+word = max(subject.split(), key=len)
+st, body, _ = agent.call("GET", "/api/v1/tickets?q=" + urllib.parse.quote(word))
+ok(st == 200 and word_ticket in [t["id"] for t in body["tickets"]], "q finds ticket %d by %r" % (word_ticket, word))
+ok(agent.call("GET", "/api/v1/tickets?status=bogus")[0] == 400, "unknown status: 400")
+ok(agent.call("GET", "/api/v1/tickets?per_page=0")[0] == 400, "per_page 0: 400")
+ok(agent.call("GET", "/api/v1/tickets?page=abc")[0] == 400, "page abc: 400")
+
+# --- a ticket ---
+db = sqlite3.connect(db_path)
+tid = db.execute("SELECT ticket_id FROM suggestions GROUP BY ticket_id HAVING count(*) >= 2"
+                 " ORDER BY ticket_id LIMIT 1").fetchone()[0]
+db.close()
+st, t, _ = agent.call("GET", "/api/v1/tickets/%d" % tid)
+ok(st == 200 and t["id"] == tid, "ticket detail")
+ok(len(t["messages"]) >= 1 and t["messages"][0]["text"], "messages as text")
+ok(all("html" not in m for m in t["messages"]), "no HTML part in the API")
+cat = [d for d in t["triage"] if d["task"] == "category"]
+ok(cat and cat[0]["explanation"], "category with its explanation")
+ok(any(d["task"] == "sentiment" for d in t["triage"]), "sentiment")
+ok(len(t["sla"]) >= 1 and t["sla"][0]["due"], "SLA clocks")
+ok(len(t["suggestions"]) >= 2 and t["suggestions"][0]["draft"], "suggestions with drafts")
+ok(len(t["events"]) >= 1, "events")
+ok(agent.call("GET", "/api/v1/tickets/999999")[0] == 404, "no such ticket: 404")
+ok(agent.call("GET", "/api/v1/tickets/abc")[0] == 404, "not a number: 404")
+ok(agent.call("DELETE", "/api/v1/tickets/%d" % tid)[0] == 405, "DELETE: 405")
+st, _, r = agent.call("GET", "/api/v1/tickets/%d/status" % tid)
+ok(st == 405 and r.getheader("Allow") == "POST", "GET on an action: 405 with Allow")
+ok(agent.call("GET", "/api/v1/nothing")[0] == 404, "unknown path: 404")
+
+# --- CSRF ---
+path = "/api/v1/tickets/%d/priority" % tid
+st, body, _ = agent.call("POST", path, {"priority": "high"}, csrf=False)
+ok(st == 403 and "CSRF" in body["error"], "no CSRF token: 403")
+st, body, _ = agent.call("POST", path, {"priority": "high"}, headers={"X-CSRF-Token": "f" * 64}, csrf=False)
+ok(st == 403, "wrong CSRF token: 403")
+other = Client()
+other.login("manager@example.test", pw("manager"))
+st, _, _ = agent.call("POST", path, {"priority": "high"}, headers={"X-CSRF-Token": other.csrf}, csrf=False)
+ok(st == 403, "another session's CSRF token: 403")
+st, _, _ = agent.call("POST", path, {"priority": "high"}, headers={"Origin": "http://evil.example"})
+ok(st == 403, "a foreign Origin: 403")
+st, body, _ = agent.call("POST", path, raw=b"priority=high", headers={"Content-Type": "application/x-www-form-urlencoded"})
+ok(st == 415, "a form body: 415")
+st, body, _ = agent.call("POST", path, raw=b"{not json", headers={"Content-Type": "application/json"})
+ok(st == 400 and "JSON" in body["error"], "broken JSON: 400")
+ok(events(tid, "priority_changed") == [], "nothing refused changed the ticket")
+
+# --- every action and its audit event ---
+me = "agent:agent@example.test"
+st, body, _ = agent.call("POST", path, {"priority": "high"})
+ok(st == 200, "priority: %s %s" % (st, body))
+ev = events(tid, "priority_changed")
+ok(len(ev) == 1 and ev[0][0] == me and json.loads(ev[0][1])["to"] == "high", "priority audited: %s" % ev)
+ok(agent.call("POST", path, {"priority": "extreme"})[0] == 400, "unknown priority: 400")
+
+st, _, _ = agent.call("POST", "/api/v1/tickets/%d/status" % tid, {"status": "open"})
+ev = events(tid, "status_changed")
+ok(st == 200 and ev[-1][0] == me and json.loads(ev[-1][1])["to"] == "open", "status audited")
+
+st, _, _ = agent.call("POST", "/api/v1/tickets/%d/assignee" % tid, {"assignee": "manager@example.test"})
+ev = events(tid, "assigned")
+ok(st == 200 and ev[-1][0] == me and json.loads(ev[-1][1])["to"] == "manager@example.test", "assignee audited")
+st, _, _ = agent.call("POST", "/api/v1/tickets/%d/assignee" % tid, {"assignee": None})
+ok(st == 200 and json.loads(events(tid, "assigned")[-1][1])["to"] is None, "unassigned")
+
+st, _, _ = agent.call("POST", "/api/v1/tickets/%d/queue" % tid, {"queue": "billing"})
+ok(st == 200 and events(tid, "queue_changed")[-1][0] == me, "queue audited")
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/queue" % tid, {"queue": "nowhere"})
+ok(st == 400 and "nowhere" in body["error"], "unknown queue: 400 (%s)" % body)
+
+new_cat = "billing" if t["category"] != "billing" else "technical"
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/category" % tid, {"category": new_cat})
+ok(st == 200, "recategorise: %s %s" % (st, body))
+ev = events(tid, "category.corrected")
+ok(len(ev) == 1 and ev[0][0] == me, "recategorisation audited: %s" % ev)
+st, t2, _ = agent.call("GET", "/api/v1/tickets/%d" % tid)
+ok(t2["category"] == new_cat, "the category changed")
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/category" % tid, {"category": "no-such-label"})
+ok(st == 400, "unknown category: 400 (%s %s)" % (st, body))
+
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/suggestions/2/reject" % tid, {"reason": "   "})
+ok(st == 400 and "reason" in body["error"], "rejection without a reason: 400")
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/suggestions/2/reject" % tid, {"reason": "does not answer the question"})
+ok(st == 200, "reject: %s %s" % (st, body))
+ev = events(tid, "suggestion_rejected")
+ok(len(ev) == 1 and "does not answer" in ev[0][1], "rejection audited with its reason: %s" % ev)
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/suggestions/2/reject" % tid, {"reason": "again"})
+ok(st == 409, "rejecting twice: 409 (%s)" % st)
+ok(agent.call("POST", "/api/v1/tickets/%d/suggestions/99/reject" % tid, {"reason": "x"})[0] == 404, "no suggestion 99: 404")
+
+draft = t["suggestions"][0]["draft"]
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/reply" % tid, {"text": draft, "suggestion": 1})
+ok(st == 202 and body["outbox_id"] > 0, "approve suggestion 1: %s %s" % (st, body))
+ev = events(tid, "reply_approved")
+ok(len(ev) == 1 and ev[0][0] == me and json.loads(ev[0][1])["edited"] is False, "approval audited: %s" % ev)
+ok(agent.call("POST", "/api/v1/tickets/%d/reply" % tid, {"text": draft, "suggestion": 1})[0] == 409, "approving twice: 409")
+ok(agent.call("POST", "/api/v1/tickets/%d/reply" % tid, {"text": " \n"})[0] == 400, "empty reply: 400")
+ok(agent.call("POST", "/api/v1/tickets/999999/reply", {"text": "hello"})[0] == 404, "reply to no ticket: 404")
+deadline = time.time() + 30
+while time.time() < deadline and not any(f.endswith(".eml") for f in os.listdir(os.path.join(sink, "mail"))):
+    time.sleep(0.2)
+mails = sorted(f for f in os.listdir(os.path.join(sink, "mail")) if f.endswith(".eml"))
+ok(len(mails) == 1, "the SMTP sink received the reply (%d mails)" % len(mails))
+raw = open(os.path.join(sink, "mail", mails[0]), "rb").read()
+ok(("[#%d]" % tid).encode() in raw, "the reply carries the ticket tag")
+
+# --- knowledge base ---
+st, body, _ = agent.call("GET", "/api/v1/kb?q=" + urllib.parse.quote("remboursement commande"))
+ok(st == 200 and len(body["articles"]) >= 1, "kb search: %s" % body)
+art = body["articles"][0]["id"]
+st, body, _ = agent.call("GET", "/api/v1/kb/" + urllib.parse.quote(art))
+ok(st == 200 and body["body"], "kb article")
+ok(agent.call("GET", "/api/v1/kb")[0] == 400, "kb without q: 400")
+
+# --- roles ---
+st, body, _ = agent.call("GET", "/api/v1/reports/sla")
+ok(st == 403 and "manager" in body["error"], "an agent cannot read reports")
+st, body, _ = agent.call("POST", "/api/v1/agents", {"email": "x@example.test", "name": "X", "role": "admin", "password": "long enough pw"})
+ok(st == 403, "an agent cannot add agents")
+st, body, _ = other.call("GET", "/api/v1/reports/sla?from=2025-01-01&to=2027-12-31&by=queue")
+ok(st == 200 and "charts" in body and body["charts"] and body["charts"][0].startswith("<svg"), "a manager reads the report with its charts: %s %s" % (st, str(body)[:600]))
+ok("suggestions" in body and body["suggestions"]["rejected"] >= 1 and body["suggestions"]["acceptance_rate"] is not None, "acceptance rate: %s" % body.get("suggestions"))
+ok(other.call("GET", "/api/v1/reports/sla?from=yesterday")[0] == 400, "bad report date: 400")
+ok(other.call("GET", "/api/v1/reports/sla?by=colour")[0] == 400, "bad report grouping: 400")
+ok(other.call("GET", "/api/v1/agents")[0] == 403, "a manager cannot list agents")
+admin = Client()
+admin.login("admin@example.test", pw("admin"))
+st, body, _ = admin.call("POST", "/api/v1/agents", {"email": "New@Example.test", "name": "New", "role": "agent", "password": "new-password-1"})
+ok(st == 201, "an admin adds an agent: %s %s" % (st, body))
+ok(events(None, "agent_added")[-1][0] == "agent:admin@example.test", "agent_added audited")
+ok(admin.call("POST", "/api/v1/agents", {"email": "new@example.test", "name": "New", "role": "agent", "password": "new-password-1"})[0] == 409, "twice: 409")
+ok(admin.call("POST", "/api/v1/agents", {"email": "short@example.test", "name": "S", "role": "agent", "password": "short"})[0] == 400, "short password: 400")
+st, body, _ = admin.call("GET", "/api/v1/agents")
+ok(st == 200 and "new@example.test" in [a["email"] for a in body["agents"]], "admin lists agents")
+ok(all("password" not in json.dumps(a) for a in body["agents"]), "no password hash in the list")
+newbie = Client()
+ok(newbie.login("new@example.test", "new-password-1")[0] == 200, "the new agent logs in")
+
+# --- bodies and static files ---
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/reply" % tid, raw=b"{" + b" " * (300 * 1024) + b"}",
+                         headers={"Content-Type": "application/json"})
+ok(st == 413 and "larger" in body["error"], "a 300 KiB body: 413")
+st, page, r = anon.call("GET", "/")
+ok(st == 200 and r.getheader("Content-Type").startswith("text/html") and r.getheader("Content-Security-Policy"), "the console's page")
+ok(anon.call("GET", "/../../etc/passwd")[0] == 404, "no way out of static_dir")
+ok(anon.call("GET", "/.hidden.js")[0] == 404, "no hidden files")
+ok(anon.call("POST", "/index.html", raw=b"")[0] == 405, "POST on a page: 405")
+
+# --- logout, idle expiry, disabled account ---
+st, _, _ = newbie.call("POST", "/api/v1/logout", {})
+ok(st == 200 and newbie.cookie is None and "Max-Age=0" in newbie.set_cookie, "logout clears the cookie")
+newbie.cookie = "triaged_session=" + token  # any old cookie is dead now for this client
+ok(events(None, "logout")[-1][0] == "agent:new@example.test", "logout audited")
+db = sqlite3.connect(db_path)
+db.execute("UPDATE sessions SET last_seen = last_seen - 31 * 60 WHERE agent_id = (SELECT id FROM agents WHERE email = 'manager@example.test')")
+db.commit()
+db.close()
+ok(other.call("GET", "/api/v1/tickets")[0] == 401, "a session idle for 31 minutes has expired")
+ok(agent.call("GET", "/api/v1/tickets")[0] == 200, "the agent's session lives on")
+
+# --- rate limits ---
+lim = Client("127.0.0.3")
+for i in range(5):
+    st = lim.login("nobody%d@example.test" % i, "whatever-%d" % i)[0]
+    ok(st == 401, "failure %d: 401" % i)
+st, body, r = lim.login("admin@example.test", pw("admin"))
+ok(st == 429 and int(r.getheader("Retry-After")) > 800, "6th attempt from one address: 429 with Retry-After %s" % r.getheader("Retry-After"))
+ok(Client("127.0.0.4").login("admin@example.test", pw("admin"))[0] == 200, "another address is not limited")
+for i in range(5):
+    ok(Client("127.0.0.%d" % (10 + i)).login("manager@example.test", "bad-%d" % i)[0] == 401, "account failure %d" % i)
+st, body, r = Client("127.0.0.20").login("manager@example.test", pw("manager"))
+ok(st == 429 and r.getheader("Retry-After"), "6th attempt on one account from a new address: 429")
+ok("minutes" in body["error"], "429 says when: %s" % body)
+
+print("ok - %d API checks passed" % passed)
+EOF
+
+# The disabled account: its sessions end at once.
+ctl agent disable agent@example.test >/dev/null || fail "agent disable"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/api/v1/tickets")
+[ "$code" = 401 ] || fail "no cookie: $code"
+n=$(sqlite3 "$DB" "SELECT count(*) FROM sessions s JOIN agents a ON a.id = s.agent_id WHERE a.email = 'agent@example.test'")
+[ "$n" = 0 ] || fail "the disabled agent still has $n sessions"
+echo "ok - disabling an agent ends its sessions"
+
+# Not loopback without TLS: refused with a clear error and EX_CONFIG.
+http_env_stop_daemon || fail "triaged did not stop cleanly"
+sed "s/\"listen\": \"127.0.0.1:$HTTP_PORT\"/\"listen\": \"0.0.0.0:$HTTP_PORT\"/" "$CONFIG" >"$WORK/open.json"
+set +e
+timeout 20 "$BUILD_DIR/triaged" -c "$WORK/open.json" 2>"$WORK/open.log"
+rc=$?
+set -e
+[ "$rc" = 78 ] || fail "0.0.0.0 without TLS: exit $rc, expected 78"
+grep -q "not loopback" "$WORK/open.log" || fail "no clear reason: $(cat "$WORK/open.log")"
+echo "ok - plain HTTP on 0.0.0.0 refused: $(grep 'not loopback' "$WORK/open.log" | head -n1)"
+echo "all passed"

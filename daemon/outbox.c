@@ -16,6 +16,7 @@
 #include "compose.h"
 #include "config.h"
 #include "log.h"
+#include "sla.h"
 #include "store_outbox.h"
 #include "strbuf.h"
 #include "xalloc.h"
@@ -156,9 +157,10 @@ int outbox_queue_reply(struct store *st, const struct config *cfg, const struct 
 }
 
 /* Reads a template (at most OUTBOX_MAX_TEMPLATE bytes). 1 read, 0 missing. */
-static int read_template(const char *dir, const char *lang, char **text_r, const char **error_r)
+static int read_template_file(const char *dir, const char *name, char **text_r,
+			      const char **error_r)
 {
-	_cleanup_free_ char *path = xasprintf("%s/ack-%s.txt", dir, lang);
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -226,9 +228,11 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 	}
 	const char *dir = cfg->kb.templates_dir;
 	bool french = lang != NULL && strcmp(lang, "fr") == 0;
-	found = dir != NULL ? read_template(dir, french ? "fr" : "en", &tmpl, error_r) : 0;
+	found = dir != NULL ? read_template_file(dir, french ? "ack-fr.txt" : "ack-en.txt", &tmpl,
+						 error_r)
+			    : 0;
 	if (found == 0 && french)
-		found = read_template(dir, "en", &tmpl, error_r);
+		found = read_template_file(dir, "ack-en.txt", &tmpl, error_r);
 	if (found < 0)
 		goto out;
 	if (found == 0) {
@@ -257,6 +261,71 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 		goto out;
 	}
 	ret = 1;
+out:
+	ticket_clear(&t);
+	return ret;
+}
+
+int outbox_queue_notify(struct store *st, const struct config *cfg, int64_t ticket_id,
+			const char *to_addr, const char *reason, int64_t *outbox_id_r,
+			const char **error_r)
+{
+	if (!compose_valid_addr(to_addr)) {
+		*error_r = set_error("notification address \"%s\" is not usable", to_addr);
+		return -1;
+	}
+	struct ticket t;
+	if (get_ticket(st, ticket_id, &t, error_r) < 0)
+		return -1;
+	int ret = -1;
+	_cleanup_free_ char *tmpl = NULL, *body = NULL, *from_addr = NULL, *raw = NULL,
+			    *msgid = NULL, *subject = NULL;
+	int found = cfg->kb.templates_dir != NULL
+			    ? read_template_file(cfg->kb.templates_dir, "escalation-notice.txt", &tmpl,
+						 error_r)
+			    : 0;
+	if (found < 0)
+		goto out;
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", (long long)t.id);
+	static const char *const keys[] = {"ticket.id", "ticket.subject", "ticket.queue",
+					   "event.reason", "customer.name"};
+	const char *values[] = {id, t.subject, t.queue, reason, t.requester};
+	body = found == 1 ? compose_render(tmpl, keys, values, ARRAY_SIZE(keys))
+			  : xasprintf("Ticket #%s (%s, queue %s): %s\n", id, t.subject, t.queue,
+				      reason);
+	if (from_address(cfg, &from_addr, error_r) == NULL)
+		goto out;
+	int64_t now = store_now();
+	subject = xasprintf("Ticket #%s: %s", id, reason);
+	struct compose_mail m = {
+	    .from = cfg->smtp.from,
+	    .to_addr = to_addr,
+	    .subject = subject,
+	    .ticket_id = t.id,
+	    .body = body,
+	    .auto_submitted = true,
+	    .date = now,
+	};
+	if (compose_build(&m, &raw, &msgid, error_r) < 0)
+		goto out;
+	struct outbox_row row = {
+	    .ticket_id = t.id,
+	    .kind = OUTBOX_NOTIFY,
+	    .message_id = msgid,
+	    .from_addr = from_addr,
+	    .to_addr = (char *)to_addr,
+	    .subject = subject,
+	    .body_text = body,
+	    .raw = raw,
+	    .next_attempt = now,
+	    .created = now,
+	};
+	if (store_outbox_add(st, &row, outbox_id_r) < 0) {
+		*error_r = set_error("store: %s", store_error(st));
+		goto out;
+	}
+	ret = 0;
 out:
 	ticket_clear(&t);
 	return ret;
@@ -520,7 +589,8 @@ static char *bare_ids(const char *refs)
 
 /* After the server's 250: sent, the copy in the thread, the first response
  * and the status, in one transaction committed before anything else. */
-static int record_sent(struct store *st, const struct outbox_row *row, const char **error_r)
+static int record_sent(struct store *st, const struct config *cfg, const struct outbox_row *row,
+		       const char **error_r)
 {
 	int64_t now = store_now();
 	if (store_begin(st) < 0)
@@ -534,7 +604,14 @@ static int record_sent(struct store *st, const struct outbox_row *row, const cha
 		*error_r = "mail was marked interrupted while being sent";
 		return -1;
 	}
-	if (row->ticket_id > 0) {
+	if (row->ticket_id > 0 && row->kind == OUTBOX_NOTIFY) {
+		/* An internal notice is not part of the customer's thread. */
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "outbox_id", (double)row->id);
+		cJSON_AddStringToObject(o, "to", row->to_addr);
+		if (add_event(st, row->ticket_id, "system", "notify_sent", o) < 0)
+			goto fail_tx;
+	} else if (row->ticket_id > 0) {
 		_cleanup_free_ char *refs = bare_ids(row->refs);
 		struct message m = {
 		    .ticket_id = row->ticket_id,
@@ -558,12 +635,26 @@ static int record_sent(struct store *st, const struct outbox_row *row, const cha
 			goto fail_tx;
 		if (row->kind == OUTBOX_REPLY) {
 			enum ticket_status status;
+			struct ticket before;
+			const char *sla_error;
+			if (store_ticket_get(st, row->ticket_id, &before) <= 0)
+				goto fail_tx;
+			enum ticket_status old_status = before.status;
+			ticket_clear(&before);
 			if (store_ticket_set_first_response(st, row->ticket_id, now) < 0)
 				goto fail_tx;
-			if (row->status_after != NULL &&
-			    ticket_status_parse(row->status_after, &status) == 0 &&
-			    store_ticket_set_status(st, row->ticket_id, status) < 0)
+			/* The agent answered: the response clocks are met, and a ticket
+			 * now waiting on the customer pauses the others. */
+			if (sla_on_agent_reply(st, cfg, row->ticket_id, &sla_error) < 0)
 				goto fail_tx;
+			if (row->status_after != NULL &&
+			    ticket_status_parse(row->status_after, &status) == 0) {
+				if (store_ticket_set_status(st, row->ticket_id, status) < 0 ||
+				    (status != old_status &&
+				     sla_on_status(st, cfg, row->ticket_id, old_status, status,
+						   &sla_error) < 0))
+					goto fail_tx;
+			}
 		}
 		if (store_ticket_touch(st, row->ticket_id) < 0)
 			goto fail_tx;
@@ -681,7 +772,7 @@ int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bo
 		enum send_result result =
 		    smtp_send(cfg, password, &row, smtp_error, sizeof(smtp_error));
 		if (result == SEND_OK) {
-			if (record_sent(st, &row, error_r) < 0) {
+			if (record_sent(st, cfg, &row, error_r) < 0) {
 				/* Left in sending: recovery marks it interrupted, never resent. */
 				log_fields(
 				    LOG_ERR, fields,

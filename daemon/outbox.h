@@ -56,6 +56,14 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
                      const char *lang, unsigned loop_flags, int64_t *outbox_id_r,
                      const char **why_r, const char **error_r);
 
+/* Queues an internal notification about a ticket (an SLA escalation, a
+ * rule's notify) to to_addr, from templates_dir/escalation-notice.txt
+ * ({{ticket.id}}, {{ticket.subject}}, {{ticket.queue}}, {{event.reason}}).
+ * It is not part of the customer's thread. Inside the caller's transaction. */
+int outbox_queue_notify(struct store *st, const struct config *cfg, int64_t ticket_id,
+			const char *to_addr, const char *reason, int64_t *outbox_id_r,
+			const char **error_r);
+
 /* Earliest time a queued mail is due: 1 and *when_r, 0 when nothing waits. */
 int outbox_next_due(struct store *st, int64_t *when_r);
 

@@ -720,16 +720,24 @@ static int store_fail(struct store *st, const char **error_r)
 }
 
 /* Webhooks go to the SLA engine's delivery queue (same body shape as its
- * own: the ticket, then the event). Mail notifications have no queue in the
- * outbox yet: the event is their record, marked "queued": false. */
-static int notify(struct store *st, const struct ticket *t, const struct rule_decision *d, cJSON *o,
-                  const char **error_r)
+ * own: the ticket, then the event); mail notifications go through the
+ * outbox as internal notices. */
+static int notify(struct store *st, const struct config *cfg, const struct ticket *t,
+                  const struct rule_decision *d, cJSON *o, const char **error_r)
 {
-	if (strncmp(d->value, "webhook:", 8) != 0) {
-		cJSON_AddBoolToObject(o, "queued", false);
-		cJSON_AddStringToObject(o, "why",
-		                        "mail notifications are not sent yet: recorded only");
-		return 0;
+	if (strncmp(d->value, "mail:", 5) == 0) {
+		if (!cfg->smtp.configured) {
+			cJSON_AddBoolToObject(o, "queued", false);
+			cJSON_AddStringToObject(o, "why", "no smtp section: the event is the only record");
+			return 0;
+		}
+		_cleanup_free_ char *reason = xasprintf("rule %s: %s", d->rule, d->matched);
+		int64_t outbox_id;
+		if (outbox_queue_notify(st, cfg, t->id, d->value + 5, reason, &outbox_id, error_r) < 0)
+			return -1;
+		cJSON_AddBoolToObject(o, "queued", true);
+		cJSON_AddNumberToObject(o, "outbox_id", (double)outbox_id);
+		return 1;
 	}
 	int64_t now = store_now();
 	cJSON *body = cJSON_CreateObject();
@@ -828,7 +836,7 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		cJSON_AddStringToObject(o, "why", "tickets have no group field yet: recorded only");
 		return 0;
 	case RULE_ACT_NOTIFY:
-		return notify(st, t, d, o, error_r);
+		return notify(st, cfg, t, d, o, error_r);
 	case RULE_ACT_REPLY_TEMPLATE:
 		break;
 	}

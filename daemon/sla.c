@@ -2,6 +2,8 @@
  * the firing of warnings, breaches and escalations, and webhook delivery. */
 #include "sla.h"
 
+#include "outbox.h"
+
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <math.h>
@@ -632,10 +634,20 @@ static int notify(struct firing *f, const char *to, cJSON *detail, const char **
 		}
 		cJSON_AddBoolToObject(detail, "queued", true);
 		f->stats->webhooks_queued++;
+	} else if (f->cfg->smtp.configured && strncmp(to, "mail:", 5) == 0) {
+		const cJSON *why = cJSON_GetObjectItem(detail, "reason");
+		_cleanup_free_ char *reason = xasprintf(
+			"SLA %s (policy %s)",
+			cJSON_IsString(why) ? why->valuestring : "escalation", f->policy_name);
+		int64_t outbox_id;
+		if (outbox_queue_notify(f->st, f->cfg, f->t->id, to + 5, reason, &outbox_id,
+					error_r) < 0)
+			return -1;
+		cJSON_AddBoolToObject(detail, "queued", true);
+		cJSON_AddNumberToObject(detail, "outbox_id", (double)outbox_id);
 	} else {
-		/* No notification queue in the outbox yet: the event is the record. */
 		cJSON_AddBoolToObject(detail, "queued", false);
-		cJSON_AddStringToObject(detail, "why", "mail notifications are not sent yet");
+		cJSON_AddStringToObject(detail, "why", "no smtp section: the event is the only record");
 	}
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "parse.h"
 #include "rules.h"
+#include "store_outbox.h"
 #include "store.h"
 #include "store_sla.h"
 #include "strbuf.h"
@@ -949,10 +950,11 @@ static void test_apply_writes_changes_and_events(void **state)
 	int64_t id = new_ticket(f.st, "jean.dupont@client.example.com");
 	struct rules_applied applied;
 	run(&f, id, 11, "sentiment=-0.72", &applied);
-	/* Applied: priority, tag, queue, assignee, status, webhook, ack.
-	 * Recorded only: group, mail notification, the non-ack template. */
-	assert_int_equal(applied.applied, 7);
-	assert_int_equal(applied.skipped, 3);
+	/* Applied: priority, tag, queue, assignee, status, mail notification
+	 * (through the outbox), webhook, ack. Recorded only: group, the non-ack
+	 * template. */
+	assert_int_equal(applied.applied, 8);
+	assert_int_equal(applied.skipped, 2);
 	assert_int_equal(applied.repeated, 0);
 
 	struct ticket t;
@@ -989,6 +991,19 @@ static void test_apply_writes_changes_and_events(void **state)
 	assert_string_equal(cJSON_GetObjectItem(o, "previous")->valuestring, "support");
 	assert_true(cJSON_GetObjectItem(o, "category_confidence")->valuedouble == 0.8);
 	cJSON_Delete(o);
+	/* The mail notification is an internal notice queued in the outbox. */
+	struct outbox_row *rows;
+	size_t n_rows;
+	assert_int_equal(store_outbox_list(f.st, NULL, id, 0, &rows, &n_rows), 0);
+	bool notice = false;
+	for (size_t i = 0; i < n_rows; i++)
+		if (rows[i].kind == OUTBOX_NOTIFY) {
+			notice = true;
+			assert_string_equal(rows[i].to_addr, "lead@example.com");
+			assert_non_null(strstr(rows[i].body_text, "sender_domain"));
+		}
+	assert_true(notice);
+	outbox_rows_free(&rows, n_rows);
 	o = event_detail(f.st, id, "rule:ack", "rule_reply_template");
 	assert_string_equal(cJSON_GetObjectItem(o, "value")->valuestring, "ack-fr");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "queued")));
@@ -1013,7 +1028,7 @@ static void test_apply_writes_changes_and_events(void **state)
 	/* A customer's next message: the rules for that event run again. */
 	run(&f, id, 12, "sentiment=-0.72;trigger=customer_message", &applied);
 	assert_int_equal(applied.repeated, 0);
-	assert_int_equal(applied.applied, 5); /* priority, tag, assignee, status, webhook */
+	assert_int_equal(applied.applied, 6); /* priority, tag, assignee, status, mail, webhook */
 	assert_int_equal(store_sla_webhook_counts(f.st, &queued, &sent, &failed), 0);
 	assert_int_equal(queued, 2);
 	close_store(&f);

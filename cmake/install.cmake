@@ -87,14 +87,24 @@ set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "mail")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
-# The runtime libraries, as Debian 12 names them; dpkg-shlibdeps adds the
-# exact versions when it is installed (dpkg-dev).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libetpan20, libcurl3-gnutls, libgnutls30, libsqlite3-0, libutf8proc2, libcjson1, libstemmer0d, libsystemd0, libical3, libmicrohttpd12, libsodium23, systemd")
+# The runtime libraries: computed with their versions by dpkg-shlibdeps
+# (dpkg-dev) when available, else as Debian 12 names them.
 find_program(DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd")
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS
+      "libetpan20, libcurl3-gnutls, libgnutls30, libsqlite3-0, libutf8proc2, libcjson1, libstemmer0d, libsystemd0, libical3, libmicrohttpd12, libsodium23, systemd")
 endif()
+# The paths compiled into the programs and written into the unit and the
+# configuration follow the build's prefix: a package is built from a /usr
+# build only (cmake -DCMAKE_INSTALL_PREFIX=/usr), else cpack stops.
+file(WRITE "${_gen}/cpack-config.cmake"
+  "if(CPACK_GENERATOR STREQUAL \"DEB\" AND NOT \"${CMAKE_INSTALL_PREFIX}\" STREQUAL \"/usr\")\n"
+  "  message(FATAL_ERROR \"the Debian package needs a build configured with -DCMAKE_INSTALL_PREFIX=/usr (this one: ${CMAKE_INSTALL_PREFIX})\")\n"
+  "endif()\n")
+set(CPACK_PROJECT_CONFIG_FILE "${_gen}/cpack-config.cmake")
 # The packaged prefix is /usr whatever the build's prefix: the maintainer
 # scripts and the conffile list name those paths.
 file(WRITE "${_gen}/deb/conffiles" "/etc/triaged/triaged.json\n")

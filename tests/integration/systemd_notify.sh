@@ -142,7 +142,8 @@ cp "$work/good.json" "$work/triaged.json"
 ok "SIGHUP (bad): refused with both errors logged, the old configuration still ingests"
 
 # 4. Connection lost and regained are logged.
-dovecot_kill "$work/dovecot"
+# (the helper can return non-zero when a recorded PID is already gone)
+dovecot_kill "$work/dovecot" || true
 sleep 2
 dovecot_start "$work/dovecot" "$port" >/dev/null || fail "dovecot did not restart"
 dovecot_append "$work/dovecot" INBOX "$(new_mail 3 "la veilleuse bleue de ma fille grésille.")"

@@ -43,6 +43,7 @@ struct fetcher {
 	atomic_uint_fast64_t mails;
 	atomic_uint_fast64_t failures;
 	char *last_error; /* to log a failure once per change, not per retry */
+	bool move_recovered;
 };
 
 struct collect {
@@ -165,6 +166,32 @@ static int after_action(struct fetcher *f, struct imap_conn *conn, const uint32_
 	return 0;
 }
 
+/* Mail committed before a crash or a kill but not yet moved is still in the
+ * folder at or below the checkpoint: it is moved now, once per connection
+ * of the process (it was stored already, so nothing is fetched again). */
+static int recover_moves(struct fetcher *f, struct imap_conn *conn, uint32_t last_uid,
+			 const char **error_r)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	if (imap_search_uids_after(conn, 0, &uids, &n, error_r) < 0)
+		return -1;
+	size_t committed = 0;
+	while (committed < n && uids[committed] <= last_uid)
+		committed++;
+	int ret = 0;
+	if (committed > 0) {
+		ret = imap_move(conn, uids, committed, f->mb->after_folder, error_r);
+		if (ret == 0)
+			log_notice("mailbox %s: moved %zu mails stored before a restart to %s",
+				   f->mb->name, committed, f->mb->after_folder);
+	}
+	free(uids);
+	if (ret == 0)
+		f->move_recovered = true;
+	return ret;
+}
+
 /* Fetches and delivers everything after the checkpoint. */
 static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **error_r)
 {
@@ -185,6 +212,9 @@ static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **err
 			    f->mb->name, cp_validity, uidvalidity);
 		last_uid = 0;
 	}
+	if (f->mb->after == CFG_AFTER_MOVE && last_uid > 0 && !f->move_recovered &&
+	    recover_moves(f, conn, last_uid, error_r) < 0)
+		return -1;
 	uint32_t *uids = NULL;
 	size_t n = 0;
 	if (imap_search_uids_after(conn, last_uid, &uids, &n, error_r) < 0)

@@ -466,6 +466,12 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 		triage_result_clear(&tr);
 		goto db_error_msg;
 	}
+	if (triaged) {
+		snprintf(res.category, sizeof(res.category), "%s", tr.category ? tr.category : "-");
+		res.category_confidence = tr.category_confidence;
+		snprintf(res.sentiment, sizeof(res.sentiment), "%s", tr.sentiment_label);
+		res.spam = tr.spam;
+	}
 	const char *step_error = NULL;
 	if (after_triage(ing, &res, msg, from, loop_flags, triaged ? &tr : NULL, &step_error) < 0) {
 		if (triaged)
@@ -515,8 +521,12 @@ int ingest_batch(struct ingest *ing, const char *mailbox, uint32_t uidvalidity,
 				 (long long)res.ticket_id);
 			snprintf(mailbox_field, sizeof(mailbox_field), "MAILBOX=%s", mailbox);
 			const char *fields[] = {ticket_field, mailbox_field, NULL};
-			log_fields(LOG_INFO, fields, "mail uid %u %s ticket #%lld", items[i].uid,
-				   res.new_ticket ? "opened" : "added to", (long long)res.ticket_id);
+			log_fields(LOG_INFO, fields,
+				   "mail uid %u %s ticket #%lld: %s %.2f, sentiment %s%s%s", items[i].uid,
+				   res.new_ticket ? "opened" : "added to", (long long)res.ticket_id,
+				   res.category[0] ? res.category : "-", res.category_confidence,
+				   res.sentiment[0] ? res.sentiment : "-", res.spam ? ", spam" : "",
+				   res.parse_failed ? ", unreadable: quarantined" : "");
 		}
 	}
 	if (store_checkpoint_set(ing->st, mailbox, uidvalidity, last_uid) < 0 ||

@@ -30,6 +30,11 @@ struct ingest_result {
 	bool new_ticket;
 	bool reopened;
 	bool parse_failed;    /* stored raw, with a parse-error event */
+	/* The triage summary, for the log line. */
+	char category[32];
+	double category_confidence;
+	char sentiment[16];
+	bool spam;
 };
 
 int ingest_open(struct store *st, const struct config *cfg, struct ingest **ing_r,

@@ -413,6 +413,7 @@ static int store_migrate_to(struct store *st, int target, const char **error_r)
 	/* Each step in its own transaction: a failure leaves the last good version. */
 	for (; version < target; version++) {
 		char pragma[64];
+		/* A PRAGMA takes no bound parameter; the value is our own integer. */
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
 		if (exec_sql(st, "BEGIN IMMEDIATE") < 0 || exec_sql(st, migrations[version]) < 0 ||
 		    exec_sql(st, pragma) < 0 || exec_sql(st, "COMMIT") < 0) {

@@ -114,8 +114,11 @@ set -e
 if [ "$1" = configure ]; then
 	systemd-sysusers triaged.conf >/dev/null 2>&1 || true
 	systemd-tmpfiles --create triaged.conf >/dev/null 2>&1 || true
+	# The unit's ConfigurationDirectoryMode=0750 keeps others out of
+	# /etc/triaged; the triaged group must still read it.
 	if getent group triaged >/dev/null; then
-		chgrp triaged /etc/triaged/triaged.json 2>/dev/null || true
+		chgrp triaged /etc/triaged /etc/triaged/triaged.json 2>/dev/null || true
+		chmod 0750 /etc/triaged 2>/dev/null || true
 	fi
 	if [ -d /run/systemd/system ]; then
 		systemctl daemon-reload >/dev/null 2>&1 || true

@@ -454,6 +454,8 @@ struct model_opts {
 	unsigned folds;
 	unsigned flags; /* feat.h */
 	bool whole_text; /* body: the whole text instead of the new text */
+	bool html;       /* the HTML part as received joins the body (its markup too) */
+	bool header_text; /* the decoded header fields join the body as words */
 };
 
 struct example {
@@ -489,9 +491,18 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 	if (mime_parse(raw, len, NULL, &msg, error_r) < 0)
 		return -1;
 	const char *body = mo->whole_text ? msg->text : msg->new_text;
+	_cleanup_free_ char *headers = triage_mail_headers(msg);
+	struct strbuf joined = STRBUF_INIT;
+	if (mo->html || mo->header_text) {
+		strbuf_puts(&joined, body);
+		if (mo->html && msg->html != NULL)
+			strbuf_printf(&joined, "\n%s", msg->html);
+		if (mo->header_text)
+			strbuf_printf(&joined, "\n%s", headers);
+		body = strbuf_str(&joined);
+	}
 	int ret;
 	if (mo->task == TASK_SPAM) {
-		_cleanup_free_ char *headers = triage_mail_headers(msg);
 		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body), mo->flags,
 					bag_r, error_r);
 	} else {
@@ -499,6 +510,7 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 		ret = feat_extract(feat, subject, strlen(subject), body, strlen(body), mo->flags,
 				   bag_r, error_r);
 	}
+	strbuf_free(&joined);
 	mime_message_free(&msg);
 	return ret;
 }
@@ -880,11 +892,11 @@ out:
 	return rc;
 }
 
-static int parse_flags(const char *s, unsigned *flags_r, bool *whole_r)
+static int parse_flags(const char *s, struct model_opts *mo)
 {
 	/* Comma list: stem|no-stem, stopwords|no-stopwords, new-text|whole-text. */
-	unsigned flags = *flags_r;
-	bool whole = *whole_r;
+	unsigned flags = mo->flags;
+	bool whole = mo->whole_text, html = mo->html, header_text = mo->header_text;
 	while (*s != '\0') {
 		size_t len = strcspn(s, ",");
 		if (len == 7 && strncmp(s, "no-stem", len) == 0)
@@ -899,12 +911,22 @@ static int parse_flags(const char *s, unsigned *flags_r, bool *whole_r)
 			whole = true;
 		else if (len == 8 && strncmp(s, "new-text", len) == 0)
 			whole = false;
+		else if (len == 4 && strncmp(s, "html", len) == 0)
+			html = true;
+		else if (len == 7 && strncmp(s, "no-html", len) == 0)
+			html = false;
+		else if (len == 11 && strncmp(s, "header-text", len) == 0)
+			header_text = true;
+		else if (len == 14 && strncmp(s, "no-header-text", len) == 0)
+			header_text = false;
 		else
 			return -1;
 		s += len + (s[len] == ',');
 	}
-	*flags_r = flags;
-	*whole_r = whole;
+	mo->flags = flags;
+	mo->whole_text = whole;
+	mo->html = html;
+	mo->header_text = header_text;
 	return 0;
 }
 
@@ -1013,7 +1035,7 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	}
 	mo.flags = mo.task == TASK_SPAM ? triage_spam_flags() : 0;
 	if (features != NULL) {
-		if (parse_flags(features, &mo.flags, &mo.whole_text) < 0) {
+		if (parse_flags(features, &mo) < 0) {
 			ctl_error("--features: unknown feature option in \"%s\"", features);
 			return CTL_USAGE;
 		}

@@ -21,6 +21,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "outbox.h"
+#include "privacy.h"
 #include "sender.h"
 #include "sla.h"
 #include "store.h"
@@ -60,6 +61,7 @@ struct daemon {
 	size_t n_fetchers;
 	struct sender *sender;
 	struct http_server *http; /* the web console, NULL when off */
+	int64_t last_purge; /* retention: the daily purge's last run */
 };
 
 /* Fires the SLA warnings and escalations due now (each once, in its own
@@ -77,6 +79,12 @@ static void fire_sla(struct daemon *d)
 			   fs.breaches, fs.escalations);
 	if (fs.notifications || fs.webhooks_queued)
 		sender_kick(d->sender);
+}
+
+/* Retention: resolved tickets past privacy.retention_days go, once a day. */
+static void purge_daily(struct daemon *d)
+{
+	privacy_daily(d->st, d->cfg, ingest_triage(d->writer.ing), store_now(), &d->last_purge);
 }
 
 /* Milliseconds until the next SLA level is due (capped), for the poll. */
@@ -395,6 +403,7 @@ static int run_daemon(struct daemon *d)
 		return EX_CONFIG_STATUS;
 	}
 	fire_sla(d);
+	purge_daily(d);
 	uint64_t watchdog_usec = 0;
 	bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
 	sd_notify(0, "READY=1");
@@ -429,6 +438,7 @@ static int run_daemon(struct daemon *d)
 		}
 		if (sla_timeout_ms(d, 1) == 0)
 			fire_sla(d);
+		purge_daily(d);
 		bool stop = false;
 		if (pfds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;

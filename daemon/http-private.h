@@ -57,6 +57,17 @@ void http_server_outbox_queued(struct http_server *srv);
 struct triage *http_triage_lock(struct http_server *srv, struct store *st, const char **error_r);
 void http_triage_unlock(struct http_server *srv);
 
+/* The queue's micro-cache: a list answer is reused for at most
+ * HTTP_CACHE_MS, and dropped at once when a request through this server
+ * changed something. Agents polling the queue then cost a copy, not a
+ * query; new mail shows at most HTTP_CACHE_MS later. */
+#define HTTP_CACHE_MS 1000
+#define HTTP_CACHE_ENTRIES 32
+/* 1 and a copy of the answer (caller frees) when fresh, 0 otherwise. */
+int http_cache_get(struct http_server *srv, const char *key, char **body_r, size_t *len_r);
+void http_cache_put(struct http_server *srv, const char *key, const char *body, size_t len);
+void http_cache_invalidate(struct http_server *srv);
+
 /* Answers (each replaces any earlier answer of the request). */
 void http_reply(struct http_request *req, unsigned status, const char *content_type, char *body,
 		size_t len);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "fileio.h"
@@ -34,6 +35,14 @@ static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'sel
 			  "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
 			  "base-uri 'none'; form-action 'self'";
 
+struct cache_entry {
+	char *key;
+	char *body;
+	size_t len;
+	int64_t at_ms;
+	uint64_t generation;
+};
+
 struct http_server {
 	const struct config *cfg;
 	struct MHD_Daemon *mhd;
@@ -45,6 +54,10 @@ struct http_server {
 	struct http_ctx *pool; /* idle store connections */
 	pthread_mutex_t triage_lock;
 	struct triage *triage;
+	pthread_mutex_t cache_lock;
+	struct cache_entry cache[HTTP_CACHE_ENTRIES];
+	size_t cache_next;
+	uint64_t generation; /* bumped by every change made through the server */
 };
 
 static __thread char error_buf[512];
@@ -215,6 +228,63 @@ struct triage *http_triage_lock(struct http_server *srv, struct store *st, const
 void http_triage_unlock(struct http_server *srv)
 {
 	pthread_mutex_unlock(&srv->triage_lock);
+}
+
+/* ---- the micro-cache ---- */
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int http_cache_get(struct http_server *srv, const char *key, char **body_r, size_t *len_r)
+{
+	int64_t now = monotonic_ms();
+	int found = 0;
+	pthread_mutex_lock(&srv->cache_lock);
+	for (size_t i = 0; i < HTTP_CACHE_ENTRIES; i++) {
+		struct cache_entry *e = &srv->cache[i];
+		if (e->key == NULL || strcmp(e->key, key) != 0)
+			continue;
+		if (e->generation == srv->generation && now - e->at_ms < HTTP_CACHE_MS) {
+			*body_r = xstrndup(e->body, e->len);
+			*len_r = e->len;
+			found = 1;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&srv->cache_lock);
+	return found;
+}
+
+void http_cache_put(struct http_server *srv, const char *key, const char *body, size_t len)
+{
+	pthread_mutex_lock(&srv->cache_lock);
+	struct cache_entry *e = NULL;
+	for (size_t i = 0; i < HTTP_CACHE_ENTRIES && e == NULL; i++)
+		if (srv->cache[i].key != NULL && strcmp(srv->cache[i].key, key) == 0)
+			e = &srv->cache[i];
+	if (e == NULL) {
+		e = &srv->cache[srv->cache_next];
+		srv->cache_next = (srv->cache_next + 1) % HTTP_CACHE_ENTRIES;
+		free(e->key);
+		e->key = xstrdup(key);
+	}
+	free(e->body);
+	e->body = xstrndup(body, len);
+	e->len = len;
+	e->at_ms = monotonic_ms();
+	e->generation = srv->generation;
+	pthread_mutex_unlock(&srv->cache_lock);
+}
+
+void http_cache_invalidate(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->cache_lock);
+	srv->generation++;
+	pthread_mutex_unlock(&srv->cache_lock);
 }
 
 /* ---- answers ---- */
@@ -483,6 +553,7 @@ int http_start(const struct config *cfg, http_outbox_hook *outbox_queued, void *
 	srv->hook_ctx = hook_ctx;
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	pthread_mutex_init(&srv->triage_lock, NULL);
+	pthread_mutex_init(&srv->cache_lock, NULL);
 	size_t len;
 	if (tls && (file_read_all(cfg->http.tls_cert, HTTP_MAX_TLS_FILE, &srv->tls_cert, &len,
 				  error_r) < 0 ||
@@ -540,6 +611,11 @@ void http_stop(struct http_server **srvp)
 	triage_free(&srv->triage);
 	pthread_mutex_destroy(&srv->pool_lock);
 	pthread_mutex_destroy(&srv->triage_lock);
+	pthread_mutex_destroy(&srv->cache_lock);
+	for (size_t i = 0; i < HTTP_CACHE_ENTRIES; i++) {
+		free(srv->cache[i].key);
+		free(srv->cache[i].body);
+	}
 	free(srv->tls_cert);
 	if (srv->tls_key != NULL) {
 		memset(srv->tls_key, 0, strlen(srv->tls_key));

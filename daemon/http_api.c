@@ -363,6 +363,18 @@ static void handle_ticket_list(struct http_request *req)
 	if (!query_uint(req, "page", 1, MAX_PAGE, 1, &page) ||
 	    !query_uint(req, "per_page", 1, MAX_PER_PAGE, DEFAULT_PER_PAGE, &per_page))
 		return;
+	/* The answer depends on these only (not on who asks: every agent
+	 * sees the whole queue). */
+	_cleanup_free_ char *key = xasprintf("%s\x1f%s\x1f%s\x1f%d\x1f%lld\x1f%lld",
+					     f.status ? f.status : "", f.queue ? f.queue : "",
+					     match ? match : "", f.sort_by_due, (long long)page,
+					     (long long)per_page);
+	char *cached;
+	size_t cached_len;
+	if (http_cache_get(req->srv, key, &cached, &cached_len) == 1) {
+		http_reply(req, 200, "application/json; charset=utf-8", cached, cached_len);
+		return;
+	}
 	/* One more than asked: tells whether a next page exists. */
 	f.limit = (unsigned)per_page + 1;
 	f.offset = (unsigned)((page - 1) * per_page);
@@ -392,6 +404,7 @@ static void handle_ticket_list(struct http_request *req)
 	cJSON_AddBoolToObject(out, "has_more", n > (size_t)per_page);
 	cJSON_AddNumberToObject(out, "now", (double)now);
 	http_reply_json(req, 200, out);
+	http_cache_put(req->srv, key, req->resp, req->resp_len);
 }
 
 static cJSON *parse_detail(const char *detail)
@@ -1112,4 +1125,6 @@ void http_api_handle(struct http_request *req, const char *path)
 		handle_meta(req);
 	else
 		http_reply_error(req, 404, "unknown API path");
+	if (changes && req->status < 300)
+		http_cache_invalidate(req->srv);
 }

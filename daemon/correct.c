@@ -46,8 +46,8 @@ static bool known_category(const struct triage *tr, const char *category)
 }
 
 int correct_category(struct store *st, const struct config *cfg, struct triage *tr,
-		     const char *agent, int64_t ticket_id, const char *category,
-		     struct correct_result *res_r, const char **error_r)
+                     const char *agent, int64_t ticket_id, const char *category,
+                     struct correct_result *res_r, const char **error_r)
 {
 	if (!action_agent_valid(agent)) {
 		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
@@ -65,15 +65,15 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
 	int found = store_ticket_get(st, ticket_id, &t);
 	if (found <= 0) {
 		*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
-				      : set_error("store: %s", store_error(st));
+		                      : set_error("store: %s", store_error(st));
 		store_rollback(st);
 		return found == 0 ? ACTION_NOT_FOUND : -1;
 	}
 	bool move = cfg != NULL && config_queue(cfg, category) != NULL &&
-		    (t.queue == NULL || strcmp(t.queue, category) != 0);
+	            (t.queue == NULL || strcmp(t.queue, category) != 0);
 	const char *learn_error = NULL;
 	if (store_ticket_set_triage(st, ticket_id, t.language, category, 1.0, t.spam, t.spam_score,
-				    t.sentiment, t.sentiment_label) < 0 ||
+	                            t.sentiment, t.sentiment_label) < 0 ||
 	    (move && store_ticket_set_queue(st, ticket_id, category) < 0))
 		goto store_failed;
 	if (triage_learn(tr, st, ticket_id, category, &learn_error) < 0) {

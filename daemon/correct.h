@@ -15,7 +15,7 @@ struct triage;
 /* What a correction changed, for the caller to show. Strings are copies
  * owned by the struct (correct_result_clear). */
 struct correct_result {
-	char *old_category;     /* NULL when the ticket had none */
+	char *old_category; /* NULL when the ticket had none */
 	double old_confidence;
 	char *old_queue, *new_queue; /* new_queue NULL: the queue was left alone */
 };
@@ -30,7 +30,7 @@ void correct_result_clear(struct correct_result *res);
  * replaced), and an event "category.corrected" records old and new
  * category and the old confidence. res_r may be NULL. */
 int correct_category(struct store *st, const struct config *cfg, struct triage *tr,
-		     const char *agent, int64_t ticket_id, const char *category,
-		     struct correct_result *res_r, const char **error_r);
+                     const char *agent, int64_t ticket_id, const char *category,
+                     struct correct_result *res_r, const char **error_r);
 
 #endif

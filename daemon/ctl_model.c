@@ -28,10 +28,10 @@
 #include "triage.h"
 #include "xalloc.h"
 
-#define MAIL_MAX (64u << 20)        /* one mail read from stdin or a file */
-#define TSV_MAX (256u << 20)        /* a labels / list file */
-#define TSV_LINE_MAX 4096           /* one line of it */
-#define SENTI_LINE_MAX (1u << 20)   /* one line of `sentiment` input */
+#define MAIL_MAX (64u << 20)      /* one mail read from stdin or a file */
+#define TSV_MAX (256u << 20)      /* a labels / list file */
+#define TSV_LINE_MAX 4096         /* one line of it */
+#define SENTI_LINE_MAX (1u << 20) /* one line of `sentiment` input */
 #define MODEL_FILE_MAX (1u << 30)
 #define RESOURCE_MAX (8u << 20)
 #define FOLDS_MAX 100
@@ -138,7 +138,8 @@ static void print_classification(const struct triage_result *r, double threshold
 	if (r->category != NULL) {
 		printf("category:  %s (confidence %.2f, runner-up %s)%s\n", r->category,
 		       r->category_confidence, r->category_runner_up ? r->category_runner_up : "-",
-		       r->low_confidence ? ", below the confidence threshold: a human decides" : "");
+		       r->low_confidence ? ", below the confidence threshold: a human decides"
+		                         : "");
 		printf("           %s\n", r->category_explanation);
 	} else {
 		printf("category:  none (the model has fewer than two categories)\n");
@@ -190,11 +191,11 @@ static cJSON *classification_json(const struct triage_result *r, double threshol
 int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: triagectl classify [--json] < MAIL\n"
-		"Triages one raw mail read from standard input as the daemon would: language,\n"
-		"category with its confidence and reasons, spam verdict with its probability,\n"
-		"sentiment with its words. Stores no ticket. The models are the database's\n"
-		"(seeded there from the training samples if it has none yet).\n";
+	    "usage: triagectl classify [--json] < MAIL\n"
+	    "Triages one raw mail read from standard input as the daemon would: language,\n"
+	    "category with its confidence and reasons, spam verdict with its probability,\n"
+	    "sentiment with its words. Stores no ticket. The models are the database's\n"
+	    "(seeded there from the training samples if it has none yet).\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	if (argc > 1) {
@@ -270,15 +271,15 @@ static int read_line(FILE *in, struct strbuf *line, size_t max)
 int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: triagectl sentiment [--lang fr|en] [--json] < TEXTS\n"
-		"Scores one text per input line: score in [-1, 1], label, and the words that\n"
-		"made it (one line out per line in; with --json one object per line). Without\n"
-		"--lang the language of each line is guessed (English when neither).\n";
+	    "usage: triagectl sentiment [--lang fr|en] [--json] < TEXTS\n"
+	    "Scores one text per input line: score in [-1, 1], label, and the words that\n"
+	    "made it (one line out per line in; with --json one object per line). Without\n"
+	    "--lang the language of each line is guessed (English when neither).\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	static const struct option options[] = {
-		{"lang", required_argument, NULL, 'l'},
-		{0},
+	    {"lang", required_argument, NULL, 'l'},
+	    {0},
 	};
 	const char *lang = NULL;
 	int opt;
@@ -291,7 +292,9 @@ int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
 			}
 			lang = optarg;
 			break;
-		default: fputs(usage, stderr); return CTL_USAGE;
+		default:
+			fputs(usage, stderr);
+			return CTL_USAGE;
 		}
 	}
 	if (optind < argc) {
@@ -317,9 +320,9 @@ int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
 		const char *e;
 		if (code == NULL) {
 			code = lang_guess(text, line.len, &guessed, &conf, &e) == 0 &&
-					       guessed == LANG_FR
-				       ? "fr"
-				       : "en";
+			               guessed == LANG_FR
+			           ? "fr"
+			           : "en";
 		}
 		struct senti_result r;
 		if (senti_analyse(strcmp(code, "fr") == 0 ? fr : en, text, line.len, &r, &e) < 0) {
@@ -337,7 +340,8 @@ int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
 				cJSON *w = cJSON_CreateObject();
 				cJSON_AddStringToObject(w, "term", r.reasons[i].term);
 				cJSON_AddNumberToObject(w, "contribution",
-							round(r.reasons[i].contribution * 1000) / 1000);
+				                        round(r.reasons[i].contribution * 1000) /
+				                            1000);
 				cJSON_AddItemToArray(words, w);
 			}
 			print_json_line(o);
@@ -369,22 +373,26 @@ static char *cli_agent(void)
 int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: triagectl recategorize [--agent agent:EMAIL] N CATEGORY\n"
-		"Corrects the category of ticket N: sets it (and the queue of that name, if\n"
-		"one exists), teaches the model at once with the ticket's first message, and\n"
-		"records the correction in the audit log (as cli:USER unless --agent).\n";
+	    "usage: triagectl recategorize [--agent agent:EMAIL] N CATEGORY\n"
+	    "Corrects the category of ticket N: sets it (and the queue of that name, if\n"
+	    "one exists), teaches the model at once with the ticket's first message, and\n"
+	    "records the correction in the audit log (as cli:USER unless --agent).\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	static const struct option options[] = {
-		{"agent", required_argument, NULL, 'a'},
-		{0},
+	    {"agent", required_argument, NULL, 'a'},
+	    {0},
 	};
 	const char *agent_opt = NULL;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case 'a': agent_opt = optarg; break;
-		default: fputs(usage, stderr); return CTL_USAGE;
+		case 'a':
+			agent_opt = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return CTL_USAGE;
 		}
 	}
 	int64_t ticket;
@@ -429,7 +437,8 @@ int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 		print_json(o);
 	} else {
 		printf("ticket %lld: category %s -> %s (was at confidence %.2f)", (long long)ticket,
-		       res.old_category ? res.old_category : "(none)", category, res.old_confidence);
+		       res.old_category ? res.old_category : "(none)", category,
+		       res.old_confidence);
 		if (res.new_queue)
 			printf("; queue %s -> %s", res.old_queue ? res.old_queue : "(none)",
 			       res.new_queue);
@@ -452,14 +461,14 @@ struct model_opts {
 	const char *model_path;
 	const char *tsv_path;
 	unsigned folds;
-	unsigned flags; /* feat.h */
-	bool whole_text; /* body: the whole text instead of the new text */
-	bool html;       /* the HTML part as received joins the body (its markup too) */
+	unsigned flags;   /* feat.h */
+	bool whole_text;  /* body: the whole text instead of the new text */
+	bool html;        /* the HTML part as received joins the body (its markup too) */
 	bool header_text; /* the decoded header fields join the body as words */
 };
 
 struct example {
-	char *path; /* as written in the TSV */
+	char *path;  /* as written in the TSV */
 	char *label; /* NULL for predict input without one */
 	struct feat_bag *bag;
 };
@@ -485,7 +494,7 @@ static void examples_free(struct examples *ex)
  * fields too (relays, senders, mailers, the MIME structure), the category
  * the subject and the new text only, exactly like the daemon (triage.c). */
 static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, const char *raw,
-			 size_t len, struct feat_bag **bag_r, const char **error_r)
+                         size_t len, struct feat_bag **bag_r, const char **error_r)
 {
 	struct mime_message *msg;
 	if (mime_parse(raw, len, NULL, &msg, error_r) < 0)
@@ -503,12 +512,12 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 	}
 	int ret;
 	if (mo->task == TASK_SPAM) {
-		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body), mo->flags,
-					bag_r, error_r);
+		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body),
+		                        mo->flags, bag_r, error_r);
 	} else {
 		const char *subject = msg->subject ? msg->subject : "";
 		ret = feat_extract(feat, subject, strlen(subject), body, strlen(body), mo->flags,
-				   bag_r, error_r);
+		                   bag_r, error_r);
 	}
 	strbuf_free(&joined);
 	mime_message_free(&msg);
@@ -519,7 +528,7 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
  * each mail and keeps its features. Relative paths are relative to the
  * TSV's folder. An unreadable mail is reported and skipped. */
 static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, bool need_label,
-			 struct examples *ex)
+                         struct examples *ex)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -551,7 +560,7 @@ static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, boo
 		}
 		if (llen > TSV_LINE_MAX) {
 			ctl_error("%s:%u: line longer than %u bytes", mo->tsv_path, line_no,
-				  TSV_LINE_MAX);
+			          TSV_LINE_MAX);
 			return -1;
 		}
 		char *tab = strchr(line, '\t');
@@ -563,14 +572,14 @@ static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, boo
 			if (tab2 != NULL)
 				*tab2 = '\0';
 		}
-		if (need_label && (label == NULL || *label == '\0' ||
-				   strlen(label) > NB_MAX_LABEL_LEN)) {
+		if (need_label &&
+		    (label == NULL || *label == '\0' || strlen(label) > NB_MAX_LABEL_LEN)) {
 			ctl_error("%s:%u: expected path<TAB>label (label of 1 to %d bytes)",
-				  mo->tsv_path, line_no, NB_MAX_LABEL_LEN);
+			          mo->tsv_path, line_no, NB_MAX_LABEL_LEN);
 			return -1;
 		}
 		_cleanup_free_ char *path =
-			line[0] == '/' ? xstrdup(line) : xasprintf("%s%s", dir, line);
+		    line[0] == '/' ? xstrdup(line) : xasprintf("%s%s", dir, line);
 		_cleanup_free_ char *raw = NULL;
 		size_t raw_len;
 		struct feat_bag *bag = NULL;
@@ -593,8 +602,8 @@ static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, boo
 }
 
 static int train_examples(struct nb_model *model, const struct examples *ex,
-			  bool (*keep)(size_t i, const void *ctx), const void *ctx,
-			  const char **error_r)
+                          bool (*keep)(size_t i, const void *ctx), const void *ctx,
+                          const char **error_r)
 {
 	_cleanup_free_ const struct feat_bag **bags = xcalloc(ex->n + 1, sizeof(*bags));
 	_cleanup_free_ const char **labels = xcalloc(ex->n + 1, sizeof(*labels));
@@ -617,7 +626,7 @@ static bool not_held_out(size_t i, const void *ctx)
 /* Fits the temperature on every fifth mail, held out from a probe model
  * trained on the others (as the daemon does with its seeds). */
 static int calibrate(const struct model_opts *mo, const struct examples *ex, double *t_r,
-		     size_t *held_r, const char **error_r)
+                     size_t *held_r, const char **error_r)
 {
 	struct nb_model *probe;
 	if (nb_new(&mo->nb, &probe, error_r) < 0)
@@ -678,10 +687,10 @@ static int model_train(struct ctl *ctl, struct model_opts *mo)
 	}
 	double dt = now_seconds() - t0;
 	fprintf(stderr,
-		"triagectl: %zu mails (%zu skipped), %zu features, temperature %.4f fitted on "
-		"%zu held-out mails, %.2f s (%.0f mails/s)\n",
-		ex.n, ex.unreadable, nb_vocabulary_size(model), temperature, held, dt,
-		dt > 0 ? (double)ex.n / dt : 0);
+	        "triagectl: %zu mails (%zu skipped), %zu features, temperature %.4f fitted on "
+	        "%zu held-out mails, %.2f s (%.0f mails/s)\n",
+	        ex.n, ex.unreadable, nb_vocabulary_size(model), temperature, held, dt,
+	        dt > 0 ? (double)ex.n / dt : 0);
 	rc = CTL_OK;
 out:
 	nb_free(&model);
@@ -743,7 +752,7 @@ static int model_predict(struct ctl *ctl, struct model_opts *mo)
 	}
 	double dt = now_seconds() - t0;
 	fprintf(stderr, "triagectl: %zu mails classified (%zu skipped), %.2f s (%.0f mails/s)\n",
-		ex.n, ex.unreadable, dt, dt > 0 ? (double)ex.n / dt : 0);
+	        ex.n, ex.unreadable, dt, dt > 0 ? (double)ex.n / dt : 0);
 out:
 	examples_free(&ex);
 	feat_ctx_free(&feat);
@@ -839,8 +848,8 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 		}
 		double precision = col ? (double)tp / (double)col : 0;
 		double recall = row ? (double)tp / (double)row : 0;
-		double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall)
-						   : 0;
+		double f1 =
+		    precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
 		f1_sum += f1;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "label", labels[k]);
@@ -864,7 +873,7 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 			cJSON *row = cJSON_CreateArray();
 			for (size_t j = 0; j < n_labels; j++)
 				cJSON_AddItemToArray(
-					row, cJSON_CreateNumber((double)confusion[k * n_labels + j]));
+				    row, cJSON_CreateNumber((double)confusion[k * n_labels + j]));
 			cJSON_AddItemToArray(mat, row);
 		}
 		cJSON_AddItemToObject(json, "per_label", per_label);
@@ -872,8 +881,8 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 	} else {
 		cJSON_Delete(json);
 		cJSON_Delete(per_label);
-		printf("%zu mails (%zu skipped), %u folds\naccuracy  %.4f\nmacro-F1  %.4f\n\n", ex.n,
-		       ex.unreadable, mo->folds, accuracy, macro_f1);
+		printf("%zu mails (%zu skipped), %u folds\naccuracy  %.4f\nmacro-F1  %.4f\n\n",
+		       ex.n, ex.unreadable, mo->folds, accuracy, macro_f1);
 		printf("confusion (rows: true label, columns: predicted)\n%-12s", "");
 		for (size_t j = 0; j < n_labels; j++)
 			printf(" %10.10s", labels[j]);
@@ -933,22 +942,22 @@ static int parse_flags(const char *s, struct model_opts *mo)
 int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: triagectl model train --model FILE --tsv LABELS.tsv [OPTIONS]\n"
-		"       triagectl model predict --model FILE --tsv LIST.tsv [--task T]\n"
-		"       triagectl model eval --tsv LABELS.tsv [--folds 5] [--json] [OPTIONS]\n"
-		"A classifier on labelled raw mail, outside the daemon's database.\n"
-		"LABELS.tsv: one mail per line, path<TAB>label (relative paths are relative to\n"
-		"the TSV's folder); predict ignores the label column and prints\n"
-		"path<TAB>label<TAB>confidence. eval prints cross-validated accuracy, macro-F1\n"
-		"and the confusion matrix.\n"
-		"options:\n"
-		"  --task spam|category  features: spam reads decoded headers and keeps whole\n"
-		"                        words and stop words; category reads subject and new\n"
-		"                        text, stemmed (default category; predict: from the\n"
-		"                        model's labels)\n"
-		"  --variant complement|multinomial, --alpha A, --no-length-norm\n"
-		"                        naive Bayes options (default: the configuration's nlp)\n"
-		"  --features LIST       stem,no-stem,stopwords,no-stopwords,new-text,whole-text\n";
+	    "usage: triagectl model train --model FILE --tsv LABELS.tsv [OPTIONS]\n"
+	    "       triagectl model predict --model FILE --tsv LIST.tsv [--task T]\n"
+	    "       triagectl model eval --tsv LABELS.tsv [--folds 5] [--json] [OPTIONS]\n"
+	    "A classifier on labelled raw mail, outside the daemon's database.\n"
+	    "LABELS.tsv: one mail per line, path<TAB>label (relative paths are relative to\n"
+	    "the TSV's folder); predict ignores the label column and prints\n"
+	    "path<TAB>label<TAB>confidence. eval prints cross-validated accuracy, macro-F1\n"
+	    "and the confusion matrix.\n"
+	    "options:\n"
+	    "  --task spam|category  features: spam reads decoded headers and keeps whole\n"
+	    "                        words and stop words; category reads subject and new\n"
+	    "                        text, stemmed (default category; predict: from the\n"
+	    "                        model's labels)\n"
+	    "  --variant complement|multinomial, --alpha A, --no-length-norm\n"
+	    "                        naive Bayes options (default: the configuration's nlp)\n"
+	    "  --features LIST       stem,no-stem,stopwords,no-stopwords,new-text,whole-text\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	if (argc < 2) {
@@ -957,15 +966,15 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	}
 	const char *sub = argv[1];
 	static const struct option options[] = {
-		{"model", required_argument, NULL, 'm'},
-		{"tsv", required_argument, NULL, 't'},
-		{"task", required_argument, NULL, 'k'},
-		{"folds", required_argument, NULL, 'f'},
-		{"variant", required_argument, NULL, 'v'},
-		{"alpha", required_argument, NULL, 'a'},
-		{"no-length-norm", no_argument, NULL, 'n'},
-		{"features", required_argument, NULL, 'F'},
-		{0},
+	    {"model", required_argument, NULL, 'm'},
+	    {"tsv", required_argument, NULL, 't'},
+	    {"task", required_argument, NULL, 'k'},
+	    {"folds", required_argument, NULL, 'f'},
+	    {"variant", required_argument, NULL, 'v'},
+	    {"alpha", required_argument, NULL, 'a'},
+	    {"no-length-norm", no_argument, NULL, 'n'},
+	    {"features", required_argument, NULL, 'F'},
+	    {0},
 	};
 	struct model_opts mo = {.folds = 5};
 	const char *variant = NULL, *alpha = NULL, *features = NULL;
@@ -974,8 +983,12 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case 'm': mo.model_path = optarg; break;
-		case 't': mo.tsv_path = optarg; break;
+		case 'm':
+			mo.model_path = optarg;
+			break;
+		case 't':
+			mo.tsv_path = optarg;
+			break;
 		case 'k':
 			if (strcmp(optarg, "spam") == 0)
 				mo.task = TASK_SPAM;
@@ -996,11 +1009,21 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 			mo.folds = (unsigned)folds;
 			break;
 		}
-		case 'v': variant = optarg; break;
-		case 'a': alpha = optarg; break;
-		case 'n': no_norm = true; break;
-		case 'F': features = optarg; break;
-		default: fputs(usage, stderr); return CTL_USAGE;
+		case 'v':
+			variant = optarg;
+			break;
+		case 'a':
+			alpha = optarg;
+			break;
+		case 'n':
+			no_norm = true;
+			break;
+		case 'F':
+			features = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return CTL_USAGE;
 		}
 	}
 	bool train = strcmp(sub, "train") == 0, predict = strcmp(sub, "predict") == 0;
@@ -1028,8 +1051,8 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (alpha != NULL && (parse_double(alpha, &mo.nb.alpha) < 0 || !(mo.nb.alpha > 0) ||
-			      mo.nb.alpha > 100)) {
+	if (alpha != NULL &&
+	    (parse_double(alpha, &mo.nb.alpha) < 0 || !(mo.nb.alpha > 0) || mo.nb.alpha > 100)) {
 		ctl_error("--alpha: a number in (0, 100]");
 		return CTL_USAGE;
 	}

@@ -100,8 +100,8 @@ static void test_samples_only_crypto_is_spam(void **state)
 		bool want = strncmp(names[i]->d_name, "19-", 3) == 0;
 		if (r.spam != want)
 			fail_msg("%s: spam probability %.3f (threshold %.2f), expected %s",
-				 names[i]->d_name, r.spam_probability, f->cfg->nlp.spam_threshold,
-				 want ? "spam" : "ham");
+			         names[i]->d_name, r.spam_probability, f->cfg->nlp.spam_threshold,
+			         want ? "spam" : "ham");
 		assert_true(r.spam_probability >= 0 && r.spam_probability <= 1);
 		spam_seen += r.spam;
 		triage_result_clear(&r);
@@ -116,13 +116,17 @@ static void test_samples_only_crypto_is_spam(void **state)
 
 static int64_t ticket_with_mail(struct store *st, const char *subject, const char *text)
 {
-	struct ticket t = {.subject = (char *)subject, .requester = (char *)"c@example.com",
-			   .queue = (char *)"support"};
+	struct ticket t = {.subject = (char *)subject,
+	                   .requester = (char *)"c@example.com",
+	                   .queue = (char *)"support"};
 	int64_t id, mid;
 	assert_int_equal(store_ticket_create(st, &t, &id), 0);
 	char *key = xasprintf("k%lld", (long long)id);
-	struct message m = {.ticket_id = id, .dedupe_key = key, .subject = subject,
-			    .new_text = text, .from_addr = "c@example.com"};
+	struct message m = {.ticket_id = id,
+	                    .dedupe_key = key,
+	                    .subject = subject,
+	                    .new_text = text,
+	                    .from_addr = "c@example.com"};
 	assert_int_equal(store_message_add(st, &m, &mid), 0);
 	free(key);
 	return id;
@@ -131,7 +135,7 @@ static int64_t ticket_with_mail(struct store *st, const char *subject, const cha
 /* The probability the category model gives label for a text: the winner's
  * or the runner-up's confidence, 0 when it is neither. */
 static double label_probability(struct triage *tr, const char *subject, const char *text,
-				const char *label)
+                                const char *label)
 {
 	struct triage_result r;
 	const char *error = NULL;
@@ -156,10 +160,10 @@ static void test_recategorize(void **state)
 	 * technical; the agent says it is feedback. */
 	const char *subject = "Lampe Orsay en laiton brossé";
 	const char *text = "Bonjour, la lampe Orsay en laiton brossé est magnifique, "
-			   "une vraie réussite dans notre salon. Bravo à l'atelier !";
+	                   "une vraie réussite dans notre salon. Bravo à l'atelier !";
 	const char *similar_subject = "Suspension Orsay en laiton";
 	const char *similar = "Bonjour, la suspension Orsay en laiton brossé est une vraie "
-			      "réussite dans notre entrée.";
+	                      "réussite dans notre entrée.";
 	int64_t id = ticket_with_mail(f->st, subject, text);
 	const char *error = NULL;
 	struct triage_result r;
@@ -173,19 +177,21 @@ static void test_recategorize(void **state)
 	double before = label_probability(f->tr, similar_subject, similar, target);
 
 	/* Error paths change nothing. */
-	assert_int_equal(correct_category(f->st, f->cfg, f->tr, "nobody", id, target, NULL,
-					  &error), -1);
-	assert_int_equal(correct_category(f->st, f->cfg, f->tr, "cli:ops", id, "no-such-category",
-					  NULL, &error), -1);
+	assert_int_equal(correct_category(f->st, f->cfg, f->tr, "nobody", id, target, NULL, &error),
+	                 -1);
+	assert_int_equal(
+	    correct_category(f->st, f->cfg, f->tr, "cli:ops", id, "no-such-category", NULL, &error),
+	    -1);
 	assert_non_null(strstr(error, "unknown category"));
-	assert_int_equal(correct_category(f->st, f->cfg, f->tr, "cli:ops", 9999, target, NULL,
-					  &error), ACTION_NOT_FOUND);
+	assert_int_equal(
+	    correct_category(f->st, f->cfg, f->tr, "cli:ops", 9999, target, NULL, &error),
+	    ACTION_NOT_FOUND);
 	assert_float_equal(label_probability(f->tr, similar_subject, similar, target), before,
-			   1e-12);
+	                   1e-12);
 
 	struct correct_result res;
 	if (correct_category(f->st, f->cfg, f->tr, "agent:ann@example.com", id, target, &res,
-			     &error) < 0)
+	                     &error) < 0)
 		fail_msg("correct_category: %s", error);
 	assert_string_equal(res.old_category, old_category);
 	assert_float_equal(res.old_confidence, old_confidence, 1e-9);
@@ -226,14 +232,14 @@ static void test_recategorize(void **state)
 	/* Learned at once: a similar mail leans further toward the new category. */
 	double after = label_probability(f->tr, similar_subject, similar, target);
 	print_message("%s -> %s: p(%s) of a similar mail %.3f -> %.3f\n", old_category, target,
-		      target, before, after);
+	              target, before, after);
 	assert_true(after > before);
 
 	/* And stored: a fresh engine from the store agrees exactly. */
 	struct triage *reloaded;
 	assert_int_equal(triage_open(f->st, f->cfg, &reloaded, &error), 0);
 	assert_float_equal(label_probability(reloaded, similar_subject, similar, target), after,
-			   1e-9);
+	                   1e-9);
 	triage_free(&reloaded);
 	free(old_category);
 }
@@ -241,8 +247,8 @@ static void test_recategorize(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_samples_only_crypto_is_spam, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recategorize, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_samples_only_crypto_is_spam, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recategorize, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

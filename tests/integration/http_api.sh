@@ -318,4 +318,23 @@ set -e
 [ "$rc" = 78 ] || fail "0.0.0.0 without TLS: exit $rc, expected 78"
 grep -q "not loopback" "$WORK/open.log" || fail "no clear reason: $(cat "$WORK/open.log")"
 echo "ok - plain HTTP on 0.0.0.0 refused: $(grep 'not loopback' "$WORK/open.log" | head -n1)"
+# TLS: the same server over HTTPS (GnuTLS), Secure cookie, HSTS.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/web.key" -out "$WORK/web.pem" 2>/dev/null ||
+	fail "openssl"
+sed "s|\"session_idle_minutes\": 30|\"session_idle_minutes\": 30, \"tls_cert\": \"$WORK/web.pem\", \"tls_key\": \"$WORK/web.key\"|" \
+	"$CONFIG" >"$WORK/tls.json"
+"$BUILD_DIR/triaged" -c "$WORK/tls.json" 2>>"$WORK/triaged.log" &
+DAEMON_PID=$!
+wait_port "$HTTP_PORT" 20 || fail "no HTTPS listener"
+headers=$(curl -s --cacert "$WORK/web.pem" -D - -o /dev/null -H 'Content-Type: application/json' \
+	-d "{\"email\":\"admin@example.test\",\"password\":\"$(cat "$WORK/pw-admin")\"}" \
+	"https://127.0.0.1:$HTTP_PORT/api/v1/login") || fail "HTTPS login failed"
+echo "$headers" | grep -q '^HTTP/1.1 200' || fail "HTTPS login: $headers"
+echo "$headers" | grep -i '^Set-Cookie:' | grep -q 'Secure' || fail "no Secure cookie over TLS"
+echo "$headers" | grep -qi '^Strict-Transport-Security:' || fail "no HSTS over TLS"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/api/v1/session" || true)
+[ "$code" != 401 ] && [ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
+http_env_stop_daemon || fail "triaged (TLS) did not stop cleanly"
+echo "ok - HTTPS with the configured certificate: Secure cookie, HSTS"
 echo "all passed"

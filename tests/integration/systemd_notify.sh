@@ -201,7 +201,7 @@ ok "SIGTERM after $before of $expected mails: STOPPING=1, exit 0 in $elapsed ms;
 # 6. The log: priorities, one line per mail with its ticket, no secret, no text.
 bad=$(grep -cvE '^<[0-7]>' "$log" || true)
 [ "$bad" -eq 0 ] || fail "$bad log lines without a <N> priority: $(grep -vE '^<[0-7]>' "$log" | head -n 3)"
-per_mail=$(grep -cE '^<6>triaged: mail uid [0-9]+ (opened|added to) ticket #[0-9]+ TICKET=[0-9]+ MAILBOX=support' "$log" || true)
+per_mail=$(grep -cE '^<6>triaged: mail uid [0-9]+ (opened|added to) ticket #[0-9]+: .* TICKET=[0-9]+ MAILBOX=support' "$log" || true)
 [ "$per_mail" -eq "$expected" ] || fail "$per_mail per-mail log lines for $expected mails"
 grep -q "secret" "$log" && fail "the password appears in the log"
 for text in "lampe du salon clignote" "abat-jour est arrivé fendu" "veilleuse bleue" "ou en est ma commande"; do

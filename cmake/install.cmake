@@ -63,11 +63,11 @@ install(FILES systemd/triaged.tmpfiles DESTINATION "${TRIAGED_TMPFILESDIR}" RENA
 install(FILES "${_gen}/triaged.json" DESTINATION "${CMAKE_INSTALL_FULL_SYSCONFDIR}/triaged"
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 
-foreach(_dir lexicons stopwords training kb templates web)
-  if(IS_DIRECTORY "${PROJECT_SOURCE_DIR}/conf/${_dir}")
-    install(DIRECTORY "conf/${_dir}" DESTINATION "${CMAKE_INSTALL_DATADIR}/triaged")
-  endif()
+foreach(_dir lexicons stopwords training kb templates)
+  install(DIRECTORY "conf/${_dir}" DESTINATION "${CMAKE_INSTALL_DATADIR}/triaged")
 endforeach()
+# The web console's pages (static_dir defaults to data_dir/web).
+install(DIRECTORY web/ DESTINATION "${CMAKE_INSTALL_DATADIR}/triaged/web")
 
 install(FILES docs/triaged.8 DESTINATION "${CMAKE_INSTALL_MANDIR}/man8")
 install(FILES docs/triagectl.1 DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")

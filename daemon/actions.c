@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "outbox.h"
+#include "sla.h"
 #include "suggest.h"
 #include "xalloc.h"
 
@@ -214,8 +215,8 @@ int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket
 	return 0;
 }
 
-int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
-                      enum ticket_status status, const char **error_r)
+int action_set_status(struct store *st, const struct config *cfg, const char *agent,
+                      int64_t ticket_id, enum ticket_status status, const char **error_r)
 {
 	if (strcmp(ticket_status_name(status), "?") == 0) {
 		*error_r = "unknown status";
@@ -227,6 +228,13 @@ int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
 		return rc;
 	if (store_ticket_set_status(st, ticket_id, status) < 0)
 		return fail_store(st, &t, error_r);
+	/* The SLA clocks follow: pending pauses, resolved meets, reopening restarts. */
+	if (cfg != NULL && status != t.status &&
+	    sla_on_status(st, cfg, ticket_id, t.status, status, error_r) < 0) {
+		store_rollback(st);
+		ticket_clear(&t);
+		return -1;
+	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "from", ticket_status_name(t.status));
 	cJSON_AddStringToObject(o, "to", ticket_status_name(status));
@@ -235,8 +243,8 @@ int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
 	return rc;
 }
 
-int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
-                        enum ticket_priority priority, const char **error_r)
+int action_set_priority(struct store *st, const struct config *cfg, const char *agent,
+                        int64_t ticket_id, enum ticket_priority priority, const char **error_r)
 {
 	if (strcmp(ticket_priority_name(priority), "?") == 0) {
 		*error_r = "unknown priority";
@@ -248,6 +256,13 @@ int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
 		return rc;
 	if (store_ticket_set_priority(st, ticket_id, priority) < 0)
 		return fail_store(st, &t, error_r);
+	/* Another priority may mean another SLA policy. */
+	if (cfg != NULL && priority != t.priority &&
+	    sla_on_priority_or_queue_change(st, cfg, ticket_id, error_r) < 0) {
+		store_rollback(st);
+		ticket_clear(&t);
+		return -1;
+	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "from", ticket_priority_name(t.priority));
 	cJSON_AddStringToObject(o, "to", ticket_priority_name(priority));
@@ -302,6 +317,12 @@ int action_set_queue(struct store *st, const struct config *cfg, const char *age
 		return rc;
 	if (store_ticket_set_queue(st, ticket_id, queue) < 0)
 		return fail_store(st, &t, error_r);
+	if (cfg != NULL && (t.queue == NULL || strcmp(t.queue, queue) != 0) &&
+	    sla_on_priority_or_queue_change(st, cfg, ticket_id, error_r) < 0) {
+		store_rollback(st);
+		ticket_clear(&t);
+		return -1;
+	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "from", t.queue ? t.queue : "");
 	cJSON_AddStringToObject(o, "to", queue);

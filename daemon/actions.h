@@ -45,9 +45,11 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent, 
  * improves the knowledge base), through suggest_mark. */
 int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket_id, unsigned rank,
                              const char *reason, const char **error_r);
-int action_set_status(struct store *st, const char *agent, int64_t ticket_id,
+int action_set_status(struct store *st, const struct config *cfg, const char *agent,
+                      int64_t ticket_id,
                       enum ticket_status status, const char **error_r);
-int action_set_priority(struct store *st, const char *agent, int64_t ticket_id,
+int action_set_priority(struct store *st, const struct config *cfg, const char *agent,
+                        int64_t ticket_id,
                         enum ticket_priority priority, const char **error_r);
 /* assignee NULL or "": unassigned. */
 int action_assign(struct store *st, const char *agent, int64_t ticket_id, const char *assignee,

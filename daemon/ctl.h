@@ -43,6 +43,10 @@ struct ctl_command {
 	const char *summary;
 };
 
+/* "cli:USER" (the Unix account running triagectl): the actor of the audit
+ * events of a command run without an agent's identity. Caller frees. */
+char *ctl_cli_actor(void);
+
 /* True when argv holds -h/--help; prints usage to stdout then. */
 bool ctl_wants_help(int argc, char **argv, const char *usage);
 
@@ -52,6 +56,10 @@ int ctl_cmd_ingest(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_show(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_set_status(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_set_priority(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_assign(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_set_queue(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_outbox(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_sla(struct ctl *ctl, int argc, char **argv);

@@ -361,14 +361,6 @@ int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
 
 /* ---- triagectl recategorize ---- */
 
-static char *cli_agent(void)
-{
-	const char *user = getenv("USER");
-	struct passwd *pw = getpwuid(getuid());
-	if (pw != NULL && pw->pw_name != NULL)
-		user = pw->pw_name;
-	return xasprintf("cli:%s", user != NULL && *user ? user : "unknown");
-}
 
 int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 {
@@ -413,7 +405,7 @@ int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 		ctl_error("%s", error);
 		return CTL_CONFIG;
 	}
-	_cleanup_free_ char *agent = agent_opt ? xstrdup(agent_opt) : cli_agent();
+	_cleanup_free_ char *agent = agent_opt ? xstrdup(agent_opt) : ctl_cli_actor();
 	struct correct_result res;
 	int rc = correct_category(st, cfg, tr, agent, ticket, category, &res, &error);
 	if (rc < 0) {

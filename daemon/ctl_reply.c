@@ -39,16 +39,6 @@ static const char *utc(int64_t t, char buf[32])
 	return buf;
 }
 
-/* "cli:USER": who runs triagectl, when no --as names an agent. */
-static char *cli_agent(void)
-{
-	const char *user = getenv("USER");
-	if (user == NULL || user[0] == '\0') {
-		struct passwd *pw = getpwuid(getuid());
-		user = pw != NULL ? pw->pw_name : "unknown";
-	}
-	return xasprintf("cli:%s", user);
-}
 
 /* Reads a whole file of at most COMPOSE_MAX_BODY bytes. */
 static int read_text(const char *path, char **text_r)
@@ -215,7 +205,7 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 		fputs(usage, stderr);
 		return CTL_USAGE;
 	}
-	_cleanup_free_ char *agent = as != NULL ? xstrdup(as) : cli_agent();
+	_cleanup_free_ char *agent = as != NULL ? xstrdup(as) : ctl_cli_actor();
 	if (!action_agent_valid(agent)) {
 		ctl_error("invalid agent \"%s\" (expected agent:EMAIL)", agent);
 		return CTL_USAGE;
@@ -490,7 +480,7 @@ static int outbox_requeue_cmd(struct ctl *ctl, int argc, char **argv)
 	struct store *st = ctl_store(ctl);
 	if (st == NULL)
 		return CTL_FAIL;
-	_cleanup_free_ char *agent = cli_agent();
+	_cleanup_free_ char *agent = ctl_cli_actor();
 	const char *error;
 	if (outbox_requeue(st, id, agent, &error) < 0) {
 		ctl_error("%s", error);

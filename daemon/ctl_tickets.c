@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "actions.h"
 #include "parse.h"
 #include "store.h"
 #include "store_suggestions.h"
@@ -381,4 +382,109 @@ int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 			printf("  %-9s  %lld\n", names[i], (long long)s.by_status[i]);
 	}
 	return CTL_OK;
+}
+
+/* ---- status, priority, assign, queue: one action of the core each ---- */
+
+enum ticket_field { FIELD_STATUS, FIELD_PRIORITY, FIELD_ASSIGNEE, FIELD_QUEUE };
+
+static int set_field(struct ctl *ctl, int argc, char **argv, enum ticket_field field,
+		     const char *usage)
+{
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	static const struct option options[] = {
+		{"as", required_argument, NULL, 'a'},
+		{0},
+	};
+	const char *as = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt != 'a') {
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
+		as = optarg;
+	}
+	int64_t id;
+	if (argc - optind != 2 || parse_int64(argv[optind], 1, INT64_MAX, &id) < 0) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	const char *value = argv[optind + 1];
+	if (as != NULL && strncmp(as, "agent:", 6) != 0) {
+		ctl_error("--as: expected agent:EMAIL");
+		return CTL_USAGE;
+	}
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	_cleanup_free_ char *actor = as != NULL ? xstrdup(as) : ctl_cli_actor();
+	const char *error = "?";
+	int rc;
+	switch (field) {
+	case FIELD_STATUS: {
+		enum ticket_status status;
+		if (ticket_status_parse(value, &status) < 0) {
+			ctl_error("unknown status \"%s\" (new, open, pending, resolved, closed)", value);
+			return CTL_USAGE;
+		}
+		rc = action_set_status(st, ctl->cfg, actor, id, status, &error);
+		break;
+	}
+	case FIELD_PRIORITY: {
+		enum ticket_priority priority;
+		if (ticket_priority_parse(value, &priority) < 0) {
+			ctl_error("unknown priority \"%s\" (low, normal, high, urgent)", value);
+			return CTL_USAGE;
+		}
+		rc = action_set_priority(st, ctl->cfg, actor, id, priority, &error);
+		break;
+	}
+	case FIELD_ASSIGNEE:
+		rc = action_assign(st, actor, id, strcmp(value, "-") == 0 ? NULL : value, &error);
+		break;
+	case FIELD_QUEUE:
+	default:
+		rc = action_set_queue(st, ctl->cfg, actor, id, value, &error);
+		break;
+	}
+	if (rc == ACTION_NOT_FOUND) {
+		ctl_error("no ticket %lld", (long long)id);
+		return CTL_NOTFOUND;
+	}
+	if (rc < 0) {
+		ctl_error("%s", error);
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+int ctl_cmd_set_status(struct ctl *ctl, int argc, char **argv)
+{
+	return set_field(ctl, argc, argv, FIELD_STATUS,
+			 "usage: triagectl status N new|open|pending|resolved|closed [--as agent:EMAIL]\n"
+			 "Sets ticket N's status (pending pauses its SLA clocks, resolved stops them),\n"
+			 "recorded in the audit log under cli:USER or the agent given.\n");
+}
+
+int ctl_cmd_set_priority(struct ctl *ctl, int argc, char **argv)
+{
+	return set_field(ctl, argc, argv, FIELD_PRIORITY,
+			 "usage: triagectl priority N low|normal|high|urgent [--as agent:EMAIL]\n"
+			 "Sets ticket N's priority (its SLA policy is chosen again).\n");
+}
+
+int ctl_cmd_assign(struct ctl *ctl, int argc, char **argv)
+{
+	return set_field(ctl, argc, argv, FIELD_ASSIGNEE,
+			 "usage: triagectl assign N AGENT|- [--as agent:EMAIL]\n"
+			 "Assigns ticket N to AGENT (an address), or to nobody with -.\n");
+}
+
+int ctl_cmd_set_queue(struct ctl *ctl, int argc, char **argv)
+{
+	return set_field(ctl, argc, argv, FIELD_QUEUE,
+			 "usage: triagectl queue N QUEUE [--as agent:EMAIL]\n"
+			 "Moves ticket N to QUEUE (one of the configuration's queues).\n");
 }

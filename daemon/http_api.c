@@ -664,14 +664,15 @@ static void handle_set(struct http_request *req, int64_t id, const char *field)
 			http_reply_error(req, 400, "unknown status \"%.40s\"", value);
 			goto out;
 		}
-		rc = action_set_status(st, req->agent_id, id, s, &error);
+		rc = action_set_status(st, http_server_config(req->srv), req->agent_id, id, s, &error);
 	} else if (strcmp(field, "priority") == 0) {
 		enum ticket_priority p;
 		if (ticket_priority_parse(value, &p) < 0) {
 			http_reply_error(req, 400, "unknown priority \"%.40s\"", value);
 			goto out;
 		}
-		rc = action_set_priority(st, req->agent_id, id, p, &error);
+		rc = action_set_priority(st, http_server_config(req->srv), req->agent_id, id, p,
+					 &error);
 	} else if (assignee) {
 		rc = action_assign(st, req->agent_id, id, value, &error);
 	} else if (strcmp(field, "queue") == 0) {

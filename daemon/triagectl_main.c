@@ -1,6 +1,7 @@
 /* triagectl: the tool agents, managers and administrators use. Parses the
  * global options and hands over to one command of ctl.h. */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@ static const struct ctl_command commands[] = {
 	{"tickets", ctl_cmd_tickets, "list tickets"},
 	{"show", ctl_cmd_show, "show one ticket with its messages, triage and events"},
 	{"stats", ctl_cmd_stats, "counts of tickets and messages"},
+	{"status", ctl_cmd_set_status, "set a ticket's status"},
+	{"priority", ctl_cmd_set_priority, "set a ticket's priority"},
+	{"assign", ctl_cmd_assign, "assign a ticket to an agent (or nobody)"},
+	{"queue", ctl_cmd_set_queue, "move a ticket to another queue"},
 	{"reply", ctl_cmd_reply, "approve, edit or reject a reply to a ticket"},
 	{"outbox", ctl_cmd_outbox, "list, send or requeue outgoing mail"},
 	{"sla", ctl_cmd_sla, "business-time deadlines and the tickets closest to breach"},
@@ -41,6 +46,14 @@ void ctl_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+char *ctl_cli_actor(void)
+{
+	/* The account, not $USER: the audit log names who really ran it. */
+	struct passwd *pw = getpwuid(getuid());
+	const char *user = pw != NULL && pw->pw_name != NULL ? pw->pw_name : getenv("USER");
+	return xasprintf("cli:%s", user != NULL && *user ? user : "unknown");
 }
 
 bool ctl_wants_help(int argc, char **argv, const char *usage)

@@ -47,9 +47,9 @@ for d in lexicons stopwords training kb templates; do
 	src=$(find "$SOURCE_DIR/conf/$d" -type f | wc -l)
 	[ "$n" -gt 0 ] && [ "$n" -eq "$src" ] || fail "share/triaged/$d holds $n files, conf/$d $src"
 done
-if [ -d "$SOURCE_DIR/conf/web" ]; then
-	[ -d "$root/share/triaged/web" ] || fail "conf/web exists but share/triaged/web was not installed"
-fi
+n=$(find "$root/share/triaged/web" -type f 2>/dev/null | wc -l)
+[ "$n" -gt 0 ] && [ "$n" -eq "$(find "$SOURCE_DIR/web" -type f | wc -l)" ] ||
+	fail "share/triaged/web holds $n files, web/ $(find "$SOURCE_DIR/web" -type f | wc -l)"
 for page in man8/triaged.8 man1/triagectl.1 man5/triaged.json.5; do
 	[ -f "$root/share/man/$page" ] || fail "no share/man/$page"
 done

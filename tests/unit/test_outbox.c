@@ -500,8 +500,8 @@ static void test_ticket_actions(void **state)
 	struct fixture *f = *state;
 	const char *error = NULL;
 	const char *agent = "agent:bob@example.test";
-	assert_int_equal(action_set_status(f->st, agent, f->ticket, TICKET_RESOLVED, &error), 0);
-	assert_int_equal(action_set_priority(f->st, agent, f->ticket, PRIORITY_URGENT, &error), 0);
+	assert_int_equal(action_set_status(f->st, f->cfg, agent, f->ticket, TICKET_RESOLVED, &error), 0);
+	assert_int_equal(action_set_priority(f->st, f->cfg, agent, f->ticket, PRIORITY_URGENT, &error), 0);
 	assert_int_equal(action_assign(f->st, agent, f->ticket, "alice@example.test", &error), 0);
 	assert_int_equal(action_assign(f->st, agent, f->ticket, "", &error), 0);
 	assert_int_equal(action_set_queue(f->st, f->cfg, agent, f->ticket, "billing", &error), 0);
@@ -523,11 +523,11 @@ static void test_ticket_actions(void **state)
 	                              " AND json_extract(detail, '$.from') = 'alice@example.test'"),
 	                 1);
 	/* Errors: unknown ticket, bad agent, unknown queue when queues are configured. */
-	assert_int_equal(action_set_status(f->st, agent, 999, TICKET_OPEN, &error),
+	assert_int_equal(action_set_status(f->st, f->cfg, agent, 999, TICKET_OPEN, &error),
 	                 ACTION_NOT_FOUND);
-	assert_int_equal(action_set_status(f->st, "", f->ticket, TICKET_OPEN, &error), -1);
+	assert_int_equal(action_set_status(f->st, f->cfg, "", f->ticket, TICKET_OPEN, &error), -1);
 	assert_int_equal(
-	    action_set_priority(f->st, agent, f->ticket, (enum ticket_priority)9, &error), -1);
+	    action_set_priority(f->st, f->cfg, agent, f->ticket, (enum ticket_priority)9, &error), -1);
 	f->cfg->queues = xcalloc(1, sizeof(*f->cfg->queues));
 	f->cfg->queues[0].name = xstrdup("support");
 	f->cfg->n_queues = 1;

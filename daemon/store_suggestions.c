@@ -276,27 +276,17 @@ void similar_list_free(struct similar_ticket **list, size_t n)
 	*list = NULL;
 }
 
-int store_similar_solved(struct store *st, const char *match, int64_t exclude, unsigned limit,
-			 struct similar_ticket **list_r, size_t *n_r)
+/* How many of the best-scored messages the first, cheap pass looks at, per
+ * ticket wanted. */
+#define SIMILAR_WINDOW 8
+
+static int similar_run(struct store *st, sqlite3_stmt *s, const char *match, int64_t exclude,
+		       unsigned limit, struct similar_ticket **list_r, size_t *n_r)
 {
-	/* One row per ticket, scored by its best-matching incoming message. */
-	sqlite3_stmt *s = store_stmt(st,
-		/* bm25() cannot sit inside an aggregate: score the messages first. */
-		"WITH hits AS MATERIALIZED ("
-		"  SELECT m.ticket_id AS ticket_id, -bm25(messages_fts, 3.0, 1.0) AS score"
-		"  FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-		"  WHERE messages_fts MATCH ? AND m.direction = 'in')"
-		" SELECT t.id, t.subject, max(h.score) AS best, t.language,"
-		"  (SELECT coalesce(o.new_text, o.body_text) FROM messages o"
-		"    WHERE o.ticket_id = t.id AND o.direction = 'out' ORDER BY o.id DESC LIMIT 1)"
-		" FROM hits h JOIN tickets t ON t.id = h.ticket_id"
-		" WHERE t.id <> ? AND t.status IN ('resolved', 'closed')"
-		" GROUP BY t.id ORDER BY best DESC, t.id DESC LIMIT ?");
-	if (s == NULL)
-		return -1;
 	store_bind_text(s, 1, match);
 	sqlite3_bind_int64(s, 2, exclude);
 	sqlite3_bind_int64(s, 3, limit);
+	sqlite3_bind_int64(s, 4, (int64_t)limit * SIMILAR_WINDOW);
 	struct similar_ticket *list = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -310,6 +300,7 @@ int store_similar_solved(struct store *st, const char *match, int64_t exclude, u
 		n++;
 	}
 	sqlite3_reset(s);
+	(void)st;
 	if (rc != SQLITE_DONE) {
 		similar_list_free(&list, n);
 		return -1;
@@ -317,6 +308,55 @@ int store_similar_solved(struct store *st, const char *match, int64_t exclude, u
 	*list_r = list;
 	*n_r = n;
 	return 0;
+}
+
+/* One row per ticket, scored by its best-matching incoming message. */
+#define SIMILAR_SELECT                                                                  \
+	" SELECT t.id, t.subject, max(h.score) AS best, t.language,"                     \
+	"  (SELECT coalesce(o.new_text, o.body_text) FROM messages o"                     \
+	"    WHERE o.ticket_id = t.id AND o.direction = 'out' ORDER BY o.id DESC LIMIT 1)" \
+	" FROM hits h JOIN tickets t ON t.id = h.ticket_id"                               \
+	" WHERE t.id <> ?2 AND t.status IN ('resolved', 'closed')"                        \
+	" GROUP BY t.id ORDER BY best DESC, t.id DESC LIMIT ?3"
+
+int store_similar_solved(struct store *st, const char *match, int64_t exclude, unsigned limit,
+			 struct similar_ticket **list_r, size_t *n_r)
+{
+	/* First the best ?4 messages of the FTS5 table alone (bm25 once per
+	 * match into a sorter that keeps ?4 rows; only those rows meet the
+	 * messages and tickets). When they hold
+	 * `limit` solved tickets, those are the answer: any other ticket's best
+	 * message scores no higher than the last in the window. Otherwise (most
+	 * of the best matches are outgoing or in open tickets) every match is
+	 * looked at. */
+	sqlite3_stmt *s = store_stmt(st,
+		"WITH hits AS MATERIALIZED ("
+		"  SELECT m.ticket_id AS ticket_id, b.score AS score FROM"
+		"   (SELECT rowid AS id, -bm25(messages_fts, 3.0, 1.0) AS score FROM messages_fts"
+		"    WHERE messages_fts MATCH ?1 ORDER BY score DESC LIMIT ?4) b"
+		"  JOIN messages m ON m.id = b.id WHERE m.direction = 'in')" SIMILAR_SELECT);
+	if (s == NULL)
+		return -1;
+	struct similar_ticket *list = NULL;
+	size_t n = 0;
+	if (similar_run(st, s, match, exclude, limit, &list, &n) < 0)
+		return -1;
+	if (n >= limit) {
+		*list_r = list;
+		*n_r = n;
+		return 0;
+	}
+	similar_list_free(&list, n);
+	s = store_stmt(st,
+		/* bm25() cannot sit inside an aggregate: score the messages first. */
+		"WITH hits AS MATERIALIZED ("
+		"  SELECT m.ticket_id AS ticket_id, -bm25(messages_fts, 3.0, 1.0) AS score"
+		"  FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+		"  WHERE messages_fts MATCH ?1 AND m.direction = 'in' AND ?4 IS NOT NULL)"
+		SIMILAR_SELECT);
+	if (s == NULL)
+		return -1;
+	return similar_run(st, s, match, exclude, limit, list_r, n_r);
 }
 
 int store_suggestion_stats(struct store *st, struct suggestion_stat **list_r, size_t *n_r)

@@ -163,23 +163,31 @@ static int ticket_bag(struct suggest *sg, struct store *st, const struct ticket 
 
 /* The match expression for messages_fts, which is not stemmed: each stem as
  * a prefix ("rembours"* finds "remboursement", "rembourse"). English stems
- * that end in 'i' for a 'y' ("deliveri") lose it to stay a prefix. */
+ * that end in 'i' for a 'y' ("deliveri") lose it to stay a prefix. FTS5
+ * scores every message a term matches and expands a prefix over every word
+ * that starts with it, so the query takes few terms, the heaviest, and
+ * leaves out those common in the knowledge base (they are common in mail
+ * too, and when every term is, there is no similar-ticket search); a
+ * three-letter stem is matched as a word, not as a prefix. */
 static char *similar_match_expr(const struct kb_term *terms, size_t n)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
 	size_t used = 0;
-	for (size_t i = 0; i < n && used < SUGGEST_QUERY_TERMS; i++) {
+	for (size_t i = 0; i < n && used < SUGGEST_SIMILAR_TERMS; i++) {
 		const char *stem = terms[i].stem;
 		size_t len = strlen(stem);
+		if (terms[i].docs > KB_PICK_MAX_DOCS)
+			continue;
+		/* a three-letter prefix would match half the vocabulary */
+		bool prefix = len > 3;
 		if (len > 3 && stem[len - 1] == 'i')
 			len--;
-		/* short prefixes would match half the vocabulary */
 		if (len < 3 || strpbrk(stem, "\"* ") != NULL)
 			continue;
 		if (sb.len > 0)
 			strbuf_puts(&sb, " OR ");
-		strbuf_printf(&sb, "\"%.*s\"*", (int)len, stem);
+		strbuf_printf(&sb, prefix ? "\"%.*s\"*" : "\"%.*s\"", (int)len, stem);
 		used++;
 	}
 	if (sb.len == 0) {

@@ -23,8 +23,11 @@ struct store;
 struct suggest;
 
 /* Terms of the ticket that go into the article query (the heaviest by
- * tf-idf against the knowledge base) and into the similar-ticket query. */
+ * tf-idf against the knowledge base). */
 #define SUGGEST_QUERY_TERMS 8
+/* Terms of the similar-ticket query (prefixes over unstemmed mail: each
+ * costs more than an article term). */
+#define SUGGEST_SIMILAR_TERMS 4
 /* The ticket text looked at: subject and incoming messages, newest first. */
 #define SUGGEST_MAX_TEXT (64 * 1024)
 /* Edit ratio: texts are compared on at most this many words each. */

@@ -6,6 +6,7 @@
 #include <libstemmer.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -545,11 +546,14 @@ void kb_hits_free(struct kb_hit **hits, size_t n)
 	*hits = NULL;
 }
 
-/* Appends one FTS5 string literal: quotes doubled, a marker in front. */
-static void append_phrase(struct strbuf *sb, const char *marker, const char *text, size_t len)
+/* Appends one FTS5 string literal: quotes doubled, a marker in front, after
+ * a column filter ("title : ") or "". */
+static void append_phrase(struct strbuf *sb, const char *column, const char *marker,
+			  const char *text, size_t len)
 {
 	if (sb->len > 0)
 		strbuf_puts(sb, " OR ");
+	strbuf_puts(sb, column);
 	strbuf_putc(sb, '"');
 	strbuf_puts(sb, marker);
 	for (size_t i = 0; i < len; i++) {
@@ -571,18 +575,19 @@ static int query_on_token(void *context, const char *text, size_t len, enum tok_
 	struct query_state *q = context;
 	if (kind != TOK_WORD)
 		return 0;
-	append_phrase(q->sb, q->marker, text, len);
+	append_phrase(q->sb, "", q->marker, text, len);
 	return ++q->words >= KB_MAX_QUERY_TERMS;
 }
 
-/* The FTS5 "rank" form: the table ranks the matches itself, computing bm25
- * once per row, and only the best ?4 rows meet kb_articles. A language
+/* The best ?4 matches, ranked inside the FTS5 table alone: bm25 once per
+ * matching row into a sorter that keeps only ?4 rows (FTS5's own "ORDER BY
+ * rank" sorts every match), and only those rows meet kb_articles. A language
  * preference is applied to those (the suggestion's terms were stemmed in that
  * language, so the other one rarely competes for the first places); a strict
  * language filter looks at every match. */
 #define KB_RANKED                                                                      \
-	"(SELECT rowid AS doc, -rank AS score FROM kb_fts WHERE kb_fts MATCH ?1"     \
-	" AND rank MATCH 'bm25(10.0, 1.0, 3.0)' ORDER BY rank LIMIT ?4) h"
+	"(SELECT rowid AS doc, -bm25(kb_fts, 10.0, 1.0, 3.0) AS score FROM kb_fts"   \
+	" WHERE kb_fts MATCH ?1 ORDER BY score DESC LIMIT ?4) h"
 static const char hit_sql_any[] =
 	"SELECT a.id, a.title, a.language, h.score FROM " KB_RANKED
 	" JOIN kb_articles a ON a.doc = h.doc"
@@ -728,12 +733,24 @@ char *kb_stems_match_expr(const struct kb_term *terms, size_t n)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
+	/* FTS5 computes bm25 for every article a term matches, so the cost of
+	 * the query is the sum of the terms' posting lists. A term that is
+	 * common, or that would take that sum over KB_MATCH_MAX_POSTINGS, is
+	 * matched in titles only: a title holds a few words, so its list there
+	 * is short, and a common word says what an article is about mostly
+	 * when it is in its title. */
+	int64_t postings = 0;
 	for (size_t i = 0; i < n && i < KB_MAX_QUERY_TERMS; i++) {
 		size_t len = strlen(terms[i].stem);
 		/* a space would split the verbatim term in two */
 		if (len == 0 || memchr(terms[i].stem, ' ', len) != NULL)
 			continue;
-		append_phrase(&sb, KB_MARK_STR "=" KB_MARK_STR, terms[i].stem, len);
+		int64_t docs = terms[i].docs > 0 ? terms[i].docs : 0;
+		bool title_only = docs > KB_PICK_MAX_DOCS || postings + docs > KB_MATCH_MAX_POSTINGS;
+		if (!title_only)
+			postings += docs;
+		append_phrase(&sb, title_only ? "title : " : "", KB_MARK_STR "=" KB_MARK_STR,
+			      terms[i].stem, len);
 	}
 	if (sb.len == 0) {
 		strbuf_free(&sb);

@@ -125,8 +125,15 @@ int kb_search_stems(struct sqlite3 *db, const struct kb_term *terms, size_t n,
  * many. The suggestion query and the benchmark use it. */
 size_t kb_terms_pick(const struct kb_term *terms, size_t n, size_t max, struct kb_term *out);
 
+/* The query's full-text terms together match at most this many articles
+ * (their docs summed, in the order given); a term that would go over, or
+ * that is in more than KB_PICK_MAX_DOCS articles, is matched in titles only.
+ * FTS5 scores every match, so this bounds the cost of the search. */
+#define KB_MATCH_MAX_POSTINGS 2000
+
 /* Builds the FTS5 MATCH expression used by kb_search_stems (for the benchmark
- * and tests; the caller frees it). NULL when no term is usable. */
+ * and tests; the caller frees it): the terms OR-ed, each in all columns or,
+ * by its docs (see above), in the title only. NULL when no term is usable. */
 char *kb_stems_match_expr(const struct kb_term *terms, size_t n);
 
 #endif

@@ -499,6 +499,10 @@ int ingest_batch(struct ingest *ing, const char *mailbox, uint32_t uidvalidity,
 		 const struct ingest_item *items, size_t n, uint32_t last_uid,
 		 size_t *new_tickets_r, const char **error_r)
 {
+	/* Corrections made by agents elsewhere (triagectl, the console) apply. */
+	const char *refresh_error;
+	if (triage_refresh(ing->triage, ing->st, &refresh_error) < 0)
+		log_warning("category model: %s", refresh_error);
 	if (store_begin(ing->st) < 0) {
 		*error_r = store_error(ing->st);
 		return -1;

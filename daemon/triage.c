@@ -35,6 +35,10 @@ struct triage {
 	struct senti_lexicon *senti_en;
 	const char **labels;
 	size_t n_labels;
+	/* The stored category model's version when it was loaded: another
+	 * process (triagectl, the web console) that learns a correction bumps it,
+	 * and triage_refresh() reloads. */
+	double category_version;
 };
 
 /* ---- model persistence ---- */
@@ -515,6 +519,11 @@ int triage_open(struct store *st, const struct config *cfg, struct triage **tr_r
 		return -1;
 	}
 	refresh_labels(tr);
+	if (store_nb_meta_get(st, MODEL_CATEGORY, "version", &tr->category_version) < 0) {
+		*error_r = store_error(st);
+		triage_free(&tr);
+		return -1;
+	}
 	*tr_r = tr;
 	return 0;
 }
@@ -736,6 +745,19 @@ static int forget_example(struct triage *tr, struct store *st, int64_t ticket_id
 	return ret;
 }
 
+/* A correction changed the stored model: other processes will reload it. */
+static int bump_version(struct triage *tr, struct store *st, const char **error_r)
+{
+	double version = 0;
+	if (store_nb_meta_get(st, MODEL_CATEGORY, "version", &version) < 0 ||
+	    store_nb_meta_set(st, MODEL_CATEGORY, "version", version + 1) < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	tr->category_version = version + 1;
+	return 0;
+}
+
 int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
 		 const char **error_r)
 {
@@ -754,7 +776,7 @@ int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const c
 		goto out;
 	}
 	refresh_labels(tr);
-	ret = 0;
+	ret = bump_version(tr, st, error_r);
 out:
 	feat_bag_free(&bag);
 	return ret;
@@ -764,5 +786,27 @@ int triage_forget(struct triage *tr, struct store *st, int64_t ticket_id, const 
 {
 	int ret = forget_example(tr, st, ticket_id, error_r);
 	refresh_labels(tr);
+	if (ret == 0)
+		ret = bump_version(tr, st, error_r);
 	return ret;
+}
+
+int triage_refresh(struct triage *tr, struct store *st, const char **error_r)
+{
+	double version = 0;
+	if (store_nb_meta_get(st, MODEL_CATEGORY, "version", &version) < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	if (version == tr->category_version)
+		return 0;
+	struct nb_model *fresh;
+	if (load_or_seed(tr, st, MODEL_CATEGORY, &fresh, "categories.tsv", 0, error_r) < 0)
+		return -1;
+	nb_free(&tr->category);
+	tr->category = fresh;
+	tr->category_version = version;
+	refresh_labels(tr);
+	log_info("category model reloaded: corrected by another process (version %.0f)", version);
+	return 0;
 }

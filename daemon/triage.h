@@ -66,6 +66,9 @@ int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,
  * applied to the model and its stored counts at once. */
 int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
 		 const char **error_r);
+/* Reloads the category model when another process corrected it since it
+ * was loaded (one indexed read when nothing changed). */
+int triage_refresh(struct triage *tr, struct store *st, const char **error_r);
 /* Forgets what was learned from a ticket (privacy erasure). */
 int triage_forget(struct triage *tr, struct store *st, int64_t ticket_id, const char **error_r);
 

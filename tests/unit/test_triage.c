@@ -163,6 +163,32 @@ static void test_correction_is_learned_and_persisted(void **state)
 	assert_float_equal(again.category_confidence, after.category_confidence, 1e-9);
 	triage_result_clear(&again);
 
+	/* A process that loaded the model before the correction (the daemon,
+	 * while triagectl or the console corrects) picks it up on refresh. */
+	struct triage *stale;
+	assert_int_equal(triage_open(f->st, f->cfg, &stale, &error), 0);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(triage_learn(f->tr, f->st, id, "sales", &error), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	struct triage_result fresh_r, stale_r;
+	assert_int_equal(triage_run(f->tr, subject, NULL, text, &fresh_r, &error), 0);
+	assert_int_equal(triage_run(stale, subject, NULL, text, &stale_r, &error), 0);
+	assert_true(stale_r.category_confidence != fresh_r.category_confidence ||
+		    strcmp(stale_r.category, fresh_r.category) != 0);
+	triage_result_clear(&stale_r);
+	assert_int_equal(triage_refresh(stale, f->st, &error), 0);
+	assert_int_equal(triage_run(stale, subject, NULL, text, &stale_r, &error), 0);
+	assert_string_equal(stale_r.category, fresh_r.category);
+	assert_float_equal(stale_r.category_confidence, fresh_r.category_confidence, 1e-9);
+	triage_result_clear(&stale_r);
+	triage_result_clear(&fresh_r);
+	triage_free(&stale);
+	/* Back to the feedback correction for what follows. */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(triage_learn(f->tr, f->st, id, "feedback", &error), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(triage_refresh(reloaded, f->st, &error), 0);
+
 	/* Forgetting the example gives back the seeded model. */
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(triage_forget(reloaded, f->st, id, &error), 0);

@@ -11,7 +11,9 @@
 #include "actions.h"
 #include "parse.h"
 #include "store.h"
+#include "store_sla.h"
 #include "store_suggestions.h"
+#include "calendar.h"
 #include "xalloc.h"
 
 /* "2026-11-26T08:00:00Z", or "-" for 0. */
@@ -234,9 +236,28 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 		ctl_error("%s", store_error(st));
 		n_sugg = 0;
 	}
+	struct sla_clock_row *clocks = NULL;
+	size_t n_clocks = 0;
+	if (store_sla_clocks_all(st, id, &clocks, &n_clocks) < 0) {
+		ctl_error("%s", store_error(st));
+		n_clocks = 0;
+	}
 	char buf[32];
 	if (ctl->json) {
 		cJSON *o = ticket_json(&t);
+		cJSON *jc = cJSON_AddArrayToObject(o, "sla");
+		for (size_t i = 0; i < n_clocks; i++) {
+			cJSON *c = cJSON_CreateObject();
+			add_str(c, "target", clocks[i].target);
+			add_str(c, "policy", clocks[i].policy);
+			add_str(c, "state", clocks[i].state);
+			cJSON_AddNumberToObject(c, "minutes", (double)clocks[i].minutes);
+			add_time(c, "due", clocks[i].due);
+			add_time(c, "warn_at", clocks[i].warn_at);
+			add_time(c, "breached_at", clocks[i].breached_at);
+			add_time(c, "closed_at", clocks[i].closed_at);
+			cJSON_AddItemToArray(jc, c);
+		}
 		cJSON *jm = cJSON_AddArrayToObject(o, "messages");
 		for (size_t i = 0; i < n_msgs; i++) {
 			cJSON *m = cJSON_CreateObject();
@@ -320,12 +341,42 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 			printf("  %-9s %-12s (confidence %.2f) %s\n", triage[i].task,
 			       triage[i].label ? triage[i].label : "-", triage[i].confidence,
 			       triage[i].explanation ? triage[i].explanation : "");
+		if (n_clocks > 0)
+			printf("\nSLA:\n");
+		for (size_t i = 0; i < n_clocks; i++) {
+			const struct sla_clock_row *c = &clocks[i];
+			char due[32], local[48] = "";
+			const struct cfg_calendar *cc = config_calendar(ctl->cfg, c->calendar);
+			const struct calendar *cal = cc != NULL ? cc->cal : NULL;
+			if (cal != NULL && c->due > 0 &&
+			    cal_format_local(cal, c->due, local, sizeof(local)) == 0) {
+				memmove(local + 2, local, strlen(local) + 1);
+				local[0] = ',';
+				local[1] = ' ';
+			}
+			printf("  %-15s %-12s %-4lld min  due %s%s  %s%s\n", c->target, c->policy,
+			       (long long)c->minutes, utc(c->due, due), local, c->state,
+			       c->breached_at > 0 ? " (breached)" : "");
+		}
 		if (n_sugg > 0)
 			printf("\nSuggestions:\n");
 		for (size_t i = 0; i < n_sugg; i++)
 			printf("  %d. %-7s %-24s %7.3f  %-8s %s\n", sugg[i].rank, sugg[i].kind,
 			       sugg[i].ref, sugg[i].score, suggestion_status_name(sugg[i].status),
 			       sugg[i].title ? sugg[i].title : "");
+		/* The first proposal's draft, as the agent would send it. */
+		for (size_t i = 0; i < n_sugg; i++) {
+			if (sugg[i].status != SUGGESTION_PROPOSED || sugg[i].draft == NULL)
+				continue;
+			printf("\nDraft of suggestion %d (triagectl reply %lld --suggestion %d):\n",
+			       sugg[i].rank, (long long)t.id, sugg[i].rank);
+			for (const char *p = sugg[i].draft; *p != '\0';) {
+				size_t len = strcspn(p, "\n");
+				printf("  | %.*s\n", (int)len, p);
+				p += len + (p[len] == '\n');
+			}
+			break;
+		}
 		for (size_t i = 0; i < n_msgs; i++) {
 			const struct message_row *m = &msgs[i];
 			printf("\n--- message %zu (%s) from %s, %s%s\n", i + 1,
@@ -347,6 +398,7 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 	triage_rows_free(&triage, n_triage);
 	event_rows_free(&events, n_events);
 	suggestion_list_free(&sugg, n_sugg);
+	sla_clock_rows_free(&clocks, n_clocks);
 	return CTL_OK;
 }
 

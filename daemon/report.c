@@ -35,6 +35,10 @@ struct group {
 	struct times first_response, resolution;
 	int64_t met[SLA_N_TARGETS], breached[SLA_N_TARGETS];
 	int64_t backlog, backlog_avg_age, backlog_max_age;
+	/* gathering only: the backlog's summed ages (as SQLite's avg() sums,
+	 * in a double) and the state of the percentile passes */
+	double backlog_age_sum;
+	int64_t times_n, times_seen;
 };
 
 struct count {
@@ -112,7 +116,7 @@ struct gather {
 	int what;
 };
 
-enum { G_VOLUMES, G_TRIAGE, G_FIRST, G_RESOLUTION, G_SLA, G_BACKLOG };
+enum { G_TRIAGE, G_SLA };
 
 static struct group *group_for(struct gather *g, const char *key)
 {
@@ -143,24 +147,12 @@ static int gather_cb(const char *key, const int64_t *v, size_t n, void *ctx)
 	if (gr == NULL)
 		return -1;
 	switch (g->what) {
-	case G_VOLUMES:
-		gr->received = v[0], gr->answered = v[1], gr->resolved = v[2];
-		break;
 	case G_TRIAGE:
 		gr->retriaged = v[0], gr->corrected = v[1];
-		break;
-	case G_FIRST:
-		gr->first_response = (struct times){v[0], v[1], v[2]};
-		break;
-	case G_RESOLUTION:
-		gr->resolution = (struct times){v[0], v[1], v[2]};
 		break;
 	case G_SLA:
 		for (int t = 0; t < SLA_N_TARGETS; t++)
 			gr->met[t] = v[2 * t], gr->breached[t] = v[2 * t + 1];
-		break;
-	case G_BACKLOG:
-		gr->backlog = v[0], gr->backlog_avg_age = v[1], gr->backlog_max_age = v[2];
 		break;
 	}
 	return 0;
@@ -189,43 +181,245 @@ static int breach_cb(const char *key, const int64_t *v, size_t n, void *ctx)
 	return count_cb(key, &sum, 1, ctx);
 }
 
-static int day_cb(const char *key, const int64_t *v, size_t n, void *ctx)
+/* ---- the tickets, in one pass ---- */
+
+static bool in_period(const struct report *r, int64_t at)
 {
-	(void)n;
-	struct report *r = ctx;
-	char *end;
-	long long day = strtoll(key, &end, 10);
-	if (*end == '\0' && day >= 0 && (size_t)day < r->n_days)
-		r->per_day[day] = v[0];
+	return at != STORE_REPORT_NONE && at >= r->from && at < r->to;
+}
+
+/* Adds one to the count of key, keeping at most `limit` distinct keys. */
+static int count_add(struct report *r, struct count_list *l, size_t *last, const char *key,
+		     const char *what)
+{
+	if (*last < l->n && strcmp(l->items[*last].key, key) == 0) {
+		l->items[*last].n++;
+		return 0;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->items[i].key, key) == 0) {
+			l->items[i].n++;
+			*last = i;
+			return 0;
+		}
+	if (l->n >= REPORT_MAX_GROUPS) {
+		r->error = set_error("more than %d %s", REPORT_MAX_GROUPS, what);
+		return -1;
+	}
+	l->items = xgrow(l->items, &l->cap, l->n + 1, sizeof(*l->items));
+	l->items[l->n] = (struct count){xstrdup(key), 1};
+	*last = l->n++;
 	return 0;
 }
 
-static int run_grouped(struct store *st, struct report *r, const char *by, bool total)
+struct ticket_pass {
+	struct gather g;
+	struct group *last;
+	struct count_list sentiment, categories;
+	size_t last_sentiment, last_category;
+};
+
+static int ticket_cb(const char *key, const char *sentiment, const char *category,
+		     int64_t created, int64_t first_response_at, int64_t resolved_at, void *ctx)
 {
-	struct gather g = {.r = r, .total = total};
-	g.what = G_VOLUMES;
-	if (store_report_volumes(st, by, r->from, r->to, gather_cb, &g) < 0)
+	struct ticket_pass *p = ctx;
+	struct report *r = p->g.r;
+	bool received = in_period(r, created);
+	bool answered = in_period(r, first_response_at);
+	bool resolved = in_period(r, resolved_at);
+	bool backlog = created < r->to && (resolved_at == STORE_REPORT_NONE || resolved_at >= r->to);
+	if (!received && !answered && !resolved && !backlog)
+		return 0;
+	struct group *gr = p->last;
+	if (gr == NULL || (!p->g.total && strcmp(gr->key, key) != 0)) {
+		gr = group_for(&p->g, key);
+		if (gr == NULL)
+			return -1;
+		p->last = gr;
+	}
+	gr->received += received, gr->answered += answered, gr->resolved += resolved;
+	if (backlog) {
+		int64_t age = r->to - created;
+		gr->backlog++;
+		gr->backlog_age_sum += (double)age;
+		if (age > gr->backlog_max_age)
+			gr->backlog_max_age = age;
+	}
+	if (!received)
+		return 0;
+	r->per_day[(created - r->from) / 86400]++;
+	if (count_add(r, &p->sentiment, &p->last_sentiment, sentiment, "sentiment labels") < 0 ||
+	    count_add(r, &p->categories, &p->last_category, category, "categories") < 0)
 		return -1;
-	g.what = G_TRIAGE;
-	if (store_report_triage(st, by, r->from, r->to, gather_cb, &g) < 0)
+	return 0;
+}
+
+/* Most frequent first, then by name: the order the report lists them in. */
+static int count_cmp(const void *a, const void *b)
+{
+	const struct count *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static void counts_keep(struct count_list *l, size_t keep, struct count **items_r, size_t *n_r)
+{
+	if (l->n > 1)
+		qsort(l->items, l->n, sizeof(*l->items), count_cmp);
+	for (size_t i = keep; i < l->n; i++)
+		free(l->items[i].key);
+	*n_r = l->n < keep ? l->n : keep;
+	*items_r = l->items;
+	l->items = NULL;
+	l->n = 0;
+}
+
+static void backlog_averages(struct group *g)
+{
+	/* CAST(avg(age) AS INTEGER): truncated */
+	g->backlog_avg_age = g->backlog > 0 ? (int64_t)(g->backlog_age_sum / (double)g->backlog) : 0;
+}
+
+static int ticket_pass(struct store *st, struct report *r, const char *by)
+{
+	struct ticket_pass p = {.g = {.r = r, .total = by == NULL}};
+	int rc = store_report_tickets(st, by, r->from, r->to, ticket_cb, &p);
+	counts_keep(&p.sentiment, 100, &r->sentiment, &r->n_sentiment);
+	counts_keep(&p.categories, REPORT_TOP_CATEGORIES, &r->categories, &r->n_categories);
+	if (rc < 0)
 		return -1;
-	g.what = G_FIRST;
-	if (store_report_times(st, by, "first_response", r->from, r->to, gather_cb, &g) < 0)
+	backlog_averages(&r->total);
+	for (size_t i = 0; i < r->n_groups; i++)
+		backlog_averages(&r->groups[i]);
+	return 0;
+}
+
+/* ---- times: exact nearest-rank percentiles from the ordered distribution ---- */
+
+struct times_pass {
+	struct gather g;
+	bool first_response;
+	int pass; /* 1: counts, 2: ranks */
+};
+
+static struct times *times_of(struct group *gr, bool first_response)
+{
+	return first_response ? &gr->first_response : &gr->resolution;
+}
+
+/* Median and 90th percentile by nearest rank: the ceil(p * n)-th value,
+ * i.e. ranks (n + 1) / 2 and (9n + 9) / 10. */
+static void times_step(struct group *gr, bool first_response, int pass, int64_t elapsed,
+		       int64_t count)
+{
+	if (pass == 1) {
+		gr->times_n += count;
+		return;
+	}
+	struct times *t = times_of(gr, first_response);
+	int64_t before = gr->times_seen, after = before + count;
+	int64_t median_rank = (t->n + 1) / 2, p90_rank = (9 * t->n + 9) / 10;
+	if (before < median_rank && median_rank <= after)
+		t->median = elapsed;
+	if (before < p90_rank && p90_rank <= after)
+		t->p90 = elapsed;
+	gr->times_seen = after;
+}
+
+static int times_cb(const char *key, const int64_t *v, size_t n, void *ctx)
+{
+	(void)n;
+	struct times_pass *p = ctx;
+	struct report *r = p->g.r;
+	struct group *gr = group_for(&p->g, key);
+	if (gr == NULL)
 		return -1;
-	g.what = G_RESOLUTION;
-	if (store_report_times(st, by, "resolution", r->from, r->to, gather_cb, &g) < 0)
+	times_step(gr, p->first_response, p->pass, v[0], v[1]);
+	if (gr != &r->total)
+		times_step(&r->total, p->first_response, p->pass, v[0], v[1]);
+	if (p->pass == 1 && p->first_response) {
+		size_t b = 0;
+		while (b < ARRAY_SIZE(hist_bounds) && v[0] >= hist_bounds[b])
+			b++;
+		r->histogram[b] += v[1];
+	}
+	return 0;
+}
+
+static void times_reset(struct group *g, bool first_response, int pass)
+{
+	if (pass == 1) {
+		g->times_n = 0;
+		return;
+	}
+	*times_of(g, first_response) = (struct times){.n = g->times_n};
+	g->times_seen = 0;
+}
+
+/* Two reads of the same ordered stream: the counts per group, then the
+ * values at the ranks; groups and the total at once. */
+static int times_passes(struct store *st, struct report *r, const char *by, bool first_response)
+{
+	const char *target = first_response ? "first_response" : "resolution";
+	struct times_pass p = {.g = {.r = r, .total = by == NULL}, .first_response = first_response};
+	for (p.pass = 1; p.pass <= 2; p.pass++) {
+		times_reset(&r->total, first_response, p.pass);
+		for (size_t i = 0; i < r->n_groups; i++)
+			times_reset(&r->groups[i], first_response, p.pass);
+		if (store_report_elapsed(st, by, target, r->from, r->to, times_cb, &p) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- SLA met and breached ---- */
+
+struct sla_pass {
+	struct gather g;
+	struct count_list *breaches;
+};
+
+static int sla_by_queue_cb(const char *key, const int64_t *v, size_t n, void *ctx)
+{
+	struct sla_pass *p = ctx;
+	if (breach_cb(key, v, n, p->breaches) < 0)
 		return -1;
-	g.what = G_SLA;
-	if (store_report_sla(st, by, r->from, r->to, gather_cb, &g) < 0)
+	if (p->g.r->by != NULL)
+		return gather_cb(key, v, n, &p->g);
+	struct group *t = &p->g.r->total;
+	for (int k = 0; k < SLA_N_TARGETS; k++)
+		t->met[k] += v[2 * k], t->breached[k] += v[2 * k + 1];
+	return 0;
+}
+
+/* The breaches per queue (a chart) and the groups' figures: one query when
+ * the report is by queue or has no groups (the total is the queues' sum). */
+static int sla_pass(struct store *st, struct report *r, struct count_list *breaches)
+{
+	struct sla_pass p = {.g = {.r = r, .what = G_SLA}, .breaches = breaches};
+	if (r->by == NULL || strcmp(r->by, "queue") == 0)
+		return store_report_sla(st, "queue", r->from, r->to, sla_by_queue_cb, &p);
+	if (store_report_sla(st, r->by, r->from, r->to, gather_cb, &p.g) < 0)
 		return -1;
-	g.what = G_BACKLOG;
-	return store_report_backlog(st, by, r->to, gather_cb, &g);
+	return store_report_sla(st, "queue", r->from, r->to, breach_cb, breaches);
+}
+
+static int gather_all(struct store *st, struct report *r, struct count_list *breaches)
+{
+	struct gather g = {.r = r, .total = r->by == NULL, .what = G_TRIAGE};
+	if (ticket_pass(st, r, r->by) < 0 ||
+	    store_report_triage(st, r->by, r->from, r->to, gather_cb, &g) < 0 ||
+	    times_passes(st, r, r->by, true) < 0 || times_passes(st, r, r->by, false) < 0 ||
+	    sla_pass(st, r, breaches) < 0)
+		return -1;
+	return 0;
 }
 
 /* The total of a grouped report: sums of the groups for every count (a
- * second pass over the tickets would double the cost), the times from
- * their own query (percentiles do not add up). */
-static int total_from_groups(struct store *st, struct report *r)
+ * second pass over the tickets would double the cost); the times came with
+ * the groups' (percentiles do not add up). */
+static void total_from_groups(struct report *r)
 {
 	struct group *t = &r->total;
 	double age_sum = 0;
@@ -241,11 +435,6 @@ static int total_from_groups(struct store *st, struct report *r)
 			t->backlog_max_age = g->backlog_max_age;
 	}
 	t->backlog_avg_age = t->backlog > 0 ? (int64_t)(age_sum / (double)t->backlog) : 0;
-	struct gather g = {.r = r, .total = true, .what = G_FIRST};
-	if (store_report_times(st, NULL, "first_response", r->from, r->to, gather_cb, &g) < 0)
-		return -1;
-	g.what = G_RESOLUTION;
-	return store_report_times(st, NULL, "resolution", r->from, r->to, gather_cb, &g);
 }
 
 static int group_cmp(const void *a, const void *b)
@@ -285,25 +474,10 @@ int report_build(struct store *st, const struct report_options *opts, struct rep
 	}
 	r->n_days = (size_t)days;
 	r->per_day = xcalloc(r->n_days, sizeof(*r->per_day));
-	struct count_list sentiment = {.max = 100}, categories = {.max = REPORT_TOP_CATEGORIES},
-			  breaches = {.max = REPORT_MAX_GROUPS};
-	int rc = r->by == NULL ? run_grouped(st, r, NULL, true) : run_grouped(st, r, r->by, false);
+	struct count_list breaches = {.max = REPORT_MAX_GROUPS};
+	int rc = gather_all(st, r, &breaches);
 	if (rc == 0 && r->by != NULL)
-		rc = total_from_groups(st, r);
-	if (rc == 0)
-		rc = store_report_sentiment(st, r->from, r->to, count_cb, &sentiment);
-	if (rc == 0)
-		rc = store_report_categories(st, r->from, r->to, REPORT_TOP_CATEGORIES, count_cb,
-					     &categories);
-	if (rc == 0)
-		rc = store_report_sla(st, "queue", r->from, r->to, breach_cb, &breaches);
-	if (rc == 0)
-		rc = store_report_per_day(st, r->from, r->to, day_cb, r);
-	if (rc == 0)
-		rc = store_report_response_histogram(st, r->from, r->to, hist_bounds,
-						     ARRAY_SIZE(hist_bounds), r->histogram);
-	r->sentiment = sentiment.items, r->n_sentiment = sentiment.n;
-	r->categories = categories.items, r->n_categories = categories.n;
+		total_from_groups(r);
 	r->breaches_by_queue = breaches.items, r->n_breaches_by_queue = breaches.n;
 	if (rc < 0) {
 		*error_r = r->error ? r->error : set_error("report: %s", store_error(st));

@@ -505,6 +505,77 @@ int store_report_times(struct store *st, const char *by, const char *target, int
 	return each_row(s, 3, cb, ctx);
 }
 
+/* One row per ticket the report counts (created, answered or resolved in
+ * the period, or open at `to`), in table order: a full scan with no sorter,
+ * the figures that need a grouping of their own (sentiment, categories,
+ * days) are added up by the caller in the same pass. */
+#define TICKETS_SQL(G)                                                                      \
+	"SELECT " G ", coalesce(t.sentiment_label, ''), coalesce(t.category, ''), t.created," \
+	" t.first_response_at, t.resolved_at FROM tickets t"                                 \
+	" WHERE (t.created < ?2 AND (t.resolved_at IS NULL OR t.resolved_at >= ?2))"          \
+	" OR (t.created >= ?1 AND t.created < ?2)"                                            \
+	" OR (t.first_response_at >= ?1 AND t.first_response_at < ?2)"                        \
+	" OR (t.resolved_at >= ?1 AND t.resolved_at < ?2)"
+
+static int64_t column_opt(sqlite3_stmt *s, int col)
+{
+	return sqlite3_column_type(s, col) == SQLITE_NULL ? STORE_REPORT_NONE
+							  : sqlite3_column_int64(s, col);
+}
+
+int store_report_tickets(struct store *st, const char *by, int64_t from, int64_t to,
+			 store_report_ticket_cb *cb, void *ctx)
+{
+	static const char *const sql[] = {GROUP_EXPRS(TICKETS_SQL)};
+	int g = by_index(by);
+	sqlite3_stmt *s = g < 0 ? NULL : store_stmt(st, sql[g]);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, from);
+	sqlite3_bind_int64(s, 2, to);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *group = (const char *)sqlite3_column_text(s, 0);
+		const char *sentiment = (const char *)sqlite3_column_text(s, 1);
+		const char *category = (const char *)sqlite3_column_text(s, 2);
+		if (cb(group ? group : "", sentiment ? sentiment : "", category ? category : "",
+		       sqlite3_column_int64(s, 3), column_opt(s, 4), column_opt(s, 5), ctx) < 0) {
+			sqlite3_reset(s);
+			return -1;
+		}
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The distribution as (elapsed, group, count) in elapsed order: few rows
+ * (business seconds repeat), no window function, no per-clock sort in the
+ * caller. Without a grouping the tickets are not read at all. */
+#define ELAPSED_SQL(G)                                                                      \
+	"SELECT " G ", c.elapsed, count(*) FROM sla_clocks c"                                \
+	"   JOIN tickets t ON t.id = c.ticket_id WHERE c.closed_at >= ?1 AND c.closed_at < ?2" \
+	"   AND c.target = ?3 AND c.state IN ('met', 'breached')"                            \
+	" GROUP BY c.elapsed, 1 ORDER BY c.elapsed"
+
+int store_report_elapsed(struct store *st, const char *by, const char *target, int64_t from,
+			 int64_t to, store_report_row_cb *cb, void *ctx)
+{
+	static const char *const sql[] = {
+		"SELECT '', c.elapsed, count(*) FROM sla_clocks c WHERE c.closed_at >= ?1"
+		" AND c.closed_at < ?2 AND c.target = ?3 AND c.state IN ('met', 'breached')"
+		" GROUP BY c.elapsed ORDER BY c.elapsed",
+		ELAPSED_SQL("t.queue"), ELAPSED_SQL("coalesce(t.category, '')"),
+		ELAPSED_SQL("t.priority"), ELAPSED_SQL("coalesce(t.assignee, '')")};
+	int g = by_index(by);
+	sqlite3_stmt *s = g < 0 ? NULL : store_stmt(st, sql[g]);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, from);
+	sqlite3_bind_int64(s, 2, to);
+	store_bind_text(s, 3, target);
+	return each_row(s, 2, cb, ctx);
+}
+
 #define SLA_SQL(G)                                                                          \
 	"SELECT " G ","                                                                      \
 	" sum(c.target = 'first_response' AND c.state = 'met' AND c.closed_at >= ?1 AND c.closed_at < ?2),"       \

@@ -95,6 +95,25 @@ int store_report_triage(struct store *st, const char *by, int64_t from, int64_t 
  * values: count, median elapsed, p90 elapsed (business seconds). */
 int store_report_times(struct store *st, const char *by, const char *target, int64_t from,
 		       int64_t to, store_report_row_cb *cb, void *ctx);
+/* Every ticket the volumes, the backlog, sentiment, categories and days
+ * count: created, answered (first response) or resolved in [from, to), or
+ * created before `to` and not resolved at `to`; one call each, in no order.
+ * sentiment and category are "" when none; first_response_at and
+ * resolved_at are STORE_REPORT_NONE when not set. One scan of the tickets
+ * instead of one per figure; the caller keeps the sums (bounded by groups,
+ * categories and days). */
+#define STORE_REPORT_NONE INT64_MIN
+typedef int store_report_ticket_cb(const char *group, const char *sentiment,
+				   const char *category, int64_t created,
+				   int64_t first_response_at, int64_t resolved_at, void *ctx);
+int store_report_tickets(struct store *st, const char *by, int64_t from, int64_t to,
+			 store_report_ticket_cb *cb, void *ctx);
+/* The distribution of the times store_report_times summarises: one row per
+ * distinct (elapsed, group), elapsed ascending: values: elapsed, count. Read
+ * twice (counts, then ranks) it gives exact percentiles per group and for
+ * all groups at once. */
+int store_report_elapsed(struct store *st, const char *by, const char *target, int64_t from,
+			 int64_t to, store_report_row_cb *cb, void *ctx);
 /* values per target t (0..2): met[t], breached[t] -> 6 values. Met: closed
  * in the period in time; breached: breached_at in the period. */
 int store_report_sla(struct store *st, const char *by, int64_t from, int64_t to,

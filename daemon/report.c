@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,10 +298,24 @@ static int ticket_pass(struct store *st, struct report *r, const char *by)
 
 /* ---- times: exact nearest-rank percentiles from the ordered distribution ---- */
 
+/* The rows of the first read are kept, up to this many, so that the second
+ * one needs no query: business seconds repeat, so there are usually far
+ * fewer distinct (elapsed, group) rows than clocks; beyond it the query
+ * runs again and memory stays bounded. */
+#define TIMES_KEEP_ROWS 65536
+
+struct times_row {
+	size_t group; /* index in r->groups, or SIZE_MAX for the total */
+	int64_t elapsed, count;
+};
+
 struct times_pass {
 	struct gather g;
 	bool first_response;
 	int pass; /* 1: counts, 2: ranks */
+	struct times_row *rows;
+	size_t n_rows, cap_rows;
+	bool overflow;
 };
 
 static struct times *times_of(struct group *gr, bool first_response)
@@ -344,6 +359,15 @@ static int times_cb(const char *key, const int64_t *v, size_t n, void *ctx)
 			b++;
 		r->histogram[b] += v[1];
 	}
+	if (p->pass == 1 && !p->overflow) {
+		if (p->n_rows >= TIMES_KEEP_ROWS) {
+			p->overflow = true;
+			return 0;
+		}
+		p->rows = xgrow(p->rows, &p->cap_rows, p->n_rows + 1, sizeof(*p->rows));
+		p->rows[p->n_rows++] = (struct times_row){
+			gr == &r->total ? SIZE_MAX : (size_t)(gr - r->groups), v[0], v[1]};
+	}
 	return 0;
 }
 
@@ -367,9 +391,22 @@ static int times_passes(struct store *st, struct report *r, const char *by, bool
 		times_reset(&r->total, first_response, p.pass);
 		for (size_t i = 0; i < r->n_groups; i++)
 			times_reset(&r->groups[i], first_response, p.pass);
-		if (store_report_elapsed(st, by, target, r->from, r->to, times_cb, &p) < 0)
+		if (p.pass == 2 && !p.overflow) {
+			for (size_t i = 0; i < p.n_rows; i++) {
+				const struct times_row *row = &p.rows[i];
+				if (row->group != SIZE_MAX)
+					times_step(&r->groups[row->group], first_response, 2,
+						   row->elapsed, row->count);
+				times_step(&r->total, first_response, 2, row->elapsed, row->count);
+			}
+			break;
+		}
+		if (store_report_elapsed(st, by, target, r->from, r->to, times_cb, &p) < 0) {
+			free(p.rows);
 			return -1;
+		}
 	}
+	free(p.rows);
 	return 0;
 }
 

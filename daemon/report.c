@@ -1,5 +1,6 @@
-/* SLA reports (see report.h): gathered from SQL aggregations into a small
- * per-group table, then written as text, CSV, JSON or HTML with SVG charts. */
+/* SLA reports (see report.h): gathered from one pass over the tickets, the
+ * ordered time distributions and SQL aggregations into a small per-group
+ * table, then written as text, CSV, JSON or HTML with SVG charts. */
 #include "report.h"
 
 #include <cjson/cJSON.h>

@@ -4,8 +4,11 @@
  * categories, automatic triage share; as aligned text, CSV (RFC 4180),
  * JSON, or a self-contained HTML page with inline SVG charts.
  *
- * Every figure is aggregated by SQLite (store_sla.h); memory grows with the
- * number of groups and days, never with the number of tickets.
+ * Figures come from one scan of the tickets summed per group, category,
+ * sentiment and day, ordered time distributions and SQL aggregations
+ * (store_sla.h); memory grows with the number of groups, categories and
+ * days, never with the number of tickets (at most REPORT_MAX_GROUPS
+ * categories or sentiment labels).
  * Definitions: received = created in the period; answered = first response
  * in the period; resolved = resolved in the period; times are those of SLA
  * clocks closed in the period (tickets under a policy with that target);

@@ -1,5 +1,6 @@
 /* SQL of the SLA engine (clocks, webhook deliveries, notification log) and
- * of the SLA report (aggregations done by SQLite, never ticket by ticket). */
+ * of the SLA report (aggregations done by SQLite, except one streamed scan
+ * of the tickets that the report sums for several figures at once). */
 #include "store_sla.h"
 
 #include <stdlib.h>

@@ -277,8 +277,10 @@ void similar_list_free(struct similar_ticket **list, size_t n)
 }
 
 /* How many of the best-scored messages the first, cheap pass looks at, per
- * ticket wanted. */
-#define SIMILAR_WINDOW 8
+ * ticket wanted: enough that open tickets and outgoing mail among the best
+ * matches rarely leave fewer than wanted (the window's rows cost a join
+ * each, every match costs its bm25 anyway). */
+#define SIMILAR_WINDOW 20
 
 static int similar_run(struct store *st, sqlite3_stmt *s, const char *match, int64_t exclude,
 		       unsigned limit, struct similar_ticket **list_r, size_t *n_r)

@@ -27,7 +27,7 @@ struct suggest;
 #define SUGGEST_QUERY_TERMS 8
 /* Terms of the similar-ticket query (prefixes over unstemmed mail: each
  * costs more than an article term). */
-#define SUGGEST_SIMILAR_TERMS 4
+#define SUGGEST_SIMILAR_TERMS 3
 /* The ticket text looked at: subject and incoming messages, newest first. */
 #define SUGGEST_MAX_TEXT (64 * 1024)
 /* Edit ratio: texts are compared on at most this many words each. */

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+struct strbuf;
+
 /* Input beyond this many bytes is ignored (cut, then repaired like any
  * truncated sequence): a mail body larger than this is not text worth
  * classifying. */
@@ -21,6 +23,12 @@ enum norm_flags {
  * On success *out_r is a NUL-terminated UTF-8 string (*out_len_r bytes). */
 int norm_text(const char *in, size_t len, unsigned flags, char **out_r, size_t *out_len_r,
               const char **error_r);
+
+/* Same as norm_text(), appending to out instead (a buffer the caller reuses,
+ * saving an allocation per call; its limit must be 0). On error out is as it
+ * was. */
+int norm_append(struct strbuf *out, const char *in, size_t len, unsigned flags,
+                const char **error_r);
 
 /* Only repairs: every invalid or truncated sequence (overlong forms,
  * surrogates, bytes past U+10FFFF) becomes U+FFFD, NULs become spaces.

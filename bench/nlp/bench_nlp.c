@@ -221,8 +221,8 @@ static int st_feat(struct ctx *cx, const struct mail *m, struct digest *d)
 {
 	struct feat_bag *bag;
 	const char *e;
-	if (feat_extract(cx->feat, m->subject, strlen(m->subject), m->new_text,
-	                 strlen(m->new_text), 0, &bag, &e) < 0)
+	if (feat_extract(cx->feat, m->subject, strlen(m->subject), m->new_text, strlen(m->new_text),
+	                 0, &bag, &e) < 0)
 		return -1;
 	digest_bag(d, bag);
 	feat_bag_free(&bag);

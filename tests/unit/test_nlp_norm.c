@@ -4,11 +4,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include <utf8proc.h>
+
 #include "norm.h"
+#include "strbuf.h"
 
 static char *norm(const char *in, size_t len, unsigned flags)
 {
@@ -125,6 +129,163 @@ static void test_size_limit(void **state)
 	free(in);
 }
 
+/* The reference: what norm_text() is defined as (repair, ligatures spelt
+ * out, one utf8proc_map over the whole text); the fast paths must give the
+ * same bytes. */
+static char *reference(const char *in, size_t len, unsigned flags, size_t *len_r)
+{
+	size_t rlen;
+	char *repaired = norm_repair_utf8(in, len, &rlen);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < rlen; i++) {
+		unsigned char a = (unsigned char)repaired[i];
+		unsigned char b = i + 1 < rlen ? (unsigned char)repaired[i + 1] : 0;
+		const char *lig = a == 0xc5 && b == 0x93   ? "oe"
+		                  : a == 0xc5 && b == 0x92 ? "OE"
+		                  : a == 0xc3 && b == 0xa6 ? "ae"
+		                  : a == 0xc3 && b == 0x86 ? "AE"
+		                                           : NULL;
+		if (lig != NULL) {
+			strbuf_append(&sb, lig, 2);
+			i++;
+		} else {
+			strbuf_putc(&sb, (char)a);
+		}
+	}
+	free(repaired);
+	int options = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPCC |
+	              UTF8PROC_LUMP | UTF8PROC_IGNORE;
+	if (!(flags & NORM_KEEP_CASE))
+		options |= UTF8PROC_CASEFOLD;
+	if (!(flags & NORM_KEEP_ACCENTS))
+		options |= UTF8PROC_STRIPMARK;
+	utf8proc_uint8_t *mapped = NULL;
+	utf8proc_ssize_t n =
+	    utf8proc_map((const utf8proc_uint8_t *)strbuf_str(&sb), (utf8proc_ssize_t)sb.len,
+	                 &mapped, (utf8proc_option_t)options);
+	strbuf_free(&sb);
+	assert_true(n >= 0);
+	*len_r = (size_t)n;
+	return (char *)mapped;
+}
+
+/* Random texts built from pieces where the ASCII fast path and utf8proc
+ * could part ways: combining marks after ASCII letters (and after deleted
+ * controls), "\r\n" split across words, controls, ignorables, ligatures,
+ * compatibility forms, Hangul jamo, invalid bytes. */
+static void test_same_as_utf8proc(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = {
+	    "a",
+	    "E",
+	    "z",
+	    "Q",
+	    "0",
+	    "'",
+	    "-",
+	    ".",
+	    " ",
+	    "  ",
+	    "\t",
+	    "\n",
+	    "\r",
+	    "\r\n",
+	    "\v",
+	    "\f",
+	    "\x01",
+	    "\x1f",
+	    "\x7f",
+	    "\xcc\x81" /* U+0301 */,
+	    "\xcc\xa7" /* U+0327 */,
+	    "\xcc\x88\xcc\xa3" /* two marks, to reorder */,
+	    "\xc3\xa9",
+	    "\xc3\x89",
+	    "\xc5\x93",
+	    "\xc3\x86",
+	    "\xef\xac\x81" /* fi */,
+	    "\xef\xbc\xa6" /* full-width F */,
+	    "\xc2\xad" /* soft hyphen */,
+	    "\xc2\x85" /* NEL */,
+	    "\xc2\x80",
+	    "\xc2\xa0",
+	    "\xe2\x80\x99",
+	    "\xe2\x80\x94",
+	    "\xe3\x80\x80",
+	    "\xe1\x84\x80" /* jamo L */,
+	    "\xe1\x85\xa1" /* jamo V */,
+	    "\xc3\x9f",
+	    "\xc4\xb0",
+	    "\xce\xa3",
+	    "\xe2\x84\xab",
+	    "\xf0\x9f\x98\x80",
+	    "\xff",
+	    "\xc3",
+	    "\xe2\x82",
+	    "\xed\xa0\x80",
+	    "\xc0\xaf",
+	    "http://x.fr",
+	    "Facture",
+	    "caf",
+	    "e",
+	};
+	static const unsigned flag_sets[] = {0, NORM_KEEP_ACCENTS, NORM_KEEP_CASE,
+	                                     NORM_KEEP_ACCENTS | NORM_KEEP_CASE};
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	for (unsigned round = 0; round < 4000; round++) {
+		struct strbuf in = STRBUF_INIT;
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		unsigned n = 1 + (unsigned)(seed >> 59);
+		for (unsigned k = 0; k < n; k++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			strbuf_puts(&in,
+			            pieces[(seed >> 33) % (sizeof(pieces) / sizeof(pieces[0]))]);
+		}
+		/* "a\0b": NUL inside, too */
+		if (round % 7 == 0)
+			strbuf_append(&in, "\0\xcc\x81", 3);
+		/* copy into an exact-size heap block so ASan catches over-reads */
+		char *text = malloc(in.len + 1);
+		memcpy(text, in.data, in.len);
+		unsigned flags = flag_sets[round % 4];
+		size_t want_len, got_len;
+		char *want = reference(text, in.len, flags, &want_len);
+		char *got;
+		const char *error;
+		assert_int_equal(norm_text(text, in.len, flags, &got, &got_len, &error), 0);
+		if (got_len != want_len || memcmp(got, want, want_len) != 0) {
+			for (size_t q = 0; q < in.len; q++)
+				fprintf(stderr, "%02x ", (unsigned char)text[q]);
+			fprintf(stderr, "| flags %u\n", flags);
+			for (size_t q = 0; q < want_len; q++)
+				fprintf(stderr, "%02x ", (unsigned char)want[q]);
+			fprintf(stderr, "\n");
+			for (size_t q = 0; q < got_len; q++)
+				fprintf(stderr, "%02x ", (unsigned char)got[q]);
+			fprintf(stderr, "\n");
+		}
+		assert_int_equal(got_len, want_len);
+		assert_memory_equal(got, want, want_len);
+		free(got);
+		free(want);
+		free(text);
+		strbuf_free(&in);
+	}
+}
+
+/* norm_append() adds to what the buffer holds. */
+static void test_append(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT;
+	const char *error;
+	assert_int_equal(norm_append(&sb, "Été ", 6, 0, &error), 0);
+	assert_int_equal(norm_append(&sb, "CHAUD\r\n", 7, NORM_KEEP_CASE, &error), 0);
+	assert_string_equal(strbuf_str(&sb), "ete CHAUD ");
+	assert_int_equal(sb.len, 10);
+	strbuf_free(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +293,8 @@ int main(void)
 	    cmocka_unit_test(test_keep_flags),
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_size_limit),
+	    cmocka_unit_test(test_same_as_utf8proc),
+	    cmocka_unit_test(test_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

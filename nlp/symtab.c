@@ -1,29 +1,61 @@
-/* Open-addressing (linear probing) string interner with FNV-1a hashing. */
+/* Open-addressing (linear probing) string interner. Each slot holds the id
+ * and 32 bits of the key's hash, so a probe rarely leaves the slot array;
+ * keys are packed in large blocks rather than allocated one by one. */
 #include "symtab.h"
 
 #include <string.h>
 
 #include "xalloc.h"
 
-#define EMPTY UINT32_MAX
+#define EMPTY UINT64_MAX
+#define BLOCK_SIZE 4096
+
+struct block {
+	struct block *next;
+	size_t used, size;
+	char data[];
+};
 
 struct symtab {
-	uint32_t *slots; /* id or EMPTY; size is a power of two */
+	uint64_t *slots; /* hash << 32 | id, or EMPTY; size is a power of two */
 	size_t mask;
 	char **keys;
 	uint32_t *lens;
-	uint64_t *hashes;
+	uint32_t *hashes;
 	size_t count, cap;
+	struct block *blocks; /* newest first */
 };
 
-static uint64_t hash_bytes(const char *s, size_t len)
+static inline uint64_t load64(const char *p)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+/* Eight bytes at a time, multiply and fold (keys are short words). */
+static uint32_t hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+	while (len >= 8) {
+		h = (h ^ load64(s)) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 29;
+		s += 8;
+		len -= 8;
 	}
-	return h ^ (h >> 29);
+	uint64_t tail = 0;
+	for (size_t i = 0; i < len; i++)
+		tail |= (uint64_t)(unsigned char)s[i] << (8 * i);
+	h = (h ^ tail) * 0x94d049bb133111ebULL;
+	return (uint32_t)mix(h);
 }
 
 static void alloc_slots(struct symtab *tab, size_t nslots)
@@ -48,8 +80,11 @@ void symtab_free(struct symtab **tabp)
 	struct symtab *tab = *tabp;
 	if (tab == NULL)
 		return;
-	for (size_t i = 0; i < tab->count; i++)
-		free(tab->keys[i]);
+	while (tab->blocks != NULL) {
+		struct block *next = tab->blocks->next;
+		free(tab->blocks);
+		tab->blocks = next;
+	}
 	free(tab->keys);
 	free(tab->lens);
 	free(tab->hashes);
@@ -58,16 +93,37 @@ void symtab_free(struct symtab **tabp)
 	*tabp = NULL;
 }
 
-static size_t probe(const struct symtab *tab, const char *key, size_t len, uint64_t h)
+/* A stable copy of key, NUL-terminated, in the newest block. */
+static char *store_key(struct symtab *tab, const char *key, size_t len)
+{
+	struct block *b = tab->blocks;
+	if (b == NULL || b->size - b->used < len + 1) {
+		size_t size = len + 1 > BLOCK_SIZE ? len + 1 : BLOCK_SIZE;
+		b = xmalloc(sizeof(*b) + size);
+		b->next = tab->blocks;
+		b->used = 0;
+		b->size = size;
+		tab->blocks = b;
+	}
+	char *copy = b->data + b->used;
+	memcpy(copy, key, len);
+	copy[len] = '\0';
+	b->used += len + 1;
+	return copy;
+}
+
+static size_t probe(const struct symtab *tab, const char *key, size_t len, uint32_t h)
 {
 	size_t i = h & tab->mask;
 	for (;;) {
-		uint32_t id = tab->slots[i];
-		if (id == EMPTY)
+		uint64_t slot = tab->slots[i];
+		if (slot == EMPTY)
 			return i;
-		if (tab->hashes[id] == h && tab->lens[id] == len &&
-		    memcmp(tab->keys[id], key, len) == 0)
-			return i;
+		if ((uint32_t)(slot >> 32) == h) {
+			uint32_t id = (uint32_t)slot;
+			if (tab->lens[id] == len && memcmp(tab->keys[id], key, len) == 0)
+				return i;
+		}
 		i = (i + 1) & tab->mask;
 	}
 }
@@ -81,7 +137,7 @@ static void rehash(struct symtab *tab)
 		size_t i = tab->hashes[id] & tab->mask;
 		while (tab->slots[i] != EMPTY)
 			i = (i + 1) & tab->mask;
-		tab->slots[i] = id;
+		tab->slots[i] = (uint64_t)tab->hashes[id] << 32 | id;
 	}
 }
 
@@ -90,18 +146,18 @@ int symtab_find(const struct symtab *tab, const char *key, size_t len, uint32_t 
 	size_t i = probe(tab, key, len, hash_bytes(key, len));
 	if (tab->slots[i] == EMPTY)
 		return -1;
-	*id_r = tab->slots[i];
+	*id_r = (uint32_t)tab->slots[i];
 	return 0;
 }
 
 uint32_t symtab_intern(struct symtab *tab, const char *key, size_t len, bool *created_r)
 {
-	uint64_t h = hash_bytes(key, len);
+	uint32_t h = hash_bytes(key, len);
 	size_t i = probe(tab, key, len, h);
 	if (tab->slots[i] != EMPTY) {
 		if (created_r != NULL)
 			*created_r = false;
-		return tab->slots[i];
+		return (uint32_t)tab->slots[i];
 	}
 	if (tab->count == tab->cap) {
 		size_t cap = tab->cap;
@@ -113,10 +169,10 @@ uint32_t symtab_intern(struct symtab *tab, const char *key, size_t len, bool *cr
 		tab->cap = cap;
 	}
 	uint32_t id = (uint32_t)tab->count++;
-	tab->keys[id] = xstrndup(key, len);
+	tab->keys[id] = store_key(tab, key, len);
 	tab->lens[id] = (uint32_t)len;
 	tab->hashes[id] = h;
-	tab->slots[i] = id;
+	tab->slots[i] = (uint64_t)h << 32 | id;
 	/* Keep the load factor under 1/2 so probes stay short. */
 	if (tab->count * 2 > tab->mask + 1)
 		rehash(tab);

@@ -73,6 +73,25 @@ static struct symtab *word_table, *gram_table;
 static uint8_t *word_flags, *gram_flags;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
+/* The grams made of space, a-z and apostrophe (the bytes of a padded ASCII
+ * word) again, in a direct table indexed by their characters in base
+ * GRAM_BASE: most words are ASCII and need no hashing. */
+#define GRAM_BASE 29
+static uint8_t
+    ascii_gram_flags[GRAM_BASE + GRAM_BASE * GRAM_BASE + GRAM_BASE * GRAM_BASE * GRAM_BASE];
+static uint8_t gram_code[256]; /* 0: not in a padded ASCII word */
+
+static size_t ascii_gram_index(const unsigned char *g, size_t len)
+{
+	size_t index = 0, offset = 0, span = 1;
+	for (size_t k = 0; k < len; k++) {
+		offset += span;
+		span *= GRAM_BASE;
+		index = index * GRAM_BASE + gram_code[g[k]];
+	}
+	return offset - 1 + index;
+}
+
 static void add_list(struct symtab *tab, uint8_t **flags, const char *const *list, uint8_t flag)
 {
 	for (; *list != NULL; list++) {
@@ -95,6 +114,19 @@ static void build_tables(void)
 	add_list(word_table, &word_flags, other_words, IN_OTHER);
 	add_list(gram_table, &gram_flags, fr_trigrams, IN_FR);
 	add_list(gram_table, &gram_flags, en_trigrams, IN_EN);
+	gram_code[' '] = 1;
+	for (int c = 'a'; c <= 'z'; c++)
+		gram_code[c] = (uint8_t)(2 + c - 'a');
+	gram_code['\''] = GRAM_BASE - 1;
+	for (uint32_t id = 0; id < symtab_count(gram_table); id++) {
+		const unsigned char *g = (const unsigned char *)symtab_key(gram_table, id);
+		size_t len = symtab_key_len(gram_table, id);
+		bool ascii = true;
+		for (size_t k = 0; k < len; k++)
+			ascii &= gram_code[g[k]] != 0;
+		if (ascii)
+			ascii_gram_flags[ascii_gram_index(g, len)] = gram_flags[id];
+	}
 }
 
 static uint8_t word_class(const char *s, size_t len)
@@ -113,6 +145,20 @@ static bool in_list(const char *s, size_t len, const char *const *list)
  * word: every substring of 1-3 code points starting at a character. */
 static void gram_hits(const char *padded, size_t len, double *fr, double *en)
 {
+	const unsigned char *p = (const unsigned char *)padded;
+	bool ascii = true;
+	for (size_t i = 0; i < len && ascii; i++)
+		ascii = gram_code[p[i]] != 0;
+	if (ascii) {
+		/* same grams in the same order as below */
+		for (size_t i = 0; i < len; i++)
+			for (size_t k = 1; k <= 3 && i + k <= len; k++) {
+				uint8_t flags = ascii_gram_flags[ascii_gram_index(p + i, k)];
+				*fr += (flags & IN_FR) ? 0.5 : 0;
+				*en += (flags & IN_EN) ? 0.5 : 0;
+			}
+		return;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (((unsigned char)padded[i] & 0xc0) == 0x80)
 			continue;
@@ -138,6 +184,16 @@ static bool is_letter(int32_t cp)
 	return c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ME;
 }
 
+static inline utf8proc_ssize_t next_cp(const char *s, size_t len, size_t i, utf8proc_int32_t *cp_r)
+{
+	unsigned char c = (unsigned char)s[i];
+	if (c < 0x80) {
+		*cp_r = c;
+		return 1;
+	}
+	return utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), cp_r);
+}
+
 int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confidence_r,
                const char **error_r)
 {
@@ -153,16 +209,14 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 	size_t i = 0;
 	while (i < nlen) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)norm + i,
-		                                      (utf8proc_ssize_t)(nlen - i), &cp);
+		utf8proc_ssize_t n = next_cp(norm, nlen, i, &cp);
 		if (n <= 0 || !is_letter(cp) || cp == '\'') {
 			i += n > 0 ? (size_t)n : 1;
 			continue;
 		}
 		size_t start = i, end = i;
 		while (end < nlen) {
-			n = utf8proc_iterate((const utf8proc_uint8_t *)norm + end,
-			                     (utf8proc_ssize_t)(nlen - end), &cp);
+			n = next_cp(norm, nlen, end, &cp);
 			if (n <= 0 || !is_letter(cp))
 				break;
 			end += (size_t)n;
@@ -182,11 +236,11 @@ int lang_guess(const char *text, size_t len, enum lang *lang_r, double *confiden
 		if (wlen == 0 || wlen > 64)
 			continue;
 		words++;
-		bool f = in_list(norm + start, wlen, fr_words),
-		     e = in_list(norm + start, wlen, en_words);
+		uint8_t cls = word_class(norm + start, wlen);
+		bool f = (cls & IN_FR) != 0, e = (cls & IN_EN) != 0;
 		if (f || e)
 			known++;
-		else if (in_list(norm + start, wlen, other_words))
+		else if (cls & IN_OTHER)
 			foreign++;
 		fr += f ? WORD_WEIGHT : 0;
 		en += e ? WORD_WEIGHT : 0;

@@ -12,16 +12,44 @@
 #include "tok.h"
 #include "xalloc.h"
 
+/* A word's stop-word status and stem in one language: mail repeats its
+ * words, and Snowball costs more than a lookup. Direct-mapped, so bounded. */
+#define STEM_CACHE_SIZE 2048 /* a power of two */
+#define STEM_MAX_LEN 64      /* longer stems are not cached */
+
+struct stem_entry {
+	uint8_t used, lang, stop, word_len, stem_len;
+	char word[TOK_MAX_WORD_LEN];
+	char stem[STEM_MAX_LEN];
+};
+
 struct feat_ctx {
 	struct symtab *stopwords;
 	struct sb_stemmer *stem_fr, *stem_en;
+	struct stem_entry *stem_cache;
+	/* The last body normalised and the last language guess, with the input
+	 * each came from: a mail's category and spam features read the same
+	 * text, and only the first call pays. */
+	struct strbuf last_body, last_body_norm;
+	struct strbuf last_lang_input;
+	bool last_body_valid, last_lang_valid;
+	enum lang last_lang;
+	double last_lang_confidence;
+	struct strbuf scratch; /* normalised subject and header values */
 };
 
 struct counts {
 	struct symtab *keys;
 	uint32_t *count;
-	char **surface; /* first word seen for each stem (features only) */
+	const char **surface; /* first word seen for each stem (features only) */
 	size_t cap;
+};
+
+/* Surface words, packed in blocks that live as long as the bag. */
+struct surface_block {
+	struct surface_block *next;
+	size_t used;
+	char data[4096 - 2 * sizeof(size_t)];
 };
 
 struct feat_bag {
@@ -29,7 +57,24 @@ struct feat_bag {
 	double lang_confidence;
 	bool truncated;
 	struct counts features, terms;
+	struct surface_block *surfaces;
 };
+
+static const char *bag_strndup(struct feat_bag *bag, const char *s, size_t len)
+{
+	struct surface_block *b = bag->surfaces;
+	if (b == NULL || sizeof(b->data) - b->used < len + 1) {
+		b = xmalloc(sizeof(*b));
+		b->next = bag->surfaces;
+		b->used = 0;
+		bag->surfaces = b;
+	}
+	char *copy = b->data + b->used;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	b->used += len + 1;
+	return copy;
+}
 
 static uint32_t counts_add(struct counts *c, const char *key, size_t len, uint32_t n)
 {
@@ -48,8 +93,6 @@ static uint32_t counts_add(struct counts *c, const char *key, size_t len, uint32
 
 static void counts_free(struct counts *c)
 {
-	for (size_t i = 0; c->keys != NULL && i < symtab_count(c->keys); i++)
-		free(c->surface[i]);
 	symtab_free(&c->keys);
 	free(c->count);
 	free(c->surface);
@@ -71,6 +114,11 @@ void feat_bag_free(struct feat_bag **bagp)
 		return;
 	counts_free(&bag->features);
 	counts_free(&bag->terms);
+	while (bag->surfaces != NULL) {
+		struct surface_block *next = bag->surfaces->next;
+		free(bag->surfaces);
+		bag->surfaces = next;
+	}
 	free(bag);
 	*bagp = NULL;
 }
@@ -162,6 +210,7 @@ int feat_ctx_new(const char *stop_fr, size_t stop_fr_len, const char *stop_en, s
 		load_stopwords(ctx->stopwords, stop_fr, stop_fr_len);
 	if (stop_en != NULL)
 		load_stopwords(ctx->stopwords, stop_en, stop_en_len);
+	ctx->stem_cache = xcalloc(STEM_CACHE_SIZE, sizeof(*ctx->stem_cache));
 	ctx->stem_fr = sb_stemmer_new("french", NULL);
 	ctx->stem_en = sb_stemmer_new("english", NULL);
 	if (ctx->stem_fr == NULL || ctx->stem_en == NULL) {
@@ -183,6 +232,11 @@ void feat_ctx_free(struct feat_ctx **ctxp)
 		sb_stemmer_delete(ctx->stem_fr);
 	if (ctx->stem_en != NULL)
 		sb_stemmer_delete(ctx->stem_en);
+	free(ctx->stem_cache);
+	strbuf_free(&ctx->last_body);
+	strbuf_free(&ctx->last_body_norm);
+	strbuf_free(&ctx->last_lang_input);
+	strbuf_free(&ctx->scratch);
 	free(ctx);
 	*ctxp = NULL;
 }
@@ -197,6 +251,7 @@ struct tok_state {
 	struct feat_ctx *ctx;
 	struct feat_bag *bag;
 	struct sb_stemmer *stemmer; /* NULL: language unknown, no stemming */
+	enum lang stem_lang;        /* of stemmer, LANG_OTHER for none */
 	const char *prefix;
 	unsigned flags;
 };
@@ -212,6 +267,53 @@ static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *t
 	return counts_add(c, buf, plen + len, 1);
 }
 
+static uint32_t hash_word(const char *s, size_t len, enum lang lang)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)lang;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+/* Whether word is a stop word and its stem (the word itself without a
+ * stemmer); *stem_r stays valid until the next call on ctx. */
+static bool stop_and_stem(struct feat_ctx *ctx, struct sb_stemmer *stemmer, enum lang lang,
+                          const char *text, size_t len, const char **stem_r, size_t *stem_len_r)
+{
+	struct stem_entry *e = NULL;
+	if (len <= TOK_MAX_WORD_LEN) {
+		e = &ctx->stem_cache[hash_word(text, len, lang) & (STEM_CACHE_SIZE - 1)];
+		if (e->used && e->lang == lang && e->word_len == len &&
+		    memcmp(e->word, text, len) == 0) {
+			*stem_r = stemmer != NULL ? e->stem : text;
+			*stem_len_r = stemmer != NULL ? e->stem_len : len;
+			return e->stop;
+		}
+	}
+	bool stop = feat_is_stopword(ctx, text, len);
+	const char *stem = text;
+	size_t stem_len = len;
+	if (stemmer != NULL) {
+		const sb_symbol *s = sb_stemmer_stem(stemmer, (const sb_symbol *)text, (int)len);
+		if (s != NULL) {
+			stem = (const char *)s;
+			stem_len = (size_t)sb_stemmer_length(stemmer);
+		}
+	}
+	if (e != NULL && stem_len <= STEM_MAX_LEN) {
+		e->used = 1;
+		e->lang = (uint8_t)lang;
+		e->stop = stop;
+		e->word_len = (uint8_t)len;
+		memcpy(e->word, text, len);
+		e->stem_len = (uint8_t)stem_len;
+		memcpy(e->stem, stem, stem_len);
+	}
+	*stem_r = stem;
+	*stem_len_r = stem_len;
+	return stop;
+}
+
 static int on_token(void *context, const char *text, size_t len, enum tok_kind kind)
 {
 	struct tok_state *st = context;
@@ -224,67 +326,107 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 		add_prefixed(&st->bag->features, FEAT_HOST_PREFIX, text, len);
 		return 0;
 	}
-	bool stop = feat_is_stopword(st->ctx, text, len);
+	const char *stem;
+	size_t stem_len;
+	bool stop = stop_and_stem(st->ctx, st->stemmer, st->stem_lang, text, len, &stem, &stem_len);
 	if (stop && !(st->flags & FEAT_KEEP_STOPWORDS))
 		return 0;
-	const char *stem = text;
-	size_t stem_len = len;
-	if (st->stemmer != NULL) {
-		const sb_symbol *s =
-		    sb_stemmer_stem(st->stemmer, (const sb_symbol *)text, (int)len);
-		if (s != NULL) {
-			stem = (const char *)s;
-			stem_len = (size_t)sb_stemmer_length(st->stemmer);
-		}
-	}
 	if (!stop)
 		add_prefixed(&st->bag->terms, "", stem, stem_len);
 	uint32_t id = st->flags & FEAT_NO_STEM
 	                  ? add_prefixed(&st->bag->features, st->prefix, text, len)
 	                  : add_prefixed(&st->bag->features, st->prefix, stem, stem_len);
 	if (id != UINT32_MAX && st->bag->features.surface[id] == NULL)
-		st->bag->features.surface[id] = xstrndup(text, len);
+		st->bag->features.surface[id] = bag_strndup(st->bag, text, len);
+	return 0;
+}
+
+/* Normalised text of a subject or header value, in ctx->scratch. */
+static int normalise_part(struct feat_ctx *ctx, const char *text, size_t len,
+                          const struct strbuf **norm_r, const char **error_r)
+{
+	ctx->scratch.len = 0;
+	if (norm_append(&ctx->scratch, text, len, 0, error_r) < 0)
+		return -1;
+	*norm_r = &ctx->scratch;
+	return 0;
+}
+
+/* Normalised body, from the cache when it is the body of the last call
+ * (only the bytes norm_append() reads are compared). */
+static int normalise_body(struct feat_ctx *ctx, const char *text, size_t len,
+                          const struct strbuf **norm_r, const char **error_r)
+{
+	size_t read = len > NORM_MAX_INPUT ? NORM_MAX_INPUT : len;
+	if (!ctx->last_body_valid || ctx->last_body.len != read ||
+	    memcmp(ctx->last_body.data, text, read) != 0) {
+		ctx->last_body_valid = false;
+		ctx->last_body_norm.len = 0;
+		if (norm_append(&ctx->last_body_norm, text, read, 0, error_r) < 0)
+			return -1;
+		ctx->last_body.len = 0;
+		strbuf_append(&ctx->last_body, text, read);
+		ctx->last_body_valid = true;
+	}
+	*norm_r = &ctx->last_body_norm;
 	return 0;
 }
 
 static int tokenize_part(struct tok_state *st, const char *text, size_t len, size_t max_tokens,
-                         const char **error_r)
+                         bool body, const char **error_r)
 {
-	_cleanup_free_ char *norm = NULL;
-	size_t nlen;
+	const struct strbuf *norm;
 	bool truncated = false;
-	if (norm_text(text, len, 0, &norm, &nlen, error_r) < 0)
+	if ((body ? normalise_body : normalise_part)(st->ctx, text, len, &norm, error_r) < 0)
 		return -1;
-	tok_tokenize(norm, nlen, max_tokens, on_token, st, &truncated);
+	tok_tokenize(strbuf_str(norm), norm->len, max_tokens, on_token, st, &truncated);
 	if (truncated || len > NORM_MAX_INPUT)
 		st->bag->truncated = true;
 	return 0;
 }
 
-static void guess_language(struct feat_bag *bag, const char *subject, size_t subject_len,
-                           const char *body, size_t body_len)
+static void append_cut(struct strbuf *sb, const char *s, size_t len, size_t limit)
 {
-	struct strbuf sb;
-	strbuf_init(&sb, LANG_MAX_INPUT);
+	if (sb->len < limit)
+		strbuf_append(sb, s, len < limit - sb->len ? len : limit - sb->len);
+}
+
+/* The guess over the subject and the start of the body; the same input as
+ * the last call's gets the last answer. */
+static void guess_language(struct feat_ctx *ctx, struct feat_bag *bag, const char *subject,
+                           size_t subject_len, const char *body, size_t body_len)
+{
+	struct strbuf *in = &ctx->scratch;
+	in->len = 0;
 	if (subject != NULL) {
-		strbuf_append(&sb, subject, subject_len);
-		strbuf_putc(&sb, '\n');
+		append_cut(in, subject, subject_len, LANG_MAX_INPUT);
+		append_cut(in, "\n", 1, LANG_MAX_INPUT);
 	}
 	if (body != NULL)
-		strbuf_append(&sb, body, body_len);
-	const char *error;
-	if (lang_guess(strbuf_str(&sb), sb.len, &bag->lang, &bag->lang_confidence, &error) < 0) {
-		bag->lang = LANG_OTHER;
-		bag->lang_confidence = 0;
+		append_cut(in, body, body_len, LANG_MAX_INPUT);
+	if (!ctx->last_lang_valid || ctx->last_lang_input.len != in->len ||
+	    memcmp(ctx->last_lang_input.data, in->data, in->len) != 0) {
+		const char *error;
+		if (lang_guess(strbuf_str(in), in->len, &ctx->last_lang, &ctx->last_lang_confidence,
+		               &error) < 0) {
+			ctx->last_lang = LANG_OTHER;
+			ctx->last_lang_confidence = 0;
+		}
+		/* keep this input as the cache key, reuse the old one's memory */
+		struct strbuf old = ctx->last_lang_input;
+		ctx->last_lang_input = *in;
+		*in = old;
+		ctx->last_lang_valid = true;
 	}
-	strbuf_free(&sb);
+	bag->lang = ctx->last_lang;
+	bag->lang_confidence = ctx->last_lang_confidence;
 }
 
 static int extract(struct feat_ctx *ctx, struct feat_bag *bag, const char *subject,
                    size_t subject_len, const char *body, size_t body_len, unsigned flags,
                    const char **error_r)
 {
-	guess_language(bag, subject, subject_len, body, body_len);
+	guess_language(ctx, bag, subject, subject_len, body, body_len);
 	struct tok_state st = {
 	    .ctx = ctx, .bag = bag, .flags = flags, .prefix = FEAT_SUBJECT_PREFIX};
 	/* Search terms are always stemmed; features only without FEAT_NO_STEM.
@@ -292,11 +434,12 @@ static int extract(struct feat_ctx *ctx, struct feat_bag *bag, const char *subje
 	st.stemmer = bag->lang == LANG_FR   ? ctx->stem_fr
 	             : bag->lang == LANG_EN ? ctx->stem_en
 	                                    : NULL;
+	st.stem_lang = st.stemmer != NULL ? bag->lang : LANG_OTHER;
 	if (subject != NULL &&
-	    tokenize_part(&st, subject, subject_len, FEAT_MAX_SUBJECT_TOKENS, error_r) < 0)
+	    tokenize_part(&st, subject, subject_len, FEAT_MAX_SUBJECT_TOKENS, false, error_r) < 0)
 		return -1;
 	st.prefix = "";
-	if (body != NULL && tokenize_part(&st, body, body_len, TOK_MAX_TOKENS, error_r) < 0)
+	if (body != NULL && tokenize_part(&st, body, body_len, TOK_MAX_TOKENS, true, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -396,7 +539,7 @@ static void add_header_words(struct feat_ctx *ctx, struct feat_bag *bag, const c
 	/* header words are not search terms: collect them in a throwaway table */
 	memset(&bag->terms, 0, sizeof(bag->terms));
 	bag->terms.keys = symtab_new(16);
-	(void)tokenize_part(&st, v, len, 32, &error);
+	(void)tokenize_part(&st, v, len, 32, false, &error);
 	counts_free(&bag->terms);
 	bag->terms = saved;
 }

@@ -47,6 +47,10 @@ struct ctl_command {
  * events of a command run without an agent's identity. Caller frees. */
 char *ctl_cli_actor(void);
 
+/* Prints a JSON tree (indented) on stdout and frees it. */
+struct cJSON;
+void ctl_print_json(struct cJSON *json);
+
 /* True when argv holds -h/--help; prints usage to stdout then. */
 bool ctl_wants_help(int argc, char **argv, const char *usage);
 

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "view.h"
 #include "kb.h"
 #include "kb_import.h"
 #include "parse.h"
@@ -33,33 +34,6 @@ static const char kb_usage[] =
 	"  rm ID             remove an article\n"
 	"  stats             per article: suggested, approved, edited, rejected, acceptance\n"
 	"Each command takes --help.\n";
-
-static void print_json(cJSON *json)
-{
-	char *text = cJSON_Print(json);
-	puts(text);
-	cJSON_free(text);
-	cJSON_Delete(json);
-}
-
-static void add_str(cJSON *obj, const char *key, const char *value)
-{
-	if (value != NULL)
-		cJSON_AddStringToObject(obj, key, value);
-	else
-		cJSON_AddNullToObject(obj, key);
-}
-
-static const char *utc(int64_t t, char buf[32])
-{
-	if (t <= 0)
-		return "-";
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
 
 /* The store with the kb's tokenizer and index registered. */
 static struct store *kb_store(struct ctl *ctl)
@@ -158,7 +132,7 @@ static int kb_import(struct ctl *ctl, int argc, char **argv)
 		cJSON_AddNumberToObject(o, "unchanged", sum.unchanged);
 		cJSON_AddNumberToObject(o, "removed", sum.removed);
 		cJSON_AddNumberToObject(o, "failed", sum.failed);
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("%s: %zu files: %u added, %u updated, %u unchanged, %u removed, %u failed\n",
 		       dir, sum.files, sum.added, sum.updated, sum.unchanged, sum.removed, sum.failed);
@@ -241,7 +215,7 @@ static int kb_search_cmd(struct ctl *ctl, int argc, char **argv)
 			cJSON_AddNumberToObject(o, "score", hits[i].score);
 			cJSON_AddItemToArray(a, o);
 		}
-		print_json(a);
+		ctl_print_json(a);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			printf("%2zu. %-28s %-2s %7.3f  %s\n", i + 1, hits[i].id, hits[i].language,
@@ -283,13 +257,13 @@ static int kb_list(struct ctl *ctl, int argc, char **argv)
 			cJSON_AddStringToObject(o, "id", list[i].id);
 			cJSON_AddStringToObject(o, "title", list[i].title);
 			cJSON_AddStringToObject(o, "lang", list[i].language);
-			add_str(o, "tags", list[i].tags);
+			view_add_str(o, "tags", list[i].tags);
 			cJSON_AddBoolToObject(o, "template", list[i].template != NULL);
-			add_str(o, "source", list[i].source_path);
-			cJSON_AddStringToObject(o, "updated", utc(list[i].updated, buf));
+			view_add_str(o, "source", list[i].source_path);
+			cJSON_AddStringToObject(o, "updated", view_utc(list[i].updated, buf));
 			cJSON_AddItemToArray(a, o);
 		}
-		print_json(a);
+		ctl_print_json(a);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			printf("%-28s %-2s %-24s %s\n", list[i].id, list[i].language,
@@ -338,19 +312,19 @@ static int kb_show(struct ctl *ctl, int argc, char **argv)
 			free(tag);
 			p += len + (comma ? 1 : 0);
 		}
-		add_str(o, "template", a.template);
+		view_add_str(o, "template", a.template);
 		cJSON_AddStringToObject(o, "body", a.body);
-		add_str(o, "source_dir", a.source_dir);
-		add_str(o, "source_path", a.source_path);
+		view_add_str(o, "source_dir", a.source_dir);
+		view_add_str(o, "source_path", a.source_path);
 		cJSON_AddStringToObject(o, "content_hash", a.content_hash);
-		cJSON_AddStringToObject(o, "updated", utc(a.updated, buf));
-		print_json(o);
+		cJSON_AddStringToObject(o, "updated", view_utc(a.updated, buf));
+		ctl_print_json(o);
 	} else {
 		printf("%s  [%s]  %s\n", a.id, a.language, a.title);
 		printf("  tags: %s\n", a.tags && a.tags[0] ? a.tags : "-");
 		if (a.source_dir != NULL)
 			printf("  source: %s/%s\n", a.source_dir, a.source_path);
-		printf("  updated: %s\n", utc(a.updated, buf));
+		printf("  updated: %s\n", view_utc(a.updated, buf));
 		if (a.template != NULL)
 			printf("\n--- template\n%s", a.template);
 		printf("\n--- body\n%s\n", a.body);
@@ -439,7 +413,7 @@ static int kb_stats(struct ctl *ctl, int argc, char **argv)
 			const struct suggestion_stat *s = &list[i];
 			cJSON *r = cJSON_CreateObject();
 			cJSON_AddStringToObject(r, "id", s->ref);
-			add_str(r, "title", s->title);
+			view_add_str(r, "title", s->title);
 			cJSON_AddNumberToObject(r, "suggested", (double)s->suggested);
 			cJSON_AddNumberToObject(r, "approved", (double)s->approved);
 			cJSON_AddNumberToObject(r, "edited", (double)s->edited);
@@ -458,7 +432,7 @@ static int kb_stats(struct ctl *ctl, int argc, char **argv)
 		}
 		cJSON_AddNumberToObject(o, "suggested", (double)total_suggested);
 		cJSON_AddNumberToObject(o, "accepted", (double)total_accepted);
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("%-28s %9s %8s %6s %8s %10s %9s\n", "article", "suggested", "approved",
 		       "edited", "rejected", "acceptance", "mean edit");

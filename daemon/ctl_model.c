@@ -16,6 +16,7 @@
 #include "config.h"
 #include "correct.h"
 #include "ctl.h"
+#include "view.h"
 #include "feat.h"
 #include "fileio.h"
 #include "lang.h"
@@ -38,14 +39,6 @@
 #define CALIBRATION_MIN 10 /* held-out mails below which the default temperature stays */
 
 /* ---- shared helpers ---- */
-
-static void print_json(cJSON *json)
-{
-	char *text = cJSON_Print(json);
-	puts(text);
-	cJSON_free(text);
-	cJSON_Delete(json);
-}
 
 static void print_json_line(cJSON *json)
 {
@@ -237,7 +230,7 @@ int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv)
 		rc = CTL_FAIL;
 	} else {
 		if (ctl->json)
-			print_json(classification_json(&res, cfg->nlp.spam_threshold));
+			ctl_print_json(classification_json(&res, cfg->nlp.spam_threshold));
 		else
 			print_classification(&res, cfg->nlp.spam_threshold);
 		triage_result_clear(&res);
@@ -426,7 +419,7 @@ int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 			cJSON_AddStringToObject(o, "queue", res.new_queue);
 		else
 			cJSON_AddNullToObject(o, "queue");
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("ticket %lld: category %s -> %s (was at confidence %.2f)", (long long)ticket,
 		       res.old_category ? res.old_category : "(none)", category,
@@ -869,7 +862,7 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 			cJSON_AddItemToArray(mat, row);
 		}
 		cJSON_AddItemToObject(json, "per_label", per_label);
-		print_json(json);
+		ctl_print_json(json);
 	} else {
 		cJSON_Delete(json);
 		cJSON_Delete(per_label);

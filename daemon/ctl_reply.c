@@ -19,6 +19,7 @@
 #include "compose.h"
 #include "config.h"
 #include "ctl.h"
+#include "view.h"
 #include "kb.h"
 #include "outbox.h"
 #include "parse.h"
@@ -27,18 +28,6 @@
 #include "strbuf.h"
 #include "suggest.h"
 #include "xalloc.h"
-
-static const char *utc(int64_t t, char buf[32])
-{
-	if (t <= 0)
-		return "-";
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 
 /* Reads a whole file of at most COMPOSE_MAX_BODY bytes. */
 static int read_text(const char *path, char **text_r)
@@ -307,23 +296,6 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-	char buf[32];
-	if (t > 0)
-		cJSON_AddStringToObject(o, key, utc(t, buf));
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-static void add_str(cJSON *o, const char *key, const char *value)
-{
-	if (value != NULL)
-		cJSON_AddStringToObject(o, key, value);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
 static int outbox_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -387,16 +359,16 @@ static int outbox_list(struct ctl *ctl, int argc, char **argv)
 				cJSON_AddNullToObject(o, "ticket");
 			cJSON_AddStringToObject(o, "kind", outbox_kind_name(r->kind));
 			cJSON_AddStringToObject(o, "status", outbox_status_name(r->status));
-			add_str(o, "message_id", r->message_id);
-			add_str(o, "to", r->to_addr);
-			add_str(o, "subject", r->subject);
+			view_add_str(o, "message_id", r->message_id);
+			view_add_str(o, "to", r->to_addr);
+			view_add_str(o, "subject", r->subject);
 			cJSON_AddNumberToObject(o, "attempts", r->attempts);
-			add_time(o, "next_attempt",
-			         r->status == OUTBOX_QUEUED ? r->next_attempt : 0);
-			add_str(o, "last_error", r->last_error);
-			add_time(o, "created", r->created);
-			add_time(o, "accepted_at", r->accepted_at);
-			add_str(o, "agent", r->agent);
+			view_add_time(o, "next_attempt",
+			         r->status == OUTBOX_QUEUED ? r->next_attempt : 0, VIEW_TIME_ISO);
+			view_add_str(o, "last_error", r->last_error);
+			view_add_time(o, "created", r->created, VIEW_TIME_ISO);
+			view_add_time(o, "accepted_at", r->accepted_at, VIEW_TIME_ISO);
+			view_add_str(o, "agent", r->agent);
 			if (r->suggestion_rank > 0)
 				cJSON_AddNumberToObject(o, "suggestion", r->suggestion_rank);
 			else
@@ -417,7 +389,7 @@ static int outbox_list(struct ctl *ctl, int argc, char **argv)
 			                                            : 0;
 			printf("%-6lld %-8s %-6s %-7lld %-3u %-20s %-30s %s\n", (long long)r->id,
 			       outbox_status_name(r->status), outbox_kind_name(r->kind),
-			       (long long)r->ticket_id, r->attempts, utc(when, b1), r->to_addr,
+			       (long long)r->ticket_id, r->attempts, view_utc(when, b1), r->to_addr,
 			       r->last_error ? r->last_error : "");
 		}
 	}

@@ -11,6 +11,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "ctl.h"
+#include "view.h"
 #include "parse.h"
 #include "report.h"
 #include "sla.h"
@@ -26,14 +27,6 @@ static const char sla_usage[] =
 	"  (TIME is ISO 8601; without an offset it is the calendar's local time).\n"
 	"due: running SLA clocks by due time, breached first (--within 2h: only those\n"
 	"  due in the next two hours).\n";
-
-static void print_json(cJSON *json)
-{
-	char *text = cJSON_Print(json);
-	puts(text);
-	cJSON_free(text);
-	cJSON_Delete(json);
-}
 
 static int cmd_deadline(struct ctl *ctl, int argc, char **argv)
 {
@@ -90,7 +83,7 @@ static int cmd_deadline(struct ctl *ctl, int argc, char **argv)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "deadline_local", local);
 		cJSON_AddStringToObject(o, "deadline_utc", utc);
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("%s (%s)\n", local, utc);
 	}
@@ -168,7 +161,7 @@ static int cmd_due(struct ctl *ctl, int argc, char **argv)
 		}
 	}
 	if (list != NULL)
-		print_json(list);
+		ctl_print_json(list);
 	sla_due_rows_free(&rows, n);
 	return CTL_OK;
 }

@@ -12,46 +12,10 @@
 #include "parse.h"
 #include "store.h"
 #include "store_sla.h"
+#include "view.h"
 #include "store_suggestions.h"
 #include "calendar.h"
 #include "xalloc.h"
-
-/* "2026-11-26T08:00:00Z", or "-" for 0. */
-static const char *utc(int64_t t, char buf[32])
-{
-	if (t <= 0)
-		return "-";
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
-static void print_json(cJSON *json)
-{
-	char *text = cJSON_Print(json);
-	puts(text);
-	cJSON_free(text);
-	cJSON_Delete(json);
-}
-
-static void add_time(cJSON *obj, const char *key, int64_t t)
-{
-	char buf[32];
-	if (t > 0)
-		cJSON_AddStringToObject(obj, key, utc(t, buf));
-	else
-		cJSON_AddNullToObject(obj, key);
-}
-
-static void add_str(cJSON *obj, const char *key, const char *value)
-{
-	if (value != NULL)
-		cJSON_AddStringToObject(obj, key, value);
-	else
-		cJSON_AddNullToObject(obj, key);
-}
 
 int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 {
@@ -71,40 +35,6 @@ int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
-static cJSON *ticket_json(const struct ticket *t)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "id", (double)t->id);
-	cJSON_AddStringToObject(o, "status", ticket_status_name(t->status));
-	add_str(o, "queue", t->queue);
-	add_str(o, "subject", t->subject);
-	add_str(o, "requester", t->requester);
-	add_str(o, "requester_name", t->requester_name);
-	cJSON_AddStringToObject(o, "priority", ticket_priority_name(t->priority));
-	add_str(o, "assignee", t->assignee);
-	add_str(o, "language", t->language);
-	add_str(o, "category", t->category);
-	cJSON_AddNumberToObject(o, "category_confidence", t->category_confidence);
-	cJSON_AddBoolToObject(o, "spam", t->spam);
-	cJSON_AddNumberToObject(o, "sentiment", t->sentiment);
-	add_str(o, "sentiment_label", t->sentiment_label);
-	add_time(o, "created", t->created);
-	add_time(o, "updated", t->updated);
-	add_time(o, "first_response_at", t->first_response_at);
-	add_time(o, "next_due", t->next_due);
-	cJSON *tags = cJSON_AddArrayToObject(o, "tags");
-	if (t->tags != NULL) {
-		for (const char *p = t->tags; *p != '\0';) {
-			size_t len = strcspn(p, ",");
-			if (len > 0) {
-				_cleanup_free_ char *tag = xstrndup(p, len);
-				cJSON_AddItemToArray(tags, cJSON_CreateString(tag));
-			}
-			p += len + (p[len] == ',');
-		}
-	}
-	return o;
-}
 
 int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
 {
@@ -173,8 +103,8 @@ int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
 	if (ctl->json) {
 		cJSON *array = cJSON_CreateArray();
 		for (size_t i = 0; i < n; i++)
-			cJSON_AddItemToArray(array, ticket_json(&list[i]));
-		print_json(array);
+			cJSON_AddItemToArray(array, view_ticket(&list[i], VIEW_TIME_ISO));
+		ctl_print_json(array);
 	} else {
 		printf("%5s  %-8s  %-10s  %-8s  %-10s  %-8s  %-17s  %s\n", "ID", "STATUS", "QUEUE",
 		       "PRIORITY", "CATEGORY", "MOOD", "SLA DUE (UTC)", "SUBJECT");
@@ -184,7 +114,7 @@ int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
 			printf("%5lld  %-8s  %-10s  %-8s  %-10s  %-8s  %-17.16s  %.60s\n",
 			       (long long)t->id, ticket_status_name(t->status), t->queue,
 			       ticket_priority_name(t->priority), t->category ? t->category : "-",
-			       t->sentiment_label ? t->sentiment_label : "-", utc(t->next_due, buf),
+			       t->sentiment_label ? t->sentiment_label : "-", view_utc(t->next_due, buf),
 			       t->subject);
 		}
 	}
@@ -209,7 +139,13 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 	if (st == NULL)
 		return CTL_FAIL;
 	struct ticket t;
-	int found = store_ticket_get(st, id, &t);
+	int found = ctl->json ? 1 : store_ticket_get(st, id, &t);
+	if (found > 0 && ctl->json) {
+		cJSON *o = NULL;
+		found = view_ticket_detail(st, id, VIEW_TIME_ISO, &o);
+		if (found > 0)
+			ctl_print_json(o);
+	}
 	if (found <= 0) {
 		if (found < 0)
 			ctl_error("%s", store_error(st));
@@ -217,6 +153,8 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 			ctl_error("no ticket %lld", (long long)id);
 		return found < 0 ? CTL_FAIL : CTL_NOTFOUND;
 	}
+	if (ctl->json)
+		return CTL_OK;
 	struct message_row *msgs = NULL;
 	struct triage_row *triage = NULL;
 	struct event_row *events = NULL;
@@ -243,156 +181,82 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 		n_clocks = 0;
 	}
 	char buf[32];
-	if (ctl->json) {
-		cJSON *o = ticket_json(&t);
-		cJSON *jc = cJSON_AddArrayToObject(o, "sla");
-		for (size_t i = 0; i < n_clocks; i++) {
-			cJSON *c = cJSON_CreateObject();
-			add_str(c, "target", clocks[i].target);
-			add_str(c, "policy", clocks[i].policy);
-			add_str(c, "state", clocks[i].state);
-			cJSON_AddNumberToObject(c, "minutes", (double)clocks[i].minutes);
-			add_time(c, "due", clocks[i].due);
-			add_time(c, "warn_at", clocks[i].warn_at);
-			add_time(c, "breached_at", clocks[i].breached_at);
-			add_time(c, "closed_at", clocks[i].closed_at);
-			cJSON_AddItemToArray(jc, c);
+	printf("Ticket #%lld  %s\n", (long long)t.id, t.subject);
+	printf("  requester: %s%s%s%s\n", t.requester_name ? t.requester_name : "",
+	       t.requester_name ? " <" : "", t.requester, t.requester_name ? ">" : "");
+	printf("  status: %s   queue: %s   priority: %s   assignee: %s\n",
+	       ticket_status_name(t.status), t.queue, ticket_priority_name(t.priority),
+	       t.assignee ? t.assignee : "-");
+	printf("  created: %s", view_utc(t.created, buf));
+	printf("   first response: %s\n", view_utc(t.first_response_at, buf));
+	if (t.tags != NULL && t.tags[0] != '\0') {
+		/* Stored as ",a,b," for exact matching; shown as "a, b". */
+		printf("  tags:");
+		for (const char *p = t.tags; *p != '\0';) {
+			size_t len = strcspn(p, ",");
+			if (len > 0)
+				printf(" %.*s", (int)len, p);
+			p += len + (p[len] == ',');
 		}
-		cJSON *jm = cJSON_AddArrayToObject(o, "messages");
-		for (size_t i = 0; i < n_msgs; i++) {
-			cJSON *m = cJSON_CreateObject();
-			cJSON_AddNumberToObject(m, "id", (double)msgs[i].id);
-			cJSON_AddStringToObject(m, "direction", msgs[i].outgoing ? "out" : "in");
-			add_str(m, "message_id", msgs[i].message_id);
-			add_str(m, "from", msgs[i].from_addr);
-			add_str(m, "from_name", msgs[i].from_name);
-			add_str(m, "subject", msgs[i].subject);
-			add_time(m, "date", msgs[i].date);
-			add_time(m, "received", msgs[i].received);
-			add_str(m, "text", msgs[i].new_text);
-			add_str(m, "full_text", msgs[i].body_text);
-			cJSON_AddNumberToObject(m, "attachments", (double)msgs[i].n_attachments);
-			cJSON_AddNumberToObject(m, "loop_flags", msgs[i].loop_flags);
-			add_str(m, "parse_error", msgs[i].parse_error);
-			cJSON_AddItemToArray(jm, m);
-		}
-		cJSON *jt = cJSON_AddArrayToObject(o, "triage");
-		for (size_t i = 0; i < n_triage; i++) {
-			cJSON *d = cJSON_CreateObject();
-			add_str(d, "task", triage[i].task);
-			add_str(d, "label", triage[i].label);
-			cJSON_AddNumberToObject(d, "confidence", triage[i].confidence);
-			cJSON_AddNumberToObject(d, "score", triage[i].score);
-			add_str(d, "explanation", triage[i].explanation);
-			cJSON *detail = triage[i].detail ? cJSON_Parse(triage[i].detail) : NULL;
-			cJSON_AddItemToObject(d, "detail", detail ? detail : cJSON_CreateNull());
-			cJSON_AddItemToArray(jt, d);
-		}
-		cJSON *js = cJSON_AddArrayToObject(o, "suggestions");
-		for (size_t i = 0; i < n_sugg; i++) {
-			cJSON *g = cJSON_CreateObject();
-			cJSON_AddNumberToObject(g, "rank", sugg[i].rank);
-			add_str(g, "kind", sugg[i].kind);
-			add_str(g, "ref", sugg[i].ref);
-			add_str(g, "title", sugg[i].title);
-			cJSON_AddNumberToObject(g, "score", sugg[i].score);
-			add_str(g, "draft", sugg[i].draft);
-			cJSON_AddStringToObject(g, "status", suggestion_status_name(sugg[i].status));
-			if (sugg[i].reason != NULL)
-				cJSON_AddStringToObject(g, "reason", sugg[i].reason);
-			if (sugg[i].edit_ratio >= 0)
-				cJSON_AddNumberToObject(g, "edit_ratio", sugg[i].edit_ratio);
-			cJSON_AddItemToArray(js, g);
-		}
-		cJSON *je = cJSON_AddArrayToObject(o, "events");
-		for (size_t i = 0; i < n_events; i++) {
-			cJSON *e = cJSON_CreateObject();
-			add_time(e, "at", events[i].at);
-			add_str(e, "actor", events[i].actor);
-			add_str(e, "kind", events[i].kind);
-			cJSON *detail = events[i].detail ? cJSON_Parse(events[i].detail) : NULL;
-			cJSON_AddItemToObject(e, "detail", detail ? detail : cJSON_CreateNull());
-			cJSON_AddItemToArray(je, e);
-		}
-		print_json(o);
-	} else {
-		printf("Ticket #%lld  %s\n", (long long)t.id, t.subject);
-		printf("  requester: %s%s%s%s\n", t.requester_name ? t.requester_name : "",
-		       t.requester_name ? " <" : "", t.requester, t.requester_name ? ">" : "");
-		printf("  status: %s   queue: %s   priority: %s   assignee: %s\n",
-		       ticket_status_name(t.status), t.queue, ticket_priority_name(t.priority),
-		       t.assignee ? t.assignee : "-");
-		printf("  created: %s", utc(t.created, buf));
-		printf("   first response: %s\n", utc(t.first_response_at, buf));
-		if (t.tags != NULL && t.tags[0] != '\0') {
-			/* Stored as ",a,b," for exact matching; shown as "a, b". */
-			printf("  tags:");
-			for (const char *p = t.tags; *p != '\0';) {
-				size_t len = strcspn(p, ",");
-				if (len > 0)
-					printf(" %.*s", (int)len, p);
-				p += len + (p[len] == ',');
-			}
-			printf("\n");
-		}
-		if (n_triage > 0)
-			printf("\nTriage:\n");
-		for (size_t i = 0; i < n_triage; i++)
-			printf("  %-9s %-12s (confidence %.2f) %s\n", triage[i].task,
-			       triage[i].label ? triage[i].label : "-", triage[i].confidence,
-			       triage[i].explanation ? triage[i].explanation : "");
-		if (n_clocks > 0)
-			printf("\nSLA:\n");
-		for (size_t i = 0; i < n_clocks; i++) {
-			const struct sla_clock_row *c = &clocks[i];
-			char due[32], local[48] = "";
-			const struct cfg_calendar *cc = config_calendar(ctl->cfg, c->calendar);
-			const struct calendar *cal = cc != NULL ? cc->cal : NULL;
-			if (cal != NULL && c->due > 0 &&
-			    cal_format_local(cal, c->due, local, sizeof(local)) == 0) {
-				memmove(local + 2, local, strlen(local) + 1);
-				local[0] = ',';
-				local[1] = ' ';
-			}
-			printf("  %-15s %-12s %-4lld min  due %s%s  %s%s\n", c->target, c->policy,
-			       (long long)c->minutes, utc(c->due, due), local, c->state,
-			       c->breached_at > 0 ? " (breached)" : "");
-		}
-		if (n_sugg > 0)
-			printf("\nSuggestions:\n");
-		for (size_t i = 0; i < n_sugg; i++)
-			printf("  %d. %-7s %-24s %7.3f  %-8s %s\n", sugg[i].rank, sugg[i].kind,
-			       sugg[i].ref, sugg[i].score, suggestion_status_name(sugg[i].status),
-			       sugg[i].title ? sugg[i].title : "");
-		/* The first proposal's draft, as the agent would send it. */
-		for (size_t i = 0; i < n_sugg; i++) {
-			if (sugg[i].status != SUGGESTION_PROPOSED || sugg[i].draft == NULL)
-				continue;
-			printf("\nDraft of suggestion %d (triagectl reply %lld --suggestion %d):\n",
-			       sugg[i].rank, (long long)t.id, sugg[i].rank);
-			for (const char *p = sugg[i].draft; *p != '\0';) {
-				size_t len = strcspn(p, "\n");
-				printf("  | %.*s\n", (int)len, p);
-				p += len + (p[len] == '\n');
-			}
-			break;
-		}
-		for (size_t i = 0; i < n_msgs; i++) {
-			const struct message_row *m = &msgs[i];
-			printf("\n--- message %zu (%s) from %s, %s%s\n", i + 1,
-			       m->outgoing ? "sent" : "received", m->from_addr ? m->from_addr : "?",
-			       utc(m->date ? m->date : m->received, buf),
-			       m->n_attachments ? ", with attachments" : "");
-			if (m->parse_error != NULL)
-				printf("(could not be parsed: %s)\n", m->parse_error);
-			printf("%s\n", m->new_text ? m->new_text : m->body_text ? m->body_text : "");
-		}
-		if (n_events > 0)
-			printf("\nEvents:\n");
-		for (size_t i = 0; i < n_events; i++)
-			printf("  %s  %-22s %-24s %s\n", utc(events[i].at, buf), events[i].kind,
-			       events[i].actor, events[i].detail ? events[i].detail : "");
+		printf("\n");
 	}
+	if (n_triage > 0)
+		printf("\nTriage:\n");
+	for (size_t i = 0; i < n_triage; i++)
+		printf("  %-9s %-12s (confidence %.2f) %s\n", triage[i].task,
+		       triage[i].label ? triage[i].label : "-", triage[i].confidence,
+		       triage[i].explanation ? triage[i].explanation : "");
+	if (n_clocks > 0)
+		printf("\nSLA:\n");
+	for (size_t i = 0; i < n_clocks; i++) {
+		const struct sla_clock_row *c = &clocks[i];
+		char due[32], local[48] = "";
+		const struct cfg_calendar *cc = config_calendar(ctl->cfg, c->calendar);
+		const struct calendar *cal = cc != NULL ? cc->cal : NULL;
+		if (cal != NULL && c->due > 0 &&
+		    cal_format_local(cal, c->due, local, sizeof(local)) == 0) {
+			memmove(local + 2, local, strlen(local) + 1);
+			local[0] = ',';
+			local[1] = ' ';
+		}
+		printf("  %-15s %-12s %-4lld min  due %s%s  %s%s\n", c->target, c->policy,
+		       (long long)c->minutes, view_utc(c->due, due), local, c->state,
+		       c->breached_at > 0 ? " (breached)" : "");
+	}
+	if (n_sugg > 0)
+		printf("\nSuggestions:\n");
+	for (size_t i = 0; i < n_sugg; i++)
+		printf("  %d. %-7s %-24s %7.3f  %-8s %s\n", sugg[i].rank, sugg[i].kind,
+		       sugg[i].ref, sugg[i].score, suggestion_status_name(sugg[i].status),
+		       sugg[i].title ? sugg[i].title : "");
+	/* The first proposal's draft, as the agent would send it. */
+	for (size_t i = 0; i < n_sugg; i++) {
+		if (sugg[i].status != SUGGESTION_PROPOSED || sugg[i].draft == NULL)
+			continue;
+		printf("\nDraft of suggestion %d (triagectl reply %lld --suggestion %d):\n",
+		       sugg[i].rank, (long long)t.id, sugg[i].rank);
+		for (const char *p = sugg[i].draft; *p != '\0';) {
+			size_t len = strcspn(p, "\n");
+			printf("  | %.*s\n", (int)len, p);
+			p += len + (p[len] == '\n');
+		}
+		break;
+	}
+	for (size_t i = 0; i < n_msgs; i++) {
+		const struct message_row *m = &msgs[i];
+		printf("\n--- message %zu (%s) from %s, %s%s\n", i + 1,
+		       m->outgoing ? "sent" : "received", m->from_addr ? m->from_addr : "?",
+		       view_utc(m->date ? m->date : m->received, buf),
+		       m->n_attachments ? ", with attachments" : "");
+		if (m->parse_error != NULL)
+			printf("(could not be parsed: %s)\n", m->parse_error);
+		printf("%s\n", m->new_text ? m->new_text : m->body_text ? m->body_text : "");
+	}
+	if (n_events > 0)
+		printf("\nEvents:\n");
+	for (size_t i = 0; i < n_events; i++)
+		printf("  %s  %-22s %-24s %s\n", view_utc(events[i].at, buf), events[i].kind,
+		       events[i].actor, events[i].detail ? events[i].detail : "");
 	ticket_clear(&t);
 	message_rows_free(&msgs, n_msgs);
 	triage_rows_free(&triage, n_triage);
@@ -425,7 +289,7 @@ int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 		cJSON *by = cJSON_AddObjectToObject(o, "by_status");
 		for (int i = 0; i < 5; i++)
 			cJSON_AddNumberToObject(by, names[i], (double)s.by_status[i]);
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("tickets:     %lld\nmessages:    %lld\nattachments: %lld\nevents:      %lld\n",
 		       (long long)s.tickets, (long long)s.messages, (long long)s.attachments,

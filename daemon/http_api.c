@@ -21,6 +21,7 @@
 #include "sla.h"
 #include "store.h"
 #include "store_sla.h"
+#include "view.h"
 #include "store_suggestions.h"
 #include "suggest.h"
 #include "triage.h"
@@ -62,22 +63,6 @@ static void method_not_allowed(struct http_request *req, const char *allow)
 {
 	http_add_header(req, "Allow", allow);
 	http_reply_error(req, 405, "%s is not allowed here (use %s)", req->method, allow);
-}
-
-static void add_str(cJSON *o, const char *key, const char *value)
-{
-	if (value != NULL)
-		cJSON_AddStringToObject(o, key, value);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-	if (t > 0)
-		cJSON_AddNumberToObject(o, key, (double)t);
-	else
-		cJSON_AddNullToObject(o, key);
 }
 
 /* The parsed JSON object of the body, or NULL after answering 400/415. */
@@ -277,39 +262,13 @@ static int sla_summary(struct store *st, int64_t ticket_id, int64_t now, struct 
 	return 0;
 }
 
+/* The ticket as the console shows it: the shared view plus its SLA summary. */
 static cJSON *ticket_json(const struct ticket *t, const struct sla_summary *sla)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "id", (double)t->id);
-	add_str(o, "subject", t->subject);
-	add_str(o, "requester", t->requester);
-	add_str(o, "requester_name", t->requester_name);
-	cJSON_AddStringToObject(o, "status", ticket_status_name(t->status));
-	add_str(o, "queue", t->queue);
-	cJSON_AddStringToObject(o, "priority", ticket_priority_name(t->priority));
-	add_str(o, "assignee", t->assignee);
-	add_str(o, "language", t->language);
-	add_str(o, "category", t->category);
-	cJSON_AddNumberToObject(o, "category_confidence", t->category_confidence);
-	cJSON_AddBoolToObject(o, "spam", t->spam);
-	cJSON_AddNumberToObject(o, "sentiment", t->sentiment);
-	add_str(o, "sentiment_label", t->sentiment_label);
-	add_time(o, "created", t->created);
-	add_time(o, "updated", t->updated);
-	add_time(o, "first_response_at", t->first_response_at);
-	add_time(o, "next_due", t->next_due);
-	add_time(o, "due", sla->due);
+	cJSON *o = view_ticket(t, VIEW_TIME_EPOCH);
+	view_add_time(o, "due", sla->due, VIEW_TIME_EPOCH);
 	cJSON_AddBoolToObject(o, "breached", sla->breached);
 	cJSON_AddBoolToObject(o, "sla_paused", sla->paused);
-	cJSON *tags = cJSON_AddArrayToObject(o, "tags");
-	for (const char *p = t->tags != NULL ? t->tags : ""; *p != '\0';) {
-		size_t len = strcspn(p, ",");
-		if (len > 0) {
-			_cleanup_free_ char *tag = xstrndup(p, len);
-			cJSON_AddItemToArray(tags, cJSON_CreateString(tag));
-		}
-		p += len + (p[len] == ',');
-	}
 	return o;
 }
 
@@ -407,17 +366,18 @@ static void handle_ticket_list(struct http_request *req)
 	http_cache_put(req->srv, key, req->resp, req->resp_len);
 }
 
-static cJSON *parse_detail(const char *detail)
-{
-	cJSON *d = detail != NULL ? cJSON_Parse(detail) : NULL;
-	return d != NULL ? d : cJSON_CreateNull();
-}
 
 static void handle_ticket_get(struct http_request *req, int64_t id)
 {
 	struct store *st = req->ctx->st;
-	struct ticket t;
-	int found = store_ticket_get(st, id, &t);
+	int64_t now = store_now();
+	struct sla_summary sla;
+	cJSON *o = NULL;
+	int found = view_ticket_detail(st, id, VIEW_TIME_EPOCH, &o);
+	if (found > 0 && sla_summary(st, id, now, &sla) < 0) {
+		cJSON_Delete(o);
+		found = -1;
+	}
 	if (found <= 0) {
 		if (found < 0)
 			store_failed(req);
@@ -425,102 +385,11 @@ static void handle_ticket_get(struct http_request *req, int64_t id)
 			http_reply_error(req, 404, "there is no ticket %lld", (long long)id);
 		return;
 	}
-	struct message_row *msgs = NULL;
-	struct triage_row *triage = NULL;
-	struct event_row *events = NULL;
-	struct suggestion *sugg = NULL;
-	struct sla_clock_row *clocks = NULL;
-	size_t n_msgs = 0, n_triage = 0, n_events = 0, n_sugg = 0, n_clocks = 0;
-	int64_t now = store_now();
-	struct sla_summary sla;
-	if (store_message_list(st, id, &msgs, &n_msgs) < 0 ||
-	    store_triage_list(st, id, &triage, &n_triage) < 0 ||
-	    store_event_list(st, id, &events, &n_events) < 0 ||
-	    store_suggestion_list(st, id, &sugg, &n_sugg) < 0 ||
-	    store_sla_clocks_all(st, id, &clocks, &n_clocks) < 0 ||
-	    sla_summary(st, id, now, &sla) < 0) {
-		store_failed(req);
-		goto out;
-	}
-	cJSON *o = ticket_json(&t, &sla);
+	view_add_time(o, "due", sla.due, VIEW_TIME_EPOCH);
+	cJSON_AddBoolToObject(o, "breached", sla.breached);
+	cJSON_AddBoolToObject(o, "sla_paused", sla.paused);
 	cJSON_AddNumberToObject(o, "now", (double)now);
-	cJSON *jm = cJSON_AddArrayToObject(o, "messages");
-	for (size_t i = 0; i < n_msgs; i++) {
-		/* Text only: the HTML part of a mail never leaves the store. */
-		cJSON *m = cJSON_CreateObject();
-		cJSON_AddNumberToObject(m, "id", (double)msgs[i].id);
-		cJSON_AddStringToObject(m, "direction", msgs[i].outgoing ? "out" : "in");
-		add_str(m, "from", msgs[i].from_addr);
-		add_str(m, "from_name", msgs[i].from_name);
-		add_str(m, "subject", msgs[i].subject);
-		add_time(m, "date", msgs[i].date);
-		add_time(m, "received", msgs[i].received);
-		add_str(m, "text", msgs[i].new_text);
-		add_str(m, "full_text", msgs[i].body_text);
-		cJSON_AddNumberToObject(m, "attachments", (double)msgs[i].n_attachments);
-		add_str(m, "parse_error", msgs[i].parse_error);
-		cJSON_AddItemToArray(jm, m);
-	}
-	cJSON *jt = cJSON_AddArrayToObject(o, "triage");
-	for (size_t i = 0; i < n_triage; i++) {
-		cJSON *d = cJSON_CreateObject();
-		add_str(d, "task", triage[i].task);
-		add_str(d, "label", triage[i].label);
-		cJSON_AddNumberToObject(d, "confidence", triage[i].confidence);
-		cJSON_AddNumberToObject(d, "score", triage[i].score);
-		add_str(d, "explanation", triage[i].explanation);
-		cJSON_AddItemToObject(d, "detail", parse_detail(triage[i].detail));
-		add_time(d, "at", triage[i].at);
-		cJSON_AddItemToArray(jt, d);
-	}
-	cJSON *js = cJSON_AddArrayToObject(o, "suggestions");
-	for (size_t i = 0; i < n_sugg; i++) {
-		cJSON *g = cJSON_CreateObject();
-		cJSON_AddNumberToObject(g, "rank", sugg[i].rank);
-		add_str(g, "kind", sugg[i].kind);
-		add_str(g, "ref", sugg[i].ref);
-		add_str(g, "title", sugg[i].title);
-		cJSON_AddNumberToObject(g, "score", sugg[i].score);
-		add_str(g, "draft", sugg[i].draft);
-		add_str(g, "language", sugg[i].language);
-		cJSON_AddStringToObject(g, "status", suggestion_status_name(sugg[i].status));
-		add_str(g, "reason", sugg[i].reason);
-		add_str(g, "decided_by", sugg[i].decided_by);
-		add_time(g, "decided_at", sugg[i].decided_at);
-		cJSON_AddItemToArray(js, g);
-	}
-	cJSON *jc = cJSON_AddArrayToObject(o, "sla");
-	for (size_t i = 0; i < n_clocks; i++) {
-		cJSON *c = cJSON_CreateObject();
-		add_str(c, "target", clocks[i].target);
-		add_str(c, "policy", clocks[i].policy);
-		add_str(c, "state", clocks[i].state);
-		cJSON_AddNumberToObject(c, "minutes", (double)clocks[i].minutes);
-		add_time(c, "started", clocks[i].started);
-		add_time(c, "due", clocks[i].due);
-		add_time(c, "warn_at", clocks[i].warn_at);
-		add_time(c, "paused_at", clocks[i].paused_at);
-		add_time(c, "breached_at", clocks[i].breached_at);
-		add_time(c, "closed_at", clocks[i].closed_at);
-		cJSON_AddItemToArray(jc, c);
-	}
-	cJSON *je = cJSON_AddArrayToObject(o, "events");
-	for (size_t i = 0; i < n_events; i++) {
-		cJSON *e = cJSON_CreateObject();
-		add_time(e, "at", events[i].at);
-		add_str(e, "actor", events[i].actor);
-		add_str(e, "kind", events[i].kind);
-		cJSON_AddItemToObject(e, "detail", parse_detail(events[i].detail));
-		cJSON_AddItemToArray(je, e);
-	}
 	http_reply_json(req, 200, o);
-out:
-	ticket_clear(&t);
-	message_rows_free(&msgs, n_msgs);
-	triage_rows_free(&triage, n_triage);
-	event_rows_free(&events, n_events);
-	suggestion_list_free(&sugg, n_sugg);
-	sla_clock_rows_free(&clocks, n_clocks);
 }
 
 /* 404 / 409 when suggestion rank of the ticket is unknown or decided. */
@@ -636,8 +505,8 @@ static void handle_recategorize(struct http_request *req, int64_t id, const char
 		return;
 	}
 	cJSON *out = cJSON_CreateObject();
-	add_str(out, "old_category", res.old_category);
-	add_str(out, "queue", res.new_queue);
+	view_add_str(out, "old_category", res.old_category);
+	view_add_str(out, "queue", res.new_queue);
 	correct_result_clear(&res);
 	http_reply_json(req, 200, out);
 }
@@ -753,12 +622,12 @@ static void handle_kb(struct http_request *req, char **seg, size_t n)
 			return;
 		}
 		cJSON *o = cJSON_CreateObject();
-		add_str(o, "id", a.id);
-		add_str(o, "title", a.title);
-		add_str(o, "body", a.body);
-		add_str(o, "tags", a.tags);
-		add_str(o, "language", a.language);
-		add_str(o, "template", a.template);
+		view_add_str(o, "id", a.id);
+		view_add_str(o, "title", a.title);
+		view_add_str(o, "body", a.body);
+		view_add_str(o, "tags", a.tags);
+		view_add_str(o, "language", a.language);
+		view_add_str(o, "template", a.template);
 		kb_article_clear(&a);
 		http_reply_json(req, 200, o);
 		return;
@@ -786,9 +655,9 @@ static void handle_kb(struct http_request *req, char **seg, size_t n)
 	cJSON *items = cJSON_AddArrayToObject(out, "articles");
 	for (size_t i = 0; i < n_hits; i++) {
 		cJSON *h = cJSON_CreateObject();
-		add_str(h, "id", hits[i].id);
-		add_str(h, "title", hits[i].title);
-		add_str(h, "language", hits[i].language);
+		view_add_str(h, "id", hits[i].id);
+		view_add_str(h, "title", hits[i].title);
+		view_add_str(h, "language", hits[i].language);
 		cJSON_AddNumberToObject(h, "score", hits[i].score);
 		cJSON_AddItemToArray(items, h);
 	}
@@ -916,12 +785,12 @@ static void handle_report(struct http_request *req)
 		for (size_t i = 0; i < n_due; i++) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddNumberToObject(o, "ticket", (double)due[i].ticket_id);
-			add_str(o, "subject", due[i].subject);
-			add_str(o, "queue", due[i].queue);
-			add_str(o, "policy", due[i].policy);
+			view_add_str(o, "subject", due[i].subject);
+			view_add_str(o, "queue", due[i].queue);
+			view_add_str(o, "policy", due[i].policy);
 			cJSON_AddStringToObject(o, "target", sla_target_name(due[i].target));
 			cJSON_AddStringToObject(o, "priority", ticket_priority_name(due[i].priority));
-			add_time(o, "due", due[i].due);
+			view_add_time(o, "due", due[i].due, VIEW_TIME_EPOCH);
 			cJSON_AddItemToArray(b, o);
 		}
 		sla_due_rows_free(&due, n_due);
@@ -972,7 +841,7 @@ static void handle_agents(struct http_request *req)
 		for (size_t i = 0; i < n; i++) {
 			cJSON *a = agent_json(&list[i]);
 			cJSON_AddBoolToObject(a, "disabled", list[i].disabled);
-			add_time(a, "last_login", list[i].last_login);
+			view_add_time(a, "last_login", list[i].last_login, VIEW_TIME_EPOCH);
 			cJSON_AddItemToArray(items, a);
 		}
 		agent_list_free(&list, n);

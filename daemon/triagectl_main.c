@@ -1,5 +1,6 @@
 /* triagectl: the tool agents, managers and administrators use. Parses the
  * global options and hands over to one command of ctl.h. */
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -46,6 +47,15 @@ void ctl_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void ctl_print_json(cJSON *json)
+{
+	char *text = cJSON_Print(json);
+	if (text != NULL)
+		puts(text);
+	cJSON_free(text);
+	cJSON_Delete(json);
 }
 
 char *ctl_cli_actor(void)

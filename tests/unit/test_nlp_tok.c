@@ -380,6 +380,114 @@ static void test_feature_caps(void **state)
 	feat_ctx_free(&ctx);
 }
 
+static void assert_bags_equal(const struct feat_bag *a, const struct feat_bag *b)
+{
+	assert_int_equal(feat_bag_lang(a), feat_bag_lang(b));
+	assert_true(feat_bag_lang_confidence(a) == feat_bag_lang_confidence(b));
+	assert_int_equal(feat_bag_truncated(a), feat_bag_truncated(b));
+	assert_int_equal(feat_bag_count(a), feat_bag_count(b));
+	for (size_t i = 0; i < feat_bag_count(a); i++) {
+		const char *fa, *fb;
+		uint32_t ca, cb;
+		feat_bag_get(a, i, &fa, &ca);
+		feat_bag_get(b, i, &fb, &cb);
+		assert_string_equal(fa, fb);
+		assert_int_equal(ca, cb);
+		const char *sa = feat_bag_surface(a, fa), *sb = feat_bag_surface(b, fb);
+		assert_true((sa == NULL) == (sb == NULL));
+		if (sa != NULL)
+			assert_string_equal(sa, sb);
+	}
+	assert_int_equal(feat_bag_term_count(a), feat_bag_term_count(b));
+	for (size_t i = 0; i < feat_bag_term_count(a); i++) {
+		const char *ta, *tb;
+		uint32_t ca, cb;
+		feat_bag_term(a, i, &ta, &ca);
+		feat_bag_term(b, i, &tb, &cb);
+		assert_string_equal(ta, tb);
+		assert_int_equal(ca, cb);
+	}
+}
+
+/* A context remembers stems, the last body and the last language guess:
+ * whatever came before, a call gives what a fresh context gives. */
+static void test_context_reuse(void **state)
+{
+	(void)state;
+	/* more distinct words than the stem cache holds */
+	char *many = malloc(6000 * 5 + 1);
+	size_t off = 0;
+	for (unsigned i = 0; i < 6000; i++) {
+		many[off++] = (char)('a' + i % 26);
+		many[off++] = (char)('a' + i / 26 % 26);
+		many[off++] = (char)('a' + i / 676 % 26);
+		many[off++] = 's';
+		many[off++] = ' ';
+	}
+	many[off] = '\0';
+	/* "abonnements", "cancelled", "happiness": other stems in the other
+	 * language */
+	const char *fr = "Bonjour, les commandes et les abonnements sont cancelled, merci de "
+	                 "rembourser la happiness.";
+	const char *en = "Hello, the orders and abonnements are cancelled, please refund the "
+	                 "happiness and the commandes.";
+	char mutable[128];
+	snprintf(mutable, sizeof(mutable), "%s", fr);
+	static const char *const headers = "Subject: Facture\nFrom: a@example.com\n";
+	const struct {
+		const char *subject, *body;
+		unsigned flags;
+		bool mail;
+	} calls[] = {
+	    {"Commande", fr, 0, false},
+	    {"Commande", fr, FEAT_NO_STEM | FEAT_KEEP_STOPWORDS, false},
+	    {"Order", en, 0, false},
+	    {"Commande", en, 0, false}, /* same body, another subject */
+	    {NULL, fr, 0, true},        /* headers give the subject */
+	    {"Commande", fr, 0, false},
+	    {NULL, many, 0, false},
+	    {"Order", en, 0, false},
+	    {"Commande", mutable, 0, false},
+	    {"Commande", mutable, 0, false}, /* the same buffer, changed below */
+	    {"", "", 0, false},
+	    {"Commande", fr, 0, false},
+	};
+	struct feat_ctx *shared = ctx_new();
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		if (i == 9)
+			memcpy(mutable, "Hello", 5);
+		struct feat_ctx *fresh = ctx_new();
+		struct feat_bag *a, *b;
+		const char *error;
+		size_t blen = strlen(calls[i].body);
+		if (calls[i].mail) {
+			assert_int_equal(feat_extract_mail(shared, headers, strlen(headers),
+			                                   calls[i].body, blen, calls[i].flags, &a,
+			                                   &error),
+			                 0);
+			assert_int_equal(feat_extract_mail(fresh, headers, strlen(headers),
+			                                   calls[i].body, blen, calls[i].flags, &b,
+			                                   &error),
+			                 0);
+		} else {
+			const char *subj = calls[i].subject;
+			size_t slen = subj != NULL ? strlen(subj) : 0;
+			assert_int_equal(feat_extract(shared, subj, slen, calls[i].body, blen,
+			                              calls[i].flags, &a, &error),
+			                 0);
+			assert_int_equal(feat_extract(fresh, subj, slen, calls[i].body, blen,
+			                              calls[i].flags, &b, &error),
+			                 0);
+		}
+		assert_bags_equal(a, b);
+		feat_bag_free(&a);
+		feat_bag_free(&b);
+		feat_ctx_free(&fresh);
+	}
+	feat_ctx_free(&shared);
+	free(many);
+}
+
 /* Golden files: tests/fixtures/nlp/golden/NAME.mail (headers, empty line,
  * body) -> NAME.features ("lang" line, then "feature<TAB>count" sorted).
  * TRIAGED_UPDATE_GOLDEN=1 rewrites them; review the diff before committing. */
@@ -454,6 +562,7 @@ int main(void)
 	    cmocka_unit_test(test_header_features),
 	    cmocka_unit_test(test_feature_caps),
 	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_context_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include "norm.h"
 #include "parse.h"
+#include "strbuf.h"
 #include "symtab.h"
 #include "xalloc.h"
 
@@ -33,6 +34,9 @@
 
 struct senti_lexicon {
 	struct symtab *terms;
+	/* the first 1..n-1 words of every term of n words: a longer match
+	 * is tried only where such a start is present */
+	struct symtab *starts;
 	double *scores;
 	size_t cap;
 	char error[128];
@@ -43,6 +47,7 @@ enum stok_type { S_WORD, S_EMOJI, S_BREAK };
 struct stok {
 	enum stok_type type;
 	bool caps;
+	uint8_t len; /* of key */
 	char key[KEY_MAX + 1];
 };
 
@@ -51,6 +56,7 @@ struct tokens {
 	size_t count, cap;
 	unsigned exclamations;
 	unsigned letters, upper;
+	struct strbuf norm; /* reused for each word */
 };
 
 static void push(struct tokens *t, enum stok_type type, const char *key, size_t len, bool caps)
@@ -63,6 +69,7 @@ static void push(struct tokens *t, enum stok_type type, const char *key, size_t 
 	struct stok *s = &t->v[t->count++];
 	s->type = type;
 	s->caps = caps;
+	s->len = (uint8_t)len;
 	memcpy(s->key, key, len);
 	s->key[len] = '\0';
 }
@@ -102,32 +109,52 @@ static bool in_list(const char *w, size_t len, const char *const *list)
 	return false;
 }
 
+static inline utf8proc_ssize_t next_cp(const char *s, size_t len, size_t i, utf8proc_int32_t *cp_r)
+{
+	unsigned char c = (unsigned char)s[i];
+	if (c < 0x80) {
+		*cp_r = c;
+		return 1;
+	}
+	return utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), cp_r);
+}
+
 /* One word run of the raw text: normalised, elision split ("n'" -> "ne"). */
 static void push_word(struct tokens *t, const char *raw, size_t len)
 {
 	unsigned letters = 0, upper = 0;
 	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)raw[i];
+		if (c < 0x80) {
+			/* the ASCII letters are the only ASCII code points of
+			 * categories LU..LO */
+			bool up = c >= 'A' && c <= 'Z';
+			letters += up || (c >= 'a' && c <= 'z');
+			upper += up;
+			i++;
+			continue;
+		}
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)raw + i,
 		                                      (utf8proc_ssize_t)(len - i), &cp);
 		if (n <= 0)
 			break;
-		utf8proc_category_t c = utf8proc_category(cp);
-		if (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO)
+		utf8proc_category_t c2 = utf8proc_category(cp);
+		if (c2 >= UTF8PROC_CATEGORY_LU && c2 <= UTF8PROC_CATEGORY_LO)
 			letters++;
-		if (c == UTF8PROC_CATEGORY_LU)
+		if (c2 == UTF8PROC_CATEGORY_LU)
 			upper++;
 		i += (size_t)n;
 	}
 	t->letters += letters;
 	t->upper += upper;
 	bool caps = letters >= 2 && upper == letters;
-	char *norm;
-	size_t nlen;
 	const char *error;
-	if (norm_text(raw, len, 0, &norm, &nlen, &error) < 0)
+	t->norm.len = 0;
+	if (norm_append(&t->norm, raw, len, 0, &error) < 0)
 		return;
-	const char *w = norm;
+	const char *w = t->norm.data;
+	size_t nlen = t->norm.len;
 	const char *apo = memchr(w, '\'', nlen);
 	if (apo != NULL && in_list(w, (size_t)(apo - w), elisions)) {
 		if (apo - w == 1 && w[0] == 'n')
@@ -137,7 +164,6 @@ static void push_word(struct tokens *t, const char *raw, size_t len)
 	}
 	if (nlen > 0)
 		push(t, S_WORD, w, nlen, caps);
-	free(norm);
 }
 
 static const char *const emoticons[] = {":-)", ":-(", ":')", ":'(", ":)", ":(", ":D",
@@ -148,8 +174,7 @@ static void scan(struct tokens *t, const char *text, size_t len)
 	size_t i = 0;
 	while (i < len && t->count < SENTI_MAX_TOKENS) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
-		                                      (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_ssize_t n = next_cp(text, len, i, &cp);
 		if (n <= 0) {
 			i++;
 			continue;
@@ -158,9 +183,7 @@ static void scan(struct tokens *t, const char *text, size_t len)
 			size_t end = i + (size_t)n;
 			while (end < len) {
 				utf8proc_int32_t c2, c3;
-				utf8proc_ssize_t m =
-				    utf8proc_iterate((const utf8proc_uint8_t *)text + end,
-				                     (utf8proc_ssize_t)(len - end), &c2);
+				utf8proc_ssize_t m = next_cp(text, len, end, &c2);
 				if (m <= 0)
 					break;
 				if (is_word_cp(c2)) {
@@ -169,9 +192,7 @@ static void scan(struct tokens *t, const char *text, size_t len)
 				}
 				/* internal apostrophe or hyphen: "don't", "peut-être" */
 				if ((is_apostrophe(c2) || c2 == '-') && end + (size_t)m < len &&
-				    utf8proc_iterate((const utf8proc_uint8_t *)text + end + m,
-				                     (utf8proc_ssize_t)(len - end - (size_t)m),
-				                     &c3) > 0 &&
+				    next_cp(text, len, end + (size_t)m, &c3) > 0 &&
 				    is_word_cp(c3)) {
 					end += (size_t)m;
 					continue;
@@ -212,6 +233,7 @@ struct senti_lexicon *senti_lexicon_new(void)
 {
 	struct senti_lexicon *lex = xcalloc(1, sizeof(*lex));
 	lex->terms = symtab_new(1024);
+	lex->starts = symtab_new(256);
 	return lex;
 }
 
@@ -221,6 +243,7 @@ void senti_lexicon_free(struct senti_lexicon **lexp)
 	if (lex == NULL)
 		return;
 	symtab_free(&lex->terms);
+	symtab_free(&lex->starts);
 	free(lex->scores);
 	free(lex);
 	*lexp = NULL;
@@ -240,7 +263,7 @@ static int term_key(const char *term, size_t len, char *key, size_t *key_len_r)
 	size_t k = 0, words = 0;
 	int ret = 0;
 	for (size_t i = 0; i < t.count; i++) {
-		size_t n = strlen(t.v[i].key);
+		size_t n = t.v[i].len;
 		if (t.v[i].type == S_BREAK || words >= SENTI_MAX_TERM_WORDS ||
 		    k + n + 1 > 4 * KEY_MAX) {
 			ret = -1;
@@ -253,6 +276,7 @@ static int term_key(const char *term, size_t len, char *key, size_t *key_len_r)
 		words++;
 	}
 	free(t.v);
+	strbuf_free(&t.norm);
 	if (ret < 0 || k == 0)
 		return -1;
 	key[k] = '\0';
@@ -297,6 +321,9 @@ int senti_lexicon_load(struct senti_lexicon *lex, const char *tsv, size_t len, c
 				*error_r = lex->error;
 				return -1;
 			}
+			for (size_t k = 0; k < klen; k++)
+				if (key[k] == ' ')
+					symtab_intern(lex->starts, key, k, NULL);
 			bool created;
 			uint32_t id = symtab_intern(lex->terms, key, klen, &created);
 			if (created)
@@ -333,14 +360,14 @@ static const char *const contrasts[] = {"mais",      "cependant", "pourtant", "t
 
 static bool is_negator(const struct stok *s)
 {
-	size_t n = strlen(s->key);
+	size_t n = s->len;
 	return s->type == S_WORD &&
 	       (in_list(s->key, n, negators) || (n > 3 && memcmp(s->key + n - 3, "n't", 3) == 0));
 }
 
 static bool word_in(const struct stok *s, const char *const *list)
 {
-	return s->type == S_WORD && in_list(s->key, strlen(s->key), list);
+	return s->type == S_WORD && in_list(s->key, s->len, list);
 }
 
 static int lookup(const struct senti_lexicon *lex, const struct tokens *t, size_t i, size_t nwords,
@@ -352,7 +379,7 @@ static int lookup(const struct senti_lexicon *lex, const struct tokens *t, size_
 			return -1;
 		if (t->v[i + j].type == S_EMOJI && nwords > 1)
 			return -1;
-		size_t n = strlen(t->v[i + j].key);
+		size_t n = t->v[i + j].len;
 		if (k + n + 2 > key_size)
 			return -1;
 		if (j > 0)
@@ -366,6 +393,31 @@ static int lookup(const struct senti_lexicon *lex, const struct tokens *t, size_
 		return -1;
 	*score_r = lex->scores[id];
 	return 0;
+}
+
+/* The most words a lexicon term starting at token i can have: n words only
+ * where the first n-1 start some term (uses key as scratch). */
+static size_t max_words_at(const struct senti_lexicon *lex, const struct tokens *t, size_t i,
+                           char *key, size_t key_size)
+{
+	size_t n = 1, k = 0;
+	while (n < SENTI_MAX_TERM_WORDS) {
+		size_t j = i + n - 1;
+		if (j >= t->count || t->v[j].type == S_BREAK)
+			break;
+		size_t len = t->v[j].len;
+		if (k + len + 2 > key_size)
+			break;
+		if (n > 1)
+			key[k++] = ' ';
+		memcpy(key + k, t->v[j].key, len);
+		k += len;
+		uint32_t id;
+		if (symtab_find(lex->starts, key, k, &id) < 0)
+			break;
+		n++;
+	}
+	return n;
 }
 
 struct hit {
@@ -419,7 +471,8 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 			continue;
 		}
 		struct hit h = {.start = i};
-		for (size_t n = SENTI_MAX_TERM_WORDS; n >= 1 && h.words == 0; n--)
+		for (size_t n = max_words_at(lex, &t, i, key, sizeof(key)); n >= 1 && h.words == 0;
+		     n--)
 			if (lookup(lex, &t, i, n, &h.score, key, sizeof(key)) == 0) {
 				h.words = n;
 				snprintf(h.term, sizeof(h.term), "%s", key);
@@ -516,6 +569,7 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 	          : r.score <= -SENTI_THRESHOLD ? SENTI_NEGATIVE
 	                                        : SENTI_NEUTRAL;
 	free(t.v);
+	strbuf_free(&t.norm);
 	*result_r = r;
 	return 0;
 }

@@ -558,6 +558,7 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 	/* Unfold: a line starting with white space continues the field. */
 	struct strbuf unfolded;
 	strbuf_init(&unfolded, 0);
+	unfolded.data = xgrow(NULL, &unfolded.cap, headers_len + 1, 1);
 	for (size_t i = 0; i < headers_len; i++) {
 		char c = headers[i];
 		if (c == '\r')
@@ -565,8 +566,9 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 		if (c == '\n' && i + 1 < headers_len &&
 		    (headers[i + 1] == ' ' || headers[i + 1] == '\t'))
 			c = ' ';
-		strbuf_putc(&unfolded, c == '\0' ? ' ' : c);
+		unfolded.data[unfolded.len++] = c == '\0' ? ' ' : c;
 	}
+	unfolded.data[unfolded.len] = '\0';
 	const char *h = strbuf_str(&unfolded);
 	size_t hlen = unfolded.len;
 	const char *subject = NULL;

@@ -92,8 +92,10 @@ static bool has_prefix(const char *p, size_t len, const char *prefix)
 
 static bool word_in(const char *p, size_t len, const char *const *list)
 {
+	if (len == 0)
+		return false; /* no list holds "" */
 	for (; *list != NULL; list++)
-		if (strlen(*list) == len && memcmp(*list, p, len) == 0)
+		if ((*list)[0] == p[0] && strlen(*list) == len && memcmp(*list, p, len) == 0)
 			return true;
 	return false;
 }
@@ -133,6 +135,12 @@ static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 	static const char lead[] = "<([{\"'";
 	static const char trail[] = ">)]}\"'.,;:!?";
 	const char *t = s->text;
+	/* a URL has ':' or '.', an address '@', a host name '.' */
+	bool maybe = false;
+	for (size_t i = start; i < end && !maybe; i++)
+		maybe = t[i] == '.' || t[i] == '@' || t[i] == ':';
+	if (!maybe)
+		return false;
 	while (start < end && strchr(lead, t[start]) != NULL)
 		start++;
 	while (end > start && strchr(trail, t[end - 1]) != NULL)

@@ -7,23 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "config.h"
 #include "outbox.h"
 #include "sla.h"
 #include "suggest.h"
 #include "xalloc.h"
 
-static __thread char error_buf[512];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 static bool printable(const char *s, size_t max)
 {
@@ -66,7 +56,7 @@ static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_i
 		int found = suggest_get(st, ticket_id, (int)rank, NULL, &sug, error_r);
 		if (found <= 0) {
 			if (found == 0)
-				*error_r = set_error("ticket %lld has no suggestion %u",
+				*error_r = error_fmt("ticket %lld has no suggestion %u",
 				                     (long long)ticket_id, rank);
 			return -1;
 		}
@@ -92,14 +82,14 @@ static int begin(struct store *st, const char *agent, int64_t ticket_id, struct 
 		return -1;
 	}
 	if (store_begin(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	int found = store_ticket_get(st, ticket_id, t);
 	if (found == 1)
 		return 0;
-	*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
-	                      : set_error("store: %s", store_error(st));
+	*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket_id)
+	                      : error_fmt("store: %s", store_error(st));
 	store_rollback(st);
 	return found == 0 ? ACTION_NOT_FOUND : -1;
 }
@@ -113,7 +103,7 @@ static int finish(struct store *st, const struct ticket *t, const char *agent, c
 	int rc = store_event_add(st, t->id, agent, kind, detail);
 	cJSON_free(detail);
 	if (rc < 0 || store_commit(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return -1;
 	}
@@ -122,7 +112,7 @@ static int finish(struct store *st, const struct ticket *t, const char *agent, c
 
 static int fail_store(struct store *st, struct ticket *t, const char **error_r)
 {
-	*error_r = set_error("store: %s", store_error(st));
+	*error_r = error_fmt("store: %s", store_error(st));
 	store_rollback(st);
 	ticket_clear(t);
 	return -1;
@@ -208,7 +198,7 @@ int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket
 	}
 	ticket_clear(&t);
 	if (store_commit(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return -1;
 	}
@@ -308,7 +298,7 @@ int action_set_queue(struct store *st, const struct config *cfg, const char *age
 		return -1;
 	}
 	if (cfg != NULL && cfg->n_queues > 0 && config_queue(cfg, queue) == NULL) {
-		*error_r = set_error("no queue \"%s\" in the configuration", queue);
+		*error_r = error_fmt("no queue \"%s\" in the configuration", queue);
 		return -1;
 	}
 	struct ticket t;

@@ -7,23 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "actions.h"
 #include "config.h"
 #include "store.h"
 #include "triage.h"
 #include "xalloc.h"
 
-static __thread char error_buf[512];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 void correct_result_clear(struct correct_result *res)
 {
@@ -54,18 +44,18 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
 		return -1;
 	}
 	if (category == NULL || !known_category(tr, category)) {
-		*error_r = set_error("unknown category \"%s\"", category ? category : "");
+		*error_r = error_fmt("unknown category \"%s\"", category ? category : "");
 		return -1;
 	}
 	if (store_begin(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	struct ticket t;
 	int found = store_ticket_get(st, ticket_id, &t);
 	if (found <= 0) {
-		*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
-		                      : set_error("store: %s", store_error(st));
+		*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket_id)
+		                      : error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return found == 0 ? ACTION_NOT_FOUND : -1;
 	}
@@ -77,7 +67,7 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
 	    (move && store_ticket_set_queue(st, ticket_id, category) < 0))
 		goto store_failed;
 	if (triage_learn(tr, st, ticket_id, category, &learn_error) < 0) {
-		*error_r = set_error("learning the correction: %s", learn_error);
+		*error_r = error_fmt("learning the correction: %s", learn_error);
 		goto failed;
 	}
 	cJSON *o = cJSON_CreateObject();
@@ -109,7 +99,7 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
 	ticket_clear(&t);
 	return 0;
 store_failed:
-	*error_r = set_error("store: %s", store_error(st));
+	*error_r = error_fmt("store: %s", store_error(st));
 failed:
 	/* triage_learn keeps memory equal to the store up to its own failure;
 	 * a failed commit after it leaves the model ahead of the store until

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "error.h"
 #include "config.h"
 #include "fileio.h"
 #include "http-private.h"
@@ -60,17 +61,6 @@ struct http_server {
 	uint64_t generation; /* bumped by every change made through the server */
 };
 
-static __thread char error_buf[512];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 int http_listen_parse(const char *listen, struct sockaddr_storage *addr_r, socklen_t *len_r,
 		      bool *loopback_r, const char **error_r)
@@ -534,12 +524,12 @@ int http_start(const struct config *cfg, http_outbox_hook *outbox_queued, void *
 	socklen_t addr_len;
 	bool loopback;
 	if (http_listen_parse(cfg->http.listen, &addr, &addr_len, &loopback, error_r) < 0) {
-		*error_r = set_error("http.listen \"%s\": %s", cfg->http.listen, *error_r);
+		*error_r = error_fmt("http.listen \"%s\": %s", cfg->http.listen, *error_r);
 		return -1;
 	}
 	bool tls = cfg->http.tls_cert != NULL && cfg->http.tls_key != NULL;
 	if (!tls && !loopback && !cfg->http.allow_plain_http) {
-		*error_r = set_error("http.listen \"%s\" is not loopback and there is no TLS: set "
+		*error_r = error_fmt("http.listen \"%s\" is not loopback and there is no TLS: set "
 				     "tls_cert and tls_key, or allow_plain_http behind a reverse proxy",
 				     cfg->http.listen);
 		return -1;
@@ -559,7 +549,7 @@ int http_start(const struct config *cfg, http_outbox_hook *outbox_queued, void *
 				  error_r) < 0 ||
 		    file_read_all(cfg->http.tls_key, HTTP_MAX_TLS_FILE, &srv->tls_key, &len,
 				  error_r) < 0)) {
-		*error_r = set_error("http TLS: %s", *error_r);
+		*error_r = error_fmt("http TLS: %s", *error_r);
 		http_stop(&srv);
 		return -1;
 	}
@@ -584,7 +574,7 @@ int http_start(const struct config *cfg, http_outbox_hook *outbox_queued, void *
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY,
 		tls ? tls_options : no_options, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		*error_r = set_error("cannot listen on %s: %s", cfg->http.listen,
+		*error_r = error_fmt("cannot listen on %s: %s", cfg->http.listen,
 				     errno != 0 ? strerror(errno) : "libmicrohttpd refused to start");
 		http_stop(&srv);
 		return -1;

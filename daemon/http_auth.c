@@ -9,23 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "store.h"
 #include "xalloc.h"
 
 /* Sessions can never outlive the longest idle time the config allows. */
 #define SESSION_MAX_AGE (7 * 24 * 3600)
 
-static __thread char error_buf[512];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 int http_auth_init(const char **error_r)
 {
@@ -40,12 +30,12 @@ int http_auth_hash_password(const char *password, char **hash_r, const char **er
 {
 	size_t len = strnlen(password, HTTP_AUTH_MAX_PASSWORD + 1);
 	if (len < HTTP_AUTH_MIN_PASSWORD) {
-		*error_r = set_error("the password must have at least %d characters",
+		*error_r = error_fmt("the password must have at least %d characters",
 				     HTTP_AUTH_MIN_PASSWORD);
 		return -1;
 	}
 	if (len > HTTP_AUTH_MAX_PASSWORD) {
-		*error_r = set_error("the password must have at most %d bytes", HTTP_AUTH_MAX_PASSWORD);
+		*error_r = error_fmt("the password must have at most %d bytes", HTTP_AUTH_MAX_PASSWORD);
 		return -1;
 	}
 	char hash[crypto_pwhash_STRBYTES];
@@ -109,7 +99,7 @@ static int commit_event(struct store *st, const char *actor, const char *kind, c
 	int rc = store_event_add(st, 0, actor, kind, detail);
 	cJSON_free(detail);
 	if (rc < 0 || store_commit(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return -1;
 	}
@@ -137,7 +127,7 @@ int http_auth_agent_add(struct store *st, const char *actor, const char *email, 
 		return -1;
 	if (store_begin(st) < 0) {
 		free(hash);
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	int64_t id;
@@ -145,7 +135,7 @@ int http_auth_agent_add(struct store *st, const char *actor, const char *email, 
 	free(hash);
 	if (rc != 0) {
 		if (rc < 0)
-			*error_r = set_error("store: %s", store_error(st));
+			*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return rc;
 	}
@@ -165,13 +155,13 @@ int http_auth_agent_disable(struct store *st, const char *actor, const char *ema
 		return -1;
 	}
 	if (store_begin(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	int rc = store_agent_set_disabled(st, addr, true);
 	if (rc <= 0) {
 		if (rc < 0)
-			*error_r = set_error("store: %s", store_error(st));
+			*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return rc < 0 ? -1 : 1;
 	}
@@ -193,14 +183,14 @@ int http_auth_agent_passwd(struct store *st, const char *actor, const char *emai
 		return -1;
 	if (store_begin(st) < 0) {
 		free(hash);
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	int rc = store_agent_set_password(st, addr, hash);
 	free(hash);
 	if (rc <= 0) {
 		if (rc < 0)
-			*error_r = set_error("store: %s", store_error(st));
+			*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return rc < 0 ? -1 : 1;
 	}
@@ -254,7 +244,7 @@ static int check_limit(struct store *st, const char *key, int64_t now, int64_t *
 {
 	int64_t count, oldest;
 	if (store_login_failures(st, key, now - HTTP_AUTH_WINDOW + 1, &count, &oldest) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	if (count < HTTP_AUTH_MAX_FAILURES)
@@ -269,12 +259,12 @@ static int record_failure(struct store *st, const char *addr_key, const char *ac
 			  const char **error_r)
 {
 	if (store_begin(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	if (store_login_failure_add(st, addr_key, now) < 0 ||
 	    store_login_failure_add(st, account_key, now) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return -1;
 	}
@@ -309,7 +299,7 @@ int http_auth_login(struct store *st, const char *addr, const char *email, const
 	struct agent a = {0};
 	int found = norm != NULL ? store_agent_get(st, norm, &a) : 0;
 	if (found < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	bool ok;
@@ -337,14 +327,14 @@ int http_auth_login(struct store *st, const char *addr, const char *email, const
 	token_hash(token, hash);
 	if (store_begin(st) < 0) {
 		agent_clear(&a);
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	if (store_session_add(st, hash, a.id, csrf, now) < 0 ||
 	    store_login_failures_clear(st, account_key) < 0 ||
 	    store_agent_set_last_login(st, a.id, now) < 0 ||
 	    store_session_purge(st, now - SESSION_MAX_AGE, now - HTTP_AUTH_WINDOW) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		agent_clear(&a);
 		return -1;
@@ -379,13 +369,13 @@ int http_auth_session(struct store *st, const char *token, unsigned idle_minutes
 	struct session_row s;
 	int found = store_session_get(st, hash, now - (int64_t)idle_minutes * 60, &s);
 	if (found < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	if (found == 0)
 		return 0;
 	if (now - s.last_seen >= HTTP_AUTH_TOUCH_SECONDS && store_session_touch(st, hash, now) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		session_row_clear(&s);
 		return -1;
 	}
@@ -401,11 +391,11 @@ int http_auth_logout(struct store *st, const char *token, const char *agent_emai
 	char hash[2 * crypto_hash_sha256_BYTES + 1];
 	token_hash(token, hash);
 	if (store_begin(st) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	if (store_session_delete(st, hash) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		store_rollback(st);
 		return -1;
 	}

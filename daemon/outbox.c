@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "compose.h"
 #include "config.h"
 #include "log.h"
@@ -25,23 +26,12 @@
  * for longer than that plus this margin has no live sender any more. */
 #define STALE_MARGIN_SECONDS 60
 
-static __thread char error_buf[OUTBOX_MAX_ERROR + 128];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 int outbox_global_init(const char **error_r)
 {
 	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK) {
-		*error_r = set_error("libcurl: %s", curl_easy_strerror(rc));
+		*error_r = error_fmt("libcurl: %s", curl_easy_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -66,7 +56,7 @@ static const char *from_address(const struct config *cfg, char **addr_r, const c
 		return NULL;
 	}
 	if (compose_parse_from(cfg->smtp.from, &name, addr_r, error_r) < 0) {
-		*error_r = set_error("smtp.from: %s", *error_r);
+		*error_r = error_fmt("smtp.from: %s", *error_r);
 		return NULL;
 	}
 	return *addr_r;
@@ -84,7 +74,7 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 		return -1;
 	int found = store_outbox_reply_parent(st, t->id, &parent, &parent_refs);
 	if (found < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	int64_t now = store_now();
@@ -123,7 +113,7 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 	    .status_after = (char *)status_after,
 	};
 	if (store_outbox_add(st, &row, id_r) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	return 0;
@@ -133,9 +123,9 @@ static int get_ticket(struct store *st, int64_t id, struct ticket *t, const char
 {
 	int found = store_ticket_get(st, id, t);
 	if (found < 0)
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 	else if (found == 0)
-		*error_r = set_error("no ticket %lld", (long long)id);
+		*error_r = error_fmt("no ticket %lld", (long long)id);
 	return found == 1 ? 0 : -1;
 }
 
@@ -165,7 +155,7 @@ static int read_template_file(const char *dir, const char *name, char **text_r,
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		*error_r = set_error("%s: %s", path, strerror(errno));
+		*error_r = error_fmt("%s: %s", path, strerror(errno));
 		return -1;
 	}
 	struct strbuf sb;
@@ -178,8 +168,8 @@ static int read_template_file(const char *dir, const char *name, char **text_r,
 	int saved = errno;
 	close(fd);
 	if (n < 0 || sb.truncated) {
-		*error_r = n < 0 ? set_error("%s: %s", path, strerror(saved))
-		                 : set_error("%s: template larger than %d bytes", path,
+		*error_r = n < 0 ? error_fmt("%s: %s", path, strerror(saved))
+		                 : error_fmt("%s: template larger than %d bytes", path,
 		                             OUTBOX_MAX_TEMPLATE);
 		strbuf_free(&sb);
 		return -1;
@@ -217,7 +207,7 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 	int64_t now = store_now(), last;
 	int found = store_outbox_ack_last(st, t.requester, &last);
 	if (found < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		goto out;
 	}
 	if (found == 1 && cfg->smtp.ack_per_sender_seconds > 0 &&
@@ -236,7 +226,7 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 	if (found < 0)
 		goto out;
 	if (found == 0) {
-		*error_r = set_error("no acknowledgement template in %s", dir ? dir : "(none)");
+		*error_r = error_fmt("no acknowledgement template in %s", dir ? dir : "(none)");
 		goto out;
 	}
 	char id[32];
@@ -250,14 +240,14 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, NULL, 0, NULL, outbox_id_r, error_r) < 0)
 		goto out;
 	if (store_outbox_ack_set(st, t.requester, now) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		goto out;
 	}
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "outbox_id", (double)*outbox_id_r);
 	cJSON_AddStringToObject(o, "to", t.requester);
 	if (add_event(st, t.id, "system", "ack_queued", o) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		goto out;
 	}
 	ret = 1;
@@ -271,7 +261,7 @@ int outbox_queue_notify(struct store *st, const struct config *cfg, int64_t tick
 			const char **error_r)
 {
 	if (!compose_valid_addr(to_addr)) {
-		*error_r = set_error("notification address \"%s\" is not usable", to_addr);
+		*error_r = error_fmt("notification address \"%s\" is not usable", to_addr);
 		return -1;
 	}
 	struct ticket t;
@@ -322,7 +312,7 @@ int outbox_queue_notify(struct store *st, const struct config *cfg, int64_t tick
 	    .created = now,
 	};
 	if (store_outbox_add(st, &row, outbox_id_r) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		goto out;
 	}
 	ret = 0;
@@ -357,7 +347,7 @@ int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r, co
 	size_t n = 0;
 	unsigned done = 0;
 	if (store_outbox_stale_sending(st, before, &ids, &n) < 0) {
-		*error_r = set_error("store: %s", store_error(st));
+		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	static const char reason[] = "interrupted during send; check before resending";
@@ -414,7 +404,7 @@ int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r, co
 fail_tx:
 	store_rollback(st);
 fail:
-	*error_r = set_error("store: %s", store_error(st));
+	*error_r = error_fmt("store: %s", store_error(st));
 	free(ids);
 	return -1;
 }
@@ -429,8 +419,8 @@ int outbox_requeue(struct store *st, int64_t outbox_id, const char *actor, const
 		goto fail_tx;
 	if (found == 0 || row.status != OUTBOX_FAILED) {
 		*error_r = found == 0
-		               ? set_error("no outbox mail %lld", (long long)outbox_id)
-		               : set_error("outbox mail %lld is %s, not failed",
+		               ? error_fmt("no outbox mail %lld", (long long)outbox_id)
+		               : error_fmt("outbox mail %lld is %s, not failed",
 		                           (long long)outbox_id, outbox_status_name(row.status));
 		if (found == 1)
 			outbox_row_clear(&row);
@@ -454,7 +444,7 @@ int outbox_requeue(struct store *st, int64_t outbox_id, const char *actor, const
 fail_tx:
 	store_rollback(st);
 fail:
-	*error_r = set_error("store: %s", store_error(st));
+	*error_r = error_fmt("store: %s", store_error(st));
 	return -1;
 }
 
@@ -675,7 +665,7 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 fail_tx:
 	store_rollback(st);
 fail:
-	*error_r = set_error("store: %s", store_error(st));
+	*error_r = error_fmt("store: %s", store_error(st));
 	return -1;
 }
 
@@ -708,7 +698,7 @@ static int record_failure(struct store *st, const struct config *cfg, const stru
 fail_tx:
 	store_rollback(st);
 fail:
-	*error_r = set_error("store: %s", store_error(st));
+	*error_r = error_fmt("store: %s", store_error(st));
 	return -1;
 }
 
@@ -748,7 +738,7 @@ int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bo
 	if (cfg->smtp.password_file != NULL || cfg->smtp.password_env != NULL) {
 		if (config_read_secret(cfg->smtp.password_file, cfg->smtp.password_env, &password,
 		                       error_r) < 0) {
-			*error_r = set_error("smtp password: %s", *error_r);
+			*error_r = error_fmt("smtp password: %s", *error_r);
 			return -1;
 		}
 	}
@@ -758,7 +748,7 @@ int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bo
 		struct outbox_row row;
 		int got = claim_next(st, flush, &after_id, &row);
 		if (got < 0) {
-			*error_r = set_error("store: %s", store_error(st));
+			*error_r = error_fmt("store: %s", store_error(st));
 			ret = -1;
 			break;
 		}

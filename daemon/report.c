@@ -10,22 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "calendar.h"
 #include "sla.h"
 #include "store_sla.h"
 #include "xalloc.h"
 
-static __thread char error_buf[512];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 struct times {
 	int64_t n, median, p90; /* business seconds */
@@ -131,7 +121,7 @@ static struct group *group_for(struct gather *g, const char *key)
 		if (strcmp(r->groups[i].key, key) == 0)
 			return &r->groups[i];
 	if (r->n_groups >= REPORT_MAX_GROUPS) {
-		r->error = set_error("more than %d groups", REPORT_MAX_GROUPS);
+		r->error = error_fmt("more than %d groups", REPORT_MAX_GROUPS);
 		return NULL;
 	}
 	r->groups = xgrow(r->groups, &r->cap_groups, r->n_groups + 1, sizeof(*r->groups));
@@ -205,7 +195,7 @@ static int count_add(struct report *r, struct count_list *l, size_t *last, const
 			return 0;
 		}
 	if (l->n >= REPORT_MAX_GROUPS) {
-		r->error = set_error("more than %d %s", REPORT_MAX_GROUPS, what);
+		r->error = error_fmt("more than %d %s", REPORT_MAX_GROUPS, what);
 		return -1;
 	}
 	l->items = xgrow(l->items, &l->cap, l->n + 1, sizeof(*l->items));
@@ -489,12 +479,12 @@ int report_build(struct store *st, const struct report_options *opts, struct rep
 	}
 	int64_t days = (opts->to - opts->from + 86399) / 86400;
 	if (days > REPORT_MAX_DAYS) {
-		*error_r = set_error("period longer than %d days", REPORT_MAX_DAYS);
+		*error_r = error_fmt("period longer than %d days", REPORT_MAX_DAYS);
 		return -1;
 	}
 	if (opts->by != NULL && strcmp(opts->by, "queue") != 0 && strcmp(opts->by, "category") != 0 &&
 	    strcmp(opts->by, "priority") != 0 && strcmp(opts->by, "assignee") != 0) {
-		*error_r = set_error("cannot group by \"%s\" (queue, category, priority, assignee)",
+		*error_r = error_fmt("cannot group by \"%s\" (queue, category, priority, assignee)",
 				     opts->by);
 		return -1;
 	}
@@ -518,7 +508,7 @@ int report_build(struct store *st, const struct report_options *opts, struct rep
 		total_from_groups(r);
 	r->breaches_by_queue = breaches.items, r->n_breaches_by_queue = breaches.n;
 	if (rc < 0) {
-		*error_r = r->error ? r->error : set_error("report: %s", store_error(st));
+		*error_r = r->error ? r->error : error_fmt("report: %s", store_error(st));
 		report_free(&r);
 		return -1;
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "error.h"
 #include "calendar.h"
 #include "config.h"
 #include "norm.h"
@@ -20,17 +21,6 @@
 #include "triage.h"
 #include "xalloc.h"
 
-static __thread char error_buf[512];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 const char *rule_trigger_name(enum rule_trigger t)
 {
@@ -660,7 +650,7 @@ int rules_evaluate(const struct rules_config *rc, const struct rule_input *in,
 		cJSON *values = cJSON_CreateObject();
 		bool fires = rule->cond == NULL || cond_eval(&e, rule->cond, &why, values);
 		if (e.error != NULL) {
-			*error_r = set_error("rule %s: %s", rule->name, e.error);
+			*error_r = error_fmt("rule %s: %s", rule->name, e.error);
 			ret = -1;
 		} else if (fires) {
 			char *values_json = cJSON_PrintUnformatted(values);
@@ -715,7 +705,7 @@ static bool template_exists(const char *dir, const char *name)
 
 static int store_fail(struct store *st, const char **error_r)
 {
-	*error_r = set_error("store: %s", store_error(st));
+	*error_r = error_fmt("store: %s", store_error(st));
 	return -1;
 }
 
@@ -880,8 +870,8 @@ int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,
 	struct ticket t;
 	int found = store_ticket_get(st, ticket_id, &t);
 	if (found <= 0) {
-		*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket_id)
-		                      : set_error("store: %s", store_error(st));
+		*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket_id)
+		                      : error_fmt("store: %s", store_error(st));
 		return -1;
 	}
 	struct event_row *rows = NULL;

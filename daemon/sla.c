@@ -2,6 +2,7 @@
  * the firing of warnings, breaches and escalations, and webhook delivery. */
 #include "sla.h"
 
+#include "error.h"
 #include "outbox.h"
 
 #include <cjson/cJSON.h>
@@ -24,21 +25,10 @@
 #define LEVEL_BREACH 1
 #define LEVEL_FIRST_ESCALATION 2
 
-static __thread char error_buf[512];
-
-static const char *set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
-	va_end(ap);
-	return error_buf;
-}
 
 static const char *store_fail(struct store *st, const char *what)
 {
-	return set_error("%s: %s", what, store_error(st));
+	return error_fmt("%s: %s", what, store_error(st));
 }
 
 static const char *const target_names[SLA_N_TARGETS] = {"first_response", "next_response",
@@ -343,7 +333,7 @@ static int hook_load(struct hook *h, struct store *st, const struct config *cfg,
 		return 0;
 	int found = store_ticket_get(st, ticket, &h->t);
 	if (found <= 0) {
-		*error_r = found == 0 ? set_error("no ticket %lld", (long long)ticket)
+		*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket)
 				      : store_fail(st, "loading the ticket");
 		return -1;
 	}

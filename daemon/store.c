@@ -451,11 +451,7 @@ static int open_common(const char *path, int migrate_to, struct store **st_r,
 	if (exec_sql(st, "PRAGMA journal_mode = WAL") < 0 ||
 	    exec_sql(st, "PRAGMA synchronous = NORMAL") < 0 ||
 	    exec_sql(st, "PRAGMA foreign_keys = ON") < 0 ||
-	    exec_sql(st, "PRAGMA secure_delete = ON") < 0 ||
-	    /* Reads through a memory map and a larger page cache: the raw mail
-	     * makes the file big, and each pread is a system call. */
-	    exec_sql(st, "PRAGMA mmap_size = 268435456") < 0 ||
-	    exec_sql(st, "PRAGMA cache_size = -32768") < 0) {
+	    exec_sql(st, "PRAGMA secure_delete = ON") < 0) {
 		snprintf(error, sizeof(error), "%s: %s", path, store_error(st));
 		*error_r = error;
 		store_close(&st);

@@ -293,7 +293,10 @@ static int after_triage(struct ingest *ing, const struct ingest_result *res,
 	 * are the workflow's: the "ack" rule's reply_template.) */
 	bool closed = t.status == TICKET_CLOSED || t.spam;
 	ticket_clear(&t);
-	if (!closed && suggest_for_ticket(ing->suggest, ing->st, ticket, error_r) < 0)
+	/* A new ticket's text is what triage just read: its features serve. */
+	const struct feat_bag *features = res->new_ticket && tr != NULL ? tr->features : NULL;
+	if (!closed &&
+	    suggest_for_ticket_terms(ing->suggest, ing->st, ticket, features, error_r) < 0)
 		return -1;
 	return 0;
 }

@@ -18,7 +18,13 @@ struct store {
 	struct store_stmt_entry *stmts;
 	size_t n_stmts, cap_stmts;
 	int tx_depth;
+	/* Messages stored in the open transaction and not yet in messages_fts
+	 * (first..last, 0 when none): indexed by store_commit. */
+	int64_t fts_first, fts_last;
 };
+
+/* Indexes messages first..last (ids) in messages_fts. */
+int store_fts_index_range(struct store *st, int64_t first, int64_t last);
 
 /* The prepared statement for sql (a literal), prepared once per connection,
  * returned reset and with its bindings cleared. NULL on error. */

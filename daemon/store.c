@@ -308,6 +308,11 @@ static const char *const migrations[] = {
 	 * read in this order, the first page costs a few index steps instead of
 	 * sorting every active ticket. */
 	"CREATE INDEX tickets_due_order ON tickets((next_due IS NULL), next_due, id);",
+	/* 7: new messages are indexed once per transaction, at commit
+	 * (store_commit), not row by row by a trigger: FTS5 flushes its pending
+	 * terms at every statement savepoint, which made each stored mail write
+	 * a segment of its own. */
+	"DROP TRIGGER messages_fts_ai;",
 };
 
 int store_latest_version(void)
@@ -513,14 +518,34 @@ int store_begin(struct store *st)
 	return s != NULL ? store_exec_stmt(st, s) : -1;
 }
 
+int store_fts_index_range(struct store *st, int64_t first, int64_t last)
+{
+	sqlite3_stmt *s = store_stmt(st,
+		"INSERT INTO messages_fts (rowid, subject, new_text)"
+		" SELECT id, subject, new_text FROM messages WHERE id BETWEEN ? AND ?");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, first);
+	sqlite3_bind_int64(s, 2, last);
+	return store_exec_stmt(st, s);
+}
+
 int store_commit(struct store *st)
 {
+	/* The messages of the transaction enter the full-text index in one
+	 * statement, so that FTS5 writes one segment for all of them. */
+	if (st->fts_first > 0 && store_fts_index_range(st, st->fts_first, st->fts_last) < 0)
+		return -1;
 	sqlite3_stmt *s = store_stmt(st, "COMMIT");
-	return s != NULL ? store_exec_stmt(st, s) : -1;
+	if (s == NULL || store_exec_stmt(st, s) < 0)
+		return -1;
+	st->fts_first = st->fts_last = 0;
+	return 0;
 }
 
 void store_rollback(struct store *st)
 {
+	st->fts_first = st->fts_last = 0;
 	if (sqlite3_get_autocommit(st->db))
 		return;
 	sqlite3_stmt *s = store_stmt(st, "ROLLBACK");

@@ -408,7 +408,18 @@ int store_message_add(struct store *st, const struct message *m, int64_t *id_r)
 	sqlite3_clear_bindings(s); /* the raw blob was bound without a copy */
 	if (rc < 0)
 		return -1;
-	*id_r = sqlite3_last_insert_rowid(st->db);
+	int64_t id = sqlite3_last_insert_rowid(st->db);
+	if (sqlite3_get_autocommit(st->db)) {
+		/* No transaction: index it now. */
+		if (store_fts_index_range(st, id, id) < 0)
+			return -1;
+	} else {
+		if (st->fts_first == 0 || id < st->fts_first)
+			st->fts_first = id;
+		if (id > st->fts_last)
+			st->fts_last = id;
+	}
+	*id_r = id;
 	return 0;
 }
 

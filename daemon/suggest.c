@@ -236,6 +236,12 @@ static void items_free(struct suggestion *items, size_t n)
 int suggest_for_ticket(struct suggest *sg, struct store *st, int64_t ticket_id,
 		       const char **error_r)
 {
+	return suggest_for_ticket_terms(sg, st, ticket_id, NULL, error_r);
+}
+
+int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticket_id,
+			     const struct feat_bag *given, const char **error_r)
+{
 	struct ticket t;
 	int found = store_ticket_get(st, ticket_id, &t);
 	if (found <= 0) {
@@ -252,17 +258,23 @@ int suggest_for_ticket(struct suggest *sg, struct store *st, int64_t ticket_id,
 	size_t n_terms = 0, n_hits = 0, n_similar = 0, n_items = 0;
 	struct sqlite3 *db = store_db(st);
 	int ret = -1;
-	if (ticket_bag(sg, st, &t, &bag, error_r) < 0)
-		goto out;
+	/* The caller's features (a new ticket's, just extracted by triage) spare
+	 * extracting them again; otherwise they are built from the messages. */
+	const struct feat_bag *features = given;
+	if (features == NULL) {
+		if (ticket_bag(sg, st, &t, &bag, error_r) < 0)
+			goto out;
+		features = bag;
+	}
 	const char *language = t.language != NULL && (strcmp(t.language, "fr") == 0 ||
 						      strcmp(t.language, "en") == 0)
 				       ? t.language
-				       : feat_bag_lang(bag) != LANG_OTHER ? lang_code(feat_bag_lang(bag))
+				       : feat_bag_lang(features) != LANG_OTHER ? lang_code(feat_bag_lang(features))
 									  : NULL;
-	n_terms = feat_bag_term_count(bag);
+	n_terms = feat_bag_term_count(features);
 	terms = xcalloc(n_terms + 1, sizeof(*terms));
 	for (size_t i = 0; i < n_terms; i++)
-		feat_bag_term(bag, i, &terms[i].stem, &terms[i].count);
+		feat_bag_term(features, i, &terms[i].stem, &terms[i].count);
 	if (kb_terms_weigh(db, terms, n_terms, error_r) < 0)
 		goto out;
 	/* Articles: the heaviest terms that occur in the knowledge base, the

@@ -49,6 +49,13 @@ void suggest_free(struct suggest **sg);
 int suggest_for_ticket(struct suggest *sg, struct store *st, int64_t ticket_id,
 		       const char **error_r);
 
+/* The same with the features of the ticket's text already extracted (by
+ * triage, for a new ticket: the subject and the first message's new text);
+ * NULL builds them from the ticket's customer messages. */
+struct feat_bag;
+int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticket_id,
+			     const struct feat_bag *features, const char **error_r);
+
 /* Suggestion K of a ticket. With agent_name, an article's draft is rendered
  * again from its template with {{agent.name}} = agent_name (the stored draft
  * is kept when the article is gone). 1 found, 0 not, -1 error. */

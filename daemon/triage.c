@@ -561,6 +561,7 @@ void triage_result_clear(struct triage_result *res)
 	free(res->spam_detail);
 	free(res->sentiment_explanation);
 	free(res->sentiment_detail);
+	feat_bag_free(&res->features);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -639,6 +640,7 @@ int triage_run(struct triage *tr, const char *subject, const char *headers, cons
 		res.spam_detail = reasons_json(&r);
 	}
 	triage_sentiment(tr, subject, text, res.language, &res);
+	res.features = TAKE_PTR(bag);
 	*res_r = res;
 	memset(&res, 0, sizeof(res));
 	ret = 0;

@@ -33,6 +33,9 @@ struct triage_result {
 	char sentiment_label[16]; /* negative, neutral, positive */
 	char *sentiment_explanation;
 	char *sentiment_detail;   /* JSON: the words and their contributions */
+	/* The features of subject + text (stems, no stop words), kept for the
+	 * suggestions so that they are not extracted twice. */
+	struct feat_bag *features;
 };
 
 /* Loads stop words and lexicons from the config's folders and the models'

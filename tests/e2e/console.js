@@ -74,7 +74,7 @@ async function login(context, email, password) {
 
   // --- language switch ---
   await page.click('#lang-switch');
-  await page.waitForFunction(() => document.querySelector('nav.top').textContent.includes('Queue'));
+  await page.waitForFunction(() => (document.querySelector('nav.top')?.textContent ?? '').includes('Queue'));
   ok(true, 'the language switch turns the console to English');
 
   // --- a ticket: approve suggestion 1 with the keyboard ---

@@ -360,10 +360,34 @@ static void test_list_filters_and_search(void **state)
 	assert_int_equal(n, 0);
 	ticket_list_free(&list, n);
 
+	/* Messages stored in a transaction are searchable once it commits, and
+	 * never when it rolls back; the index stays consistent either way. */
+	assert_int_equal(store_begin(f->st), 0);
+	int64_t c = new_ticket(f->st, "Lampe clignotante", "c@example.com");
+	new_message(f->st, c, "c1@x", "c@example.com", "Lampe clignotante", "elle clignote");
+	new_message(f->st, c, "c2@x", "c@example.com", "Re: Lampe", "toujours clignotante");
+	assert_int_equal(store_commit(f->st), 0);
+	struct ticket_filter blink = {.text = "clignotante"};
+	assert_int_equal(store_ticket_list(f->st, &blink, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].id, c);
+	ticket_list_free(&list, n);
+	assert_int_equal(store_begin(f->st), 0);
+	int64_t d = new_ticket(f->st, "Ampoule grillee", "d@example.com");
+	new_message(f->st, d, "d1@x", "d@example.com", "Ampoule grillee", "ampoule morte");
+	store_rollback(f->st);
+	struct ticket_filter bulb = {.text = "ampoule"};
+	assert_int_equal(store_ticket_list(f->st, &bulb, &list, &n), 0);
+	assert_int_equal(n, 0);
+	ticket_list_free(&list, n);
+	assert_int_equal(sqlite3_exec(store_db(f->st),
+		"INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
+		NULL, NULL, NULL), SQLITE_OK);
+
 	struct store_stats stats;
 	assert_int_equal(store_stats(f->st, &stats), 0);
-	assert_int_equal(stats.tickets, 1);
-	assert_int_equal(stats.messages, 1);
+	assert_int_equal(stats.tickets, 2);
+	assert_int_equal(stats.messages, 3);
 }
 
 int main(void)

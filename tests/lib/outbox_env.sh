@@ -79,6 +79,8 @@ INSERT INTO messages (ticket_id, direction, message_id, dedupe_key, refs, from_a
   subject, date, received, body_text, new_text)
   VALUES (last_insert_rowid(), 'in', $(_sql_quote "$msgid"), $(_sql_quote "$msgid"), $(_sql_quote "$refs"),
   $(_sql_quote "$addr"), $(_sql_quote "$name"), $(_sql_quote "$subject"), $now, $now, 'Bonjour', 'Bonjour');
+INSERT INTO messages_fts (rowid, subject, new_text) SELECT id, subject, new_text FROM messages
+  WHERE id = last_insert_rowid();
 EOF
 	sqlite3 "$DB" "SELECT max(id) FROM tickets"
 }

@@ -391,9 +391,9 @@ int outbox_recover(struct store *st, const struct config *cfg, unsigned *n_r, co
 			const char *fields[] = {tid, NULL};
 			log_fields(
 			    LOG_WARNING, fields,
-			    "outbox: mail %lld to %s was interrupted during send; marked failed,"
-			    " check whether it arrived before `triagectl outbox requeue %lld`",
-			    (long long)row.id, row.to_addr, (long long)row.id);
+			    "outbox: mail %lld of ticket #%lld was interrupted during send; marked"
+			    " failed, check whether it arrived before `triagectl outbox requeue %lld`",
+			    (long long)row.id, (long long)row.ticket_id, (long long)row.id);
 			done++;
 		}
 		outbox_row_clear(&row);
@@ -772,8 +772,10 @@ int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bo
 				ret = -1;
 				break;
 			}
-			log_fields(LOG_INFO, fields, "outbox: %s %lld sent to %s",
-			           outbox_kind_name(row.kind), (long long)row.id, row.to_addr);
+			/* The ticket, not the address: the journal keeps no personal data. */
+			log_fields(LOG_INFO, fields, "outbox: %s %lld of ticket #%lld sent",
+			           outbox_kind_name(row.kind), (long long)row.id,
+			           (long long)row.ticket_id);
 			stats.sent++;
 		} else {
 			bool final;
@@ -784,8 +786,8 @@ int outbox_send_due(struct store *st, const struct config *cfg, unsigned max, bo
 				break;
 			}
 			log_fields(final ? LOG_ERR : LOG_WARNING, fields,
-			           "outbox: mail %lld to %s, attempt %u: %s%s", (long long)row.id,
-			           row.to_addr, row.attempts, smtp_error,
+			           "outbox: mail %lld of ticket #%lld, attempt %u: %s%s",
+			           (long long)row.id, (long long)row.ticket_id, row.attempts, smtp_error,
 			           final ? " (giving up)" : " (will retry)");
 			if (final)
 				stats.failed++;

@@ -440,7 +440,9 @@ static void add_reason(struct senti_result *r, const char *term, double c)
 		r->reasons[pos] = r->reasons[pos - 1];
 		pos--;
 	}
-	snprintf(r->reasons[pos].term, sizeof(r->reasons[pos].term), "%s", term);
+	/* Longer terms are cut: a reason is a label, not the text. */
+	snprintf(r->reasons[pos].term, sizeof(r->reasons[pos].term), "%.*s",
+		 (int)sizeof(r->reasons[pos].term) - 1, term);
 	r->reasons[pos].contribution = c;
 }
 

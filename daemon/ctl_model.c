@@ -2,6 +2,8 @@
  * the triage seen from the command line, and the classifier trained and
  * measured on labelled raw mail outside the daemon. */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <pwd.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -509,12 +512,76 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 	return ret;
 }
 
-/* Reads "path<TAB>label" lines (label optional unless need_label), parses
- * each mail and keeps its features. Relative paths are relative to the
- * TSV's folder. An unreadable mail is reported and skipped. */
-static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, bool need_label,
-                         struct examples *ex)
+/* One mail file into a buffer reused from mail to mail: one fstat and
+ * usually one read (thousands of mails in a row). */
+static int read_mail(const char *path, char **buf, size_t *cap, size_t *len_r,
+                     const char **error_r)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	struct stat st;
+	size_t len = 0;
+	int ret = -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*error_r = "not a regular file";
+		goto out;
+	}
+	if ((uint64_t)st.st_size > MAIL_MAX) {
+		*error_r = "larger than the mail limit";
+		goto out;
+	}
+	/* One byte more than the size: a read that fills it means the file grew. */
+	size_t want = (size_t)st.st_size + 1;
+	if (*cap < want + 1) {
+		free(*buf);
+		*cap = want + 1 > 65536 ? want + 1 : 65536;
+		*buf = xmalloc(*cap);
+	}
+	for (;;) {
+		if (len == *cap - 1) {
+			if (*cap - 1 >= MAIL_MAX) {
+				*error_r = "larger than the mail limit";
+				goto out;
+			}
+			*buf = xrealloc(*buf, *cap * 2);
+			*cap *= 2;
+		}
+		ssize_t n = read(fd, *buf + len, *cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = "read error";
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	(*buf)[len] = '\0';
+	*len_r = len;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+/* Called by read_examples for each mail read when given; the bag is freed
+ * after the call unless the callee takes it (*bag = NULL). Non-zero stops
+ * the reading. */
+typedef int example_cb_t(void *ctx, const char *path, struct feat_bag **bag);
+
+/* Reads "path<TAB>label" lines (label optional unless need_label), parses
+ * each mail and keeps its features (or hands them to each, when not NULL).
+ * Relative paths are relative to the TSV's folder. An unreadable mail is
+ * reported and skipped. */
+static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, bool need_label,
+                         struct examples *ex, example_cb_t *each, void *each_ctx)
+{
+	_cleanup_free_ char *mail = NULL;
+	size_t mail_cap = 0;
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 	const char *e;
@@ -565,13 +632,20 @@ static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, boo
 		}
 		_cleanup_free_ char *path =
 		    line[0] == '/' ? xstrdup(line) : xasprintf("%s%s", dir, line);
-		_cleanup_free_ char *raw = NULL;
 		size_t raw_len;
 		struct feat_bag *bag = NULL;
-		if (file_read_all(path, MAIL_MAX, &raw, &raw_len, &e) < 0 ||
-		    mail_features(feat, mo, raw, raw_len, &bag, &e) < 0) {
+		if (read_mail(path, &mail, &mail_cap, &raw_len, &e) < 0 ||
+		    mail_features(feat, mo, mail, raw_len, &bag, &e) < 0) {
 			ctl_error("%s: %s (skipped)", path, e);
 			ex->unreadable++;
+			line = next;
+			continue;
+		}
+		if (each != NULL) {
+			int stop = each(each_ctx, line, &bag);
+			feat_bag_free(&bag);
+			if (stop)
+				return -1;
 			line = next;
 			continue;
 		}
@@ -651,7 +725,7 @@ static int model_train(struct ctl *ctl, struct model_opts *mo)
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	const char *e;
-	if (read_examples(feat, mo, true, &ex) < 0) {
+	if (read_examples(feat, mo, true, &ex, NULL, NULL) < 0) {
 		rc = CTL_DATAERR;
 		goto out;
 	}
@@ -692,6 +766,27 @@ static int has_label(void *ctx, const char *label, int64_t docs, double tokens)
 	return 0;
 }
 
+struct predict_ctx {
+	const struct nb_model *model;
+	size_t n;
+	bool failed;
+};
+
+static int predict_one(void *ctx, const char *path, struct feat_bag **bag)
+{
+	struct predict_ctx *pc = ctx;
+	struct nb_result r;
+	const char *e;
+	if (nb_classify_with(pc->model, *bag, NB_CLASSIFY_NO_REASONS, &r, &e) < 0) {
+		ctl_error("%s: %s", path, e);
+		pc->failed = true;
+		return 1;
+	}
+	printf("%s\t%s\t%.6f\n", path, r.label, r.confidence);
+	pc->n++;
+	return 0;
+}
+
 static int model_predict(struct ctl *ctl, struct model_opts *mo)
 {
 	struct config *cfg = model_config(ctl);
@@ -722,22 +817,16 @@ static int model_predict(struct ctl *ctl, struct model_opts *mo)
 	double t0 = now_seconds();
 	struct examples ex = {0};
 	int rc = CTL_OK;
-	if (read_examples(feat, mo, false, &ex) < 0) {
-		rc = CTL_DATAERR;
+	/* Each mail classified as soon as its features are there (no bag kept),
+	 * without explanations: only the label and its confidence are printed. */
+	struct predict_ctx pc = {.model = model};
+	if (read_examples(feat, mo, false, &ex, predict_one, &pc) < 0) {
+		rc = pc.failed ? CTL_FAIL : CTL_DATAERR;
 		goto out;
-	}
-	for (size_t i = 0; i < ex.n; i++) {
-		struct nb_result r;
-		if (nb_classify(model, ex.items[i].bag, &r, &e) < 0) {
-			ctl_error("%s: %s", ex.items[i].path, e);
-			rc = CTL_FAIL;
-			break;
-		}
-		printf("%s\t%s\t%.6f\n", ex.items[i].path, r.label, r.confidence);
 	}
 	double dt = now_seconds() - t0;
 	fprintf(stderr, "triagectl: %zu mails classified (%zu skipped), %.2f s (%.0f mails/s)\n",
-	        ex.n, ex.unreadable, dt, dt > 0 ? (double)ex.n / dt : 0);
+	        pc.n, ex.unreadable, dt, dt > 0 ? (double)pc.n / dt : 0);
 out:
 	examples_free(&ex);
 	feat_ctx_free(&feat);
@@ -782,7 +871,7 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 	_cleanup_free_ size_t *confusion = NULL;
 	size_t n_labels = 0;
 	const char *e;
-	if (read_examples(feat, mo, true, &ex) < 0) {
+	if (read_examples(feat, mo, true, &ex, NULL, NULL) < 0) {
 		rc = CTL_DATAERR;
 		goto out;
 	}
@@ -807,9 +896,11 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 			nb_free(&model);
 			goto out;
 		}
+		nb_prepare(model);
 		for (size_t i = fold; i < ex.n; i += mo->folds) {
 			struct nb_result r;
-			if (nb_classify(model, ex.items[i].bag, &r, &e) < 0) {
+			if (nb_classify_with(model, ex.items[i].bag, NB_CLASSIFY_NO_REASONS, &r, &e) <
+			    0) {
 				ctl_error("fold %u: %s", fold + 1, e);
 				nb_free(&model);
 				goto out;

@@ -50,6 +50,9 @@ struct nb_model {
 	size_t live; /* tokens with row_total > 0 */
 	int64_t grand_total;
 	int64_t total_docs;
+	/* weight_of() of every cell (tokens x stride) after nb_prepare(); any
+	 * change of the counts drops it (NULL: computed on each use). */
+	double *weights;
 };
 
 void nb_options_default(struct nb_options *opts)
@@ -100,6 +103,7 @@ void nb_free(struct nb_model **mp)
 	free(m->label_total);
 	free(m->cells);
 	free(m->row_total);
+	free(m->weights);
 	free(m);
 	*mp = NULL;
 }
@@ -117,6 +121,12 @@ int nb_set_temperature(struct nb_model *m, double temperature, const char **erro
 		return -1;
 	m->opts = o;
 	return 0;
+}
+
+static void drop_weights(struct nb_model *m)
+{
+	free(m->weights);
+	m->weights = NULL;
 }
 
 static int label_id(struct nb_model *m, const char *label, bool create, uint32_t *id_r,
@@ -150,6 +160,7 @@ static int label_id(struct nb_model *m, const char *label, bool create, uint32_t
 		free(m->cells);
 		m->cells = cells;
 		m->stride = stride;
+		drop_weights(m);
 	}
 	*id_r = id;
 	return 0;
@@ -198,6 +209,8 @@ static int64_t to_fixed(double x)
 static void cell_add(struct nb_model *m, uint32_t tok, uint32_t lab, int64_t delta)
 {
 	int64_t *cell = &m->cells[(size_t)tok * m->stride + lab];
+	if (m->weights != NULL)
+		drop_weights(m);
 	bool was_live = m->row_total[tok] > 0;
 	*cell += delta;
 	m->row_total[tok] += delta;
@@ -308,7 +321,7 @@ static int cmp_desc(const void *a, const void *b)
 }
 
 /* log theta (multinomial) or -log theta~ (complement) of token t, label c. */
-static double weight_of(const struct nb_model *m, uint32_t t, uint32_t c)
+static double compute_weight(const struct nb_model *m, uint32_t t, uint32_t c)
 {
 	double alpha_v = m->opts.alpha * (double)m->live;
 	double cell = (double)m->cells[(size_t)t * m->stride + c] / NB_FIXED_ONE;
@@ -319,6 +332,27 @@ static double weight_of(const struct nb_model *m, uint32_t t, uint32_t c)
 	double comp_cell = (double)(m->row_total[t]) / NB_FIXED_ONE - cell;
 	double comp_total = (double)(m->grand_total - m->label_total[c]) / NB_FIXED_ONE;
 	return -log((comp_cell + m->opts.alpha) / (comp_total + alpha_v));
+}
+
+static inline double weight_of(const struct nb_model *m, uint32_t t, uint32_t c)
+{
+	if (m->weights != NULL)
+		return m->weights[(size_t)t * m->stride + c];
+	return compute_weight(m, t, c);
+}
+
+void nb_prepare(struct nb_model *m)
+{
+	if (m->weights != NULL)
+		return;
+	size_t ntok = symtab_count(m->tokens), nlab = symtab_count(m->labels);
+	double *w = xcalloc(ntok > 0 ? ntok : 1, m->stride * sizeof(*w));
+	/* Same expression as without the table: classification gives the same
+	 * bits either way. */
+	for (uint32_t t = 0; t < ntok; t++)
+		for (uint32_t c = 0; c < nlab; c++)
+			w[(size_t)t * m->stride + c] = compute_weight(m, t, c);
+	m->weights = w;
 }
 
 static void copy_str(char *dst, size_t size, const char *src)
@@ -372,16 +406,30 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 	*mass_r = mass;
 }
 
-int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_result *result_r,
-                const char **error_r)
+/* Scratch arrays on the stack for bags of up to this many features. */
+#define STACK_FEATURES 512
+
+int nb_classify_with(const struct nb_model *m, const struct feat_bag *bag, unsigned flags,
+                     struct nb_result *result_r, const char **error_r)
 {
 	if (check_active(m, error_r) < 0)
 		return -1;
 	size_t nlabels = symtab_count(m->labels);
 	size_t n = feat_bag_count(bag);
-	_cleanup_free_ double *x = xmalloc((n + 1) * sizeof(*x));
-	_cleanup_free_ uint32_t *ids = xmalloc((n + 1) * sizeof(*ids));
-	_cleanup_free_ double *score = xcalloc(nlabels, sizeof(*score));
+	double x_stack[STACK_FEATURES], score_stack[8];
+	uint32_t ids_stack[STACK_FEATURES];
+	_cleanup_free_ double *x_heap = NULL, *score_heap = NULL;
+	_cleanup_free_ uint32_t *ids_heap = NULL;
+	double *x = x_stack, *score = score_stack;
+	uint32_t *ids = ids_stack;
+	if (n + 1 > STACK_FEATURES) {
+		x = x_heap = xmalloc((n + 1) * sizeof(*x));
+		ids = ids_heap = xmalloc((n + 1) * sizeof(*ids));
+	}
+	if (nlabels > ARRAY_SIZE(score_stack))
+		score = score_heap = xcalloc(nlabels, sizeof(*score));
+	else
+		memset(score_stack, 0, sizeof(score_stack));
 	size_t known;
 	double mass;
 	compute_scores(m, bag, score, x, ids, &known, &mass);
@@ -412,6 +460,10 @@ int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_
 	r.confidence = 1.0 / sum;
 	r.runner_up_confidence = exp((score[second] - score[best]) * scale) / sum;
 	r.known_features = known;
+	if (flags & NB_CLASSIFY_NO_REASONS) {
+		*result_r = r;
+		return 0;
+	}
 
 	_cleanup_free_ struct contrib *con = xmalloc((known + 1) * sizeof(*con));
 	for (size_t i = 0; i < known; i++) {
@@ -431,6 +483,12 @@ int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_
 	}
 	*result_r = r;
 	return 0;
+}
+
+int nb_classify(const struct nb_model *m, const struct feat_bag *bag, struct nb_result *result_r,
+                const char **error_r)
+{
+	return nb_classify_with(m, bag, 0, result_r, error_r);
 }
 
 /* Mean negative log-likelihood of the true labels at inverse temperature
@@ -868,6 +926,7 @@ int nb_load(const void *buf, size_t len, struct nb_model **model_r, const char *
 	}
 	if (r.pos != r.len)
 		goto fail;
+	nb_prepare(m); /* a loaded model is mostly there to classify */
 	*model_r = m;
 	return 0;
 fail:

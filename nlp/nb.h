@@ -80,6 +80,19 @@ struct nb_result {
  * never seen are ignored. */
 int nb_classify(const struct nb_model *model, const struct feat_bag *features,
                 struct nb_result *result_r, const char **error_r);
+enum nb_classify_flags {
+	/* Labels, scores and confidences only: n_for = n_against = 0 (no
+	 * sorting of the contributions, for bulk classification). */
+	NB_CLASSIFY_NO_REASONS = 1 << 0,
+};
+/* nb_classify with flags (nb_classify_flags); the same result otherwise. */
+int nb_classify_with(const struct nb_model *model, const struct feat_bag *features, unsigned flags,
+                     struct nb_result *result_r, const char **error_r);
+/* Precomputes the log weight of every (token, label) cell so that
+ * classifying does no log(): the same results, faster. Memory: one double per
+ * cell. Any later change of the counts (training, nb_add_count) drops the
+ * table; call again after training. nb_load() calls it. */
+void nb_prepare(struct nb_model *model);
 /* Fits the temperature that minimises the log loss of the given labelled
  * examples (held out from training, e.g. the agents' latest corrections);
  * examples whose label the model lacks are skipped. Apply it with

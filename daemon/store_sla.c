@@ -444,19 +444,6 @@ static int each_row(sqlite3_stmt *s, size_t n_values, store_report_row_cb *cb, v
 	" OR (t.first_response_at >= ?1 AND t.first_response_at < ?2)"                      \
 	" OR (t.resolved_at >= ?1 AND t.resolved_at < ?2) GROUP BY 1 ORDER BY 1"
 
-int store_report_volumes(struct store *st, const char *by, int64_t from, int64_t to,
-			 store_report_row_cb *cb, void *ctx)
-{
-	static const char *const sql[] = {GROUP_EXPRS(VOLUMES_SQL)};
-	int g = by_index(by);
-	sqlite3_stmt *s = g < 0 ? NULL : store_stmt(st, sql[g]);
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	return each_row(s, 3, cb, ctx);
-}
-
 /* Tickets received in the period that an agent re-triaged (queue or
  * category set by agent:* or cli:*), and those whose category an agent
  * corrected. Driven by the events' (kind, at) index. */
@@ -491,20 +478,6 @@ int store_report_triage(struct store *st, const char *by, int64_t from, int64_t 
 	"   count(*) OVER (PARTITION BY g) AS n FROM c)"                                     \
 	" SELECT g, max(n), max(CASE WHEN rn = (n + 1) / 2 THEN v END),"                     \
 	" max(CASE WHEN rn = (9 * n + 9) / 10 THEN v END) FROM r GROUP BY g ORDER BY g"
-
-int store_report_times(struct store *st, const char *by, const char *target, int64_t from,
-		       int64_t to, store_report_row_cb *cb, void *ctx)
-{
-	static const char *const sql[] = {GROUP_EXPRS(TIMES_SQL)};
-	int g = by_index(by);
-	sqlite3_stmt *s = g < 0 ? NULL : store_stmt(st, sql[g]);
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	store_bind_text(s, 3, target);
-	return each_row(s, 3, cb, ctx);
-}
 
 /* One row per ticket the report counts (created, answered or resolved in
  * the period, or open at `to`), in table order: a full scan with no sorter,
@@ -608,80 +581,3 @@ int store_report_sla(struct store *st, const char *by, int64_t from, int64_t to,
 	" coalesce(max(?1 - t.created), 0) FROM tickets t WHERE t.created < ?1"              \
 	" AND (t.resolved_at IS NULL OR t.resolved_at >= ?1) GROUP BY 1 ORDER BY 1"
 
-int store_report_backlog(struct store *st, const char *by, int64_t to,
-			 store_report_row_cb *cb, void *ctx)
-{
-	static const char *const sql[] = {GROUP_EXPRS(BACKLOG_SQL)};
-	int g = by_index(by);
-	sqlite3_stmt *s = g < 0 ? NULL : store_stmt(st, sql[g]);
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, to);
-	return each_row(s, 3, cb, ctx);
-}
-
-int store_report_sentiment(struct store *st, int64_t from, int64_t to,
-			   store_report_row_cb *cb, void *ctx)
-{
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT coalesce(t.sentiment_label, ''), count(*) FROM tickets t"
-		" WHERE t.created >= ?1 AND t.created < ?2 GROUP BY 1 ORDER BY 2 DESC, 1");
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	return each_row(s, 1, cb, ctx);
-}
-
-int store_report_categories(struct store *st, int64_t from, int64_t to, unsigned limit,
-			    store_report_row_cb *cb, void *ctx)
-{
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT coalesce(t.category, ''), count(*) FROM tickets t"
-		" WHERE t.created >= ?1 AND t.created < ?2 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3");
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	sqlite3_bind_int64(s, 3, limit);
-	return each_row(s, 1, cb, ctx);
-}
-
-int store_report_per_day(struct store *st, int64_t from, int64_t to, store_report_row_cb *cb,
-			 void *ctx)
-{
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT CAST((t.created - ?1) / 86400 AS TEXT), count(*) FROM tickets t"
-		" WHERE t.created >= ?1 AND t.created < ?2 GROUP BY (t.created - ?1) / 86400"
-		" ORDER BY (t.created - ?1) / 86400");
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	return each_row(s, 1, cb, ctx);
-}
-
-int store_report_response_histogram(struct store *st, int64_t from, int64_t to,
-				    const int64_t *bounds, size_t n_bounds, int64_t *counts_r)
-{
-	/* The bucket of each value is found in C from grouped distinct values:
-	 * business seconds are few distinct numbers compared with tickets. */
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT elapsed, count(*) FROM sla_clocks WHERE closed_at >= ?1 AND closed_at < ?2"
-		" AND target = 'first_response' AND state IN ('met', 'breached') GROUP BY elapsed");
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	memset(counts_r, 0, (n_bounds + 1) * sizeof(*counts_r));
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(s, 0);
-		size_t b = 0;
-		while (b < n_bounds && v >= bounds[b])
-			b++;
-		counts_r[b] += sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}

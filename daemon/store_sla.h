@@ -84,17 +84,10 @@ int store_sla_due_each(struct store *st, int64_t until, unsigned limit, store_sl
  * bounded by the number of groups, whatever the number of tickets. */
 typedef int store_report_row_cb(const char *group, const int64_t *values, size_t n_values,
 				void *ctx);
-/* values: received, answered (first response in the period), resolved. */
-int store_report_volumes(struct store *st, const char *by, int64_t from, int64_t to,
-			 store_report_row_cb *cb, void *ctx);
 /* values: re-triaged by an agent (queue or category set by agent:* or
  * cli:*), category corrected by an agent; of the tickets received. */
 int store_report_triage(struct store *st, const char *by, int64_t from, int64_t to,
 			store_report_row_cb *cb, void *ctx);
-/* For clocks of `target` closed in the period and met or breached:
- * values: count, median elapsed, p90 elapsed (business seconds). */
-int store_report_times(struct store *st, const char *by, const char *target, int64_t from,
-		       int64_t to, store_report_row_cb *cb, void *ctx);
 /* Every ticket the volumes, the backlog, sentiment, categories and days
  * count: created, answered (first response) or resolved in [from, to), or
  * created before `to` and not resolved at `to`; one call each, in no order.
@@ -108,7 +101,7 @@ typedef int store_report_ticket_cb(const char *group, const char *sentiment,
 				   int64_t first_response_at, int64_t resolved_at, void *ctx);
 int store_report_tickets(struct store *st, const char *by, int64_t from, int64_t to,
 			 store_report_ticket_cb *cb, void *ctx);
-/* The distribution of the times store_report_times summarises: one row per
+/* The distribution of the response or resolution times: one row per
  * distinct (elapsed, group), elapsed ascending: values: elapsed, count. Read
  * twice (counts, then ranks) it gives exact percentiles per group and for
  * all groups at once. */
@@ -118,21 +111,5 @@ int store_report_elapsed(struct store *st, const char *by, const char *target, i
  * in the period in time; breached: breached_at in the period. */
 int store_report_sla(struct store *st, const char *by, int64_t from, int64_t to,
 		     store_report_row_cb *cb, void *ctx);
-/* Backlog at `to`: values: count, average age, oldest age (seconds). */
-int store_report_backlog(struct store *st, const char *by, int64_t to,
-			 store_report_row_cb *cb, void *ctx);
-/* group = sentiment label ("" when none): values: count. */
-int store_report_sentiment(struct store *st, int64_t from, int64_t to,
-			   store_report_row_cb *cb, void *ctx);
-/* group = category, most frequent first, at most limit: values: count. */
-int store_report_categories(struct store *st, int64_t from, int64_t to, unsigned limit,
-			    store_report_row_cb *cb, void *ctx);
-/* group = day index from `from` (as text), values: received. */
-int store_report_per_day(struct store *st, int64_t from, int64_t to, store_report_row_cb *cb,
-			 void *ctx);
-/* First response business seconds of clocks closed in the period in
- * buckets: values: count per bucket of `bounds` (n_bounds + 1 buckets). */
-int store_report_response_histogram(struct store *st, int64_t from, int64_t to,
-				    const int64_t *bounds, size_t n_bounds, int64_t *counts_r);
 
 #endif

@@ -1033,6 +1033,7 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	    "                        model's labels)\n"
 	    "  --variant complement|multinomial, --alpha A, --no-length-norm\n"
 	    "                        naive Bayes options (default: the configuration's nlp)\n"
+	    "  --uniform-prior       the same prior for every label, not the training share\n"
 	    "  --features LIST       stem,no-stem,stopwords,no-stopwords,new-text,whole-text\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
@@ -1049,12 +1050,13 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	    {"variant", required_argument, NULL, 'v'},
 	    {"alpha", required_argument, NULL, 'a'},
 	    {"no-length-norm", no_argument, NULL, 'n'},
+	    {"uniform-prior", no_argument, NULL, 'u'},
 	    {"features", required_argument, NULL, 'F'},
 	    {0},
 	};
 	struct model_opts mo = {.folds = 5};
 	const char *variant = NULL, *alpha = NULL, *features = NULL;
-	bool no_norm = false;
+	bool no_norm = false, uniform_prior = false;
 	int opt;
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -1094,6 +1096,9 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 		case 'n':
 			no_norm = true;
 			break;
+		case 'u':
+			uniform_prior = true;
+			break;
 		case 'F':
 			features = optarg;
 			break;
@@ -1117,6 +1122,7 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	mo.nb.alpha = cfg->nlp.alpha;
 	mo.nb.variant = cfg->nlp.variant == CFG_NB_COMPLEMENT ? NB_COMPLEMENT : NB_MULTINOMIAL;
 	mo.nb.length_norm = mo.nb.log_tf = cfg->nlp.length_normalize && !no_norm;
+	mo.nb.uniform_prior = uniform_prior;
 	if (variant != NULL) {
 		if (strcmp(variant, "complement") == 0)
 			mo.nb.variant = NB_COMPLEMENT;

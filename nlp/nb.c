@@ -12,8 +12,8 @@
  *   complement:  theta~_ci = (N~_ci + alpha) / (N~_c + alpha V), where
  *                N~ counts every class but c                   (Rennie eq. 5)
  *                score_c  = log p(c) - sum_i f_i log theta~_ci  (Rennie eq. 6)
- * with p(c) = docs_c / docs (maximum likelihood) and f the transformed test
- * document. Features never seen in training are ignored.
+ * with p(c) = docs_c / docs (maximum likelihood), or the same for every
+ * class with uniform_prior, and f the transformed test document. Features never seen in training are ignored.
  *
  * Confidence: naive Bayes scores add one term per token as if tokens were
  * independent, which makes exp(score) absurdly sharp. We divide each score
@@ -397,7 +397,9 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 	for (uint32_t c = 0; c < symtab_count(m->labels); c++) {
 		if (m->docs[c] <= 0)
 			continue;
-		double s = log((double)m->docs[c] / (double)m->total_docs);
+		double s = m->opts.uniform_prior
+		               ? 0
+		               : log((double)m->docs[c] / (double)m->total_docs);
 		for (size_t i = 0; i < known; i++)
 			s += x[i] * weight_of(m, ids[i], c);
 		score[c] = s;
@@ -762,7 +764,9 @@ int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **
 	strbuf_append(&sb, MAGIC, 4);
 	unsigned char head[4] = {
 	    FORMAT_VERSION, (unsigned char)m->opts.variant,
-	    (unsigned char)((m->opts.log_tf ? 1 : 0) | (m->opts.length_norm ? 2 : 0)), 0};
+	    (unsigned char)((m->opts.log_tf ? 1 : 0) | (m->opts.length_norm ? 2 : 0) |
+	                    (m->opts.uniform_prior ? 4 : 0)),
+	    0};
 	strbuf_append(&sb, head, 4);
 	uint64_t bits;
 	memcpy(&bits, &m->opts.alpha, 8);
@@ -875,7 +879,10 @@ int nb_load(const void *buf, size_t len, struct nb_model **model_r, const char *
 		return -1;
 	}
 	struct nb_options o = {
-	    .variant = p[5], .log_tf = (p[6] & 1) != 0, .length_norm = (p[6] & 2) != 0};
+	    .variant = p[5],
+	    .log_tf = (p[6] & 1) != 0,
+	    .length_norm = (p[6] & 2) != 0,
+	    .uniform_prior = (p[6] & 4) != 0};
 	uint64_t bits = get_u64(p + 8);
 	memcpy(&o.alpha, &bits, 8);
 	bits = get_u64(p + 16);

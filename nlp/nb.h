@@ -36,6 +36,12 @@ struct nb_options {
 	bool length_norm;   /* d_i <- d_i / sqrt(sum_k d_k^2), Rennie section 4.3 */
 	double alpha;       /* Lidstone smoothing, > 0 (1 = Laplace) */
 	double temperature; /* confidence calibration, > 0; see nb_classify */
+	/* p(c) the same for every label instead of the share of the training
+	 * documents: with length normalisation a document's evidence has unit
+	 * length while the log prior ratio is not scaled with it, and pulls the
+	 * unsure mails to the larger class (Graham's and bogofilter's spam
+	 * probabilities also assume equal priors). */
+	bool uniform_prior;
 };
 
 /* Multinomial, no transforms, alpha 1, temperature 0.25. */

@@ -75,11 +75,26 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* True when the 8 bytes at p are all in 0x01..0x7F (ASCII without NUL),
+ * which are single valid sequences: mail text is mostly that. */
+static inline bool ascii8_no_nul(const unsigned char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	/* A byte >= 0x80 sets its top bit in w; a zero byte (and no byte above
+	 * it) borrows in the subtraction and sets it there. */
+	return ((w | (w - UINT64_C(0x0101010101010101))) & UINT64_C(0x8080808080808080)) == 0;
+}
+
 bool mime_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
 	while (i < len) {
+		if (len - i >= 8 && ascii8_no_nul(p + i)) {
+			i += 8;
+			continue;
+		}
 		if (p[i] >= 0x20 && p[i] < 0x80) {
 			i++;
 			continue;
@@ -100,6 +115,10 @@ static void utf8_append_sanitized(struct strbuf *sb, const char *s, size_t len, 
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0;
 	while (i < len) {
+		if (len - i >= 8 && ascii8_no_nul(p + i)) {
+			i += 8;
+			continue;
+		}
 		size_t l = utf8_seq_len(p + i, len - i);
 		if (l > 0) {
 			i += l;

@@ -321,6 +321,23 @@ static int similar_run(struct store *st, sqlite3_stmt *s, const char *match, int
 	" WHERE t.id <> ?2 AND t.status IN ('resolved', 'closed')"                        \
 	" GROUP BY t.id ORDER BY best DESC, t.id DESC LIMIT ?3"
 
+int store_any_solved(struct store *st, int64_t exclude, bool *any_r)
+{
+	sqlite3_stmt *s = store_stmt(st,
+		"SELECT EXISTS (SELECT 1 FROM tickets WHERE status IN ('resolved', 'closed')"
+		" AND id != ?)");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, exclude);
+	int rc = sqlite3_step(s);
+	bool any = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		return -1;
+	*any_r = any;
+	return 0;
+}
+
 int store_similar_solved(struct store *st, const char *match, int64_t exclude, unsigned limit,
 			 struct similar_ticket **list_r, size_t *n_r)
 {
@@ -332,16 +349,8 @@ int store_similar_solved(struct store *st, const char *match, int64_t exclude, u
 	 * of the best matches are outgoing or in open tickets) every match is
 	 * looked at. No solved ticket at all (a new helpdesk) costs one
 	 * indexed count instead of a scan of every match. */
-	sqlite3_stmt *solved = store_stmt(st,
-		"SELECT EXISTS (SELECT 1 FROM tickets WHERE status IN ('resolved', 'closed')"
-		" AND id != ?)");
-	if (solved == NULL)
-		return -1;
-	sqlite3_bind_int64(solved, 1, exclude);
-	int rc = sqlite3_step(solved);
-	bool any = rc == SQLITE_ROW && sqlite3_column_int(solved, 0) != 0;
-	sqlite3_reset(solved);
-	if (rc != SQLITE_ROW)
+	bool any;
+	if (store_any_solved(st, exclude, &any) < 0)
 		return -1;
 	if (!any) {
 		*list_r = NULL;

@@ -8,6 +8,7 @@
 #ifndef TRIAGED_STORE_SUGGESTIONS_H
 #define TRIAGED_STORE_SUGGESTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,9 @@ void similar_list_free(struct similar_ticket **list, size_t n);
  * best first, one row per ticket. */
 int store_similar_solved(struct store *st, const char *match, int64_t exclude, unsigned limit,
 			 struct similar_ticket **list_r, size_t *n_r);
+/* Whether a ticket other than exclude is resolved or closed (one indexed
+ * look-up): when none is, store_similar_solved finds nothing. */
+int store_any_solved(struct store *st, int64_t exclude, bool *any_r);
 
 /* Per article, from the decision log (articles since removed included). */
 struct suggestion_stat {

@@ -255,9 +255,25 @@ int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticke
 	struct similar_ticket *similar = NULL;
 	struct suggestion *items = NULL;
 	char *detail = NULL;
-	size_t n_terms = 0, n_hits = 0, n_similar = 0, n_items = 0;
+	struct kb_term kb_terms[SUGGEST_QUERY_TERMS];
+	size_t n_terms = 0, n_hits = 0, n_similar = 0, n_items = 0, n_kb = 0;
 	struct sqlite3 *db = store_db(st);
 	int ret = -1;
+	/* With no term in any article and no other ticket solved, no term can
+	 * find anything (kb_terms_pick picks none, store_similar_solved returns
+	 * none): the result is known without the ticket's terms, which on a
+	 * follow-up cost an extraction of every customer message. A new
+	 * helpdesk is in that state until its first article or solved ticket. */
+	unsigned want = sg->cfg->kb.suggestions;
+	bool kb_useful = false, similar_useful = false;
+	if (want > 0 && kb_has_terms(db, &kb_useful, error_r) < 0)
+		goto out;
+	if (sg->cfg->kb.similar > 0 && store_any_solved(st, t.id, &similar_useful) < 0) {
+		*error_r = set_error("searching similar tickets", store_error(st));
+		goto out;
+	}
+	if (!kb_useful && !similar_useful)
+		goto store;
 	/* The caller's features (a new ticket's, just extracted by triage) spare
 	 * extracting them again; otherwise they are built from the messages. */
 	const struct feat_bag *features = given;
@@ -279,16 +295,14 @@ int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticke
 		goto out;
 	/* Articles: the heaviest terms that occur in the knowledge base, the
 	 * very common ones left out (see kb_terms_pick). */
-	struct kb_term kb_terms[SUGGEST_QUERY_TERMS];
-	size_t n_kb = kb_terms_pick(terms, n_terms, SUGGEST_QUERY_TERMS, kb_terms);
-	unsigned want = sg->cfg->kb.suggestions;
+	n_kb = kb_terms_pick(terms, n_terms, SUGGEST_QUERY_TERMS, kb_terms);
 	if (want > 0 && n_kb > 0 &&
 	    kb_search_stems(db, kb_terms, n_kb, language, want, &hits, &n_hits, error_r) < 0)
 		goto out;
 	/* Tickets: the heaviest terms, those missing from the knowledge base
 	 * included (weighed as the rarest: a product name, an error code may be
 	 * the best clue). kb_terms_weigh left them sorted. */
-	if (sg->cfg->kb.similar > 0 && n_terms > 0) {
+	if (similar_useful && n_terms > 0) {
 		_cleanup_free_ char *match = similar_match_expr(terms, n_terms);
 		if (match != NULL &&
 		    store_similar_solved(st, match, t.id, sg->cfg->kb.similar, &similar, &n_similar) <
@@ -297,6 +311,7 @@ int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticke
 			goto out;
 		}
 	}
+store:
 	items = xcalloc(n_hits + n_similar + 1, sizeof(*items));
 	for (size_t i = 0; i < n_hits; i++) {
 		struct kb_article a;

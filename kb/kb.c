@@ -717,6 +717,26 @@ int kb_terms_weigh(struct sqlite3 *db, struct kb_term *terms, size_t n, const ch
 	return 0;
 }
 
+int kb_has_terms(struct sqlite3 *db, bool *any_r, const char **error_r)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM kb_terms WHERE docs > 0)", -1, &s,
+			       NULL) != SQLITE_OK) {
+		*error_r = db_error(db, "reading the kb terms");
+		return -1;
+	}
+	int rc = sqlite3_step(s);
+	bool any = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	if (rc != SQLITE_ROW) {
+		*error_r = db_error(db, "reading the kb terms");
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	*any_r = any;
+	return 0;
+}
+
 size_t kb_terms_pick(const struct kb_term *terms, size_t n, size_t max, struct kb_term *out)
 {
 	size_t picked = 0;

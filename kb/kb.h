@@ -104,6 +104,11 @@ struct kb_term {
  * docs = 0. Then sorts terms by weight, heaviest first. */
 int kb_terms_weigh(struct sqlite3 *db, struct kb_term *terms, size_t n, const char **error_r);
 
+/* Whether some term is in some article (kb_terms as kb_refresh_terms left
+ * it): when none is, every term weighs docs = 0 and kb_terms_pick picks
+ * nothing, so a caller may skip building its terms. */
+int kb_has_terms(struct sqlite3 *db, bool *any_r, const char **error_r);
+
 /* Searches with already-stemmed terms (not re-stemmed), OR-ed, used as
  * given (the caller picks them, e.g. the heaviest with docs > 0): the
  * suggestion query. Articles in prefer_language (may be NULL) rank before the

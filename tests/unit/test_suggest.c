@@ -31,7 +31,7 @@ struct fixture {
 	int msg_counter;
 };
 
-static int setup(void **state)
+static int setup_kb(void **state, bool import)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	strcpy(f->dir, "/tmp/test_suggest.XXXXXX");
@@ -42,10 +42,11 @@ static int setup(void **state)
 	free(path);
 	assert_int_equal(kb_register(store_db(f->st), &error), 0);
 	struct kb_import_summary sum;
-	if (kb_import_dir(store_db(f->st), FIXTURES_DIR "/kb/articles", 100, NULL, NULL, NULL, &sum,
-			  &error) < 0)
+	if (import && kb_import_dir(store_db(f->st), FIXTURES_DIR "/kb/articles", 100, NULL, NULL,
+				    NULL, &sum, &error) < 0)
 		fail_msg("import: %s", error);
-	assert_int_equal(sum.added, 7);
+	if (import)
+		assert_int_equal(sum.added, 7);
 	f->cfg.kb.suggestions = 3;
 	f->cfg.kb.similar = 2;
 	f->cfg.nlp.stopwords_dir = (char *)SOURCE_DIR "/conf/stopwords";
@@ -53,6 +54,16 @@ static int setup(void **state)
 	store_set_fake_now(1700000000);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_kb(state, true);
+}
+
+static int setup_empty(void **state)
+{
+	return setup_kb(state, false);
 }
 
 static int teardown(void **state)
@@ -278,6 +289,78 @@ static void test_decisions(void **state)
 	suggestion_list_free(&list, n);
 }
 
+static char *suggestion_event(struct fixture *f, int64_t id)
+{
+	struct event_row *ev = NULL;
+	size_t n_ev = 0;
+	assert_int_equal(store_event_list(f->st, id, &ev, &n_ev), 0);
+	char *detail = NULL;
+	for (size_t i = 0; i < n_ev; i++)
+		if (strcmp(ev[i].kind, "suggestions") == 0) {
+			free(detail);
+			detail = xstrdup(ev[i].detail);
+		}
+	event_rows_free(&ev, n_ev);
+	assert_non_null(detail);
+	return detail;
+}
+
+/* A new helpdesk: no article, no solved ticket. Nothing is suggested (the
+ * terms are not even built), and the audit event says so; once a ticket is
+ * solved, a follow-up on a similar one finds it, and once articles are
+ * imported, they are found. */
+static void test_empty_helpdesk(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	bool any = true;
+	assert_int_equal(kb_has_terms(store_db(f->st), &any, &error), 0);
+	assert_false(any);
+	int64_t first = ticket(f, "Remboursement toujours pas reçu", "paul@example.org", "Paul",
+			       "fr", "Bonjour, j'attends mon remboursement depuis trois semaines.");
+	assert_int_equal(store_any_solved(f->st, 0, &any), 0);
+	assert_false(any);
+	suggest(f, first);
+	struct suggestion *list = NULL;
+	size_t n = 7;
+	assert_int_equal(store_suggestion_list(f->st, first, &list, &n), 0);
+	assert_int_equal(n, 0);
+	suggestion_list_free(&list, n);
+	char *detail = suggestion_event(f, first);
+	assert_string_equal(detail, "{\"terms\":[],\"suggestions\":[]}");
+	free(detail);
+
+	reply(f, first, "Bonjour Paul, le remboursement a été émis le 3 mars.");
+	assert_int_equal(store_ticket_set_status(f->st, first, TICKET_RESOLVED), 0);
+	assert_int_equal(store_any_solved(f->st, 0, &any), 0);
+	assert_true(any);
+	/* the solved ticket itself does not count for itself */
+	assert_int_equal(store_any_solved(f->st, first, &any), 0);
+	assert_false(any);
+	int64_t id = ticket(f, "Remboursement", "ann@example.org", NULL, "fr",
+			    "Où est mon remboursement ?");
+	suggest(f, id);
+	assert_int_equal(store_suggestion_list(f->st, id, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].kind, "ticket");
+	char ref[24];
+	snprintf(ref, sizeof(ref), "%lld", (long long)first);
+	assert_string_equal(list[0].ref, ref);
+	suggestion_list_free(&list, n);
+
+	struct kb_import_summary sum;
+	if (kb_import_dir(store_db(f->st), FIXTURES_DIR "/kb/articles", 100, NULL, NULL, NULL, &sum,
+			  &error) < 0)
+		fail_msg("import: %s", error);
+	assert_int_equal(kb_has_terms(store_db(f->st), &any, &error), 0);
+	assert_true(any);
+	suggest(f, id);
+	assert_int_equal(store_suggestion_list(f->st, id, &list, &n), 0);
+	assert_true(n >= 2);
+	assert_string_equal(list[0].kind, "article");
+	suggestion_list_free(&list, n);
+}
+
 static void test_edit_ratio(void **state)
 {
 	(void)state;
@@ -395,6 +478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_english_ticket_and_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_helpdesk, setup_empty, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

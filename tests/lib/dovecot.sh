@@ -83,6 +83,8 @@ _dovecot_all_pids() {
 			[ -n "$pid" ] && _pid_alive "$pid" && _is_dovecot_pid "$pid" && echo "$pid"
 		done <"$dir/pids"
 	fi
+	# A dead last PID must not make the listing fail (callers run set -e).
+	return 0
 }
 
 # Remembers the instance's processes so that stop/kill find them even after
@@ -286,7 +288,7 @@ dovecot_start_auto() {
 _dovecot_signal_all() {
 	local dir=$1 sig=$2 pid
 	for pid in $(_dovecot_all_pids "$dir" | sort -un); do
-		kill "-$sig" "$pid" 2>/dev/null
+		kill "-$sig" "$pid" 2>/dev/null || true
 	done
 }
 
@@ -298,9 +300,9 @@ dovecot_stop() {
 	# The master shuts its children down cleanly; without a master (after
 	# a crash) the orphans get the signal themselves.
 	if master=$(dovecot_master_pid "$dir"); then
-		kill -TERM "$master" 2>/dev/null
+		kill -TERM "$master" 2>/dev/null || true
 	else
-		for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+		for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
 	fi
 	for i in $(seq 1 100); do
 		alive=""
@@ -308,7 +310,7 @@ dovecot_stop() {
 		[ -z "$alive" ] && break
 		sleep 0.05
 	done
-	for pid in $alive; do kill -KILL "$pid" 2>/dev/null; done
+	for pid in $alive; do kill -KILL "$pid" 2>/dev/null || true; done
 	for i in $(seq 1 40); do
 		alive=""
 		for pid in $pids; do _pid_alive "$pid" && alive="$alive $pid"; done
@@ -326,12 +328,15 @@ dovecot_stop() {
 dovecot_kill() {
 	local dir=$1 pids pid
 	[ -d "$dir" ] || return 0
-	pids=$(_dovecot_all_pids "$dir" | sort -un)
-	for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+	# Under `set -e -o pipefail` in the caller, a PID that vanished between
+	# listing and killing must not end the caller's script.
+	pids=$(_dovecot_all_pids "$dir" | sort -un) || true
+	for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
 	for pid in $pids; do
 		while _pid_alive "$pid"; do sleep 0.02; done
 	done
 	rm -f "$dir/pids"
+	return 0
 }
 
 dovecot_append_user() {

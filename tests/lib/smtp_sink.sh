@@ -86,13 +86,13 @@ smtp_sink_stop() {
 		rm -f "$dir/sink.pid"
 		return 0
 	}
-	kill -TERM "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null || true
 	for i in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
 		sleep 0.1
 	fi
 	rm -f "$dir/sink.pid" "$dir/sink.ready"

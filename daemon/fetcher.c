@@ -87,7 +87,7 @@ int fetcher_new(const struct cfg_mailbox *mb, const char *database, fetcher_deli
 		fetcher_free(&f);
 		return -1;
 	}
-	if (store_open_readonly(database, &f->st, error_r) < 0) {
+	if (store_open_existing(database, &f->st, error_r) < 0) {
 		fetcher_free(&f);
 		return -1;
 	}

@@ -168,7 +168,7 @@ static struct http_ctx *ctx_take(struct http_server *srv, const char **error_r)
 	/* At most one per server thread in practice: requests of a thread run
 	 * one after the other. */
 	ctx = xcalloc(1, sizeof(*ctx));
-	if (store_open_readonly(srv->cfg->database, &ctx->st, error_r) < 0 ||
+	if (store_open_existing(srv->cfg->database, &ctx->st, error_r) < 0 ||
 	    kb_register(store_db(ctx->st), error_r) < 0) {
 		store_close(&ctx->st);
 		free(ctx);

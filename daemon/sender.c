@@ -98,7 +98,7 @@ int sender_start(const struct config *cfg, struct sender **s_r, const char **err
 	s->cfg = cfg;
 	pthread_mutex_init(&s->lock, NULL);
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->wake_fd < 0 || store_open_readonly(cfg->database, &s->st, error_r) < 0) {
+	if (s->wake_fd < 0 || store_open_existing(cfg->database, &s->st, error_r) < 0) {
 		if (s->wake_fd < 0)
 			*error_r = "eventfd failed";
 		sender_stop(&s);
@@ -145,7 +145,7 @@ void sender_stop(struct sender **sp)
 int sender_run_once(const struct config *cfg, const char **error_r)
 {
 	struct store *st;
-	if (store_open_readonly(cfg->database, &st, error_r) < 0)
+	if (store_open_existing(cfg->database, &st, error_r) < 0)
 		return -1;
 	int64_t next;
 	int ret = send_pass(cfg, st, &next, error_r);

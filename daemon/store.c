@@ -486,7 +486,7 @@ int store_open(const char *path, struct store **st_r, const char **error_r)
 	return open_common(path, store_latest_version(), st_r, error_r);
 }
 
-int store_open_readonly(const char *path, struct store **st_r, const char **error_r)
+int store_open_existing(const char *path, struct store **st_r, const char **error_r)
 {
 	return open_common(path, -1, st_r, error_r);
 }

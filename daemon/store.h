@@ -16,8 +16,9 @@ struct sqlite3;
 
 /* Opens (creating if needed) and migrates to the current schema. */
 int store_open(const char *path, struct store **st_r, const char **error_r);
-/* Opens without migrating; fails if the schema is newer than this program's. */
-int store_open_readonly(const char *path, struct store **st_r, const char **error_r);
+/* Opens a database another connection (the daemon's writer, triagectl init)
+ * created: no migration; fails unless the schema is this program's. */
+int store_open_existing(const char *path, struct store **st_r, const char **error_r);
 void store_close(struct store **st);
 int store_schema_version(struct store *st);
 int store_latest_version(void);

@@ -34,6 +34,15 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 int store_bind_text(sqlite3_stmt *s, int idx, const char *text);
 /* Copies a column as an owned string (NULL stays NULL). */
 char *store_column_dup(sqlite3_stmt *s, int col);
+/* Steps s to its end, reading each row into a new zeroed element of an
+ * array of elem_size bytes with read_row. On a step error the rows read so
+ * far are released with clear_row (each) and the array, and -1 returned.
+ * s is reset either way. *rows_r is NULL when there is no row. */
+typedef void store_read_row_fn(sqlite3_stmt *s, void *row);
+typedef void store_clear_row_fn(void *row);
+int store_collect(sqlite3_stmt *s, size_t elem_size, store_read_row_fn *read_row,
+		  store_clear_row_fn *clear_row, void **rows_r, size_t *n_r);
+
 /* Steps a statement that returns no rows; 0 or -1. */
 int store_exec_stmt(struct store *st, sqlite3_stmt *s);
 

@@ -379,6 +379,30 @@ char *store_column_dup(sqlite3_stmt *s, int col)
 	return xstrndup((const char *)text, (size_t)sqlite3_column_bytes(s, col));
 }
 
+int store_collect(sqlite3_stmt *s, size_t elem_size, store_read_row_fn *read_row,
+		  store_clear_row_fn *clear_row, void **rows_r, size_t *n_r)
+{
+	char *rows = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		rows = xgrow(rows, &cap, n + 1, elem_size);
+		memset(rows + n * elem_size, 0, elem_size);
+		read_row(s, rows + n * elem_size);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			clear_row(rows + i * elem_size);
+		free(rows);
+		return -1;
+	}
+	*rows_r = rows;
+	*n_r = n;
+	return 0;
+}
+
 int store_exec_stmt(struct store *st, sqlite3_stmt *s)
 {
 	(void)st;

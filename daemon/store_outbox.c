@@ -269,6 +269,16 @@ int store_outbox_stale_sending(struct store *st, int64_t claimed_before, int64_t
 	return 0;
 }
 
+static void outbox_read_row(sqlite3_stmt *s, void *row)
+{
+	row_from_stmt(s, row);
+}
+
+static void outbox_clear_row(void *row)
+{
+	outbox_row_clear(row);
+}
+
 int store_outbox_list(struct store *st, const char *status, int64_t ticket_id, unsigned limit,
                       struct outbox_row **rows_r, size_t *n_r)
 {
@@ -281,21 +291,8 @@ int store_outbox_list(struct store *st, const char *status, int64_t ticket_id, u
 	store_bind_text(s, 1, status);
 	sqlite3_bind_int64(s, 2, ticket_id);
 	sqlite3_bind_int64(s, 3, limit ? (sqlite3_int64)limit : -1);
-	struct outbox_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		rows = xgrow(rows, &cap, n + 1, sizeof(*rows));
-		row_from_stmt(s, &rows[n++]);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		outbox_rows_free(&rows, n);
-		return -1;
-	}
-	*rows_r = rows;
-	*n_r = n;
-	return 0;
+	return store_collect(s, sizeof(struct outbox_row), outbox_read_row, outbox_clear_row,
+			     (void **)rows_r, n_r);
 }
 
 int store_outbox_reply_parent(struct store *st, int64_t ticket_id, char **message_id_r,

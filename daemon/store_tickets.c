@@ -163,6 +163,16 @@ static void ticket_from_row(sqlite3_stmt *s, struct ticket *t)
 	t->tags = store_column_dup(s, 22);
 }
 
+static void ticket_read_row(sqlite3_stmt *s, void *row)
+{
+	ticket_from_row(s, row);
+}
+
+static void ticket_clear_row(void *row)
+{
+	ticket_clear(row);
+}
+
 int store_ticket_get(struct store *st, int64_t id, struct ticket *t_r)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT " TICKET_COLUMNS " FROM tickets t WHERE t.id = ?");
@@ -208,21 +218,8 @@ int store_ticket_list(struct store *st, const struct ticket_filter *f, struct ti
 	store_bind_text(s, 4, f->text);
 	sqlite3_bind_int64(s, 5, f->limit ? (sqlite3_int64)f->limit : -1);
 	sqlite3_bind_int64(s, 6, f->offset);
-	struct ticket *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		list = xgrow(list, &cap, n + 1, sizeof(*list));
-		ticket_from_row(s, &list[n++]);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		ticket_list_free(&list, n);
-		return -1;
-	}
-	*list_r = list;
-	*n_r = n;
-	return 0;
+	return store_collect(s, sizeof(struct ticket), ticket_read_row, ticket_clear_row,
+			     (void **)list_r, n_r);
 }
 
 static int update_text(struct store *st, const char *sql, int64_t id, const char *value)
@@ -470,20 +467,42 @@ int store_attachment_add(struct store *st, int64_t message_id, const char *filen
 	return rc;
 }
 
+static void message_read_row(sqlite3_stmt *s, void *row)
+{
+	struct message_row *r = row;
+	r->id = sqlite3_column_int64(s, 0);
+	r->outgoing = sqlite3_column_int(s, 1) != 0;
+	r->message_id = store_column_dup(s, 2);
+	r->from_addr = store_column_dup(s, 3);
+	r->from_name = store_column_dup(s, 4);
+	r->subject = store_column_dup(s, 5);
+	r->new_text = store_column_dup(s, 6);
+	r->body_text = store_column_dup(s, 7);
+	r->date = sqlite3_column_int64(s, 8);
+	r->received = sqlite3_column_int64(s, 9);
+	r->loop_flags = (unsigned)sqlite3_column_int64(s, 10);
+	r->parse_error = store_column_dup(s, 11);
+	r->n_attachments = (size_t)sqlite3_column_int64(s, 12);
+}
+
+static void message_clear_row(void *row)
+{
+	struct message_row *r = row;
+	free(r->message_id);
+	free(r->from_addr);
+	free(r->from_name);
+	free(r->subject);
+	free(r->new_text);
+	free(r->body_text);
+	free(r->parse_error);
+}
+
 void message_rows_free(struct message_row **rows, size_t n)
 {
 	if (*rows == NULL)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		struct message_row *r = &(*rows)[i];
-		free(r->message_id);
-		free(r->from_addr);
-		free(r->from_name);
-		free(r->subject);
-		free(r->new_text);
-		free(r->body_text);
-		free(r->parse_error);
-	}
+	for (size_t i = 0; i < n; i++)
+		message_clear_row(&(*rows)[i]);
 	free(*rows);
 	*rows = NULL;
 }
@@ -499,34 +518,8 @@ int store_message_list(struct store *st, int64_t ticket_id, struct message_row *
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
-	struct message_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		rows = xgrow(rows, &cap, n + 1, sizeof(*rows));
-		struct message_row *r = &rows[n++];
-		r->id = sqlite3_column_int64(s, 0);
-		r->outgoing = sqlite3_column_int(s, 1) != 0;
-		r->message_id = store_column_dup(s, 2);
-		r->from_addr = store_column_dup(s, 3);
-		r->from_name = store_column_dup(s, 4);
-		r->subject = store_column_dup(s, 5);
-		r->new_text = store_column_dup(s, 6);
-		r->body_text = store_column_dup(s, 7);
-		r->date = sqlite3_column_int64(s, 8);
-		r->received = sqlite3_column_int64(s, 9);
-		r->loop_flags = (unsigned)sqlite3_column_int64(s, 10);
-		r->parse_error = store_column_dup(s, 11);
-		r->n_attachments = (size_t)sqlite3_column_int64(s, 12);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		message_rows_free(&rows, n);
-		return -1;
-	}
-	*rows_r = rows;
-	*n_r = n;
-	return 0;
+	return store_collect(s, sizeof(struct message_row), message_read_row, message_clear_row,
+			     (void **)rows_r, n_r);
 }
 
 /* ---- events ---- */
@@ -547,15 +540,31 @@ int store_event_add(struct store *st, int64_t ticket_id, const char *actor, cons
 	return store_exec_stmt(st, s);
 }
 
+static void event_read_row(sqlite3_stmt *s, void *row)
+{
+	struct event_row *r = row;
+	r->id = sqlite3_column_int64(s, 0);
+	r->ticket_id = sqlite3_column_int64(s, 1);
+	r->at = sqlite3_column_int64(s, 2);
+	r->actor = store_column_dup(s, 3);
+	r->kind = store_column_dup(s, 4);
+	r->detail = store_column_dup(s, 5);
+}
+
+static void event_clear_row(void *row)
+{
+	struct event_row *r = row;
+	free(r->actor);
+	free(r->kind);
+	free(r->detail);
+}
+
 void event_rows_free(struct event_row **rows, size_t n)
 {
 	if (*rows == NULL)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		free((*rows)[i].actor);
-		free((*rows)[i].kind);
-		free((*rows)[i].detail);
-	}
+	for (size_t i = 0; i < n; i++)
+		event_clear_row(&(*rows)[i]);
 	free(*rows);
 	*rows = NULL;
 }
@@ -568,27 +577,8 @@ int store_event_list(struct store *st, int64_t ticket_id, struct event_row **row
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
-	struct event_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		rows = xgrow(rows, &cap, n + 1, sizeof(*rows));
-		struct event_row *r = &rows[n++];
-		r->id = sqlite3_column_int64(s, 0);
-		r->ticket_id = sqlite3_column_int64(s, 1);
-		r->at = sqlite3_column_int64(s, 2);
-		r->actor = store_column_dup(s, 3);
-		r->kind = store_column_dup(s, 4);
-		r->detail = store_column_dup(s, 5);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		event_rows_free(&rows, n);
-		return -1;
-	}
-	*rows_r = rows;
-	*n_r = n;
-	return 0;
+	return store_collect(s, sizeof(struct event_row), event_read_row, event_clear_row,
+			     (void **)rows_r, n_r);
 }
 
 /* ---- triage ---- */
@@ -615,16 +605,33 @@ int store_triage_add(struct store *st, int64_t ticket_id, int64_t message_id, co
 	return store_exec_stmt(st, s);
 }
 
+static void triage_read_row(sqlite3_stmt *s, void *row)
+{
+	struct triage_row *r = row;
+	r->task = store_column_dup(s, 0);
+	r->label = store_column_dup(s, 1);
+	r->confidence = sqlite3_column_double(s, 2);
+	r->score = sqlite3_column_double(s, 3);
+	r->explanation = store_column_dup(s, 4);
+	r->detail = store_column_dup(s, 5);
+	r->at = sqlite3_column_int64(s, 6);
+}
+
+static void triage_clear_row(void *row)
+{
+	struct triage_row *r = row;
+	free(r->task);
+	free(r->label);
+	free(r->explanation);
+	free(r->detail);
+}
+
 void triage_rows_free(struct triage_row **rows, size_t n)
 {
 	if (*rows == NULL)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		free((*rows)[i].task);
-		free((*rows)[i].label);
-		free((*rows)[i].explanation);
-		free((*rows)[i].detail);
-	}
+	for (size_t i = 0; i < n; i++)
+		triage_clear_row(&(*rows)[i]);
 	free(*rows);
 	*rows = NULL;
 }
@@ -638,28 +645,8 @@ int store_triage_list(struct store *st, int64_t ticket_id, struct triage_row **r
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
-	struct triage_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		rows = xgrow(rows, &cap, n + 1, sizeof(*rows));
-		struct triage_row *r = &rows[n++];
-		r->task = store_column_dup(s, 0);
-		r->label = store_column_dup(s, 1);
-		r->confidence = sqlite3_column_double(s, 2);
-		r->score = sqlite3_column_double(s, 3);
-		r->explanation = store_column_dup(s, 4);
-		r->detail = store_column_dup(s, 5);
-		r->at = sqlite3_column_int64(s, 6);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		triage_rows_free(&rows, n);
-		return -1;
-	}
-	*rows_r = rows;
-	*n_r = n;
-	return 0;
+	return store_collect(s, sizeof(struct triage_row), triage_read_row, triage_clear_row,
+			     (void **)rows_r, n_r);
 }
 
 /* ---- classifier counts ---- */

@@ -43,6 +43,9 @@ typedef void store_clear_row_fn(void *row);
 int store_collect(sqlite3_stmt *s, size_t elem_size, store_read_row_fn *read_row,
 		  store_clear_row_fn *clear_row, void **rows_r, size_t *n_r);
 
+/* The same for a one-column query of ids. */
+int store_collect_ids(sqlite3_stmt *s, int64_t **ids_r, size_t *n_r);
+
 /* Steps a statement that returns no rows; 0 or -1. */
 int store_exec_stmt(struct store *st, sqlite3_stmt *s);
 

@@ -403,6 +403,21 @@ int store_collect(sqlite3_stmt *s, size_t elem_size, store_read_row_fn *read_row
 	return 0;
 }
 
+static void id_read_row(sqlite3_stmt *s, void *row)
+{
+	*(int64_t *)row = sqlite3_column_int64(s, 0);
+}
+
+static void id_clear_row(void *row)
+{
+	(void)row;
+}
+
+int store_collect_ids(sqlite3_stmt *s, int64_t **ids_r, size_t *n_r)
+{
+	return store_collect(s, sizeof(int64_t), id_read_row, id_clear_row, (void **)ids_r, n_r);
+}
+
 int store_exec_stmt(struct store *st, sqlite3_stmt *s)
 {
 	(void)st;

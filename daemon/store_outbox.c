@@ -252,21 +252,7 @@ int store_outbox_stale_sending(struct store *st, int64_t claimed_before, int64_t
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, claimed_before);
-	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ids = xgrow(ids, &cap, n + 1, sizeof(*ids));
-		ids[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		free(ids);
-		return -1;
-	}
-	*ids_r = ids;
-	*n_r = n;
-	return 0;
+	return store_collect_ids(s, ids_r, n_r);
 }
 
 static void outbox_read_row(sqlite3_stmt *s, void *row)

@@ -119,21 +119,7 @@ static int id_list(struct store *st, const char *sql, const char *text, int64_t 
 		store_bind_text(s, 1, text);
 	else
 		sqlite3_bind_int64(s, 1, number);
-	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ids = xgrow(ids, &cap, n + 1, sizeof(*ids));
-		ids[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		free(ids);
-		return -1;
-	}
-	*ids_r = ids;
-	*n_r = n;
-	return 0;
+	return store_collect_ids(s, ids_r, n_r);
 }
 
 int store_privacy_requester_tickets(struct store *st, const char *address, int64_t **ids_r,

@@ -136,26 +136,22 @@ int store_sla_clock_get(struct store *st, int64_t id, struct sla_clock_row *c_r)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static void clock_read_row(sqlite3_stmt *s, void *row)
+{
+	clock_from_row(s, row);
+}
+
+static void clock_clear_row(void *row)
+{
+	sla_clock_row_clear(row);
+}
+
 static int clocks_list(struct store *st, sqlite3_stmt *s, struct sla_clock_row **rows_r,
 		       size_t *n_r)
 {
-	struct sla_clock_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		rows = xgrow(rows, &cap, n + 1, sizeof(*rows));
-		memset(&rows[n], 0, sizeof(rows[n]));
-		clock_from_row(s, &rows[n++]);
-	}
-	sqlite3_reset(s);
 	(void)st;
-	if (rc != SQLITE_DONE) {
-		sla_clock_rows_free(&rows, n);
-		return -1;
-	}
-	*rows_r = rows;
-	*n_r = n;
-	return 0;
+	return store_collect(s, sizeof(struct sla_clock_row), clock_read_row, clock_clear_row,
+			     (void **)rows_r, n_r);
 }
 
 int store_sla_clocks_live(struct store *st, int64_t ticket_id, struct sla_clock_row **rows_r,
@@ -202,21 +198,7 @@ int store_sla_clocks_firing(struct store *st, int64_t now, unsigned limit, int64
 		return -1;
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int64(s, 2, limit);
-	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ids = xgrow(ids, &cap, n + 1, sizeof(*ids));
-		ids[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		free(ids);
-		return -1;
-	}
-	*ids_r = ids;
-	*n_r = n;
-	return 0;
+	return store_collect_ids(s, ids_r, n_r);
 }
 
 int store_sla_next_wakeup(struct store *st, int64_t *when_r)

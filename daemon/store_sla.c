@@ -418,14 +418,6 @@ static int each_row(sqlite3_stmt *s, size_t n_values, store_report_row_cb *cb, v
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-#define VOLUMES_SQL(G)                                                                     \
-	"SELECT " G ", sum(t.created >= ?1 AND t.created < ?2),"                            \
-	" sum(coalesce(t.first_response_at >= ?1 AND t.first_response_at < ?2, 0)),"        \
-	" sum(coalesce(t.resolved_at >= ?1 AND t.resolved_at < ?2, 0)) FROM tickets t"      \
-	" WHERE (t.created >= ?1 AND t.created < ?2)"                                       \
-	" OR (t.first_response_at >= ?1 AND t.first_response_at < ?2)"                      \
-	" OR (t.resolved_at >= ?1 AND t.resolved_at < ?2) GROUP BY 1 ORDER BY 1"
-
 /* Tickets received in the period that an agent re-triaged (queue or
  * category set by agent:* or cli:*), and those whose category an agent
  * corrected. Driven by the events' (kind, at) index. */
@@ -450,16 +442,6 @@ int store_report_triage(struct store *st, const char *by, int64_t from, int64_t 
 	sqlite3_bind_int64(s, 2, to);
 	return each_row(s, 2, cb, ctx);
 }
-
-/* Median and 90th percentile by nearest rank: the ceil(p * n)-th value. */
-#define TIMES_SQL(G)                                                                        \
-	"WITH c AS (SELECT " G " AS g, c.elapsed AS v FROM sla_clocks c"                     \
-	"   JOIN tickets t ON t.id = c.ticket_id WHERE c.closed_at >= ?1 AND c.closed_at < ?2" \
-	"   AND c.target = ?3 AND c.state IN ('met', 'breached')),"                          \
-	" r AS (SELECT g, v, row_number() OVER (PARTITION BY g ORDER BY v) AS rn,"           \
-	"   count(*) OVER (PARTITION BY g) AS n FROM c)"                                     \
-	" SELECT g, max(n), max(CASE WHEN rn = (n + 1) / 2 THEN v END),"                     \
-	" max(CASE WHEN rn = (9 * n + 9) / 10 THEN v END) FROM r GROUP BY g ORDER BY g"
 
 /* One row per ticket the report counts (created, answered or resolved in
  * the period, or open at `to`), in table order: a full scan with no sorter,
@@ -557,9 +539,4 @@ int store_report_sla(struct store *st, const char *by, int64_t from, int64_t to,
 	sqlite3_bind_int64(s, 2, to);
 	return each_row(s, 6, cb, ctx);
 }
-
-#define BACKLOG_SQL(G)                                                                      \
-	"SELECT " G ", count(*), coalesce(CAST(avg(?1 - t.created) AS INTEGER), 0),"         \
-	" coalesce(max(?1 - t.created), 0) FROM tickets t WHERE t.created < ?1"              \
-	" AND (t.resolved_at IS NULL OR t.resolved_at >= ?1) GROUP BY 1 ORDER BY 1"
 

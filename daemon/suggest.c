@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdbool.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -26,6 +27,8 @@
 struct suggest {
 	const struct config *cfg;
 	struct feat_ctx *feat;
+	struct suggest_profile *profile; /* NULL: not measured */
+	struct timespec mark_wall, mark_cpu;
 };
 
 static __thread char suggest_error[512];
@@ -99,6 +102,41 @@ void suggest_free(struct suggest **sgp)
 	*sgp = NULL;
 }
 
+/* ---- profile ---- */
+
+void suggest_set_profile(struct suggest *sg, struct suggest_profile *profile)
+{
+	sg->profile = profile;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void profile_start(struct suggest *sg)
+{
+	if (sg->profile == NULL)
+		return;
+	memset(sg->profile, 0, sizeof(*sg->profile));
+	clock_gettime(CLOCK_MONOTONIC, &sg->mark_wall);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &sg->mark_cpu);
+}
+
+/* The time since the previous mark goes to phase. */
+static void profile_mark(struct suggest *sg, enum suggest_phase phase)
+{
+	if (sg->profile == NULL)
+		return;
+	struct timespec wall, cpu;
+	clock_gettime(CLOCK_MONOTONIC, &wall);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+	sg->profile->wall_ms[phase] += ms_between(&sg->mark_wall, &wall);
+	sg->profile->cpu_ms[phase] += ms_between(&sg->mark_cpu, &cpu);
+	sg->mark_wall = wall;
+	sg->mark_cpu = cpu;
+}
+
 /* ---- drafts ---- */
 
 static const char *signature_for(const char *language)
@@ -169,7 +207,7 @@ static int ticket_bag(struct suggest *sg, struct store *st, const struct ticket 
  * leaves out those common in the knowledge base (they are common in mail
  * too, and when every term is, there is no similar-ticket search); a
  * three-letter stem is matched as a word, not as a prefix. */
-static char *similar_match_expr(const struct kb_term *terms, size_t n)
+static char *similar_match_expr(const struct kb_term *terms, size_t n, size_t *used_r)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
@@ -190,6 +228,7 @@ static char *similar_match_expr(const struct kb_term *terms, size_t n)
 		strbuf_printf(&sb, prefix ? "\"%.*s\"*" : "\"%.*s\"", (int)len, stem);
 		used++;
 	}
+	*used_r = used;
 	if (sb.len == 0) {
 		strbuf_free(&sb);
 		return NULL;
@@ -242,6 +281,7 @@ int suggest_for_ticket(struct suggest *sg, struct store *st, int64_t ticket_id,
 int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticket_id,
 			     const struct feat_bag *given, const char **error_r)
 {
+	profile_start(sg);
 	struct ticket t;
 	int found = store_ticket_get(st, ticket_id, &t);
 	if (found <= 0) {
@@ -291,19 +331,30 @@ int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticke
 	terms = xcalloc(n_terms + 1, sizeof(*terms));
 	for (size_t i = 0; i < n_terms; i++)
 		feat_bag_term(features, i, &terms[i].stem, &terms[i].count);
+	profile_mark(sg, SUGGEST_PHASE_TERMS);
 	if (kb_terms_weigh(db, terms, n_terms, error_r) < 0)
 		goto out;
 	/* Articles: the heaviest terms that occur in the knowledge base, the
 	 * very common ones left out (see kb_terms_pick). */
 	n_kb = kb_terms_pick(terms, n_terms, SUGGEST_QUERY_TERMS, kb_terms);
+	profile_mark(sg, SUGGEST_PHASE_WEIGH);
+	if (sg->profile != NULL) {
+		sg->profile->kb_terms = n_kb;
+		for (size_t i = 0; i < n_kb; i++)
+			sg->profile->kb_postings += kb_terms[i].docs;
+	}
 	if (want > 0 && n_kb > 0 &&
 	    kb_search_stems(db, kb_terms, n_kb, language, want, &hits, &n_hits, error_r) < 0)
 		goto out;
+	profile_mark(sg, SUGGEST_PHASE_ARTICLES);
 	/* Tickets: the heaviest terms, those missing from the knowledge base
 	 * included (weighed as the rarest: a product name, an error code may be
 	 * the best clue). kb_terms_weigh left them sorted. */
 	if (similar_useful && n_terms > 0) {
-		_cleanup_free_ char *match = similar_match_expr(terms, n_terms);
+		size_t used;
+		_cleanup_free_ char *match = similar_match_expr(terms, n_terms, &used);
+		if (sg->profile != NULL)
+			sg->profile->similar_terms = used;
 		if (match != NULL &&
 		    store_similar_solved(st, match, t.id, sg->cfg->kb.similar, &similar, &n_similar) <
 			    0) {
@@ -311,6 +362,7 @@ int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticke
 			goto out;
 		}
 	}
+	profile_mark(sg, SUGGEST_PHASE_SIMILAR);
 store:
 	items = xcalloc(n_hits + n_similar + 1, sizeof(*items));
 	for (size_t i = 0; i < n_hits; i++) {
@@ -339,6 +391,7 @@ store:
 		/* The reply that solved it, as sent: the agent adapts it. */
 		it->draft = similar[i].reply != NULL ? xstrdup(similar[i].reply) : NULL;
 	}
+	profile_mark(sg, SUGGEST_PHASE_DRAFTS);
 	if (store_suggestions_replace(st, t.id, items, n_items) < 0) {
 		*error_r = set_error("storing suggestions", store_error(st));
 		goto out;
@@ -348,6 +401,7 @@ store:
 		*error_r = set_error("storing the suggestion event", store_error(st));
 		goto out;
 	}
+	profile_mark(sg, SUGGEST_PHASE_STORE);
 	ret = 0;
 out:
 	free(detail);

@@ -56,6 +56,30 @@ struct feat_bag;
 int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticket_id,
 			     const struct feat_bag *features, const char **error_r);
 
+/* Where the time of the last suggest_for_ticket*() call went, phase by
+ * phase, in wall-clock and in this thread's CPU milliseconds (the two differ
+ * when the machine is busy); for the benchmark and debugging. */
+enum suggest_phase {
+	SUGGEST_PHASE_TERMS,    /* ticket, messages, feature extraction */
+	SUGGEST_PHASE_WEIGH,    /* tf-idf against the knowledge base */
+	SUGGEST_PHASE_ARTICLES, /* the article search */
+	SUGGEST_PHASE_SIMILAR,  /* the similar-solved-ticket search */
+	SUGGEST_PHASE_DRAFTS,   /* reading the articles found, rendering drafts */
+	SUGGEST_PHASE_STORE,    /* storing the suggestions and the audit event */
+	SUGGEST_PHASES
+};
+struct suggest_profile {
+	double wall_ms[SUGGEST_PHASES];
+	double cpu_ms[SUGGEST_PHASES];
+	size_t kb_terms;      /* terms in the article query */
+	int64_t kb_postings;  /* articles those terms are in, summed */
+	size_t similar_terms; /* terms in the similar-ticket query */
+};
+/* Every later suggest_for_ticket*() call on sg fills *profile (overwritten
+ * each call); NULL stops it. The caller owns profile and keeps it alive while
+ * it is set. */
+void suggest_set_profile(struct suggest *sg, struct suggest_profile *profile);
+
 /* Suggestion K of a ticket. With agent_name, an article's draft is rendered
  * again from its template with {{agent.name}} = agent_name (the stored draft
  * is kept when the article is gone). 1 found, 0 not, -1 error. */

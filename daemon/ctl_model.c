@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@
 #define MODEL_FILE_MAX (1u << 30)
 #define RESOURCE_MAX (8u << 20)
 #define FOLDS_MAX 100
+#define WORKERS_MAX 16
 #define CALIBRATION_MIN 10 /* held-out mails below which the default temperature stays */
 
 /* ---- shared helpers ---- */
@@ -499,12 +502,14 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 		body = strbuf_str(&joined);
 	}
 	int ret;
+	/* a model needs no search terms */
+	unsigned flags = mo->flags | FEAT_FEATURES_ONLY;
 	if (mo->task == TASK_SPAM) {
-		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body),
-		                        mo->flags, bag_r, error_r);
+		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body), flags,
+		                        bag_r, error_r);
 	} else {
 		const char *subject = msg->subject ? msg->subject : "";
-		ret = feat_extract(feat, subject, strlen(subject), body, strlen(body), mo->flags,
+		ret = feat_extract(feat, subject, strlen(subject), body, strlen(body), flags,
 		                   bag_r, error_r);
 	}
 	strbuf_free(&joined);
@@ -568,20 +573,132 @@ out:
 	return ret;
 }
 
-/* Called by read_examples for each mail read when given; the bag is freed
- * after the call unless the callee takes it (*bag = NULL). Non-zero stops
- * the reading. */
-typedef int example_cb_t(void *ctx, const char *path, struct feat_bag **bag);
+/* A mail to read: one line of the TSV, then what became of it. */
+struct job {
+	char *line;  /* the path as written in the TSV */
+	char *path;  /* resolved */
+	char *label; /* NULL when the line has none */
+	struct feat_bag *bag;
+	char *error;  /* the mail was skipped, and why */
+	char *output; /* what the per-mail work printed, if any */
+	bool fatal;   /* the work failed: stop */
+};
 
-/* Reads "path<TAB>label" lines (label optional unless need_label), parses
- * each mail and keeps its features (or hands them to each, when not NULL).
- * Relative paths are relative to the TSV's folder. An unreadable mail is
- * reported and skipped. */
-static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, bool need_label,
-                         struct examples *ex, example_cb_t *each, void *each_ctx)
+/* Optional work on each mail's features, in the worker thread that read it
+ * (the model is shared read-only): it may take job->bag, and sets
+ * job->output or job->error with job->fatal. */
+typedef void job_work_t(void *ctx, struct job *job);
+
+struct pool {
+	const struct config *cfg;
+	const struct model_opts *mo;
+	struct job *jobs;
+	size_t n;
+	atomic_size_t next;
+	job_work_t *work;
+	void *work_ctx;
+	struct feat_ctx *first_feat; /* the caller's, for the first worker */
+	atomic_bool failed;          /* a worker could not start */
+};
+
+struct worker {
+	struct pool *pool;
+	struct feat_ctx *feat;
+	pthread_t thread;
+	bool started;
+};
+
+static void *worker_run(void *arg)
 {
+	struct worker *w = arg;
+	struct pool *p = w->pool;
 	_cleanup_free_ char *mail = NULL;
 	size_t mail_cap = 0;
+	for (;;) {
+		size_t i = atomic_fetch_add(&p->next, 1);
+		if (i >= p->n)
+			break;
+		struct job *job = &p->jobs[i];
+		size_t raw_len;
+		const char *e;
+		if (read_mail(job->path, &mail, &mail_cap, &raw_len, &e) < 0 ||
+		    mail_features(w->feat, p->mo, mail, raw_len, &job->bag, &e) < 0) {
+			job->error = xstrdup(e);
+			continue;
+		}
+		if (p->work != NULL)
+			p->work(p->work_ctx, job);
+	}
+	return NULL;
+}
+
+/* Threads for bulk reading: as many as processors, within reason. */
+static unsigned worker_count(size_t jobs)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (unsigned)cpus;
+	/* a thread pays for its own stop words and stemmers */
+	while (n > 1 && jobs / n < 64)
+		n--;
+	return n;
+}
+
+/* Reads, parses and extracts the features of every job, on several threads
+ * (each with its own feature context: Snowball is not thread-safe). */
+static int run_jobs(struct pool *p)
+{
+	unsigned n = worker_count(p->n);
+	_cleanup_free_ struct worker *w = xcalloc(n, sizeof(*w));
+	int ret = 0;
+	for (unsigned i = 0; i < n; i++) {
+		w[i].pool = p;
+		w[i].feat = i == 0 ? p->first_feat : open_feat(p->cfg);
+		if (w[i].feat == NULL) {
+			ret = -1;
+			break;
+		}
+		if (i > 0) {
+			if (pthread_create(&w[i].thread, NULL, worker_run, &w[i]) != 0) {
+				ctl_error("cannot start a thread: %s", strerror(errno));
+				ret = -1;
+				break;
+			}
+			w[i].started = true;
+		}
+	}
+	if (ret == 0)
+		worker_run(&w[0]);
+	else
+		atomic_store(&p->next, p->n); /* the started ones stop at once */
+	for (unsigned i = 1; i < n; i++) {
+		if (w[i].started)
+			pthread_join(w[i].thread, NULL);
+		feat_ctx_free(&w[i].feat);
+	}
+	return ret;
+}
+
+static void jobs_free(struct job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(jobs[i].line);
+		free(jobs[i].path);
+		free(jobs[i].label);
+		feat_bag_free(&jobs[i].bag);
+		free(jobs[i].error);
+		free(jobs[i].output);
+	}
+	free(jobs);
+}
+
+/* Reads "path<TAB>label" lines (label optional unless need_label), parses
+ * each mail and keeps its features in ex, or, with work, hands them to it and
+ * prints its output, in the order of the TSV. Relative paths are relative to
+ * the TSV's folder. An unreadable mail is reported and skipped. */
+static int read_examples(struct feat_ctx *feat, const struct config *cfg,
+                         const struct model_opts *mo, bool need_label, struct examples *ex,
+                         job_work_t *work, void *work_ctx, size_t *output_r)
+{
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 	const char *e;
@@ -595,6 +712,9 @@ static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, boo
 		slash[1] = '\0';
 	else
 		dir[0] = '\0';
+	struct job *jobs = NULL;
+	size_t n = 0, cap = 0;
+	int ret = -1;
 	unsigned line_no = 0;
 	for (char *line = data; line < data + len;) {
 		char *end = memchr(line, '\n', (size_t)(data + len - line));
@@ -613,7 +733,7 @@ static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, boo
 		if (llen > TSV_LINE_MAX) {
 			ctl_error("%s:%u: line longer than %u bytes", mo->tsv_path, line_no,
 			          TSV_LINE_MAX);
-			return -1;
+			goto out;
 		}
 		char *tab = strchr(line, '\t');
 		char *label = NULL;
@@ -628,36 +748,52 @@ static int read_examples(struct feat_ctx *feat, const struct model_opts *mo, boo
 		    (label == NULL || *label == '\0' || strlen(label) > NB_MAX_LABEL_LEN)) {
 			ctl_error("%s:%u: expected path<TAB>label (label of 1 to %d bytes)",
 			          mo->tsv_path, line_no, NB_MAX_LABEL_LEN);
-			return -1;
+			goto out;
 		}
-		_cleanup_free_ char *path =
-		    line[0] == '/' ? xstrdup(line) : xasprintf("%s%s", dir, line);
-		size_t raw_len;
-		struct feat_bag *bag = NULL;
-		if (read_mail(path, &mail, &mail_cap, &raw_len, &e) < 0 ||
-		    mail_features(feat, mo, mail, raw_len, &bag, &e) < 0) {
-			ctl_error("%s: %s (skipped)", path, e);
-			ex->unreadable++;
-			line = next;
-			continue;
-		}
-		if (each != NULL) {
-			int stop = each(each_ctx, line, &bag);
-			feat_bag_free(&bag);
-			if (stop)
-				return -1;
-			line = next;
-			continue;
-		}
-		ex->items = xgrow(ex->items, &ex->cap, ex->n + 1, sizeof(*ex->items));
-		ex->items[ex->n++] = (struct example){
-		    .path = xstrdup(line),
-		    .label = label && *label ? xstrdup(label) : NULL,
-		    .bag = bag,
+		jobs = xgrow(jobs, &cap, n + 1, sizeof(*jobs));
+		jobs[n++] = (struct job){
+		    .line = xstrdup(line),
+		    .path = line[0] == '/' ? xstrdup(line) : xasprintf("%s%s", dir, line),
+		    .label = label != NULL && *label != '\0' ? xstrdup(label) : NULL,
 		};
 		line = next;
 	}
-	return 0;
+	size_t outputs = 0;
+	struct pool pool = {.cfg = cfg, .mo = mo, .jobs = jobs, .n = n, .work = work,
+	                    .work_ctx = work_ctx, .first_feat = feat};
+	if (run_jobs(&pool) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct job *job = &jobs[i];
+		if (job->fatal) {
+			ctl_error("%s: %s", job->path, job->error);
+			goto out;
+		}
+		if (job->error != NULL) {
+			ctl_error("%s: %s (skipped)", job->path, job->error);
+			ex->unreadable++;
+			continue;
+		}
+		if (job->output != NULL) {
+			fputs(job->output, stdout);
+			outputs++;
+			continue;
+		}
+		if (job->bag == NULL)
+			continue;
+		ex->items = xgrow(ex->items, &ex->cap, ex->n + 1, sizeof(*ex->items));
+		ex->items[ex->n++] = (struct example){
+		    .path = TAKE_PTR(job->line),
+		    .label = TAKE_PTR(job->label),
+		    .bag = TAKE_PTR(job->bag),
+		};
+	}
+	if (output_r != NULL)
+		*output_r = outputs;
+	ret = 0;
+out:
+	jobs_free(jobs, n);
+	return ret;
 }
 
 static int train_examples(struct nb_model *model, const struct examples *ex,
@@ -725,7 +861,7 @@ static int model_train(struct ctl *ctl, struct model_opts *mo)
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	const char *e;
-	if (read_examples(feat, mo, true, &ex, NULL, NULL) < 0) {
+	if (read_examples(feat, cfg, mo, true, &ex, NULL, NULL, NULL) < 0) {
 		rc = CTL_DATAERR;
 		goto out;
 	}
@@ -766,25 +902,22 @@ static int has_label(void *ctx, const char *label, int64_t docs, double tokens)
 	return 0;
 }
 
-struct predict_ctx {
-	const struct nb_model *model;
-	size_t n;
-	bool failed;
-};
-
-static int predict_one(void *ctx, const char *path, struct feat_bag **bag)
+/* Each mail classified by the thread that read it, as soon as its features
+ * are there (no bag kept), without explanations: only the label and its
+ * confidence are printed. */
+static void predict_one(void *ctx, struct job *job)
 {
-	struct predict_ctx *pc = ctx;
+	const struct nb_model *model = ctx;
 	struct nb_result r;
 	const char *e;
-	if (nb_classify_with(pc->model, *bag, NB_CLASSIFY_NO_REASONS, &r, &e) < 0) {
-		ctl_error("%s: %s", path, e);
-		pc->failed = true;
-		return 1;
+	int ret = nb_classify_with(model, job->bag, NB_CLASSIFY_NO_REASONS, &r, &e);
+	feat_bag_free(&job->bag);
+	if (ret < 0) {
+		job->error = xstrdup(e);
+		job->fatal = true;
+		return;
 	}
-	printf("%s\t%s\t%.6f\n", path, r.label, r.confidence);
-	pc->n++;
-	return 0;
+	job->output = xasprintf("%s\t%s\t%.6f\n", job->line, r.label, r.confidence);
 }
 
 static int model_predict(struct ctl *ctl, struct model_opts *mo)
@@ -817,16 +950,14 @@ static int model_predict(struct ctl *ctl, struct model_opts *mo)
 	double t0 = now_seconds();
 	struct examples ex = {0};
 	int rc = CTL_OK;
-	/* Each mail classified as soon as its features are there (no bag kept),
-	 * without explanations: only the label and its confidence are printed. */
-	struct predict_ctx pc = {.model = model};
-	if (read_examples(feat, mo, false, &ex, predict_one, &pc) < 0) {
-		rc = pc.failed ? CTL_FAIL : CTL_DATAERR;
+	size_t classified;
+	if (read_examples(feat, cfg, mo, false, &ex, predict_one, model, &classified) < 0) {
+		rc = CTL_DATAERR;
 		goto out;
 	}
 	double dt = now_seconds() - t0;
 	fprintf(stderr, "triagectl: %zu mails classified (%zu skipped), %.2f s (%.0f mails/s)\n",
-	        pc.n, ex.unreadable, dt, dt > 0 ? (double)pc.n / dt : 0);
+	        classified, ex.unreadable, dt, dt > 0 ? (double)classified / dt : 0);
 out:
 	examples_free(&ex);
 	feat_ctx_free(&feat);
@@ -871,7 +1002,7 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 	_cleanup_free_ size_t *confusion = NULL;
 	size_t n_labels = 0;
 	const char *e;
-	if (read_examples(feat, mo, true, &ex, NULL, NULL) < 0) {
+	if (read_examples(feat, cfg, mo, true, &ex, NULL, NULL, NULL) < 0) {
 		rc = CTL_DATAERR;
 		goto out;
 	}
@@ -1004,6 +1135,8 @@ static int parse_flags(const char *s, struct model_opts *mo)
 			header_text = true;
 		else if (len == 14 && strncmp(s, "no-header-text", len) == 0)
 			header_text = false;
+		else if (len == 7 && strncmp(s, "bigrams", len) == 0)
+			flags |= FEAT_BIGRAMS;
 		else
 			return -1;
 		s += len + (s[len] == ',');
@@ -1034,7 +1167,8 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	    "  --variant complement|multinomial, --alpha A, --no-length-norm\n"
 	    "                        naive Bayes options (default: the configuration's nlp)\n"
 	    "  --uniform-prior       the same prior for every label, not the training share\n"
-	    "  --features LIST       stem,no-stem,stopwords,no-stopwords,new-text,whole-text\n";
+	    "  --features LIST       stem,no-stem,stopwords,no-stopwords,new-text,whole-text,\n"
+	    "                        html,no-html,header-text,no-header-text,bigrams\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	if (argc < 2) {

@@ -252,15 +252,45 @@ static void iconv_append(iconv_t cd, const char *in, size_t len, struct strbuf *
 	utf8_append_sanitized(sb, buf, (size_t)(outp - buf), replaced);
 }
 
+/* windows-1252 0x80..0x9F (0: unassigned, which iconv refuses too); the
+ * rest is Latin-1. Done here and not by iconv: it is the most common charset
+ * after UTF-8, and iconv_open() per part costs more than the conversion. */
+static const uint16_t cp1252_c1[32] = {
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178,
+};
+
 static void cp1252_append(const char *in, size_t len, struct strbuf *sb, bool *replaced)
 {
-	iconv_t cd = iconv_open("UTF-8", "WINDOWS-1252");
-	if (cd == (iconv_t)-1) {
-		utf8_append_sanitized(sb, in, len, replaced);
-		return;
+	char buf[4096];
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (n + 3 > sizeof(buf)) {
+			utf8_append_sanitized(sb, buf, n, replaced);
+			n = 0;
+			if (sb->truncated)
+				return;
+		}
+		unsigned char c = (unsigned char)in[i];
+		unsigned cp = c < 0x80 || c >= 0xA0 ? c : cp1252_c1[c - 0x80];
+		if (cp < 0x80 && c < 0x80) {
+			buf[n++] = (char)cp;
+		} else if (cp == 0) {
+			utf8_append_sanitized(sb, buf, n, replaced);
+			n = 0;
+			strbuf_append(sb, utf8_replacement, 3);
+			*replaced = true;
+		} else if (cp < 0x800) {
+			buf[n++] = (char)(0xC0 | (cp >> 6));
+			buf[n++] = (char)(0x80 | (cp & 0x3F));
+		} else {
+			buf[n++] = (char)(0xE0 | (cp >> 12));
+			buf[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			buf[n++] = (char)(0x80 | (cp & 0x3F));
+		}
 	}
-	iconv_append(cd, in, len, sb, replaced);
-	iconv_close(cd);
+	utf8_append_sanitized(sb, buf, n, replaced);
 }
 
 /* Appends len bytes in charset to sb as UTF-8. *unknown_r is set when the
@@ -270,6 +300,10 @@ static void to_utf8_append(const char *in, size_t len, const char *charset, stru
 {
 	char name[MIME_MAX_CHARSET_NAME + 1];
 	enum charset_kind kind = charset_classify(charset, name);
+	if (kind == CHARSET_ICONV && strcmp(name, "WINDOWS-1252") == 0) {
+		cp1252_append(in, len, sb, replaced);
+		return;
+	}
 	if (kind == CHARSET_ICONV) {
 		iconv_t cd = iconv_open("UTF-8", name);
 		if (cd != (iconv_t)-1) {

@@ -356,8 +356,9 @@ static int seed_from_tsv(struct triage *tr, struct nb_model *model, const char *
 
 unsigned triage_spam_flags(void)
 {
-	/* Spam lives in function words and whole tokens as much as in topics. */
-	return FEAT_NO_STEM | FEAT_KEEP_STOPWORDS;
+	/* Spam lives in function words and whole tokens as much as in topics;
+	 * the language and search terms come from the category features. */
+	return FEAT_NO_STEM | FEAT_KEEP_STOPWORDS | FEAT_FEATURES_ONLY;
 }
 
 static int load_or_seed(struct triage *tr, struct store *st, const char *name,

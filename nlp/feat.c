@@ -254,7 +254,30 @@ struct tok_state {
 	enum lang stem_lang;        /* of stemmer, LANG_OTHER for none */
 	const char *prefix;
 	unsigned flags;
+	char prev[TOK_MAX_WORD_LEN + 1]; /* the last body word, for bigrams */
+	size_t prev_len;
 };
+
+static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len);
+
+static void add_bigram(struct tok_state *st, const char *text, size_t len)
+{
+	if (st->prefix[0] != '\0')
+		return; /* body words only */
+	if (st->prev_len > 0) {
+		char buf[2 * TOK_MAX_WORD_LEN + 2];
+		memcpy(buf, st->prev, st->prev_len);
+		buf[st->prev_len] = '+';
+		memcpy(buf + st->prev_len + 1, text, len);
+		add_prefixed(&st->bag->features, FEAT_BIGRAM_PREFIX, buf, st->prev_len + 1 + len);
+	}
+	if (len <= TOK_MAX_WORD_LEN) {
+		memcpy(st->prev, text, len);
+		st->prev_len = len;
+	} else {
+		st->prev_len = 0;
+	}
+}
 
 static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len)
 {
@@ -319,6 +342,8 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 	struct tok_state *st = context;
 	if (kind == TOK_CLASS) {
 		add_prefixed(&st->bag->features, st->prefix, text, len);
+		if (st->flags & FEAT_BIGRAMS)
+			add_bigram(st, text, len);
 		return 0;
 	}
 	if (kind == TOK_HOST) {
@@ -326,12 +351,22 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 		add_prefixed(&st->bag->features, FEAT_HOST_PREFIX, text, len);
 		return 0;
 	}
+	if (st->flags & FEAT_FEATURES_ONLY && (st->flags & FEAT_NO_STEM) &&
+	    (st->flags & FEAT_KEEP_STOPWORDS)) {
+		/* neither the stem nor the stop-word status is wanted */
+		uint32_t id = add_prefixed(&st->bag->features, st->prefix, text, len);
+		if (st->flags & FEAT_BIGRAMS)
+			add_bigram(st, text, len);
+		if (id != UINT32_MAX && st->bag->features.surface[id] == NULL)
+			st->bag->features.surface[id] = bag_strndup(st->bag, text, len);
+		return 0;
+	}
 	const char *stem;
 	size_t stem_len;
 	bool stop = stop_and_stem(st->ctx, st->stemmer, st->stem_lang, text, len, &stem, &stem_len);
 	if (stop && !(st->flags & FEAT_KEEP_STOPWORDS))
 		return 0;
-	if (!stop)
+	if (!stop && !(st->flags & FEAT_FEATURES_ONLY))
 		add_prefixed(&st->bag->terms, "", stem, stem_len);
 	uint32_t id = st->flags & FEAT_NO_STEM
 	                  ? add_prefixed(&st->bag->features, st->prefix, text, len)
@@ -426,7 +461,10 @@ static int extract(struct feat_ctx *ctx, struct feat_bag *bag, const char *subje
                    size_t subject_len, const char *body, size_t body_len, unsigned flags,
                    const char **error_r)
 {
-	guess_language(ctx, bag, subject, subject_len, body, body_len);
+	if (!(flags & FEAT_FEATURES_ONLY) || !(flags & FEAT_NO_STEM))
+		guess_language(ctx, bag, subject, subject_len, body, body_len);
+	else
+		bag->lang = LANG_OTHER; /* lang_confidence stays 0 */
 	struct tok_state st = {
 	    .ctx = ctx, .bag = bag, .flags = flags, .prefix = FEAT_SUBJECT_PREFIX};
 	/* Search terms are always stemmed; features only without FEAT_NO_STEM.

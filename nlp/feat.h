@@ -31,7 +31,15 @@
 enum feat_flags {
 	FEAT_NO_STEM = 1 << 0,        /* keep whole words (e.g. for spam) */
 	FEAT_KEEP_STOPWORDS = 1 << 1, /* keep stop words (e.g. for spam) */
+	/* Classifier features only: no search terms, and no language guess
+	 * unless stemming needs one (the bag's language is then LANG_OTHER
+	 * with confidence 0). With FEAT_NO_STEM | FEAT_KEEP_STOPWORDS, as for
+	 * spam, that is a third of the work of a mail. */
+	FEAT_FEATURES_ONLY = 1 << 2,
+	/* Pairs of consecutive body words too ("2:free+money"). */
+	FEAT_BIGRAMS = 1 << 3,
 };
+#define FEAT_BIGRAM_PREFIX "2:"
 
 struct feat_ctx;
 struct feat_bag;

@@ -311,6 +311,62 @@ static void test_stop_words_and_stems(void **state)
 	feat_ctx_free(&ctx);
 }
 
+/* Features only: the same classifier features as the full extraction, but
+ * no search terms and no language guess when nothing is stemmed. */
+static void test_features_only(void **state)
+{
+	(void)state;
+	struct feat_ctx *ctx = ctx_new();
+	const char *headers = "From: Shop <deals@shop.example>\r\nSubject: Your invoice is ready\r\n";
+	const char *body = "Hello, your order 12345 of $12.50 is ready: https://shop.example/x. "
+	                   "Thank you for your order.";
+	const unsigned spam = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS;
+	struct feat_bag *full, *lean;
+	const char *error;
+	assert_int_equal(feat_extract_mail(ctx, headers, strlen(headers), body, strlen(body), spam,
+	                                   &full, &error),
+	                 0);
+	assert_int_equal(feat_extract_mail(ctx, headers, strlen(headers), body, strlen(body),
+	                                   spam | FEAT_FEATURES_ONLY, &lean, &error),
+	                 0);
+	assert_int_equal(feat_bag_lang(full), LANG_EN);
+	assert_int_equal(feat_bag_lang(lean), LANG_OTHER);
+	assert_true(feat_bag_term_count(full) > 0);
+	assert_int_equal(feat_bag_term_count(lean), 0);
+	assert_int_equal(feat_bag_count(lean), feat_bag_count(full));
+	for (size_t i = 0; i < feat_bag_count(full); i++) {
+		const char *f;
+		uint32_t c;
+		feat_bag_get(full, i, &f, &c);
+		assert_int_equal(bag_count(lean, f), c);
+	}
+	assert_string_equal(feat_bag_surface(lean, "order"), "order");
+	feat_bag_free(&lean);
+
+	/* With stemming the language is still guessed (the stemmer needs it). */
+	assert_int_equal(
+	    feat_extract(ctx, NULL, 0, body, strlen(body), FEAT_FEATURES_ONLY, &lean, &error), 0);
+	assert_int_equal(feat_bag_lang(lean), LANG_EN);
+	assert_int_equal(bag_count(lean, "order"), 2);
+	assert_int_equal(feat_bag_term_count(lean), 0);
+	feat_bag_free(&lean);
+
+	/* Word pairs of the body, class tokens included; none in the subject
+	 * nor across the subject / body boundary. */
+	assert_int_equal(feat_extract(ctx, "Your invoice", 12, body, strlen(body),
+	                              spam | FEAT_FEATURES_ONLY | FEAT_BIGRAMS, &lean, &error),
+	                 0);
+	assert_int_equal(bag_count(lean, "2:thank+you"), 1);
+	assert_int_equal(bag_count(lean, "2:your+order"), 2);
+	assert_int_equal(bag_count(lean, "2:order+__order__"), 1);
+	assert_int_equal(bag_count(lean, "2:your+invoice"), 0);
+	assert_int_equal(bag_count(lean, "2:invoice+hello"), 0);
+	assert_int_equal(bag_count(lean, "thank"), 1);
+	feat_bag_free(&lean);
+	feat_bag_free(&full);
+	feat_ctx_free(&ctx);
+}
+
 static void test_header_features(void **state)
 {
 	(void)state;
@@ -560,6 +616,7 @@ int main(void)
 	    cmocka_unit_test(test_language),
 	    cmocka_unit_test(test_stop_words_and_stems),
 	    cmocka_unit_test(test_header_features),
+	    cmocka_unit_test(test_features_only),
 	    cmocka_unit_test(test_feature_caps),
 	    cmocka_unit_test(test_golden),
 	    cmocka_unit_test(test_context_reuse),

@@ -24,6 +24,12 @@
 /* UIDs per FETCH and per transaction: large enough that commits are rare
  * (they fsync), small enough that memory stays bounded. */
 #define FETCH_SLICE 200
+/* Slices handed to the writer and not yet committed: while it stores one,
+ * the next is fetched, prepared and queued. The bytes cap keeps a mailbox of
+ * large mails from holding several slices of them in memory (a single
+ * slice may exceed it: it is always allowed). */
+#define FETCH_INFLIGHT 2
+#define FETCH_INFLIGHT_BYTES (64u << 20)
 #define BACKOFF_MIN_SECONDS 1
 #define BACKOFF_MAX_SECONDS 300
 /* IDLE is renewed before the 29 minutes of RFC 2177. */
@@ -34,8 +40,11 @@ struct fetcher {
 	const struct cfg_mailbox *mb;
 	char *database;
 	struct store *st; /* read-only use: the checkpoint */
-	fetcher_deliver_fn *deliver;
-	void *ctx;
+	struct fetcher_writer writer;
+	pthread_mutex_t prep_lock;
+	struct ingest_prep *prep;      /* this thread's; NULL: the writer prepares */
+	struct ingest_prep *next_prep; /* a replacement, under prep_lock */
+	bool has_next_prep;
 	int stop_fd;
 	pthread_t thread;
 	bool running;
@@ -44,11 +53,15 @@ struct fetcher {
 	atomic_uint_fast64_t failures;
 	char *last_error; /* to log a failure once per change, not per retry */
 	bool move_recovered;
+	char error[256];      /* the first error of a pass, copied */
+	int once_result;      /* fetcher_start_once's pass */
+	const char *once_error;
 };
 
 struct collect {
 	struct ingest_item *items;
 	size_t n, cap;
+	size_t bytes;
 };
 
 static int collect_mail(uint32_t uid, const char *data, size_t len, bool truncated, void *ctx)
@@ -62,25 +75,32 @@ static int collect_mail(uint32_t uid, const char *data, size_t len, bool truncat
 	it->data[len] = '\0';
 	it->len = len;
 	it->truncated = truncated;
+	it->prepared = NULL;
+	c->bytes += len;
 	return 0;
 }
 
 static void collect_reset(struct collect *c)
 {
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++) {
 		free(c->items[i].data);
+		ingest_prepared_free(&c->items[i].prepared);
+	}
 	c->n = 0;
+	c->bytes = 0;
 }
 
-int fetcher_new(const struct cfg_mailbox *mb, const char *database, fetcher_deliver_fn *deliver,
-		void *ctx, struct fetcher **f_r, const char **error_r)
+int fetcher_new(const struct cfg_mailbox *mb, const char *database,
+		const struct fetcher_writer *writer, struct ingest_prep *prep, struct fetcher **f_r,
+		const char **error_r)
 {
 	struct fetcher *f = xcalloc(1, sizeof(*f));
 	config_mailbox_copy(&f->mb_copy, mb);
 	f->mb = &f->mb_copy;
 	f->database = xstrdup(database);
-	f->deliver = deliver;
-	f->ctx = ctx;
+	f->writer = *writer;
+	f->prep = prep;
+	pthread_mutex_init(&f->prep_lock, NULL);
 	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (f->stop_fd < 0) {
 		*error_r = "eventfd failed";
@@ -105,11 +125,36 @@ void fetcher_free(struct fetcher **fp)
 	if (f->stop_fd >= 0)
 		close(f->stop_fd);
 	store_close(&f->st);
+	ingest_prep_free(&f->prep);
+	ingest_prep_free(&f->next_prep);
+	pthread_mutex_destroy(&f->prep_lock);
 	config_mailbox_clear(&f->mb_copy);
 	free(f->database);
 	free(f->last_error);
 	free(f);
 	*fp = NULL;
+}
+
+void fetcher_set_prep(struct fetcher *f, struct ingest_prep *prep)
+{
+	pthread_mutex_lock(&f->prep_lock);
+	ingest_prep_free(&f->next_prep);
+	f->next_prep = prep;
+	f->has_next_prep = true;
+	pthread_mutex_unlock(&f->prep_lock);
+}
+
+/* Takes a replacement context, if any (the fetcher's thread). */
+static void take_next_prep(struct fetcher *f)
+{
+	pthread_mutex_lock(&f->prep_lock);
+	if (f->has_next_prep) {
+		ingest_prep_free(&f->prep);
+		f->prep = f->next_prep;
+		f->next_prep = NULL;
+		f->has_next_prep = false;
+	}
+	pthread_mutex_unlock(&f->prep_lock);
 }
 
 const char *fetcher_name(const struct fetcher *f)
@@ -192,7 +237,69 @@ static int recover_moves(struct fetcher *f, struct imap_conn *conn, uint32_t las
 	return ret;
 }
 
-/* Fetches and delivers everything after the checkpoint. */
+/* A slice on its way to the writer. */
+struct in_flight {
+	struct collect c;
+	struct ingest_slice slice;
+	const uint32_t *uids; /* into the pass's UID list */
+	size_t count;
+	void *token;
+};
+
+static void in_flight_free(struct in_flight **flp)
+{
+	struct in_flight *fl = *flp;
+	if (fl == NULL)
+		return;
+	collect_reset(&fl->c);
+	free(fl->c.items);
+	free(fl);
+	*flp = NULL;
+}
+
+/* Keeps the first error of a pass: later ones (a slice refused because an
+ * earlier one failed) say less. */
+static void pass_error(struct fetcher *f, int *ret, const char *error)
+{
+	if (*ret == 0)
+		snprintf(f->error, sizeof(f->error), "%s", error ? error : "failed");
+	*ret = -1;
+}
+
+/* Waits for the oldest slice in flight and, once it is committed, runs its
+ * after action (not after an earlier failure: the connection may be gone;
+ * a move left undone is recovered at the next connection). */
+static void finish_oldest(struct fetcher *f, struct imap_conn *conn, struct in_flight **q,
+			  size_t *n_q, int *ret)
+{
+	struct in_flight *fl = q[0];
+	const char *error = NULL;
+	int stored = f->writer.wait(f->writer.ctx, fl->token, &error);
+	if (stored < 0) {
+		pass_error(f, ret, error);
+	} else {
+		atomic_fetch_add(&f->mails, fl->c.n);
+		/* Only now, with the mails committed, may the server forget them. */
+		if (*ret == 0 && after_action(f, conn, fl->uids, fl->count, &error) < 0)
+			pass_error(f, ret, error);
+		if (*ret < 0)
+			f->move_recovered = false;
+	}
+	in_flight_free(&fl);
+	(*n_q)--;
+	memmove(&q[0], &q[1], *n_q * sizeof(*q));
+}
+
+static size_t in_flight_bytes(struct in_flight *const *q, size_t n_q)
+{
+	size_t bytes = 0;
+	for (size_t i = 0; i < n_q; i++)
+		bytes += q[i]->c.bytes;
+	return bytes;
+}
+
+/* Fetches and delivers everything after the checkpoint, a few slices in
+ * flight: while the writer stores one, the next is fetched and prepared. */
 static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **error_r)
 {
 	uint32_t uidvalidity, uidnext, exists;
@@ -200,11 +307,12 @@ static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **err
 		*error_r = "no UIDVALIDITY from the server";
 		return -1;
 	}
-	uint32_t cp_validity, last_uid;
-	if (store_checkpoint_get(f->st, f->mb->name, &cp_validity, &last_uid) < 0) {
+	uint32_t cp_validity, cp_uid;
+	if (store_checkpoint_get(f->st, f->mb->name, &cp_validity, &cp_uid) < 0) {
 		*error_r = store_error(f->st);
 		return -1;
 	}
+	uint32_t last_uid = cp_uid;
 	if (cp_validity != 0 && cp_validity != uidvalidity) {
 		/* Every UID changed meaning: fetch all again; deduplication keeps
 		 * what is already stored from being stored twice. */
@@ -219,33 +327,57 @@ static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **err
 	size_t n = 0;
 	if (imap_search_uids_after(conn, last_uid, &uids, &n, error_r) < 0)
 		return -1;
-	struct collect c = {0};
+	/* The writer holds a pointer to each slice until answered: each in
+	 * flight has a place of its own. */
+	struct in_flight *q[FETCH_INFLIGHT];
+	size_t n_q = 0;
 	int ret = 0;
+	/* Each slice continues the checkpoint the previous one leaves. */
+	uint32_t from_validity = cp_validity, from_uid = cp_uid;
+	take_next_prep(f);
 	for (size_t start = 0; start < n && ret == 0; start += FETCH_SLICE) {
 		if (stop_requested(f))
 			break;
+		while (ret == 0 && n_q > 0 &&
+		       (n_q >= FETCH_INFLIGHT || in_flight_bytes(q, n_q) >= FETCH_INFLIGHT_BYTES))
+			finish_oldest(f, conn, q, &n_q, &ret);
+		if (ret < 0)
+			break;
 		size_t count = n - start < FETCH_SLICE ? n - start : FETCH_SLICE;
-		collect_reset(&c);
-		if (imap_fetch_raw(conn, uids + start, count, collect_mail, &c, error_r) < 0) {
-			ret = -1;
+		struct in_flight *fl = xcalloc(1, sizeof(*fl));
+		const char *error = NULL;
+		if (imap_fetch_raw(conn, uids + start, count, collect_mail, &fl->c, &error) < 0) {
+			pass_error(f, &ret, error);
+			in_flight_free(&fl);
 			break;
 		}
-		uint32_t slice_last = uids[start + count - 1];
-		if (f->deliver(f->ctx, f->mb->name, uidvalidity, c.items, c.n, slice_last,
-			       error_r) < 0) {
-			ret = -1;
+		take_next_prep(f);
+		if (f->prep != NULL)
+			for (size_t i = 0; i < fl->c.n; i++)
+				fl->c.items[i].prepared =
+					ingest_prepare(f->prep, fl->c.items[i].data, fl->c.items[i].len);
+		fl->uids = uids + start;
+		fl->count = count;
+		fl->slice = (struct ingest_slice){
+			.mailbox = f->mb->name, .from_validity = from_validity, .from_uid = from_uid,
+			.uidvalidity = uidvalidity, .last_uid = uids[start + count - 1],
+			.items = fl->c.items, .n = fl->c.n,
+		};
+		if (f->writer.submit(f->writer.ctx, &fl->slice, &fl->token, &error) < 0) {
+			pass_error(f, &ret, error);
+			in_flight_free(&fl);
 			break;
 		}
-		atomic_fetch_add(&f->mails, c.n);
-		/* Only now, with the mails committed, may the server forget them. */
-		if (after_action(f, conn, uids + start, count, error_r) < 0) {
-			ret = -1;
-			break;
-		}
+		from_validity = uidvalidity;
+		from_uid = fl->slice.last_uid;
+		q[n_q++] = fl;
 	}
-	collect_reset(&c);
-	free(c.items);
+	/* Every slice handed over is answered before its memory goes. */
+	while (n_q > 0)
+		finish_oldest(f, conn, q, &n_q, &ret);
 	free(uids);
+	if (ret < 0)
+		*error_r = f->error;
 	return ret;
 }
 
@@ -259,6 +391,37 @@ int fetcher_run_once(struct fetcher *f, const char **error_r)
 	imap_logout(&conn);
 	atomic_store(&f->connected, false);
 	return ret;
+}
+
+static void *fetcher_once_thread(void *arg)
+{
+	struct fetcher *f = arg;
+	f->once_result = fetcher_run_once(f, &f->once_error);
+	if (f->once_result < 0 && f->once_error != f->error) {
+		/* Copied: the error may live in this thread's storage. */
+		snprintf(f->error, sizeof(f->error), "%s", f->once_error);
+		f->once_error = f->error;
+	}
+	return NULL;
+}
+
+int fetcher_start_once(struct fetcher *f, const char **error_r)
+{
+	f->once_result = 0;
+	f->once_error = NULL;
+	if (pthread_create(&f->thread, NULL, fetcher_once_thread, f) != 0) {
+		*error_r = "cannot start the mailbox thread";
+		return -1;
+	}
+	f->running = true;
+	return 0;
+}
+
+int fetcher_once_result(struct fetcher *f, const char **error_r)
+{
+	if (f->once_result < 0)
+		*error_r = f->once_error;
+	return f->once_result;
 }
 
 /* Waits up to ms, or until a stop request; true when stopping. */

@@ -3,7 +3,10 @@
  * the mailbox's `after` action (seen, keep, move) runs only once the writer
  * has committed. In the daemon each fetcher is a thread that reconnects with
  * exponential backoff and jitter and waits with IDLE or polling; for
- * `triaged --once` a pass runs in the caller's thread.
+ * `triaged --once` a thread makes one pass. A fetcher keeps a few slices in
+ * flight (bounded in count and bytes) and prepares each mail (parsing,
+ * features) in its thread, so that fetching and preparing overlap with the
+ * writer's storing.
  * Ownership: the caller owns fetchers (fetcher_free); a fetcher keeps its
  * own copy of the mailbox settings; the delivery context must outlive it. */
 #ifndef TRIAGED_FETCHER_H
@@ -14,14 +17,23 @@
 #include <stdint.h>
 
 struct cfg_mailbox;
-struct ingest_item;
+struct ingest_prep;
+struct ingest_slice;
 struct fetcher;
 
-/* Stores a batch and moves the checkpoint in one transaction; returns only
- * once it is committed (0) or has failed (-1). Called from the fetcher's thread. */
-typedef int fetcher_deliver_fn(void *ctx, const char *mailbox, uint32_t uidvalidity,
-			       const struct ingest_item *items, size_t n, uint32_t last_uid,
-			       const char **error_r);
+/* The writer, as a fetcher sees it: submit queues a slice and returns at
+ * once (0), or refuses it (-1: the daemon is stopping); wait blocks until
+ * that slice is committed (0) or has failed (-1), and ends the hand-over:
+ * the fetcher frees the slice afterwards. A fetcher's slices are stored in
+ * the order submitted, each continuing the checkpoint of the one before
+ * (ingest_batch refuses one that does not), and the `after` action of a
+ * slice runs only once its wait has returned 0. Both are called from the
+ * fetcher's thread; error strings stay valid until that thread's next call. */
+struct fetcher_writer {
+	int (*submit)(void *ctx, struct ingest_slice *slice, void **token_r, const char **error_r);
+	int (*wait)(void *ctx, void *token, const char **error_r);
+	void *ctx;
+};
 
 struct fetcher_stats {
 	bool connected;
@@ -29,13 +41,29 @@ struct fetcher_stats {
 	uint64_t failures;  /* connection failures since start */
 };
 
-/* database: where the checkpoint is read (a connection of the fetcher's own). */
-int fetcher_new(const struct cfg_mailbox *mb, const char *database, fetcher_deliver_fn *deliver,
-		void *ctx, struct fetcher **f_r, const char **error_r);
+/* database: where the checkpoint is read (a connection of the fetcher's own).
+ * prep (taken; may be NULL): the fetcher prepares each mail with it
+ * (ingest_prepare) before handing it over, so that parsing and feature
+ * extraction overlap with the writer's work. writer->ctx must outlive the
+ * fetcher. */
+int fetcher_new(const struct cfg_mailbox *mb, const char *database,
+		const struct fetcher_writer *writer, struct ingest_prep *prep, struct fetcher **f_r,
+		const char **error_r);
 void fetcher_free(struct fetcher **f);
+/* Replaces the preparation context (taken) from the next slice on: after a
+ * reload, mail is prepared with the new configuration's resources. Any
+ * thread. */
+void fetcher_set_prep(struct fetcher *f, struct ingest_prep *prep);
 
-/* One pass: connect, fetch everything new, run the after actions, log out. */
+/* One pass in the caller's thread: connect, fetch everything new, run the
+ * after actions, log out. */
 int fetcher_run_once(struct fetcher *f, const char **error_r);
+/* The same pass in a thread of its own (`triaged --once`, with the writer
+ * in the caller's thread); fetcher_join() tells when it ended, then
+ * fetcher_once_result() how. */
+int fetcher_start_once(struct fetcher *f, const char **error_r);
+/* 0, or -1 with the pass's error (valid while f lives). */
+int fetcher_once_result(struct fetcher *f, const char **error_r);
 
 /* The daemon's mode: a thread that runs until fetcher_stop(). */
 int fetcher_start(struct fetcher *f, const char **error_r);

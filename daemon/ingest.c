@@ -23,12 +23,26 @@
 #include "triage.h"
 #include "xalloc.h"
 
+struct ingest_prep {
+	struct triage_prep *triage;
+	struct mime_limits limits;
+};
+
+/* Everything about a mail that can be known without the store. */
+struct ingest_prepared {
+	struct mime_message *msg; /* NULL: unparsable, parse_error says why */
+	char *parse_error;
+	char *key;                /* the deduplication key (parsed mail only) */
+	struct triage_features *features; /* NULL: triage_error says why */
+	char *triage_error;
+};
+
 struct ingest {
 	struct store *st;
 	const struct config *cfg;
 	struct triage *triage;
 	struct suggest *suggest;
-	struct mime_limits limits;
+	struct ingest_prep *prep; /* the writer's own, for unprepared mail */
 };
 
 int ingest_open(struct store *st, const struct config *cfg, struct ingest **ing_r,
@@ -37,9 +51,8 @@ int ingest_open(struct store *st, const struct config *cfg, struct ingest **ing_
 	struct ingest *ing = xcalloc(1, sizeof(*ing));
 	ing->st = st;
 	ing->cfg = cfg;
-	mime_limits_default(&ing->limits);
 	if (kb_register(store_db(st), error_r) < 0 || triage_open(st, cfg, &ing->triage, error_r) < 0 ||
-	    suggest_new(cfg, &ing->suggest, error_r) < 0) {
+	    suggest_new(cfg, &ing->suggest, error_r) < 0 || ingest_prep_new(ing, &ing->prep, error_r) < 0) {
 		ingest_free(&ing);
 		return -1;
 	}
@@ -52,10 +65,47 @@ void ingest_free(struct ingest **ingp)
 	struct ingest *ing = *ingp;
 	if (ing == NULL)
 		return;
+	ingest_prep_free(&ing->prep);
 	triage_free(&ing->triage);
 	suggest_free(&ing->suggest);
 	free(ing);
 	*ingp = NULL;
+}
+
+int ingest_prep_new(struct ingest *ing, struct ingest_prep **prep_r, const char **error_r)
+{
+	struct ingest_prep *prep = xcalloc(1, sizeof(*prep));
+	mime_limits_default(&prep->limits);
+	if (triage_prep_new(ing->triage, &prep->triage, error_r) < 0) {
+		ingest_prep_free(&prep);
+		return -1;
+	}
+	*prep_r = prep;
+	return 0;
+}
+
+void ingest_prep_free(struct ingest_prep **prepp)
+{
+	struct ingest_prep *prep = *prepp;
+	if (prep == NULL)
+		return;
+	triage_prep_free(&prep->triage);
+	free(prep);
+	*prepp = NULL;
+}
+
+void ingest_prepared_free(struct ingest_prepared **pp)
+{
+	struct ingest_prepared *p = *pp;
+	if (p == NULL)
+		return;
+	mime_message_free(&p->msg);
+	free(p->parse_error);
+	free(p->key);
+	triage_features_free(&p->features);
+	free(p->triage_error);
+	free(p);
+	*pp = NULL;
 }
 
 struct triage *ingest_triage(struct ingest *ing)
@@ -312,27 +362,60 @@ static char *decoded_headers(const struct mime_message *msg)
 	return strbuf_steal(&sb);
 }
 
+struct ingest_prepared *ingest_prepare(struct ingest_prep *prep, const char *raw, size_t len)
+{
+	struct ingest_prepared *p = xcalloc(1, sizeof(*p));
+	const char *error = NULL;
+	if (mime_parse(raw, len, &prep->limits, &p->msg, &error) < 0) {
+		p->msg = NULL;
+		p->parse_error = xstrdup(error ? error : "unparsable");
+		return p;
+	}
+	p->key = dedupe_key(p->msg, raw, len);
+	/* Triage reads the new text only: quoted history is someone else's. */
+	_cleanup_free_ char *headers = decoded_headers(p->msg);
+	if (triage_prepare(prep->triage, p->msg->subject, headers, p->msg->new_text, &p->features,
+			   &error) < 0)
+		p->triage_error = xstrdup(error ? error : "feature extraction failed");
+	return p;
+}
+
 int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char *raw, size_t len,
 		struct ingest_result *res_r, const char **error_r)
 {
+	struct ingest_prepared *p = NULL;
+	return ingest_mail_prepared(ing, src, raw, len, &p, res_r, error_r);
+}
+
+int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, const char *raw,
+			 size_t len, struct ingest_prepared **preparedp,
+			 struct ingest_result *res_r, const char **error_r)
+{
 	struct ingest_result res = {0};
-	struct mime_message *msg = NULL;
+	/* Prepared elsewhere with the stop words and lexicons of another
+	 * configuration (a reload happened in between), or not at all: done
+	 * here, so that the result never depends on where it was done. */
+	struct ingest_prepared *p = *preparedp;
+	*preparedp = NULL;
+	if (p == NULL ||
+	    (p->msg != NULL && !triage_features_current(ing->triage, p->features))) {
+		ingest_prepared_free(&p);
+		p = ingest_prepare(ing->prep, raw, len);
+	}
+	__attribute__((cleanup(ingest_prepared_free))) struct ingest_prepared *prepared = p;
+	struct mime_message *msg = TAKE_PTR(p->msg);
 	/* Declared before any goto: the cleanups run on every path. */
-	_cleanup_free_ char *key = NULL, *loop_reason = NULL, *refs = NULL, *to = NULL,
-			    *headers = NULL;
-	const char *parse_error = NULL;
-	const char *actor_mailbox = src->mailbox;
+	_cleanup_free_ char *key = TAKE_PTR(p->key), *loop_reason = NULL, *refs = NULL,
+			    *to = NULL;
 	_cleanup_free_ char *actor = src->mailbox ? xasprintf("mailbox:%s", src->mailbox)
 						  : xstrdup("system");
-	(void)actor_mailbox;
-	if (mime_parse(raw, len, &ing->limits, &msg, &parse_error) < 0) {
-		if (quarantine(ing, src, raw, len, parse_error ? parse_error : "unparsable", &res) < 0)
+	if (msg == NULL) {
+		if (quarantine(ing, src, raw, len, p->parse_error, &res) < 0)
 			goto db_error;
 		*res_r = res;
 		return 0;
 	}
 	int ret = -1;
-	key = dedupe_key(msg, raw, len);
 	int64_t existing;
 	int found = store_message_lookup(ing->st, key, &existing);
 	if (found < 0)
@@ -454,11 +537,12 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 		}
 	}
 
-	/* Triage reads the new text only: quoted history is someone else's. */
+	/* Triage: the features were prepared (from the new text only), the
+	 * models decide now, as corrected so far. */
 	struct triage_result tr;
-	const char *terr;
-	headers = decoded_headers(msg);
-	bool triaged = triage_run(ing->triage, msg->subject, headers, msg->new_text, &tr, &terr) == 0;
+	const char *terr = p->triage_error;
+	bool triaged = p->features != NULL &&
+		       triage_classify(ing->triage, &p->features, &tr, &terr) == 0;
 	if (!triaged) {
 		log_warning("triage of ticket %lld failed: %s", (long long)ticket, terr);
 	} else if (res.new_ticket ? triage_record(ing->st, ticket, res.message_id, &tr) < 0
@@ -498,28 +582,45 @@ db_error:
 	return -1;
 }
 
-int ingest_batch(struct ingest *ing, const char *mailbox, uint32_t uidvalidity,
-		 const struct ingest_item *items, size_t n, uint32_t last_uid,
-		 size_t *new_tickets_r, const char **error_r)
+static void items_unprepare(struct ingest_slice *slice)
 {
+	for (size_t i = 0; i < slice->n; i++)
+		ingest_prepared_free(&slice->items[i].prepared);
+}
+
+int ingest_batch(struct ingest *ing, struct ingest_slice *slice, size_t *new_tickets_r,
+		 const char **error_r)
+{
+	const char *mailbox = slice->mailbox;
 	/* Corrections made by agents elsewhere (triagectl, the console) apply. */
 	const char *refresh_error;
 	if (triage_refresh(ing->triage, ing->st, &refresh_error) < 0)
 		log_warning("category model: %s", refresh_error);
 	if (store_begin(ing->st) < 0) {
 		*error_r = store_error(ing->st);
+		items_unprepare(slice);
 		return -1;
 	}
+	uint32_t cp_validity, cp_uid;
+	if (store_checkpoint_get(ing->st, mailbox, &cp_validity, &cp_uid) < 0) {
+		*error_r = store_error(ing->st);
+		goto rollback;
+	}
+	if (cp_validity != slice->from_validity || cp_uid != slice->from_uid) {
+		*error_r = "the mailbox checkpoint moved since the fetch started "
+			   "(an earlier batch failed): fetching again from it";
+		goto rollback;
+	}
 	size_t new_tickets = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < slice->n; i++) {
+		struct ingest_item *item = &slice->items[i];
 		struct ingest_source src = {.mailbox = mailbox, .has_uid = true,
-					    .uidvalidity = uidvalidity,
-					    .uid = items[i].uid, .truncated = items[i].truncated};
+					    .uidvalidity = slice->uidvalidity,
+					    .uid = item->uid, .truncated = item->truncated};
 		struct ingest_result res;
-		if (ingest_mail(ing, &src, items[i].data, items[i].len, &res, error_r) < 0) {
-			store_rollback(ing->st);
-			return -1;
-		}
+		if (ingest_mail_prepared(ing, &src, item->data, item->len, &item->prepared, &res,
+					 error_r) < 0)
+			goto rollback;
 		if (res.new_ticket)
 			new_tickets++;
 		if (!res.duplicate) {
@@ -529,20 +630,23 @@ int ingest_batch(struct ingest *ing, const char *mailbox, uint32_t uidvalidity,
 			snprintf(mailbox_field, sizeof(mailbox_field), "MAILBOX=%s", mailbox);
 			const char *fields[] = {ticket_field, mailbox_field, NULL};
 			log_fields(LOG_INFO, fields,
-				   "mail uid %u %s ticket #%lld: %s %.2f, sentiment %s%s%s", items[i].uid,
+				   "mail uid %u %s ticket #%lld: %s %.2f, sentiment %s%s%s", item->uid,
 				   res.new_ticket ? "opened" : "added to", (long long)res.ticket_id,
 				   res.category[0] ? res.category : "-", res.category_confidence,
 				   res.sentiment[0] ? res.sentiment : "-", res.spam ? ", spam" : "",
 				   res.parse_failed ? ", unreadable: quarantined" : "");
 		}
 	}
-	if (store_checkpoint_set(ing->st, mailbox, uidvalidity, last_uid) < 0 ||
+	if (store_checkpoint_set(ing->st, mailbox, slice->uidvalidity, slice->last_uid) < 0 ||
 	    store_commit(ing->st) < 0) {
 		*error_r = store_error(ing->st);
-		store_rollback(ing->st);
-		return -1;
+		goto rollback;
 	}
 	if (new_tickets_r != NULL)
 		*new_tickets_r = new_tickets;
 	return 0;
+rollback:
+	store_rollback(ing->st);
+	items_unprepare(slice);
+	return -1;
 }

@@ -47,19 +47,55 @@ struct triage *ingest_triage(struct ingest *ing);
 int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char *raw, size_t len,
 		struct ingest_result *res_r, const char **error_r);
 
+/* Preparation: what can be done with a mail without the store (MIME
+ * parsing, the deduplication key, triage features and sentiment), so that
+ * it runs in a fetcher's thread while the writer stores earlier mail. A
+ * preparation context belongs to one thread and may outlive the ingester
+ * it was made from; mail prepared with the resources of an older
+ * configuration is prepared again by the writer. */
+struct ingest_prep;
+struct ingest_prepared;
+int ingest_prep_new(struct ingest *ing, struct ingest_prep **prep_r, const char **error_r);
+void ingest_prep_free(struct ingest_prep **prep);
+/* Never fails: a mail that cannot be parsed is prepared for quarantine. The
+ * result does not point into raw. */
+struct ingest_prepared *ingest_prepare(struct ingest_prep *prep, const char *raw, size_t len);
+void ingest_prepared_free(struct ingest_prepared **prepared);
+
+/* ingest_mail with the mail prepared already (*prepared may be NULL: it is
+ * then prepared here); takes *prepared (freed, set NULL) in every case.
+ * Stores exactly what ingest_mail stores. */
+int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, const char *raw,
+			 size_t len, struct ingest_prepared **prepared,
+			 struct ingest_result *res_r, const char **error_r);
+
 struct ingest_item {
 	uint32_t uid;
 	char *data;
 	size_t len;
 	bool truncated;
+	struct ingest_prepared *prepared; /* NULL: the writer prepares the mail */
 };
 
-/* Stores mails of one mailbox and moves its checkpoint to last_uid in one
- * transaction. A mail that fails for a reason other than the database is
- * quarantined (stored raw with the reason), never dropped; a database error
- * rolls everything back and returns -1. new_tickets_r may be NULL. */
-int ingest_batch(struct ingest *ing, const char *mailbox, uint32_t uidvalidity,
-		 const struct ingest_item *items, size_t n, uint32_t last_uid,
-		 size_t *new_tickets_r, const char **error_r);
+/* Consecutive mails of one mailbox, fetched after the checkpoint
+ * (from_validity, from_uid), leaving it at (uidvalidity, last_uid). */
+struct ingest_slice {
+	const char *mailbox;
+	uint32_t from_validity, from_uid;
+	uint32_t uidvalidity, last_uid;
+	struct ingest_item *items;
+	size_t n;
+};
+
+/* Stores a slice and moves its mailbox's checkpoint in one transaction. A
+ * mail that fails for a reason other than the database is quarantined
+ * (stored raw with the reason), never dropped; a database error rolls
+ * everything back and returns -1. A slice that does not follow the stored
+ * checkpoint (an earlier slice failed, or another process moved it) stores
+ * nothing and returns -1: the fetcher starts again from the checkpoint, so
+ * that no mail is skipped. Takes the items' prepared mail (set NULL), on
+ * failure too. new_tickets_r may be NULL. */
+int ingest_batch(struct ingest *ing, struct ingest_slice *slice, size_t *new_tickets_r,
+		 const char **error_r);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,13 +27,44 @@
 #define MODEL_SPAM "spam"
 #define TEMPERATURE_FLOOR 0.04
 
-struct triage {
-	const struct config *cfg;
-	struct feat_ctx *feat;
-	struct nb_model *category;
-	struct nb_model *spam;
+/* What every preparation context reads and none writes: the stop words
+ * (as file text, for feat_ctx_new) and the sentiment lexicons. Shared by a
+ * triage and the contexts made from it, freed with the last reference. */
+struct triage_shared {
+	atomic_int refs;
+	uint64_t generation;
+	char *stop_fr, *stop_en;
+	size_t stop_fr_len, stop_en_len;
 	struct senti_lexicon *senti_fr;
 	struct senti_lexicon *senti_en;
+};
+
+struct triage_prep {
+	struct triage_shared *shared;
+	struct feat_ctx *feat; /* Snowball stemmers: this thread's own */
+};
+
+/* What triage_prepare computed: no model was consulted yet. */
+struct triage_features {
+	uint64_t generation; /* of the shared resources that made them */
+	struct feat_bag *bag;
+	struct feat_bag *spam_bag;
+	double sentiment;
+	char sentiment_label[16];
+	char *sentiment_explanation;
+	char *sentiment_detail;
+};
+
+/* Each set of resources loaded gets its own number, so that features made
+ * with the lexicons of an older configuration are recognised. */
+static atomic_uint_fast64_t shared_generations;
+
+struct triage {
+	const struct config *cfg;
+	struct triage_prep *prep; /* the writer's own preparation context */
+	struct feat_ctx *feat;    /* = prep->feat */
+	struct nb_model *category;
+	struct nb_model *spam;
 	const char **labels;
 	size_t n_labels;
 	/* The stored category model's version when it was loaded: another
@@ -457,10 +489,10 @@ static int load_lexicon(const struct config *cfg, const char *lang, struct senti
 }
 
 /* Sentiment of subject and text with the lexicon of the mail's language. */
-static void triage_sentiment(struct triage *tr, const char *subject, const char *text,
-			     const char *lang, struct triage_result *res)
+static void triage_sentiment(const struct triage_shared *sh, const char *subject,
+			     const char *text, const char *lang, struct triage_features *tf)
 {
-	const struct senti_lexicon *lex = strcmp(lang, "fr") == 0 ? tr->senti_fr : tr->senti_en;
+	const struct senti_lexicon *lex = strcmp(lang, "fr") == 0 ? sh->senti_fr : sh->senti_en;
 	_cleanup_free_ char *all = xasprintf("%s\n%s", subject, text);
 	struct senti_result r;
 	const char *e;
@@ -469,8 +501,8 @@ static void triage_sentiment(struct triage *tr, const char *subject, const char 
 		r.label = SENTI_NEUTRAL;
 		r.n_reasons = 0;
 	}
-	res->sentiment = r.score;
-	snprintf(res->sentiment_label, sizeof(res->sentiment_label), "%s",
+	tf->sentiment = r.score;
+	snprintf(tf->sentiment_label, sizeof(tf->sentiment_label), "%s",
 		 senti_label_name(r.label));
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_printf(&sb, "%s (%+.2f)", senti_label_name(r.label), r.score);
@@ -486,35 +518,103 @@ static void triage_sentiment(struct triage *tr, const char *subject, const char 
 	}
 	if (r.n_reasons == 0)
 		strbuf_puts(&sb, ": no word of the lexicon");
-	res->sentiment_explanation = strbuf_steal(&sb);
+	tf->sentiment_explanation = strbuf_steal(&sb);
 	char *json = cJSON_PrintUnformatted(words);
 	cJSON_Delete(words);
-	res->sentiment_detail = xstrdup(json);
+	tf->sentiment_detail = xstrdup(json);
 	cJSON_free(json);
+}
+
+static void shared_unref(struct triage_shared **shp)
+{
+	struct triage_shared *sh = *shp;
+	if (sh == NULL)
+		return;
+	*shp = NULL;
+	if (atomic_fetch_sub(&sh->refs, 1) != 1)
+		return;
+	senti_lexicon_free(&sh->senti_fr);
+	senti_lexicon_free(&sh->senti_en);
+	free(sh->stop_fr);
+	free(sh->stop_en);
+	free(sh);
+}
+
+static int shared_load(const struct config *cfg, struct triage_shared **sh_r,
+		       const char **error_r)
+{
+	static __thread char error[512];
+	_cleanup_free_ char *fr_path = xasprintf("%s/fr.txt", cfg->nlp.stopwords_dir);
+	_cleanup_free_ char *en_path = xasprintf("%s/en.txt", cfg->nlp.stopwords_dir);
+	struct triage_shared *sh = xcalloc(1, sizeof(*sh));
+	atomic_init(&sh->refs, 1);
+	sh->generation = atomic_fetch_add(&shared_generations, 1) + 1;
+	const char *e;
+	if (file_read_all(fr_path, RESOURCE_FILE_MAX, &sh->stop_fr, &sh->stop_fr_len, &e) < 0 ||
+	    file_read_all(en_path, RESOURCE_FILE_MAX, &sh->stop_en, &sh->stop_en_len, &e) < 0) {
+		snprintf(error, sizeof(error), "stop words in %s: %s", cfg->nlp.stopwords_dir, e);
+		*error_r = error;
+		shared_unref(&sh);
+		return -1;
+	}
+	if (load_lexicon(cfg, "fr", &sh->senti_fr, error_r) < 0 ||
+	    load_lexicon(cfg, "en", &sh->senti_en, error_r) < 0) {
+		shared_unref(&sh);
+		return -1;
+	}
+	*sh_r = sh;
+	return 0;
+}
+
+/* A context on sh (taking a reference of its own). */
+static int prep_new(struct triage_shared *sh, struct triage_prep **tp_r, const char **error_r)
+{
+	struct triage_prep *tp = xcalloc(1, sizeof(*tp));
+	atomic_fetch_add(&sh->refs, 1);
+	tp->shared = sh;
+	if (feat_ctx_new(sh->stop_fr, sh->stop_fr_len, sh->stop_en, sh->stop_en_len, &tp->feat,
+			 error_r) < 0) {
+		triage_prep_free(&tp);
+		return -1;
+	}
+	*tp_r = tp;
+	return 0;
+}
+
+int triage_prep_new(struct triage *tr, struct triage_prep **tp_r, const char **error_r)
+{
+	return prep_new(tr->prep->shared, tp_r, error_r);
+}
+
+void triage_prep_free(struct triage_prep **tpp)
+{
+	struct triage_prep *tp = *tpp;
+	if (tp == NULL)
+		return;
+	feat_ctx_free(&tp->feat);
+	shared_unref(&tp->shared);
+	free(tp);
+	*tpp = NULL;
 }
 
 int triage_open(struct store *st, const struct config *cfg, struct triage **tr_r,
 		const char **error_r)
 {
-	static __thread char error[512];
 	struct triage *tr = xcalloc(1, sizeof(*tr));
 	tr->cfg = cfg;
-	_cleanup_free_ char *fr_path = xasprintf("%s/fr.txt", cfg->nlp.stopwords_dir);
-	_cleanup_free_ char *en_path = xasprintf("%s/en.txt", cfg->nlp.stopwords_dir);
-	_cleanup_free_ char *fr = NULL, *en = NULL;
-	size_t fr_len = 0, en_len = 0;
-	const char *e;
-	if (file_read_all(fr_path, RESOURCE_FILE_MAX, &fr, &fr_len, &e) < 0 ||
-	    file_read_all(en_path, RESOURCE_FILE_MAX, &en, &en_len, &e) < 0) {
-		snprintf(error, sizeof(error), "stop words in %s: %s", cfg->nlp.stopwords_dir, e);
-		*error_r = error;
+	struct triage_shared *sh = NULL;
+	if (shared_load(cfg, &sh, error_r) < 0) {
 		triage_free(&tr);
 		return -1;
 	}
-	if (load_lexicon(cfg, "fr", &tr->senti_fr, error_r) < 0 ||
-	    load_lexicon(cfg, "en", &tr->senti_en, error_r) < 0 ||
-	    feat_ctx_new(fr, fr_len, en, en_len, &tr->feat, error_r) < 0 ||
-	    load_or_seed(tr, st, MODEL_CATEGORY, &tr->category, "categories.tsv", 0, error_r) < 0 ||
+	int ret = prep_new(sh, &tr->prep, error_r);
+	shared_unref(&sh); /* the context holds it now */
+	if (ret < 0) {
+		triage_free(&tr);
+		return -1;
+	}
+	tr->feat = tr->prep->feat;
+	if (load_or_seed(tr, st, MODEL_CATEGORY, &tr->category, "categories.tsv", 0, error_r) < 0 ||
 	    load_or_seed(tr, st, MODEL_SPAM, &tr->spam, "spam.tsv", triage_spam_flags(), error_r) < 0) {
 		triage_free(&tr);
 		return -1;
@@ -534,9 +634,8 @@ void triage_free(struct triage **trp)
 	struct triage *tr = *trp;
 	if (tr == NULL)
 		return;
-	feat_ctx_free(&tr->feat);
-	senti_lexicon_free(&tr->senti_fr);
-	senti_lexicon_free(&tr->senti_en);
+	triage_prep_free(&tr->prep);
+	tr->feat = NULL;
 	nb_free(&tr->category);
 	nb_free(&tr->spam);
 	for (size_t i = 0; i < tr->n_labels; i++)
@@ -594,32 +693,67 @@ static char *reasons_json(const struct nb_result *r)
 	return copy;
 }
 
-int triage_run(struct triage *tr, const char *subject, const char *headers, const char *text,
-	       struct triage_result *res_r, const char **error_r)
+void triage_features_free(struct triage_features **tfp)
 {
-	struct triage_result res = {0};
+	struct triage_features *tf = *tfp;
+	if (tf == NULL)
+		return;
+	feat_bag_free(&tf->bag);
+	feat_bag_free(&tf->spam_bag);
+	free(tf->sentiment_explanation);
+	free(tf->sentiment_detail);
+	free(tf);
+	*tfp = NULL;
+}
+
+int triage_prepare(struct triage_prep *tp, const char *subject, const char *headers,
+		   const char *text, struct triage_features **tf_r, const char **error_r)
+{
 	subject = subject ? subject : "";
 	text = text ? text : "";
-	struct feat_bag *bag = NULL, *spam_bag = NULL;
-	if (feat_extract(tr->feat, subject, strlen(subject), text, strlen(text), 0, &bag,
+	struct triage_features *tf = xcalloc(1, sizeof(*tf));
+	tf->generation = tp->shared->generation;
+	if (feat_extract(tp->feat, subject, strlen(subject), text, strlen(text), 0, &tf->bag,
 			 error_r) < 0)
-		return -1;
-	int ret = -1;
+		goto fail;
 	/* Spam looks at the headers too: relays and senders tell a lot. */
 	if (headers != NULL) {
-		if (feat_extract_mail(tr->feat, headers, strlen(headers), text, strlen(text),
-				      triage_spam_flags(), &spam_bag, error_r) < 0)
-			goto out;
-	} else if (feat_extract(tr->feat, subject, strlen(subject), text, strlen(text),
-				triage_spam_flags(), &spam_bag, error_r) < 0) {
-		goto out;
+		if (feat_extract_mail(tp->feat, headers, strlen(headers), text, strlen(text),
+				      triage_spam_flags(), &tf->spam_bag, error_r) < 0)
+			goto fail;
+	} else if (feat_extract(tp->feat, subject, strlen(subject), text, strlen(text),
+				triage_spam_flags(), &tf->spam_bag, error_r) < 0) {
+		goto fail;
 	}
-	snprintf(res.language, sizeof(res.language), "%s", lang_code(feat_bag_lang(bag)));
-	res.language_confidence = feat_bag_lang_confidence(bag);
+	triage_sentiment(tp->shared, subject, text, lang_code(feat_bag_lang(tf->bag)), tf);
+	*tf_r = tf;
+	return 0;
+fail:
+	triage_features_free(&tf);
+	return -1;
+}
+
+bool triage_features_current(const struct triage *tr, const struct triage_features *tf)
+{
+	return tf != NULL && tf->generation == tr->prep->shared->generation;
+}
+
+int triage_classify(struct triage *tr, struct triage_features **tfp,
+		    struct triage_result *res_r, const char **error_r)
+{
+	struct triage_features *tf = *tfp;
+	if (!triage_features_current(tr, tf)) {
+		*error_r = "features prepared with other resources than the triage's";
+		return -1;
+	}
+	*tfp = NULL;
+	struct triage_result res = {0};
+	snprintf(res.language, sizeof(res.language), "%s", lang_code(feat_bag_lang(tf->bag)));
+	res.language_confidence = feat_bag_lang_confidence(tf->bag);
 
 	struct nb_result r;
 	const char *e;
-	if (tr->n_labels >= 2 && nb_classify(tr->category, bag, &r, &e) == 0) {
+	if (tr->n_labels >= 2 && nb_classify(tr->category, tf->bag, &r, &e) == 0) {
 		res.category = xstrdup(r.label);
 		res.category_confidence = r.confidence;
 		res.category_runner_up = xstrdup(r.runner_up);
@@ -629,7 +763,7 @@ int triage_run(struct triage *tr, const char *subject, const char *headers, cons
 	} else {
 		res.low_confidence = true;
 	}
-	if (nb_classify(tr->spam, spam_bag, &r, &e) == 0) {
+	if (nb_classify(tr->spam, tf->spam_bag, &r, &e) == 0) {
 		double p_spam = strcmp(r.label, "spam") == 0 ? r.confidence : 1 - r.confidence;
 		res.spam_probability = p_spam;
 		res.spam = p_spam >= tr->cfg->nlp.spam_threshold;
@@ -640,15 +774,24 @@ int triage_run(struct triage *tr, const char *subject, const char *headers, cons
 						 tr->cfg->nlp.spam_threshold, why);
 		res.spam_detail = reasons_json(&r);
 	}
-	triage_sentiment(tr, subject, text, res.language, &res);
-	res.features = TAKE_PTR(bag);
+	res.sentiment = tf->sentiment;
+	memcpy(res.sentiment_label, tf->sentiment_label, sizeof(res.sentiment_label));
+	res.sentiment_explanation = TAKE_PTR(tf->sentiment_explanation);
+	res.sentiment_detail = TAKE_PTR(tf->sentiment_detail);
+	res.features = TAKE_PTR(tf->bag);
+	triage_features_free(&tf);
 	*res_r = res;
-	memset(&res, 0, sizeof(res));
-	ret = 0;
-out:
-	triage_result_clear(&res);
-	feat_bag_free(&bag);
-	feat_bag_free(&spam_bag);
+	return 0;
+}
+
+int triage_run(struct triage *tr, const char *subject, const char *headers, const char *text,
+	       struct triage_result *res_r, const char **error_r)
+{
+	struct triage_features *tf;
+	if (triage_prepare(tr->prep, subject, headers, text, &tf, error_r) < 0)
+		return -1;
+	int ret = triage_classify(tr, &tf, res_r, error_r);
+	triage_features_free(&tf);
 	return ret;
 }
 

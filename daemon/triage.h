@@ -2,8 +2,15 @@
  * sentiment, each with its confidence and the reasons behind it, recorded in
  * the store. The statistics only inform: queue, priority and actions are the
  * workflow's to decide (rules.h).
+ * Triage runs in two steps: triage_prepare (feature extraction and
+ * sentiment: pure CPU, no model, no store) and triage_classify (the models);
+ * triage_run does both. The first may run in another thread, with a
+ * preparation context of its own.
  * Ownership: a struct triage belongs to one thread (its tokeniser holds
- * Snowball stemmers); results are owned by the caller (triage_result_clear). */
+ * Snowball stemmers), and so does a struct triage_prep; a preparation
+ * context may outlive the triage it came from (it holds a reference to the
+ * read-only stop words and lexicons). Results and features are owned by the
+ * caller (triage_result_clear, triage_features_free). */
 #ifndef TRIAGED_TRIAGE_H
 #define TRIAGED_TRIAGE_H
 
@@ -15,6 +22,8 @@ struct config;
 struct mime_message;
 struct store;
 struct triage;
+struct triage_prep;
+struct triage_features;
 
 struct triage_result {
 	char language[8];         /* "fr", "en", "other" */
@@ -49,6 +58,24 @@ void triage_free(struct triage **tr);
 int triage_run(struct triage *tr, const char *subject, const char *headers, const char *text,
 	       struct triage_result *res_r, const char **error_r);
 void triage_result_clear(struct triage_result *res);
+
+/* A preparation context for another thread, on the stop words and lexicons
+ * tr loaded. */
+int triage_prep_new(struct triage *tr, struct triage_prep **tp_r, const char **error_r);
+void triage_prep_free(struct triage_prep **tp);
+/* The model-free part of triage_run (same arguments): the category and
+ * spam features, the language guess and the sentiment. */
+int triage_prepare(struct triage_prep *tp, const char *subject, const char *headers,
+		   const char *text, struct triage_features **tf_r, const char **error_r);
+void triage_features_free(struct triage_features **tf);
+/* true when tf was prepared on tr's own stop words and lexicons (not those
+ * of a configuration loaded before or after): triage_classify accepts it. */
+bool triage_features_current(const struct triage *tr, const struct triage_features *tf);
+/* The rest of triage_run: classifies prepared features with the current
+ * models. Takes *tf (freed, set NULL) on success; the result is the one
+ * triage_run gives for the same mail. */
+int triage_classify(struct triage *tr, struct triage_features **tf,
+		    struct triage_result *res_r, const char **error_r);
 /* Same on a parsed mail: its subject, decoded header fields (as
  * triage_mail_headers gives them) and new text. */
 int triage_run_mail(struct triage *tr, const struct mime_message *msg,

@@ -29,13 +29,9 @@
 
 #define EXIT_UNAVAILABLE 69
 
-/* A batch handed from a fetcher thread to the writer, answered in place. */
+/* A slice handed from a fetcher thread to the writer, answered in place. */
 struct delivery {
-	const char *mailbox;
-	uint32_t uidvalidity;
-	const struct ingest_item *items;
-	size_t n;
-	uint32_t last_uid;
+	struct ingest_slice *slice;
 	int result;
 	char error[256];
 	bool done;
@@ -100,50 +96,53 @@ static int sla_timeout_ms(struct daemon *d, int cap)
 	return ms < cap ? (int)ms : cap;
 }
 
-/* --once: the fetcher's own thread is the writer. */
-static int deliver_direct(void *ctx, const char *mailbox, uint32_t uidvalidity,
-			  const struct ingest_item *items, size_t n, uint32_t last_uid,
-			  const char **error_r)
+/* Queues a slice for the main loop (the writer); the fetcher goes on
+ * fetching and waits for the commit later (writer_wait). */
+static int writer_submit(void *ctx, struct ingest_slice *slice, void **token_r,
+			 const char **error_r)
 {
 	struct writer *w = ctx;
-	size_t created = 0;
-	int ret = ingest_batch(w->ing, mailbox, uidvalidity, items, n, last_uid, &created, error_r);
-	w->tickets_created += created;
-	return ret;
-}
-
-/* Daemon mode: queue the batch for the main loop and wait for its commit. */
-static int deliver_queued(void *ctx, const char *mailbox, uint32_t uidvalidity,
-			  const struct ingest_item *items, size_t n, uint32_t last_uid,
-			  const char **error_r)
-{
-	static __thread char error[256];
-	struct writer *w = ctx;
-	struct delivery d = {.mailbox = mailbox, .uidvalidity = uidvalidity, .items = items,
-			     .n = n, .last_uid = last_uid};
+	struct delivery *d = xcalloc(1, sizeof(*d));
+	d->slice = slice;
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping) {
 		pthread_mutex_unlock(&w->lock);
+		free(d);
 		*error_r = "the daemon is stopping";
 		return -1;
 	}
 	if (w->tail != NULL)
-		w->tail->next = &d;
+		w->tail->next = d;
 	else
-		w->head = &d;
-	w->tail = &d;
+		w->head = d;
+	w->tail = d;
 	uint64_t one = 1;
 	if (write(w->event_fd, &one, sizeof(one)) < 0)
 		log_error("cannot wake the writer: %s", strerror(errno));
-	while (!d.done)
+	pthread_mutex_unlock(&w->lock);
+	*token_r = d;
+	return 0;
+}
+
+static int writer_wait(void *ctx, void *token, const char **error_r)
+{
+	static __thread char error[256];
+	struct writer *w = ctx;
+	struct delivery *d = token;
+	pthread_mutex_lock(&w->lock);
+	while (!d->done)
 		pthread_cond_wait(&w->cond, &w->lock);
 	pthread_mutex_unlock(&w->lock);
-	if (d.result < 0) {
-		snprintf(error, sizeof(error), "%s", d.error);
+	int result = d->result;
+	if (result < 0) {
+		snprintf(error, sizeof(error), "%s", d->error);
 		*error_r = error;
 	}
-	return d.result;
+	free(d);
+	return result;
 }
+
+static const struct fetcher_writer writer_ops = {.submit = writer_submit, .wait = writer_wait};
 
 /* Runs the queued batches (main thread). With stopping set, fails them
  * instead: uncommitted mail is fetched again at the next start. */
@@ -159,9 +158,7 @@ static void writer_drain(struct writer *w, bool stopping)
 		struct delivery *next = d->next;
 		const char *error = "the daemon is stopping";
 		size_t created = 0;
-		int result = stopping ? -1
-				      : ingest_batch(w->ing, d->mailbox, d->uidvalidity, d->items,
-						     d->n, d->last_uid, &created, &error);
+		int result = stopping ? -1 : ingest_batch(w->ing, d->slice, &created, &error);
 		pthread_mutex_lock(&w->lock);
 		w->tickets_created += created;
 		d->result = result;
@@ -198,17 +195,29 @@ static void stop_fetchers(struct daemon *d)
 	d->n_fetchers = 0;
 }
 
-static int start_fetchers(struct daemon *d, fetcher_deliver_fn *deliver, bool start_threads)
+/* A fetcher of mailbox i, preparing mail with the writer's resources. */
+static int new_fetcher(struct daemon *d, const struct config *cfg, size_t i, struct fetcher **f_r)
+{
+	const char *error;
+	struct ingest_prep *prep;
+	if (ingest_prep_new(d->writer.ing, &prep, &error) < 0 ||
+	    fetcher_new(&cfg->mailboxes[i], cfg->database, &(struct fetcher_writer){
+				.submit = writer_ops.submit, .wait = writer_ops.wait, .ctx = &d->writer},
+			prep, f_r, &error) < 0) {
+		log_error("mailbox %s: %s", cfg->mailboxes[i].name, error);
+		return -1;
+	}
+	return 0;
+}
+
+static int start_fetchers(struct daemon *d, bool start_threads)
 {
 	d->fetchers = xcalloc(d->cfg->n_mailboxes ? d->cfg->n_mailboxes : 1, sizeof(*d->fetchers));
 	for (size_t i = 0; i < d->cfg->n_mailboxes; i++) {
 		const char *error;
 		struct fetcher *f;
-		if (fetcher_new(&d->cfg->mailboxes[i], d->cfg->database, deliver, &d->writer, &f,
-				&error) < 0) {
-			log_error("mailbox %s: %s", d->cfg->mailboxes[i].name, error);
+		if (new_fetcher(d, d->cfg, i, &f) < 0)
 			return -1;
-		}
 		d->fetchers[d->n_fetchers++] = f;
 		if (start_threads && fetcher_start(f, &error) < 0) {
 			log_error("mailbox %s: %s", d->cfg->mailboxes[i].name, error);
@@ -218,23 +227,52 @@ static int start_fetchers(struct daemon *d, fetcher_deliver_fn *deliver, bool st
 	return 0;
 }
 
+/* Every mailbox once, each in its own thread, the main thread storing
+ * what they hand over: fetching and preparing overlap with storing. */
 static int run_once(struct daemon *d)
 {
-	if (start_fetchers(d, deliver_direct, false) < 0)
-		return EXIT_FAILURE;
 	int status = EXIT_SUCCESS;
+	if (start_fetchers(d, false) < 0) {
+		stop_fetchers(d);
+		return EXIT_FAILURE;
+	}
+	size_t running = 0;
+	_cleanup_free_ bool *ended = xcalloc(d->n_fetchers + 1, sizeof(*ended));
 	for (size_t i = 0; i < d->n_fetchers; i++) {
 		const char *error;
-		struct fetcher_stats before, after;
-		fetcher_get_stats(d->fetchers[i], &before);
-		if (fetcher_run_once(d->fetchers[i], &error) < 0) {
+		if (fetcher_start_once(d->fetchers[i], &error) < 0) {
 			log_error("mailbox %s: %s", fetcher_name(d->fetchers[i]), error);
 			status = EXIT_UNAVAILABLE;
+			ended[i] = true;
+			continue;
 		}
-		fetcher_get_stats(d->fetchers[i], &after);
-		log_info("mailbox %s: %llu mails fetched", fetcher_name(d->fetchers[i]),
-			 (unsigned long long)(after.mails - before.mails));
+		running++;
 	}
+	while (running > 0) {
+		struct pollfd pfd = {.fd = d->writer.event_fd, .events = POLLIN};
+		if (poll(&pfd, 1, 20) > 0) {
+			uint64_t count;
+			if (read(d->writer.event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				log_error("writer eventfd: %s", strerror(errno));
+		}
+		writer_drain(&d->writer, false);
+		for (size_t i = 0; i < d->n_fetchers; i++) {
+			if (ended[i] || !fetcher_join(d->fetchers[i], 0))
+				continue;
+			ended[i] = true;
+			running--;
+			const char *error;
+			if (fetcher_once_result(d->fetchers[i], &error) < 0) {
+				log_error("mailbox %s: %s", fetcher_name(d->fetchers[i]), error);
+				status = EXIT_UNAVAILABLE;
+			}
+			struct fetcher_stats stats;
+			fetcher_get_stats(d->fetchers[i], &stats);
+			log_info("mailbox %s: %llu mails fetched", fetcher_name(d->fetchers[i]),
+				 (unsigned long long)stats.mails);
+		}
+	}
+	writer_drain(&d->writer, false);
 	stop_fetchers(d);
 	fire_sla(d);
 	const char *error;
@@ -352,11 +390,19 @@ static void reload(struct daemon *d)
 	d->fetchers = kept;
 	d->n_fetchers = fresh->n_mailboxes;
 	for (size_t i = 0; i < fresh->n_mailboxes; i++) {
-		if (kept[i] != NULL)
+		if (kept[i] != NULL) {
+			/* Mail is prepared with the new stop words and lexicons from
+			 * its next slice on (the writer redoes one prepared before). */
+			struct ingest_prep *prep;
+			if (ingest_prep_new(d->writer.ing, &prep, &error) < 0)
+				log_error("mailbox %s: %s", fresh->mailboxes[i].name, error);
+			else
+				fetcher_set_prep(kept[i], prep);
 			continue;
-		if (fetcher_new(&fresh->mailboxes[i], fresh->database, deliver_queued, &d->writer,
-				&kept[i], &error) < 0 ||
-		    fetcher_start(kept[i], &error) < 0) {
+		}
+		if (new_fetcher(d, fresh, i, &kept[i]) < 0)
+			continue;
+		if (fetcher_start(kept[i], &error) < 0) {
 			log_error("mailbox %s: %s", fresh->mailboxes[i].name, error);
 			continue;
 		}
@@ -391,7 +437,7 @@ static int run_daemon(struct daemon *d)
 		close(sig_fd);
 		return EXIT_FAILURE;
 	}
-	if (start_fetchers(d, deliver_queued, true) < 0) {
+	if (start_fetchers(d, true) < 0) {
 		sender_stop(&d->sender);
 		close(sig_fd);
 		return EXIT_FAILURE;

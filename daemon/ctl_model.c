@@ -488,7 +488,11 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
                          size_t len, struct feat_bag **bag_r, const char **error_r)
 {
 	struct mime_message *msg;
-	if (mime_parse(raw, len, NULL, &msg, error_r) < 0)
+	struct mime_limits lim;
+	mime_limits_default(&lim);
+	lim.max_attachment_bytes = 0; /* sizes and types are enough */
+	lim.no_text_split = mo->whole_text;
+	if (mime_parse(raw, len, &lim, &msg, error_r) < 0)
 		return -1;
 	const char *body = mo->whole_text ? msg->text : msg->new_text;
 	_cleanup_free_ char *headers = triage_mail_headers(msg);

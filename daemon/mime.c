@@ -41,6 +41,7 @@ void mime_limits_default(struct mime_limits *lim)
 	lim->max_text_bytes = 1u << 20;
 	lim->max_attachment_bytes = 25u << 20;
 	lim->max_attachments = 200;
+	lim->no_text_split = false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2178,7 +2179,10 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 	msg->text = xstrndup(strbuf_str(src), tl);
 	strbuf_free(&ctx.text);
 	strbuf_free(&ctx.html_text);
-	mime_split_text(msg->text, &msg->new_text, &msg->quoted_text, &msg->signature);
+	if (ctx.lim->no_text_split)
+		msg->new_text = xstrdup(msg->text);
+	else
+		mime_split_text(msg->text, &msg->new_text, &msg->quoted_text, &msg->signature);
 	if (!msg->content_type)
 		msg->content_type = xstrdup("text/plain");
 	*msg_r = msg;

@@ -21,6 +21,10 @@ struct mime_limits {
 	size_t max_text_bytes;       /* text, new_text, html: each cut at this size */
 	size_t max_attachment_bytes; /* larger attachments keep name/type/size, not data */
 	size_t max_attachments;      /* attachment entries kept */
+	/* Not a limit: the caller reads only the whole text (a spam filter),
+	 * so the quoted history and signature are not looked for and new_text
+	 * is a copy of text. Default false. */
+	bool no_text_split;
 };
 
 /* 50 MiB mail, 1000 headers, 256 KiB header block, depth 32, 1000 parts,

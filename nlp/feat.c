@@ -102,7 +102,8 @@ static void counts_free(struct counts *c)
 struct feat_bag *feat_bag_new(void)
 {
 	struct feat_bag *bag = xcalloc(1, sizeof(*bag));
-	bag->features.keys = symtab_new(64);
+	/* a mail has a few hundred distinct features: no rehash on the way */
+	bag->features.keys = symtab_new(256);
 	bag->terms.keys = symtab_new(64);
 	return bag;
 }
@@ -167,6 +168,12 @@ void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, 
 {
 	*feature_r = symtab_key(bag->features.keys, (uint32_t)i);
 	*count_r = bag->features.count[i];
+}
+
+int feat_bag_find_in(const struct feat_bag *bag, size_t i, const struct symtab *tab,
+                     uint32_t *id_r)
+{
+	return symtab_find_from(tab, bag->features.keys, (uint32_t)i, id_r);
 }
 
 void feat_bag_term(const struct feat_bag *bag, size_t i, const char **term_r, uint32_t *count_r)

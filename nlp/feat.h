@@ -76,6 +76,11 @@ bool feat_bag_truncated(const struct feat_bag *bag);
 /* Distinct features, in first-seen order; i < feat_bag_count(). */
 size_t feat_bag_count(const struct feat_bag *bag);
 void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, uint32_t *count_r);
+struct symtab;
+/* The id of feature i of bag in tab (a model's features), or -1 when tab
+ * lacks it: a lookup that reuses the bag's hash of the feature. */
+int feat_bag_find_in(const struct feat_bag *bag, size_t i, const struct symtab *tab,
+                     uint32_t *id_r);
 /* The first word (normalised, not stemmed, no prefix) that gave feature,
  * for explanations an agent reads ("facture" for "s:factur"); NULL for
  * class, header and unknown features. */

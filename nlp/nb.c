@@ -385,10 +385,8 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 	double mass = 0;
 	transform(&m->opts, bag, x);
 	for (size_t i = 0; i < n; i++) {
-		const char *f;
-		uint32_t c, t;
-		feat_bag_get(bag, i, &f, &c);
-		if (symtab_find(m->tokens, f, strlen(f), &t) < 0 || m->row_total[t] <= 0)
+		uint32_t t;
+		if (feat_bag_find_in(bag, i, m->tokens, &t) < 0 || m->row_total[t] <= 0)
 			continue;
 		x[known] = x[i];
 		ids[known++] = t;

@@ -150,6 +150,16 @@ int symtab_find(const struct symtab *tab, const char *key, size_t len, uint32_t 
 	return 0;
 }
 
+int symtab_find_from(const struct symtab *tab, const struct symtab *src, uint32_t src_id,
+                     uint32_t *id_r)
+{
+	size_t i = probe(tab, src->keys[src_id], src->lens[src_id], src->hashes[src_id]);
+	if (tab->slots[i] == EMPTY)
+		return -1;
+	*id_r = (uint32_t)tab->slots[i];
+	return 0;
+}
+
 uint32_t symtab_intern(struct symtab *tab, const char *key, size_t len, bool *created_r)
 {
 	uint32_t h = hash_bytes(key, len);

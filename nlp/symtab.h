@@ -23,5 +23,9 @@ size_t symtab_count(const struct symtab *tab);
 /* NUL-terminated key of id (id < symtab_count()). */
 const char *symtab_key(const struct symtab *tab, uint32_t id);
 size_t symtab_key_len(const struct symtab *tab, uint32_t id);
+/* symtab_find() of the key of id in src: the hash is taken from src, not
+ * computed again (every table hashes alike). */
+int symtab_find_from(const struct symtab *tab, const struct symtab *src, uint32_t src_id,
+                     uint32_t *id_r);
 
 #endif

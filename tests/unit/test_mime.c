@@ -341,6 +341,28 @@ static void test_decode_words(void **state)
 	}
 }
 
+/* A caller that reads only the whole text can skip the quote split. */
+static void test_no_text_split(void **state)
+{
+	(void)state;
+	const char *raw = "From: a@example.com\r\nSubject: re\r\n\r\n"
+	                  "Merci.\r\n\r\nLe 3 mars, b@example.com a \xC3\xA9" "crit :\r\n> Bonjour\r\n";
+	struct mime_limits lim;
+	mime_limits_default(&lim);
+	struct mime_message *m;
+	const char *error;
+	assert_int_equal(mime_parse(raw, strlen(raw), &lim, &m, &error), 0);
+	assert_string_equal(m->new_text, "Merci.");
+	assert_non_null(m->quoted_text);
+	mime_message_free(&m);
+	lim.no_text_split = true;
+	assert_int_equal(mime_parse(raw, strlen(raw), &lim, &m, &error), 0);
+	assert_string_equal(m->new_text, m->text);
+	assert_null(m->quoted_text);
+	assert_non_null(strstr(m->text, "> Bonjour"));
+	mime_message_free(&m);
+}
+
 static void test_to_utf8(void **state)
 {
 	(void)state;
@@ -820,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_details),
 		cmocka_unit_test(test_decode_words),
 		cmocka_unit_test(test_to_utf8),
+		cmocka_unit_test(test_no_text_split),
 		cmocka_unit_test(test_split_text),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_truncated_and_broken),

@@ -205,6 +205,219 @@ static fts5_api *fts5_api_of(sqlite3 *db)
 	return api;
 }
 
+/* ---- ranking ---- */
+
+/* kb_rank(kb_fts, generation, docs): FTS5's bm25 (Robertson and Zaragoza,
+ * "The Probabilistic Relevance Framework: BM25 and Beyond", 2009; the
+ * formula of SQLite's fts5_aux.c: k1 1.2, b 0.75, one length for the whole
+ * row, column weights KB_WEIGHT_*) with two costs taken out of every query.
+ * bm25() counts the rows of each phrase with a second pass over its posting
+ * list to get its idf: here the caller gives each phrase's document count
+ * (kb_terms, a blob of int64, one per phrase; 0: count it as bm25 does). And
+ * bm25() reads the row's length from the docsize table, one b-tree lookup
+ * per matching row, most of the query's time: here the lengths of all
+ * articles are read once into memory, per connection, and read again only
+ * when the knowledge base's generation (kb_meta, a new random value at each
+ * change of an article) is not the one they were read at. A row the lengths
+ * do not know is looked up as bm25() does. */
+
+struct rank_lengths {
+	struct sqlite3 *db;
+	bool loaded;
+	int64_t generation;
+	size_t n;
+	int64_t *rowid; /* ascending */
+	uint32_t *len;
+};
+
+static void rank_lengths_free(void *p)
+{
+	struct rank_lengths *rl = p;
+	if (rl == NULL)
+		return;
+	free(rl->rowid);
+	free(rl->len);
+	free(rl);
+}
+
+/* Reads every article's length (its three columns' token counts, varints in
+ * kb_fts_docsize.sz). On failure the lengths stay unloaded: rows are then
+ * looked up one by one. */
+static void rank_lengths_load(struct rank_lengths *rl, int64_t generation)
+{
+	free(rl->rowid);
+	free(rl->len);
+	rl->rowid = NULL;
+	rl->len = NULL;
+	rl->n = 0;
+	rl->loaded = false;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(rl->db, "SELECT id, sz FROM kb_fts_docsize ORDER BY id", -1, &s,
+			       NULL) != SQLITE_OK)
+		return;
+	size_t cap = 0, cap_len = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *sz = sqlite3_column_blob(s, 1);
+		int bytes = sqlite3_column_bytes(s, 1);
+		uint64_t total = 0, v = 0;
+		int shift = 0;
+		for (int i = 0; i < bytes && sz != NULL; i++) {
+			/* SQLite varints: 7 bits a byte, high bit set on all but
+			 * the last (column sizes never reach the 9-byte form) */
+			v |= (uint64_t)(sz[i] & 0x7f) << shift;
+			shift += 7;
+			if (!(sz[i] & 0x80) || shift > 56) {
+				total += v;
+				v = 0;
+				shift = 0;
+			}
+		}
+		rl->rowid = xgrow(rl->rowid, &cap, rl->n + 1, sizeof(*rl->rowid));
+		rl->len = xgrow(rl->len, &cap_len, rl->n + 1, sizeof(*rl->len));
+		rl->rowid[rl->n] = sqlite3_column_int64(s, 0);
+		rl->len[rl->n] = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+		rl->n++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		rl->n = 0;
+		return;
+	}
+	rl->loaded = true;
+	rl->generation = generation;
+}
+
+/* 1 and *len_r when the row is known, 0 not. */
+static int rank_lengths_find(const struct rank_lengths *rl, int64_t rowid, uint32_t *len_r)
+{
+	size_t lo = 0, hi = rl->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rl->rowid[mid] < rowid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < rl->n && rl->rowid[lo] == rowid) {
+		*len_r = rl->len[lo];
+		return 1;
+	}
+	return 0;
+}
+
+/* What one query needs for every row: per-phrase idf, the average length. */
+struct rank_query {
+	int n_phrase;
+	double avgdl;
+	double idf[];
+};
+
+static int rank_count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *user)
+{
+	(void)api;
+	(void)fts;
+	(*(int64_t *)user)++;
+	return SQLITE_OK;
+}
+
+static int rank_query_new(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_value *docs_arg,
+			  struct rank_query **q_r)
+{
+	int n_phrase = api->xPhraseCount(fts);
+	sqlite3_int64 rows = 0, tokens = 0;
+	int rc = api->xRowCount(fts, &rows);
+	if (rc == SQLITE_OK)
+		rc = api->xColumnTotalSize(fts, -1, &tokens);
+	if (rc != SQLITE_OK)
+		return rc;
+	struct rank_query *q = xcalloc(1, sizeof(*q) + (size_t)n_phrase * sizeof(double));
+	q->n_phrase = n_phrase;
+	q->avgdl = rows > 0 && tokens > 0 ? (double)tokens / (double)rows : 1.0;
+	const unsigned char *blob = sqlite3_value_blob(docs_arg);
+	int bytes = sqlite3_value_bytes(docs_arg);
+	for (int i = 0; i < n_phrase; i++) {
+		int64_t docs = 0;
+		if (blob != NULL && (size_t)bytes >= (size_t)(i + 1) * sizeof(docs))
+			memcpy(&docs, blob + (size_t)i * sizeof(docs), sizeof(docs));
+		if (docs <= 0 && (rc = api->xQueryPhrase(fts, i, &docs, rank_count_cb)) != SQLITE_OK) {
+			free(q);
+			return rc;
+		}
+		double idf = log(((double)rows - (double)docs + 0.5) / ((double)docs + 0.5));
+		q->idf[i] = idf > 0 ? idf : 1e-6;
+	}
+	*q_r = q;
+	return SQLITE_OK;
+}
+
+static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+		    int n_val, sqlite3_value **val)
+{
+	static const double weights[] = {KB_WEIGHT_TITLE, KB_WEIGHT_BODY, KB_WEIGHT_TAGS};
+	const double k1 = 1.2, b = 0.75;
+	if (n_val != 2 || api->xColumnCount(fts) != (int)ARRAY_SIZE(weights)) {
+		sqlite3_result_error(ctx, "kb_rank(kb_fts, generation, docs)", -1);
+		return;
+	}
+	struct rank_lengths *rl = api->xUserData(fts);
+	struct rank_query *q = api->xGetAuxdata(fts, 0);
+	int rc;
+	if (q == NULL) {
+		/* first row of this query */
+		if ((rc = rank_query_new(api, fts, val[1], &q)) != SQLITE_OK ||
+		    (rc = api->xSetAuxdata(fts, q, free)) != SQLITE_OK) {
+			sqlite3_result_error_code(ctx, rc);
+			return;
+		}
+		if (sqlite3_value_type(val[0]) == SQLITE_INTEGER) {
+			int64_t generation = sqlite3_value_int64(val[0]);
+			if (!rl->loaded || rl->generation != generation)
+				rank_lengths_load(rl, generation);
+		} else {
+			rl->loaded = false; /* no generation yet: lengths not trusted */
+		}
+	}
+	double freq[KB_MAX_QUERY_TERMS] = {0};
+	int n_inst = 0;
+	rc = api->xInstCount(fts, &n_inst);
+	for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
+		int phrase, col, off;
+		rc = api->xInst(fts, i, &phrase, &col, &off);
+		if (rc == SQLITE_OK && phrase >= 0 && phrase < q->n_phrase &&
+		    phrase < KB_MAX_QUERY_TERMS && col >= 0 && col < (int)ARRAY_SIZE(weights))
+			freq[phrase] += weights[col];
+	}
+	uint32_t len = 0;
+	if (rc == SQLITE_OK && !(rl->loaded && rank_lengths_find(rl, api->xRowid(fts), &len))) {
+		int l = 0;
+		rc = api->xColumnSize(fts, -1, &l);
+		len = l > 0 ? (uint32_t)l : 0;
+	}
+	if (rc != SQLITE_OK) {
+		sqlite3_result_error_code(ctx, rc);
+		return;
+	}
+	double norm = k1 * (1 - b + b * (double)len / q->avgdl);
+	double score = 0;
+	for (int i = 0; i < q->n_phrase && i < KB_MAX_QUERY_TERMS; i++)
+		score += q->idf[i] * freq[i] * (k1 + 1.0) / (freq[i] + norm);
+	sqlite3_result_double(ctx, score);
+}
+
+/* A new generation for the rank function's lengths: a random value, so that
+ * a rolled-back change never leaves its generation behind for another. */
+static int bump_generation(sqlite3 *db, const char **error_r)
+{
+	if (sqlite3_exec(db,
+			 "INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('generation', random())",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		*error_r = db_error(db, "marking the kb changed");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- schema kept by kb_register ---- */
 
 #define LANGMARK(row, col) "char(31)||" row ".language||char(31)||" row "." col
@@ -245,6 +458,18 @@ static int schema_has(sqlite3 *db, const char *name)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* 1 when kb_meta has a generation, 0 not, -1 error. */
+static int has_generation(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM kb_meta WHERE key = 'generation'", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int kb_register(struct sqlite3 *db, const char **error_r)
 {
 	fts5_api *api = fts5_api_of(db);
@@ -261,6 +486,14 @@ int kb_register(struct sqlite3 *db, const char **error_r)
 			return -1;
 		}
 	}
+	struct rank_lengths *rl = xcalloc(1, sizeof(*rl));
+	rl->db = db;
+	/* FTS5 frees rl with the connection, not when this fails */
+	if (api->xCreateFunction(api, "kb_rank", rl, rank_fn, rank_lengths_free) != SQLITE_OK) {
+		rank_lengths_free(rl);
+		*error_r = db_error(db, "registering the kb rank function");
+		return -1;
+	}
 	int has_articles = schema_has(db, "kb_articles");
 	int has_fts = schema_has(db, "kb_fts");
 	int has_trigger = schema_has(db, "kb_fts_au");
@@ -272,6 +505,12 @@ int kb_register(struct sqlite3 *db, const char **error_r)
 		*error_r = "no kb_articles table: the database schema is older than version 3";
 		return -1;
 	}
+	/* A knowledge base written before the rank function's generation
+	 * existed gets one, so that the lengths can be kept (a read-only
+	 * connection goes on without: kb_rank then looks rows up one by one). */
+	if (has_generation(db) == 0)
+		sqlite3_exec(db, "INSERT OR IGNORE INTO kb_meta (key, value) VALUES ('generation', random())",
+			     NULL, NULL, NULL);
 	if (has_fts == 1 && has_trigger == 1)
 		return 0;
 	/* First use of this database by the kb: create the index, and fill it
@@ -415,6 +654,8 @@ int kb_article_put(struct sqlite3 *db, const struct kb_article *a, int64_t now,
 	bind_text(s, 8, a->source_path);
 	if (step_done(db, s, "writing an article", error_r) < 0)
 		goto out;
+	if (result != KB_PUT_UNCHANGED && bump_generation(db, error_r) < 0)
+		goto out;
 	*result_r = result;
 	ret = 0;
 out:
@@ -463,7 +704,9 @@ int kb_article_remove(struct sqlite3 *db, const char *id, const char **error_r)
 	sqlite3_finalize(s);
 	if (ret < 0)
 		return -1;
-	return sqlite3_changes(db) > 0 ? 1 : 0;
+	if (sqlite3_changes(db) == 0)
+		return 0;
+	return bump_generation(db, error_r) < 0 ? -1 : 1;
 }
 
 int kb_article_list(struct sqlite3 *db, struct kb_article **list_r, size_t *n_r,
@@ -579,21 +822,24 @@ static int query_on_token(void *context, const char *text, size_t len, enum tok_
 	return ++q->words >= KB_MAX_QUERY_TERMS;
 }
 
-/* The best ?4 matches, ranked inside the FTS5 table alone: bm25 once per
- * matching row into a sorter that keeps only ?4 rows (FTS5's own "ORDER BY
- * rank" sorts every match), and only those rows meet kb_articles. A language
- * preference is applied to those (the suggestion's terms were stemmed in that
- * language, so the other one rarely competes for the first places); a strict
- * language filter looks at every match. */
-#define KB_RANKED                                                                      \
-	"(SELECT rowid AS doc, -bm25(kb_fts, 10.0, 1.0, 3.0) AS score FROM kb_fts"   \
+/* The best ?4 matches, ranked inside the FTS5 table alone: kb_rank (bm25,
+ * see above; ?5 the phrases' document counts) once per matching row into a
+ * sorter that keeps only ?4 rows (FTS5's own "ORDER BY rank" sorts every
+ * match), and only those rows meet kb_articles. A language preference is
+ * applied to those (the suggestion's terms were stemmed in that language, so
+ * the other one rarely competes for the first places); a strict language
+ * filter looks at every match. */
+#define KB_SCORE \
+	"kb_rank(kb_fts, (SELECT value FROM kb_meta WHERE key = 'generation'), ?5)"
+#define KB_RANKED                                                                    \
+	"(SELECT rowid AS doc, " KB_SCORE " AS score FROM kb_fts"                      \
 	" WHERE kb_fts MATCH ?1 ORDER BY score DESC LIMIT ?4) h"
 static const char hit_sql_any[] =
 	"SELECT a.id, a.title, a.language, h.score FROM " KB_RANKED
 	" JOIN kb_articles a ON a.doc = h.doc"
 	" WHERE ?2 IS NULL ORDER BY h.score DESC LIMIT ?3";
 static const char hit_sql_only[] =
-	"SELECT a.id, a.title, a.language, -bm25(kb_fts, 10.0, 1.0, 3.0) AS score"
+	"SELECT a.id, a.title, a.language, " KB_SCORE " AS score"
 	" FROM kb_fts JOIN kb_articles a ON a.doc = kb_fts.rowid"
 	" WHERE kb_fts MATCH ?1 AND a.language = ?2 AND ?4 IS NOT NULL"
 	" ORDER BY score DESC LIMIT ?3";
@@ -606,8 +852,10 @@ static const char hit_sql_prefer[] =
  * result wanted. */
 #define KB_RANK_WINDOW 8
 
-static int run_hits(sqlite3 *db, const char *sql, const char *match, const char *language,
-		    unsigned limit, struct kb_hit **hits_r, size_t *n_r, const char **error_r)
+/* docs: each phrase's document count (n of them), NULL: counted by FTS5. */
+static int run_hits(sqlite3 *db, const char *sql, const char *match, const int64_t *docs,
+		    size_t n_docs, const char *language, unsigned limit, struct kb_hit **hits_r,
+		    size_t *n_r, const char **error_r)
 {
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
@@ -618,6 +866,8 @@ static int run_hits(sqlite3 *db, const char *sql, const char *match, const char 
 	bind_text(s, 2, language);
 	sqlite3_bind_int64(s, 3, limit);
 	sqlite3_bind_int64(s, 4, sql == hit_sql_prefer ? (int64_t)limit * KB_RANK_WINDOW : limit);
+	if (docs != NULL)
+		sqlite3_bind_blob(s, 5, docs, (int)(n_docs * sizeof(*docs)), SQLITE_STATIC);
 	struct kb_hit *hits = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -666,8 +916,8 @@ int kb_search(struct sqlite3 *db, const char *query, const char *language, unsig
 		*n_r = 0;
 		return 0;
 	}
-	int ret = run_hits(db, language != NULL ? hit_sql_only : hit_sql_any, strbuf_str(&sb),
-			   language, limit, hits_r, n_r, error_r);
+	int ret = run_hits(db, language != NULL ? hit_sql_only : hit_sql_any, strbuf_str(&sb), NULL,
+			   0, language, limit, hits_r, n_r, error_r);
 	strbuf_free(&sb);
 	return ret;
 }
@@ -749,17 +999,20 @@ size_t kb_terms_pick(const struct kb_term *terms, size_t n, size_t max, struct k
 	return picked;
 }
 
-char *kb_stems_match_expr(const struct kb_term *terms, size_t n)
+/* The match expression of kb_stems_match_expr, and in docs (room for
+ * KB_MAX_QUERY_TERMS) each phrase's document count, *n_docs_r of them. */
+static char *stems_match(const struct kb_term *terms, size_t n, int64_t *docs_r, size_t *n_docs_r)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
-	/* FTS5 computes bm25 for every article a term matches, so the cost of
-	 * the query is the sum of the terms' posting lists. A term that is
-	 * common, or that would take that sum over KB_MATCH_MAX_POSTINGS, is
-	 * matched in titles only: a title holds a few words, so its list there
-	 * is short, and a common word says what an article is about mostly
-	 * when it is in its title. */
+	/* The cost of the query is the sum of the terms' posting lists and a
+	 * rank computed for every article matched. A term that is common, or
+	 * that would take the articles matched over KB_MATCH_MAX_POSTINGS, is
+	 * matched in titles only: a title holds a few words, so few articles
+	 * match it there, and a common word says what an article is about
+	 * mostly when it is in its title. */
 	int64_t postings = 0;
+	size_t n_docs = 0;
 	for (size_t i = 0; i < n && i < KB_MAX_QUERY_TERMS; i++) {
 		size_t len = strlen(terms[i].stem);
 		/* a space would split the verbatim term in two */
@@ -771,7 +1024,11 @@ char *kb_stems_match_expr(const struct kb_term *terms, size_t n)
 			postings += docs;
 		append_phrase(&sb, title_only ? "title : " : "", KB_MARK_STR "=" KB_MARK_STR,
 			      terms[i].stem, len);
+		/* a title-only phrase is in fewer articles than its docs: kb_rank
+		 * counts them itself (0) */
+		docs_r[n_docs++] = title_only ? 0 : docs;
 	}
+	*n_docs_r = n_docs;
 	if (sb.len == 0) {
 		strbuf_free(&sb);
 		return NULL;
@@ -779,16 +1036,25 @@ char *kb_stems_match_expr(const struct kb_term *terms, size_t n)
 	return strbuf_steal(&sb);
 }
 
+char *kb_stems_match_expr(const struct kb_term *terms, size_t n)
+{
+	int64_t docs[KB_MAX_QUERY_TERMS];
+	size_t n_docs;
+	return stems_match(terms, n, docs, &n_docs);
+}
+
 int kb_search_stems(struct sqlite3 *db, const struct kb_term *terms, size_t n,
 		    const char *prefer_language, unsigned limit, struct kb_hit **hits_r,
 		    size_t *n_r, const char **error_r)
 {
-	_cleanup_free_ char *match = kb_stems_match_expr(terms, n);
+	int64_t docs[KB_MAX_QUERY_TERMS];
+	size_t n_docs;
+	_cleanup_free_ char *match = stems_match(terms, n, docs, &n_docs);
 	if (match == NULL) {
 		*hits_r = NULL;
 		*n_r = 0;
 		return 0;
 	}
-	return run_hits(db, prefer_language != NULL ? hit_sql_prefer : hit_sql_any, match,
-			prefer_language, limit, hits_r, n_r, error_r);
+	return run_hits(db, prefer_language != NULL ? hit_sql_prefer : hit_sql_any, match, docs,
+			n_docs, prefer_language, limit, hits_r, n_r, error_r);
 }

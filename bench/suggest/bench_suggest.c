@@ -211,7 +211,7 @@ static void die(const char *what, const char *error)
 
 /* Bump when the generator or what is built changes: cached databases of
  * another version are not used. */
-#define GENERATOR_VERSION 2
+#define GENERATOR_VERSION 3
 
 struct sample {
 	double suggest_wall, suggest_cpu, kb_wall, kb_cpu, bare_wall, bare_cpu;

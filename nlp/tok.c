@@ -23,6 +23,27 @@ struct scan {
 	size_t count, cap, max;
 };
 
+/* ASCII classes, by table: mail is mostly ASCII and these tests run on
+ * every byte. */
+enum { C_SPACE = 1, C_WORD = 2, C_DIGIT = 4, C_MARK = 8 /* '.', '@', ':' */ };
+static const uint8_t ascii_class[128] = {
+    ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE, ['\r'] = C_SPACE,
+    [' '] = C_SPACE,   ['.'] = C_MARK,    ['@'] = C_MARK,    [':'] = C_MARK,
+#define DIGIT(c) [c] = C_WORD | C_DIGIT
+    DIGIT('0'), DIGIT('1'), DIGIT('2'), DIGIT('3'), DIGIT('4'),
+    DIGIT('5'), DIGIT('6'), DIGIT('7'), DIGIT('8'), DIGIT('9'),
+#undef DIGIT
+#define LETTERS(a, b, c, d, e, f, g, h, i, j, k, l, m)                                            \
+	[a] = C_WORD, [b] = C_WORD, [c] = C_WORD, [d] = C_WORD, [e] = C_WORD, [f] = C_WORD,     \
+	[g] = C_WORD, [h] = C_WORD, [i] = C_WORD, [j] = C_WORD, [k] = C_WORD, [l] = C_WORD,     \
+	[m] = C_WORD
+    LETTERS('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm'),
+    LETTERS('n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z'),
+    LETTERS('A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M'),
+    LETTERS('N', 'O', 'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z'),
+#undef LETTERS
+};
+
 static int32_t cp_at(const struct scan *s, size_t i, size_t *n_r)
 {
 	unsigned char c = (unsigned char)s->text[i];
@@ -49,7 +70,7 @@ static bool is_digit(int32_t cp)
 static bool is_word_cp(int32_t cp)
 {
 	if (cp < 0x80)
-		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || is_digit(cp);
+		return cp >= 0 && (ascii_class[cp] & C_WORD);
 	switch (utf8proc_category(cp)) {
 	case UTF8PROC_CATEGORY_LU:
 	case UTF8PROC_CATEGORY_LL:
@@ -68,9 +89,7 @@ static bool is_word_cp(int32_t cp)
 static bool is_space_cp(int32_t cp)
 {
 	if (cp < 0x80)
-		return cp == ' ' || (cp >= '\t' && cp <= '\r');
-	if (cp < 0)
-		return true;
+		return cp >= 0 && (ascii_class[cp] & C_SPACE);
 	utf8proc_category_t cat = utf8proc_category(cp);
 	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
 	       cat == UTF8PROC_CATEGORY_ZP;
@@ -135,12 +154,6 @@ static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 	static const char lead[] = "<([{\"'";
 	static const char trail[] = ">)]}\"'.,;:!?";
 	const char *t = s->text;
-	/* a URL has ':' or '.', an address '@', a host name '.' */
-	bool maybe = false;
-	for (size_t i = start; i < end && !maybe; i++)
-		maybe = t[i] == '.' || t[i] == '@' || t[i] == ':';
-	if (!maybe)
-		return false;
 	while (start < end && strchr(lead, t[start]) != NULL)
 		start++;
 	while (end > start && strchr(trail, t[end - 1]) != NULL)
@@ -212,6 +225,16 @@ static size_t scan_run(struct scan *s, size_t p, size_t end)
 	int32_t prev = -1;
 	unsigned letters = 0, digits = 0, hyphens = 0;
 	while (q < end) {
+		unsigned char c = (unsigned char)s->text[q];
+		if (c < 0x80 && (ascii_class[c] & C_WORD)) {
+			if (ascii_class[c] & C_DIGIT)
+				digits++;
+			else
+				letters++;
+			prev = c;
+			q++;
+			continue;
+		}
 		int32_t cp = cp_at(s, q, &n);
 		if (is_word_cp(cp)) {
 			if (is_digit(cp))
@@ -261,34 +284,61 @@ static size_t scan_run(struct scan *s, size_t p, size_t end)
 
 static void scan_text(struct scan *s)
 {
+	const unsigned char *t = (const unsigned char *)s->text;
 	size_t i = 0, n;
 	while (i < s->len && s->count < s->max) {
-		int32_t cp = cp_at(s, i, &n);
-		if (is_space_cp(cp)) {
+		if (t[i] < 0x80) {
+			if (ascii_class[t[i]] & C_SPACE) {
+				i++;
+				continue;
+			}
+		} else if (is_space_cp(cp_at(s, i, &n))) {
 			i += n;
 			continue;
 		}
+		/* The chunk up to the next space; a URL has ':' or '.', an
+		 * address '@', a host name '.'. */
 		size_t end = i;
+		bool maybe_special = false;
 		while (end < s->len) {
+			if (t[end] < 0x80) {
+				uint8_t cls = ascii_class[t[end]];
+				if (cls & C_SPACE)
+					break;
+				maybe_special |= cls & C_MARK;
+				end++;
+				continue;
+			}
 			size_t m;
 			if (is_space_cp(cp_at(s, end, &m)))
 				break;
 			end += m;
 		}
-		if (scan_chunk_special(s, i, end)) {
+		if (maybe_special && scan_chunk_special(s, i, end)) {
 			i = end;
 			continue;
 		}
 		while (i < end) {
-			cp = cp_at(s, i, &n);
+			if (t[i] < 0x80) {
+				uint8_t cls = ascii_class[t[i]];
+				if (cls & C_WORD) {
+					i = scan_run(s, i, end);
+					continue;
+				}
+				if (t[i] == '$')
+					add_prim(s, i, 1, P_CURRENCY);
+				else if (t[i] == '#')
+					add_prim(s, i, 1, P_HASH);
+				i++;
+				continue;
+			}
+			int32_t cp = cp_at(s, i, &n);
 			if (is_word_cp(cp)) {
 				i = scan_run(s, i, end);
 				continue;
 			}
-			if (cp == 0x20AC || cp == '$' || cp == 0xA3 || cp == 0xA5)
+			if (cp == 0x20AC || cp == 0xA3 || cp == 0xA5)
 				add_prim(s, i, n, P_CURRENCY);
-			else if (cp == '#')
-				add_prim(s, i, n, P_HASH);
 			else if (cp == 0xB0)
 				add_prim(s, i, n, P_DEGREE);
 			i += n;

@@ -338,6 +338,26 @@ int store_any_solved(struct store *st, int64_t exclude, bool *any_r)
 	return 0;
 }
 
+int store_message_matches(struct store *st, const char *match, int64_t cap, int64_t *n_r)
+{
+	/* The inner LIMIT stops the walk of the posting lists at cap rows:
+	 * counting costs at most cap steps, without ranking. */
+	sqlite3_stmt *s = store_stmt(st,
+		"SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?"
+		" LIMIT ?)");
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, match);
+	sqlite3_bind_int64(s, 2, cap);
+	int rc = sqlite3_step(s);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		return -1;
+	*n_r = n;
+	return 0;
+}
+
 int store_similar_solved(struct store *st, const char *match, int64_t exclude, unsigned limit,
 			 struct similar_ticket **list_r, size_t *n_r)
 {

@@ -76,6 +76,10 @@ int store_similar_solved(struct store *st, const char *match, int64_t exclude, u
 /* Whether a ticket other than exclude is resolved or closed (one indexed
  * look-up): when none is, store_similar_solved finds nothing. */
 int store_any_solved(struct store *st, int64_t exclude, bool *any_r);
+/* How many messages match the FTS5 expression match over messages_fts,
+ * counted up to cap (the answer is then cap): the cost of a search is
+ * bounded before it runs. */
+int store_message_matches(struct store *st, const char *match, int64_t cap, int64_t *n_r);
 
 /* Per article, from the decision log (articles since removed included). */
 struct suggestion_stat {

@@ -19,6 +19,7 @@
 #include "kb_draft.h"
 #include "store.h"
 #include "strbuf.h"
+#include "tok.h"
 #include "xalloc.h"
 
 /* Stop-word lists are small; a huge file is a mistake. */
@@ -201,18 +202,26 @@ static int ticket_bag(struct suggest *sg, struct store *st, const struct ticket 
 
 /* The match expression for messages_fts, which is not stemmed: each stem as
  * a prefix ("rembours"* finds "remboursement", "rembourse"). English stems
- * that end in 'i' for a 'y' ("deliveri") lose it to stay a prefix. FTS5
- * scores every message a term matches and expands a prefix over every word
- * that starts with it, so the query takes few terms, the heaviest, and
- * leaves out those common in the knowledge base (they are common in mail
- * too, and when every term is, there is no similar-ticket search); a
- * three-letter stem is matched as a word, not as a prefix. */
-static char *similar_match_expr(const struct kb_term *terms, size_t n, size_t *used_r)
+ * that end in 'i' for a 'y' ("deliveri") lose it to stay a prefix; a
+ * three-letter stem is matched as a word, not as a prefix. The terms are the
+ * heaviest, those common in the knowledge base left out (they are common in
+ * mail too). FTS5 ranks every message the query matches, a prefix matches
+ * every word that starts with it, and how many messages that is cannot be
+ * told from the knowledge base: each candidate's matches are counted first
+ * (a walk of its posting lists, stopped at the budget, much cheaper than
+ * ranking), and a term that would take the query over
+ * SUGGEST_SIMILAR_MAX_MATCHES is left out. *match_r is NULL when no term is
+ * usable. */
+static int similar_match_expr(struct store *st, const struct kb_term *terms, size_t n,
+			      char **match_r, size_t *used_r, int64_t *matches_r)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
-	size_t used = 0;
-	for (size_t i = 0; i < n && used < SUGGEST_SIMILAR_TERMS; i++) {
+	size_t used = 0, looked = 0;
+	int64_t total = 0;
+	for (size_t i = 0; i < n && used < SUGGEST_SIMILAR_TERMS &&
+			   looked < SUGGEST_SIMILAR_CANDIDATES;
+	     i++) {
 		const char *stem = terms[i].stem;
 		size_t len = strlen(stem);
 		if (terms[i].docs > KB_PICK_MAX_DOCS)
@@ -223,17 +232,31 @@ static char *similar_match_expr(const struct kb_term *terms, size_t n, size_t *u
 			len--;
 		if (len < 3 || strpbrk(stem, "\"* ") != NULL)
 			continue;
+		looked++;
+		char phrase[TOK_MAX_WORD_LEN * 2 + 8];
+		if ((size_t)snprintf(phrase, sizeof(phrase), prefix ? "\"%.*s\"*" : "\"%.*s\"",
+				     (int)len, stem) >= sizeof(phrase))
+			continue;
+		int64_t matches;
+		if (store_message_matches(st, phrase, SUGGEST_SIMILAR_MAX_MATCHES - total + 1,
+					  &matches) < 0) {
+			strbuf_free(&sb);
+			return -1;
+		}
+		if (matches == 0 || total + matches > SUGGEST_SIMILAR_MAX_MATCHES)
+			continue;
+		total += matches;
 		if (sb.len > 0)
 			strbuf_puts(&sb, " OR ");
-		strbuf_printf(&sb, prefix ? "\"%.*s\"*" : "\"%.*s\"", (int)len, stem);
+		strbuf_puts(&sb, phrase);
 		used++;
 	}
 	*used_r = used;
-	if (sb.len == 0) {
+	*matches_r = total;
+	*match_r = sb.len > 0 ? strbuf_steal(&sb) : NULL;
+	if (*match_r == NULL)
 		strbuf_free(&sb);
-		return NULL;
-	}
-	return strbuf_steal(&sb);
+	return 0;
 }
 
 /* ---- the audit event ---- */
@@ -352,9 +375,16 @@ int suggest_for_ticket_terms(struct suggest *sg, struct store *st, int64_t ticke
 	 * the best clue). kb_terms_weigh left them sorted. */
 	if (similar_useful && n_terms > 0) {
 		size_t used;
-		_cleanup_free_ char *match = similar_match_expr(terms, n_terms, &used);
-		if (sg->profile != NULL)
+		int64_t matches;
+		_cleanup_free_ char *match = NULL;
+		if (similar_match_expr(st, terms, n_terms, &match, &used, &matches) < 0) {
+			*error_r = set_error("searching similar tickets", store_error(st));
+			goto out;
+		}
+		if (sg->profile != NULL) {
 			sg->profile->similar_terms = used;
+			sg->profile->similar_matches = matches;
+		}
 		if (match != NULL &&
 		    store_similar_solved(st, match, t.id, sg->cfg->kb.similar, &similar, &n_similar) <
 			    0) {

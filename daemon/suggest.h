@@ -26,8 +26,12 @@ struct suggest;
  * tf-idf against the knowledge base). */
 #define SUGGEST_QUERY_TERMS 8
 /* Terms of the similar-ticket query (prefixes over unstemmed mail: each
- * costs more than an article term). */
+ * costs more than an article term), chosen among at most CANDIDATES of the
+ * heaviest so that together they match at most MAX_MATCHES messages (each
+ * match is ranked: this bounds the search's cost). */
 #define SUGGEST_SIMILAR_TERMS 3
+#define SUGGEST_SIMILAR_CANDIDATES 6
+#define SUGGEST_SIMILAR_MAX_MATCHES 1500
 /* The ticket text looked at: subject and incoming messages, newest first. */
 #define SUGGEST_MAX_TEXT (64 * 1024)
 /* Edit ratio: texts are compared on at most this many words each. */
@@ -73,7 +77,8 @@ struct suggest_profile {
 	double cpu_ms[SUGGEST_PHASES];
 	size_t kb_terms;      /* terms in the article query */
 	int64_t kb_postings;  /* articles those terms are in, summed */
-	size_t similar_terms; /* terms in the similar-ticket query */
+	size_t similar_terms;    /* terms in the similar-ticket query */
+	int64_t similar_matches; /* messages they match, summed over the terms */
 };
 /* Every later suggest_for_ticket*() call on sg fills *profile (overwritten
  * each call); NULL stops it. The caller owns profile and keeps it alive while

@@ -219,7 +219,7 @@ struct sample {
 	size_t terms;        /* terms of the article query */
 	int64_t postings;    /* articles they are in, summed */
 	int64_t matches;     /* articles the query matches */
-	int64_t sim_matches; /* messages the similar-ticket query matches */
+	int64_t sim_matches; /* messages the similar-ticket terms match (summed) */
 };
 
 struct result {
@@ -362,35 +362,6 @@ static int64_t count_matches(sqlite3_stmt *s, const char *match)
 	return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
 }
 
-/* The similar-ticket query's terms as suggest.c builds them (prefixes of the
- * heaviest terms in at most KB_PICK_MAX_DOCS articles), for the match count
- * only. */
-static char *similar_expr(const struct kb_term *terms, size_t n)
-{
-	struct strbuf sb;
-	strbuf_init(&sb, 0);
-	size_t used = 0;
-	for (size_t i = 0; i < n && used < SUGGEST_SIMILAR_TERMS; i++) {
-		size_t len = strlen(terms[i].stem);
-		if (terms[i].docs > KB_PICK_MAX_DOCS)
-			continue;
-		bool prefix = len > 3;
-		if (len > 3 && terms[i].stem[len - 1] == 'i')
-			len--;
-		if (len < 3 || strpbrk(terms[i].stem, "\"* ") != NULL)
-			continue;
-		if (sb.len > 0)
-			strbuf_puts(&sb, " OR ");
-		strbuf_printf(&sb, prefix ? "\"%.*s\"*" : "\"%.*s\"", (int)len, terms[i].stem);
-		used++;
-	}
-	if (sb.len == 0) {
-		strbuf_free(&sb);
-		return NULL;
-	}
-	return strbuf_steal(&sb);
-}
-
 static void run_size(const char *tmp, const char *cache, unsigned n_articles, unsigned n_tickets,
 		     struct feat_ctx *feat, const struct config *cfg, struct result *res)
 {
@@ -421,7 +392,7 @@ static void run_size(const char *tmp, const char *cache, unsigned n_articles, un
 	if (kb_register(store_db(st), &error) < 0)
 		die("kb_register", error);
 	struct sqlite3 *db = store_db(st);
-	sqlite3_stmt *list, *bare, *count_kb, *count_msg;
+	sqlite3_stmt *list, *bare, *count_kb;
 	if (sqlite3_prepare_v2(db, "SELECT id FROM tickets WHERE status = 'new' ORDER BY id", -1,
 			       &list, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
@@ -429,9 +400,7 @@ static void run_size(const char *tmp, const char *cache, unsigned n_articles, un
 			       " ORDER BY bm25(kb_fts, 10.0, 1.0, 3.0) LIMIT ?2",
 			       -1, &bare, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM kb_fts WHERE kb_fts MATCH ?1", -1,
-			       &count_kb, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
-			       -1, &count_msg, NULL) != SQLITE_OK)
+			       &count_kb, NULL) != SQLITE_OK)
 		die("prepare", sqlite3_errmsg(db));
 	int64_t *ids = xcalloc(n_tickets, sizeof(*ids));
 	size_t n_ids = 0;
@@ -510,9 +479,7 @@ static void run_size(const char *tmp, const char *cache, unsigned n_articles, un
 		for (size_t k = 0; k < n_chosen; k++)
 			sm->postings += chosen[k].docs;
 		sm->matches = count_matches(count_kb, match);
-		char *sim = similar_expr(terms, n_terms);
-		sm->sim_matches = count_matches(count_msg, sim);
-		free(sim);
+		sm->sim_matches = sm->profile.similar_matches;
 		free(match);
 		free(terms);
 		feat_bag_free(&bag);
@@ -521,7 +488,6 @@ static void run_size(const char *tmp, const char *cache, unsigned n_articles, un
 	}
 	sqlite3_finalize(bare);
 	sqlite3_finalize(count_kb);
-	sqlite3_finalize(count_msg);
 	free(ids);
 	suggest_free(&sg);
 	store_close(&st);

@@ -261,16 +261,16 @@ static void rank_lengths_load(struct rank_lengths *rl, int64_t generation)
 		const unsigned char *sz = sqlite3_column_blob(s, 1);
 		int bytes = sqlite3_column_bytes(s, 1);
 		uint64_t total = 0, v = 0;
-		int shift = 0;
+		int used = 0;
 		for (int i = 0; i < bytes && sz != NULL; i++) {
-			/* SQLite varints: 7 bits a byte, high bit set on all but
-			 * the last (column sizes never reach the 9-byte form) */
-			v |= (uint64_t)(sz[i] & 0x7f) << shift;
-			shift += 7;
-			if (!(sz[i] & 0x80) || shift > 56) {
+			/* SQLite varints: most significant 7 bits first, the high
+			 * bit set on all bytes but the last (column sizes never
+			 * reach the 9-byte form; a longer run is cut there) */
+			v = (v << 7) | (sz[i] & 0x7f);
+			if (!(sz[i] & 0x80) || ++used == 8) {
 				total += v;
 				v = 0;
-				shift = 0;
+				used = 0;
 			}
 		}
 		rl->rowid = xgrow(rl->rowid, &cap, rl->n + 1, sizeof(*rl->rowid));

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "kb_draft.h"
 #include "kb_import.h"
 #include "store.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 #define ARTICLES FIXTURES_DIR "/kb/articles"
@@ -512,6 +514,103 @@ static void test_terms_weigh(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* The article search's rank (kb_rank) is FTS5's bm25: the same score for
+ * every match, also after an article changed (its lengths are read again),
+ * after a change rolled back, and without the generation that keeps them. */
+static void assert_rank_is_bm25(struct fixture *f, struct kb_term *terms, size_t n)
+{
+	const char *error = NULL;
+	struct kb_hit *hits = NULL;
+	size_t n_hits = 0;
+	assert_int_equal(kb_search_stems(f->db, terms, n, NULL, 20, &hits, &n_hits, &error), 0);
+	char *match = kb_stems_match_expr(terms, n);
+	assert_non_null(match);
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_prepare_v2(f->db,
+					    "SELECT a.id, -bm25(kb_fts, 10.0, 1.0, 3.0) FROM kb_fts"
+					    " JOIN kb_articles a ON a.doc = kb_fts.rowid"
+					    " WHERE kb_fts MATCH ?1",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
+	size_t n_bm25 = 0;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+		double bm25 = sqlite3_column_double(s, 1);
+		bool seen = false;
+		for (size_t i = 0; i < n_hits; i++)
+			if (strcmp(hits[i].id, id) == 0) {
+				seen = true;
+				if (fabs(hits[i].score - bm25) > 1e-9 * fabs(bm25))
+					fail_msg("%s: kb_rank %.12f, bm25 %.12f (%s)", id, hits[i].score,
+						 bm25, match);
+			}
+		assert_true(seen);
+		n_bm25++;
+	}
+	sqlite3_finalize(s);
+	assert_int_equal(n_bm25, n_hits);
+	assert_true(n_hits >= 3);
+	free(match);
+	kb_hits_free(&hits, n_hits);
+}
+
+static void test_rank_is_bm25(void **state)
+{
+	struct fixture *f = *state;
+	import(f);
+	struct kb_term terms[] = {
+		{.stem = "rembours", .count = 1}, {.stem = "refund", .count = 2},
+		{.stem = "parcel", .count = 1},	  {.stem = "factur", .count = 1},
+		{.stem = "password", .count = 1},
+	};
+	const char *error = NULL;
+	assert_int_equal(kb_terms_weigh(f->db, terms, ARRAY_SIZE(terms), &error), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(terms); i++)
+		assert_true(terms[i].docs > 0);
+	assert_rank_is_bm25(f, terms, ARRAY_SIZE(terms));
+	/* a term without its document count: counted by the rank function */
+	terms[1].docs = 0;
+	assert_rank_is_bm25(f, terms, ARRAY_SIZE(terms));
+	assert_int_equal(kb_terms_weigh(f->db, terms, ARRAY_SIZE(terms), &error), 0);
+
+	/* a much longer article: its length is read again */
+	struct kb_article a;
+	assert_int_equal(kb_article_get(f->db, "refund-delay-en", &a, &error), 1);
+	char *body = a.body;
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	strbuf_puts(&sb, body);
+	for (int i = 0; i < 200; i++)
+		strbuf_puts(&sb, " lorem ipsum");
+	a.body = strbuf_steal(&sb);
+	free(body);
+	enum kb_put_result r;
+	assert_int_equal(kb_article_put(f->db, &a, 10, &r, &error), 0);
+	assert_int_equal(r, KB_PUT_UPDATED);
+	assert_rank_is_bm25(f, terms, ARRAY_SIZE(terms));
+
+	/* a change seen inside a transaction, then rolled back */
+	assert_int_equal(sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	free(a.body);
+	a.body = xstrdup("Refund.");
+	assert_int_equal(kb_article_put(f->db, &a, 11, &r, &error), 0);
+	assert_rank_is_bm25(f, terms, ARRAY_SIZE(terms));
+	assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_rank_is_bm25(f, terms, ARRAY_SIZE(terms));
+	kb_article_clear(&a);
+
+	/* no generation (a database from before it): rows looked up one by one,
+	 * then kb_register gives it one again */
+	assert_int_equal(sqlite3_exec(f->db, "DELETE FROM kb_meta WHERE key = 'generation'", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	assert_rank_is_bm25(f, terms, ARRAY_SIZE(terms));
+	assert_int_equal(kb_register(f->db, &error), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM kb_meta WHERE key = 'generation'"), 1);
+	assert_rank_is_bm25(f, terms, ARRAY_SIZE(terms));
+}
+
 /* ---- drafts ---- */
 
 static void test_draft_fill(void **state)
@@ -553,6 +652,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_search_stemming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_ranking_and_language, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_terms_weigh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rank_is_bm25, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -470,6 +470,56 @@ static void test_stats(void **state)
 	assert_null(list);
 }
 
+/* The similar-ticket terms are held to a budget of matched messages: a term
+ * in more messages than SUGGEST_SIMILAR_MAX_MATCHES (here a word in no
+ * article, so the heaviest) is left out, a rarer one is searched. */
+static void test_similar_budget(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(store_begin(f->st), 0);
+	for (int i = 0; i < SUGGEST_SIMILAR_MAX_MATCHES + 100; i++) {
+		int64_t id = ticket(f, "Commande zorglub", "bulk@example.org", NULL, "fr",
+				    "Ma commande zorglub est partie.");
+		assert_int_equal(store_ticket_set_status(f->st, id, TICKET_CLOSED), 0);
+	}
+	int64_t solved = ticket(f, "Remboursement en attente", "paul@example.org", "Paul", "fr",
+				"J'attends mon remboursement.");
+	reply(f, solved, "Le remboursement est parti hier.");
+	assert_int_equal(store_ticket_set_status(f->st, solved, TICKET_RESOLVED), 0);
+	int64_t id = ticket(f, "Zorglub et remboursement", "marie@example.com", NULL, "fr",
+			    "Mon zorglub est cassé, je voudrais un remboursement.");
+	assert_int_equal(store_commit(f->st), 0);
+
+	int64_t n = 0;
+	assert_int_equal(store_message_matches(f->st, "\"zorglub\"*", 10, &n), 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(store_message_matches(f->st, "\"zorglub\"*", 100000, &n), 0);
+	assert_int_equal(n, SUGGEST_SIMILAR_MAX_MATCHES + 101);
+	assert_int_equal(store_message_matches(f->st, "\"rembours\"*", 100000, &n), 0);
+	assert_int_equal(n, 3); /* the solved ticket's question and reply, the new one */
+
+	struct suggest_profile prof;
+	suggest_set_profile(f->sg, &prof);
+	suggest(f, id);
+	suggest_set_profile(f->sg, NULL);
+	assert_true(prof.similar_terms >= 1);
+	assert_true(prof.similar_matches >= 2 && prof.similar_matches <= SUGGEST_SIMILAR_MAX_MATCHES);
+	for (int p = 0; p < SUGGEST_PHASES; p++)
+		assert_true(prof.wall_ms[p] >= 0 && prof.cpu_ms[p] >= 0);
+	struct suggestion *list = NULL;
+	size_t n_list = 0;
+	assert_int_equal(store_suggestion_list(f->st, id, &list, &n_list), 0);
+	char ref[24];
+	snprintf(ref, sizeof(ref), "%lld", (long long)solved);
+	const struct suggestion *first = NULL;
+	for (size_t i = 0; i < n_list && first == NULL; i++)
+		if (strcmp(list[i].kind, "ticket") == 0)
+			first = &list[i];
+	assert_non_null(first);
+	assert_string_equal(first->ref, ref);
+	suggestion_list_free(&list, n_list);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +528,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_english_ticket_and_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_similar_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_helpdesk, setup_empty, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

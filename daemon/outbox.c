@@ -178,15 +178,35 @@ static int read_template_file(const char *dir, const char *name, char **text_r,
 	return 1;
 }
 
-int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_id,
-                     const char *lang, unsigned loop_flags, int64_t *outbox_id_r,
-                     const char **why_r, const char **error_r)
+/* The template NAME.txt, or its "-en" sibling when NAME is "BASE-LANG" and
+ * LANG has none. 1 read (*used_r: the file's name), 0 missing, -1 error. */
+static int read_reply_template(const char *dir, const char *name, char **text_r,
+                               char **used_r, const char **error_r)
+{
+	_cleanup_free_ char *file = xasprintf("%s.txt", name);
+	int found = read_template_file(dir, file, text_r, error_r);
+	const char *dash = strrchr(name, '-');
+	if (found == 0 && dash != NULL && strcmp(dash, "-en") != 0) {
+		free(file);
+		file = xasprintf("%.*s-en.txt", (int)(dash - name), name);
+		found = read_template_file(dir, file, text_r, error_r);
+	}
+	if (found == 1) {
+		file[strlen(file) - 4] = '\0';
+		*used_r = TAKE_PTR(file);
+	}
+	return found;
+}
+
+int outbox_queue_template(struct store *st, const struct config *cfg, int64_t ticket_id,
+                          const char *name, unsigned loop_flags, int64_t *outbox_id_r,
+                          const char **why_r, const char **error_r)
 {
 	struct ticket t;
 	if (get_ticket(st, ticket_id, &t, error_r) < 0)
 		return -1;
 	int ret = -1;
-	_cleanup_free_ char *tmpl = NULL, *body = NULL;
+	_cleanup_free_ char *tmpl = NULL, *body = NULL, *used = NULL;
 	/* RFC 3834: never answer automatic mail; checked on both the caller's
 	 * flags and the ticket's own, in case the caller forgot. */
 	if (loop_flags != 0 || t.loop_flags != 0) {
@@ -212,30 +232,27 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 	}
 	if (found == 1 && cfg->smtp.ack_per_sender_seconds > 0 &&
 	    now - last < (int64_t)cfg->smtp.ack_per_sender_seconds) {
-		*why_r = "this sender was acknowledged recently";
+		*why_r = "this sender got an automatic reply recently";
 		ret = 0;
 		goto out;
 	}
 	const char *dir = cfg->kb.templates_dir;
-	bool french = lang != NULL && strcmp(lang, "fr") == 0;
-	found = dir != NULL ? read_template_file(dir, french ? "ack-fr.txt" : "ack-en.txt", &tmpl,
-						 error_r)
-			    : 0;
-	if (found == 0 && french)
-		found = read_template_file(dir, "ack-en.txt", &tmpl, error_r);
+	found = dir != NULL ? read_reply_template(dir, name, &tmpl, &used, error_r) : 0;
 	if (found < 0)
 		goto out;
 	if (found == 0) {
-		*error_r = error_fmt("no acknowledgement template in %s", dir ? dir : "(none)");
+		/* A configuration problem must not hold the mail back. */
+		*why_r = error_fmt("no template %s.txt in %s", name, dir ? dir : "kb.templates_dir");
+		ret = 0;
 		goto out;
 	}
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", (long long)t.id);
-	const char *name = t.requester_name != NULL && t.requester_name[0] != '\0'
-	                       ? t.requester_name
-	                       : t.requester;
+	const char *customer = t.requester_name != NULL && t.requester_name[0] != '\0'
+	                           ? t.requester_name
+	                           : t.requester;
 	static const char *const keys[] = {"ticket.id", "ticket.subject", "customer.name"};
-	const char *values[] = {id, t.subject, name};
+	const char *values[] = {id, t.subject, customer};
 	body = compose_render(tmpl, keys, values, ARRAY_SIZE(keys));
 	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, NULL, 0, NULL, outbox_id_r, error_r) < 0)
 		goto out;
@@ -246,6 +263,7 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "outbox_id", (double)*outbox_id_r);
 	cJSON_AddStringToObject(o, "to", t.requester);
+	cJSON_AddStringToObject(o, "template", used);
 	if (add_event(st, t.id, "system", "ack_queued", o) < 0) {
 		*error_r = error_fmt("store: %s", store_error(st));
 		goto out;
@@ -254,6 +272,15 @@ int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_
 out:
 	ticket_clear(&t);
 	return ret;
+}
+
+int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_id,
+                     const char *lang, unsigned loop_flags, int64_t *outbox_id_r,
+                     const char **why_r, const char **error_r)
+{
+	_cleanup_free_ char *name = xasprintf("ack-%s", lang != NULL ? lang : "en");
+	return outbox_queue_template(st, cfg, ticket_id, name, loop_flags, outbox_id_r, why_r,
+	                             error_r);
 }
 
 int outbox_queue_notify(struct store *st, const struct config *cfg, int64_t ticket_id,

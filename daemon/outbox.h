@@ -46,12 +46,24 @@ struct outbox_reply {
 int outbox_queue_reply(struct store *st, const struct config *cfg, const struct outbox_reply *r,
                        int64_t *outbox_id_r, const char **error_r);
 
-/* Queues the automatic acknowledgement of a new ticket from the template
- * templates_dir/ack-LANG.txt (ack-en.txt when LANG has none), unless the mail
- * or the ticket carries loop-protection flags, the ticket is spam, or the
- * requester was acknowledged less than smtp.ack_per_sender_seconds ago.
- * Runs inside the caller's transaction. Returns 1 queued, 0 not queued with
- * the reason in *why_r, -1 on error. */
+/* Queues an automatic reply to the ticket's requester from the template
+ * templates_dir/NAME.txt ({{ticket.id}}, {{ticket.subject}},
+ * {{customer.name}}); a NAME ending in "-LANG" falls back to "-en" when that
+ * language has no template. Not queued (returns 0, the reason in *why_r)
+ * when the mail or the ticket carries loop-protection flags (RFC 3834), the
+ * ticket is spam, the requester has no usable address, the template is
+ * missing (*why_r is then valid until the next error_fmt() of this thread:
+ * use it at once), or the requester got
+ * an automatic reply less than smtp.ack_per_sender_seconds ago (one limit
+ * for every automatic reply: an acknowledgement and an out-of-hours notice
+ * for the same mail make one). The mail carries Auto-Submitted: auto-replied
+ * and is not the first response of the ticket (outbox kind "ack": any
+ * automatic reply). Runs inside the caller's transaction. Returns 1 queued,
+ * 0 not queued, -1 on error. */
+int outbox_queue_template(struct store *st, const struct config *cfg, int64_t ticket_id,
+                          const char *name, unsigned loop_flags, int64_t *outbox_id_r,
+                          const char **why_r, const char **error_r);
+/* outbox_queue_template() of "ack-LANG" (LANG NULL: "en"). */
 int outbox_queue_ack(struct store *st, const struct config *cfg, int64_t ticket_id,
                      const char *lang, unsigned loop_flags, int64_t *outbox_id_r,
                      const char **why_r, const char **error_r);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "error.h"
 #include "calendar.h"
@@ -694,15 +693,6 @@ static bool fired_before(const struct event_row *rows, size_t n, const char *rul
 	return false;
 }
 
-static bool template_exists(const char *dir, const char *name)
-{
-	if (dir == NULL)
-		return false;
-	_cleanup_free_ char *path = xasprintf("%s/%s.txt", dir, name);
-	struct stat sb;
-	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 static int store_fail(struct store *st, const char **error_r)
 {
 	*error_r = error_fmt("store: %s", store_error(st));
@@ -831,30 +821,20 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		break;
 	}
 
-	/* Acknowledgement templates go through the outbox's own function, which
-	 * checks loop protection, spam and the per-sender rate again. */
-	if (strncmp(d->value, "ack-", 4) == 0) {
-		int64_t outbox_id = 0;
-		const char *why = NULL;
-		int rc = outbox_queue_ack(st, cfg, t->id, d->value + 4, ds->loop_flags, &outbox_id,
-		                          &why, error_r);
-		if (rc < 0)
-			return -1;
-		cJSON_AddBoolToObject(o, "queued", rc == 1);
-		if (rc == 1)
-			cJSON_AddNumberToObject(o, "outbox_id", (double)outbox_id);
-		else
-			cJSON_AddStringToObject(o, "why", why ? why : "not queued");
-		return rc;
-	}
-	cJSON_AddBoolToObject(o, "queued", false);
-	if (!template_exists(cfg->kb.templates_dir, d->value))
-		cJSON_AddStringToObject(o, "why", "no such template in kb.templates_dir");
+	/* The outbox checks loop protection, spam and the per-sender rate
+	 * again: its own rules, whoever asks. */
+	int64_t outbox_id = 0;
+	const char *why = NULL;
+	int rc = outbox_queue_template(st, cfg, t->id, d->value, ds->loop_flags, &outbox_id, &why,
+	                               error_r);
+	if (rc < 0)
+		return -1;
+	cJSON_AddBoolToObject(o, "queued", rc == 1);
+	if (rc == 1)
+		cJSON_AddNumberToObject(o, "outbox_id", (double)outbox_id);
 	else
-		cJSON_AddStringToObject(o, "why",
-		                        "the outbox can queue only acknowledgement "
-		                        "templates yet: recorded only");
-	return 0;
+		cJSON_AddStringToObject(o, "why", why ? why : "not queued");
+	return rc;
 }
 
 int rules_apply(struct store *st, const struct config *cfg, int64_t ticket_id,

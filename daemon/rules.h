@@ -188,9 +188,8 @@ struct rules_applied {
  * - queue, priority, assignee, status and tags on the ticket; "spam" marks it
  *   spam and closes it; the SLA hooks follow (sla_on_status for each status
  *   change, sla_on_priority_or_queue_change once at the end);
- * - reply_template "ack-LANG" through outbox_queue_ack() (which checks loop
- *   protection, spam and the per-sender rate again); other templates are
- *   recorded only: the outbox has no function to queue them yet;
+ * - reply_template NAME through outbox_queue_template() (which checks loop
+ *   protection, spam and the per-sender rate again);
  * - notify "webhook:NAME" queued for delivery by the SLA webhook sender;
  *   "mail:ADDR" and "group" recorded only (no mail notification queue, no
  *   group field yet);

@@ -472,6 +472,50 @@ static void test_acknowledgement(void **state)
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'ack_queued'"), 2);
 }
 
+/* Any template of kb.templates_dir, not only acknowledgements, with the
+ * same protections; a missing one is a reason, not an error that would hold
+ * the mail back. */
+static void test_other_template(void **state)
+{
+	struct fixture *f = *state;
+	char *path = xasprintf("%s/closed-hours-en.txt", f->dir);
+	write_file(path, "Dear {{customer.name}}, we are closed; ticket {{ticket.id}} waits.\n");
+	free(path);
+	const char *why = NULL, *error = NULL;
+	int64_t id = 0;
+	assert_int_equal(store_begin(f->st), 0);
+	/* "-fr" has no file: the English one */
+	assert_int_equal(outbox_queue_template(f->st, f->cfg, f->ticket, "closed-hours-fr", 0, &id,
+	                                       &why, &error),
+	                 1);
+	/* the same sender again within the period: one automatic reply */
+	int64_t id2 = 0;
+	assert_int_equal(outbox_queue_template(f->st, f->cfg, f->ticket, "ack-fr", 0, &id2, &why,
+	                                       &error),
+	                 0);
+	assert_string_equal(why, "this sender got an automatic reply recently");
+	assert_int_equal(store_commit(f->st), 0);
+	struct outbox_row r;
+	assert_int_equal(store_outbox_get(f->st, id, &r), 1);
+	assert_int_equal(r.kind, OUTBOX_ACK);
+	assert_string_equal(r.body_text, "Dear Claire Dupré, we are closed; ticket 1 waits.\n");
+	assert_non_null(strstr(r.raw, "\r\nAuto-Submitted: auto-replied\r\n"));
+	outbox_row_clear(&r);
+	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'ack_queued' AND "
+	                              "json_extract(detail, '$.template') = 'closed-hours-en'"),
+	                 1);
+
+	int64_t other = new_ticket(f->st, "Question", "paul@example.test", "p1@x.test");
+	assert_int_equal(store_begin(f->st), 0);
+	why = NULL;
+	assert_int_equal(outbox_queue_template(f->st, f->cfg, other, "holiday-en", 0, &id, &why,
+	                                       &error),
+	                 0);
+	assert_non_null(strstr(why, "no template holiday-en.txt"));
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(count(f->st, "SELECT count(*) FROM outbox"), 1);
+}
+
 /* The shipped templates use only the placeholders the outbox fills. */
 static void test_shipped_templates(void **state)
 {
@@ -563,6 +607,7 @@ int main(void)
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test_setup_teardown(test_interrupted_send_is_not_resent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acknowledgement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_template, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shipped_templates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ticket_actions, setup, teardown),
 	};

@@ -951,8 +951,8 @@ static void test_apply_writes_changes_and_events(void **state)
 	struct rules_applied applied;
 	run(&f, id, 11, "sentiment=-0.72", &applied);
 	/* Applied: priority, tag, queue, assignee, status, mail notification
-	 * (through the outbox), webhook, ack. Recorded only: group, the non-ack
-	 * template. */
+	 * (through the outbox), webhook, ack. Recorded only: group, and the
+	 * second template (one automatic reply per sender and period). */
 	assert_int_equal(applied.applied, 8);
 	assert_int_equal(applied.skipped, 2);
 	assert_int_equal(applied.repeated, 0);
@@ -1009,6 +1009,12 @@ static void test_apply_writes_changes_and_events(void **state)
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "queued")));
 	assert_true(cJSON_GetObjectItem(o, "outbox_id")->valuedouble > 0);
 	cJSON_Delete(o);
+	size_t acks = 0;
+	assert_int_equal(store_outbox_list(f.st, NULL, id, 0, &rows, &n_rows), 0);
+	for (size_t i = 0; i < n_rows; i++)
+		acks += rows[i].kind == OUTBOX_ACK;
+	outbox_rows_free(&rows, n_rows);
+	assert_int_equal(acks, 1);
 
 	int64_t queued, sent, failed;
 	assert_int_equal(store_sla_webhook_counts(f.st, &queued, &sent, &failed), 0);

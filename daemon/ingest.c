@@ -305,7 +305,8 @@ static char *join_list(char *const *items, size_t n, const char *sep)
  * the caller's transaction. */
 static int after_triage(struct ingest *ing, const struct ingest_result *res,
 			const struct mime_message *msg, const char *from, unsigned loop_flags,
-			const struct triage_result *tr, const char **error_r)
+			const struct triage_result *tr, const struct feat_bag *features,
+			const char **error_r)
 {
 	int64_t ticket = res->ticket_id;
 	if (res->new_ticket) {
@@ -344,7 +345,8 @@ static int after_triage(struct ingest *ing, const struct ingest_result *res,
 	bool closed = t.status == TICKET_CLOSED || t.spam;
 	ticket_clear(&t);
 	/* A new ticket's text is what triage just read: its features serve. */
-	const struct feat_bag *features = res->new_ticket && tr != NULL ? tr->features : NULL;
+	if (!res->new_ticket)
+		features = NULL;
 	if (!closed &&
 	    suggest_for_ticket_terms(ing->suggest, ing->st, ticket, features, error_r) < 0)
 		return -1;
@@ -383,30 +385,30 @@ struct ingest_prepared *ingest_prepare(struct ingest_prep *prep, const char *raw
 int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char *raw, size_t len,
 		struct ingest_result *res_r, const char **error_r)
 {
-	struct ingest_prepared *p = NULL;
-	return ingest_mail_prepared(ing, src, raw, len, &p, res_r, error_r);
+	return ingest_mail_prepared(ing, src, raw, len, NULL, res_r, error_r);
 }
 
 int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, const char *raw,
-			 size_t len, struct ingest_prepared **preparedp,
+			 size_t len, const struct ingest_prepared *prepared,
 			 struct ingest_result *res_r, const char **error_r)
 {
 	struct ingest_result res = {0};
 	/* Prepared elsewhere with the stop words and lexicons of another
 	 * configuration (a reload happened in between), or not at all: done
-	 * here, so that the result never depends on where it was done. */
-	struct ingest_prepared *p = *preparedp;
-	*preparedp = NULL;
+	 * here, so that the result never depends on where it was done. What
+	 * was prepared elsewhere is freed there too (by the thread that
+	 * allocated it: no cross-thread frees on the writer's path). */
+	__attribute__((cleanup(ingest_prepared_free))) struct ingest_prepared *local = NULL;
+	const struct ingest_prepared *p = prepared;
 	if (p == NULL ||
 	    (p->msg != NULL && !triage_features_current(ing->triage, p->features))) {
-		ingest_prepared_free(&p);
-		p = ingest_prepare(ing->prep, raw, len);
+		local = ingest_prepare(ing->prep, raw, len);
+		p = local;
 	}
-	__attribute__((cleanup(ingest_prepared_free))) struct ingest_prepared *prepared = p;
-	struct mime_message *msg = TAKE_PTR(p->msg);
+	const struct mime_message *msg = p->msg;
 	/* Declared before any goto: the cleanups run on every path. */
-	_cleanup_free_ char *key = TAKE_PTR(p->key), *loop_reason = NULL, *refs = NULL,
-			    *to = NULL;
+	_cleanup_free_ char *loop_reason = NULL, *refs = NULL, *to = NULL;
+	const char *key = p->key;
 	_cleanup_free_ char *actor = src->mailbox ? xasprintf("mailbox:%s", src->mailbox)
 						  : xstrdup("system");
 	if (msg == NULL) {
@@ -424,7 +426,6 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 		res.duplicate = true;
 		res.ticket_id = existing;
 		*res_r = res;
-		mime_message_free(&msg);
 		return 0;
 	}
 	unsigned loop_flags = 0;
@@ -542,7 +543,7 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 	struct triage_result tr;
 	const char *terr = p->triage_error;
 	bool triaged = p->features != NULL &&
-		       triage_classify(ing->triage, &p->features, &tr, &terr) == 0;
+		       triage_classify(ing->triage, p->features, &tr, &terr) == 0;
 	if (!triaged) {
 		log_warning("triage of ticket %lld failed: %s", (long long)ticket, terr);
 	} else if (res.new_ticket ? triage_record(ing->st, ticket, res.message_id, &tr) < 0
@@ -560,10 +561,10 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 		res.spam = tr.spam;
 	}
 	const char *step_error = NULL;
-	if (after_triage(ing, &res, msg, from, loop_flags, triaged ? &tr : NULL, &step_error) < 0) {
+	if (after_triage(ing, &res, msg, from, loop_flags, triaged ? &tr : NULL,
+			 triaged ? triage_features_bag(p->features) : NULL, &step_error) < 0) {
 		if (triaged)
 			triage_result_clear(&tr);
-		mime_message_free(&msg);
 		*error_r = step_error;
 		return -1;
 	}
@@ -571,21 +572,13 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 		triage_result_clear(&tr);
 	ret = 0;
 out:
-	mime_message_free(&msg);
 	if (ret == 0)
 		*res_r = res;
 	return ret;
 db_error_msg:
-	mime_message_free(&msg);
 db_error:
 	*error_r = store_error(ing->st);
 	return -1;
-}
-
-static void items_unprepare(struct ingest_slice *slice)
-{
-	for (size_t i = 0; i < slice->n; i++)
-		ingest_prepared_free(&slice->items[i].prepared);
 }
 
 int ingest_batch(struct ingest *ing, struct ingest_slice *slice, size_t *new_tickets_r,
@@ -598,7 +591,6 @@ int ingest_batch(struct ingest *ing, struct ingest_slice *slice, size_t *new_tic
 		log_warning("category model: %s", refresh_error);
 	if (store_begin(ing->st) < 0) {
 		*error_r = store_error(ing->st);
-		items_unprepare(slice);
 		return -1;
 	}
 	uint32_t cp_validity, cp_uid;
@@ -618,7 +610,7 @@ int ingest_batch(struct ingest *ing, struct ingest_slice *slice, size_t *new_tic
 					    .uidvalidity = slice->uidvalidity,
 					    .uid = item->uid, .truncated = item->truncated};
 		struct ingest_result res;
-		if (ingest_mail_prepared(ing, &src, item->data, item->len, &item->prepared, &res,
+		if (ingest_mail_prepared(ing, &src, item->data, item->len, item->prepared, &res,
 					 error_r) < 0)
 			goto rollback;
 		if (res.new_ticket)
@@ -647,6 +639,5 @@ int ingest_batch(struct ingest *ing, struct ingest_slice *slice, size_t *new_tic
 	return 0;
 rollback:
 	store_rollback(ing->st);
-	items_unprepare(slice);
 	return -1;
 }

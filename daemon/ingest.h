@@ -62,11 +62,11 @@ void ingest_prep_free(struct ingest_prep **prep);
 struct ingest_prepared *ingest_prepare(struct ingest_prep *prep, const char *raw, size_t len);
 void ingest_prepared_free(struct ingest_prepared **prepared);
 
-/* ingest_mail with the mail prepared already (*prepared may be NULL: it is
- * then prepared here); takes *prepared (freed, set NULL) in every case.
- * Stores exactly what ingest_mail stores. */
+/* ingest_mail with the mail prepared already (prepared may be NULL: it is
+ * then prepared here); prepared stays the caller's, to free in the thread
+ * that made it. Stores exactly what ingest_mail stores. */
 int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, const char *raw,
-			 size_t len, struct ingest_prepared **prepared,
+			 size_t len, const struct ingest_prepared *prepared,
 			 struct ingest_result *res_r, const char **error_r);
 
 struct ingest_item {
@@ -74,7 +74,8 @@ struct ingest_item {
 	char *data;
 	size_t len;
 	bool truncated;
-	struct ingest_prepared *prepared; /* NULL: the writer prepares the mail */
+	struct ingest_prepared *prepared; /* NULL: the writer prepares the mail;
+					   * ingest_batch only reads it */
 };
 
 /* Consecutive mails of one mailbox, fetched after the checkpoint
@@ -93,8 +94,7 @@ struct ingest_slice {
  * everything back and returns -1. A slice that does not follow the stored
  * checkpoint (an earlier slice failed, or another process moved it) stores
  * nothing and returns -1: the fetcher starts again from the checkpoint, so
- * that no mail is skipped. Takes the items' prepared mail (set NULL), on
- * failure too. new_tickets_r may be NULL. */
+ * that no mail is skipped. new_tickets_r may be NULL. */
 int ingest_batch(struct ingest *ing, struct ingest_slice *slice, size_t *new_tickets_r,
 		 const char **error_r);
 

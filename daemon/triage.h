@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 struct config;
+struct feat_bag;
 struct mime_message;
 struct store;
 struct triage;
@@ -72,10 +73,13 @@ void triage_features_free(struct triage_features **tf);
  * of a configuration loaded before or after): triage_classify accepts it. */
 bool triage_features_current(const struct triage *tr, const struct triage_features *tf);
 /* The rest of triage_run: classifies prepared features with the current
- * models. Takes *tf (freed, set NULL) on success; the result is the one
- * triage_run gives for the same mail. */
-int triage_classify(struct triage *tr, struct triage_features **tf,
+ * models. The result is the one triage_run gives for the same mail, except
+ * that its features stay in tf (NULL in the result): tf stays the
+ * caller's, to free in the thread that made it. */
+int triage_classify(struct triage *tr, const struct triage_features *tf,
 		    struct triage_result *res_r, const char **error_r);
+/* The category features of tf (subject and text), valid while tf lives. */
+const struct feat_bag *triage_features_bag(const struct triage_features *tf);
 /* Same on a parsed mail: its subject, decoded header fields (as
  * triage_mail_headers gives them) and new text. */
 int triage_run_mail(struct triage *tr, const struct mime_message *msg,

@@ -380,9 +380,8 @@ static bool template_name_ok(const char *name)
 	       strstr(plain, "{{") == NULL;
 }
 
-static const char *const action_keys[] = {"queue",  "priority",       "assignee", "group", "tag",
-                                          "status", "reply_template", "notify",   "spam",  "stop",
-                                          NULL};
+static const char *const action_keys[] = {"queue",  "priority",       "assignee", "tag",  "status",
+                                          "reply_template", "notify", "spam",   "stop", NULL};
 _Static_assert(sizeof(action_keys) / sizeof(action_keys[0]) == RULE_ACT_STOP + 2,
                "action_keys follows enum rule_action_kind");
 
@@ -401,6 +400,11 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 	for (k = 0; action_keys[k] != NULL; k++)
 		if (strcmp(action_keys[k], v->string) == 0)
 			break;
+	if (action_keys[k] == NULL && strcmp(v->string, "group") == 0) {
+		/* What other helpdesks call a group is the queue here. */
+		cfg_error(r, p, "no \"group\" action: a ticket's team is its queue (use \"queue\")");
+		return false;
+	}
 	if (action_keys[k] == NULL) {
 		struct strbuf names = STRBUF_INIT;
 		for (size_t i = 0; action_keys[i] != NULL; i++)
@@ -461,7 +465,6 @@ static bool read_action(struct reader *r, const struct config *cfg, const cJSON 
 	}
 	case RULE_ACT_ASSIGNEE:
 		return true;
-	case RULE_ACT_GROUP:
 	case RULE_ACT_TAG:
 		/* Tags are stored comma-separated: keep them to plain names. */
 		if (!cfg_is_identifier(s)) {

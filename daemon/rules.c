@@ -36,7 +36,6 @@ static const char *const action_names[] = {
     [RULE_ACT_QUEUE] = "queue",
     [RULE_ACT_PRIORITY] = "priority",
     [RULE_ACT_ASSIGNEE] = "assignee",
-    [RULE_ACT_GROUP] = "group",
     [RULE_ACT_TAG] = "tag",
     [RULE_ACT_STATUS] = "status",
     [RULE_ACT_REPLY_TEMPLATE] = "reply_template",
@@ -611,7 +610,6 @@ static void decide(struct eval *e, struct rule_decisions *out, const struct rule
 		out->stopped = true;
 		break;
 	case RULE_ACT_ASSIGNEE:
-	case RULE_ACT_GROUP:
 	case RULE_ACT_TAG:
 	case RULE_ACT_NOTIFY:
 		break;
@@ -811,10 +809,6 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 	}
 	case RULE_ACT_STOP:
 		return 1;
-	case RULE_ACT_GROUP:
-		/* Tickets have no group column yet: the decision is on record only. */
-		cJSON_AddStringToObject(o, "why", "tickets have no group field yet: recorded only");
-		return 0;
 	case RULE_ACT_NOTIFY:
 		return notify(st, cfg, t, d, o, error_r);
 	case RULE_ACT_REPLY_TEMPLATE:

@@ -87,7 +87,6 @@ enum rule_action_kind {
 	RULE_ACT_QUEUE,
 	RULE_ACT_PRIORITY,
 	RULE_ACT_ASSIGNEE,
-	RULE_ACT_GROUP,
 	RULE_ACT_TAG,
 	RULE_ACT_STATUS,
 	RULE_ACT_REPLY_TEMPLATE,
@@ -102,7 +101,7 @@ const char *rule_action_name(enum rule_action_kind kind);
 
 struct rule_action {
 	enum rule_action_kind kind;
-	char *value; /* queue (or "{{category}}"), assignee, group, tag, template
+	char *value; /* queue (or "{{category}}"), assignee, tag, template
 	              * name (may hold "{{language}}"), "mail:ADDR" / "webhook:NAME" */
 	int level;   /* priority or status */
 };
@@ -190,9 +189,8 @@ struct rules_applied {
  *   change, sla_on_priority_or_queue_change once at the end);
  * - reply_template NAME through outbox_queue_template() (which checks loop
  *   protection, spam and the per-sender rate again);
- * - notify "webhook:NAME" queued for delivery by the SLA webhook sender;
- *   "mail:ADDR" and "group" recorded only (no mail notification queue, no
- *   group field yet);
+ * - notify "webhook:NAME" queued for delivery by the SLA webhook sender,
+ *   "mail:ADDR" as an internal notice in the outbox;
  * - one audit event per action: actor "rule:NAME", kind "rule_<action>",
  *   detail JSON {"matched", the values looked at, "action", "value",
  *   "previous", "message_id", "trigger", and "skipped"/"queued"/"why"}.

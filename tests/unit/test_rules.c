@@ -424,7 +424,6 @@ static const struct action_case action_cases[] = {
     {"[{\"name\": \"a\", \"then\": [{\"priority\": \"urgent\"}]}]", NULL, "a:priority=urgent"},
     {"[{\"name\": \"a\", \"then\": [{\"assignee\": \"alice@example.com\"}]}]", NULL,
      "a:assignee=alice@example.com"},
-    {"[{\"name\": \"a\", \"then\": [{\"group\": \"tier2\"}]}]", NULL, "a:group=tier2"},
     {"[{\"name\": \"a\", \"then\": [{\"tag\": \"x\"}, {\"tag\": \"y\"}]}]", NULL,
      "a:tag=x;a:tag=y"},
     {"[{\"name\": \"a\", \"then\": [{\"status\": \"pending\"}]}]", NULL, "a:status=pending"},
@@ -627,6 +626,8 @@ static const struct error_case error_cases[] = {
      "rules[0].if.body_contains: the keyword \"  \" is empty once normalised"},
     {"[ { \"name\": \"a\", \"then\": [{\"escalate\": \"x\"}] } ]",
      "rules[0].then[0].escalate: unknown action"},
+    {"[ { \"name\": \"a\", \"then\": [{\"group\": \"tier2\"}] } ]",
+     "rules[0].then[0].group: no \"group\" action: a ticket's team is its queue"},
     {"[ { \"name\": \"a\", \"then\": [{\"tag\": \"x\", \"priority\": \"high\"}] } ]",
      "rules[0].then[0]: expected one action"},
     {"[ { \"name\": \"a\", \"then\": [{\"queue\": \"nowhere\"}] } ]",
@@ -940,7 +941,7 @@ static void test_apply_writes_changes_and_events(void **state)
 	    "\"category_confidence_at_least\": 0.55 },"
 	    "    \"then\": [ { \"queue\": \"{{category}}\" } ] },"
 	    "  { \"name\": \"vip\", \"if\": { \"sender_domain\": \"client.example.com\" },"
-	    "    \"then\": [ { \"assignee\": \"alice@example.com\" }, { \"group\": \"tier2\" },"
+	    "    \"then\": [ { \"assignee\": \"alice@example.com\" },"
 	    "               { \"status\": \"open\" }, { \"notify\": \"mail:lead@example.com\" },"
 	    "               { \"notify\": \"webhook:chat\" } ] },"
 	    "  { \"name\": \"ack\", \"on\": \"new_ticket\", \"if\": { \"not\": { \"loop\": true } "
@@ -951,10 +952,10 @@ static void test_apply_writes_changes_and_events(void **state)
 	struct rules_applied applied;
 	run(&f, id, 11, "sentiment=-0.72", &applied);
 	/* Applied: priority, tag, queue, assignee, status, mail notification
-	 * (through the outbox), webhook, ack. Recorded only: group, and the
-	 * second template (one automatic reply per sender and period). */
+	 * (through the outbox), webhook, ack. Recorded only: the second
+	 * template (one automatic reply per sender and period). */
 	assert_int_equal(applied.applied, 8);
-	assert_int_equal(applied.skipped, 2);
+	assert_int_equal(applied.skipped, 1);
 	assert_int_equal(applied.repeated, 0);
 
 	struct ticket t;
@@ -970,7 +971,7 @@ static void test_apply_writes_changes_and_events(void **state)
 	assert_string_equal(
 	    events,
 	    "rule:very-negative rule_priority;rule:very-negative rule_tag;rule:route rule_queue;"
-	    "rule:vip rule_assignee;rule:vip rule_group;rule:vip rule_status;rule:vip rule_notify;"
+	    "rule:vip rule_assignee;rule:vip rule_status;rule:vip rule_notify;"
 	    "rule:vip rule_notify;rule:ack rule_reply_template;rule:ack rule_reply_template");
 	free(events);
 	/* The acknowledgement went through the outbox, which says so too. */
@@ -1023,12 +1024,12 @@ static void test_apply_writes_changes_and_events(void **state)
 	/* The same message again: no rule fires twice. */
 	run(&f, id, 11, "sentiment=-0.72", &applied);
 	assert_int_equal(applied.applied, 0);
-	assert_int_equal(applied.repeated, 10);
+	assert_int_equal(applied.repeated, 9);
 	events = events_of(f.st, id, "rule:");
 	size_t count = 1;
 	for (const char *p = events; *p; p++)
 		count += *p == ';';
-	assert_int_equal(count, 10);
+	assert_int_equal(count, 9);
 	free(events);
 
 	/* A customer's next message: the rules for that event run again. */

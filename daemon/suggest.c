@@ -207,21 +207,17 @@ static int ticket_bag(struct suggest *sg, struct store *st, const struct ticket 
  * heaviest, those common in the knowledge base left out (they are common in
  * mail too). FTS5 ranks every message the query matches, a prefix matches
  * every word that starts with it, and how many messages that is cannot be
- * told from the knowledge base: each candidate's matches are counted first
- * (a walk of its posting lists, stopped at the budget, much cheaper than
- * ranking), and a term that would take the query over
- * SUGGEST_SIMILAR_MAX_MATCHES is left out. *match_r is NULL when no term is
- * usable. */
+ * told from the knowledge base: the matches are counted first (a walk of
+ * the posting lists stopped at the budget, much cheaper than ranking), the
+ * heaviest terms together, and when they match more than
+ * SUGGEST_SIMILAR_MAX_MATCHES messages, term by term, leaving out a term
+ * that would take the query over. *match_r is NULL when no term is usable. */
 static int similar_match_expr(struct store *st, const struct kb_term *terms, size_t n,
 			      char **match_r, size_t *used_r, int64_t *matches_r)
 {
-	struct strbuf sb;
-	strbuf_init(&sb, 0);
-	size_t used = 0, looked = 0;
-	int64_t total = 0;
-	for (size_t i = 0; i < n && used < SUGGEST_SIMILAR_TERMS &&
-			   looked < SUGGEST_SIMILAR_CANDIDATES;
-	     i++) {
+	char phrases[SUGGEST_SIMILAR_CANDIDATES][TOK_MAX_WORD_LEN * 2 + 8];
+	size_t n_phrases = 0;
+	for (size_t i = 0; i < n && n_phrases < SUGGEST_SIMILAR_CANDIDATES; i++) {
 		const char *stem = terms[i].stem;
 		size_t len = strlen(stem);
 		if (terms[i].docs > KB_PICK_MAX_DOCS)
@@ -232,24 +228,42 @@ static int similar_match_expr(struct store *st, const struct kb_term *terms, siz
 			len--;
 		if (len < 3 || strpbrk(stem, "\"* ") != NULL)
 			continue;
-		looked++;
-		char phrase[TOK_MAX_WORD_LEN * 2 + 8];
-		if ((size_t)snprintf(phrase, sizeof(phrase), prefix ? "\"%.*s\"*" : "\"%.*s\"",
-				     (int)len, stem) >= sizeof(phrase))
-			continue;
-		int64_t matches;
-		if (store_message_matches(st, phrase, SUGGEST_SIMILAR_MAX_MATCHES - total + 1,
-					  &matches) < 0) {
-			strbuf_free(&sb);
-			return -1;
-		}
-		if (matches == 0 || total + matches > SUGGEST_SIMILAR_MAX_MATCHES)
-			continue;
-		total += matches;
+		if ((size_t)snprintf(phrases[n_phrases], sizeof(phrases[n_phrases]),
+				     prefix ? "\"%.*s\"*" : "\"%.*s\"", (int)len,
+				     stem) < sizeof(phrases[n_phrases]))
+			n_phrases++;
+	}
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	size_t used = 0;
+	int64_t total = 0;
+	/* the common case first: the heaviest terms together fit */
+	for (size_t i = 0; i < n_phrases && i < SUGGEST_SIMILAR_TERMS; i++) {
 		if (sb.len > 0)
 			strbuf_puts(&sb, " OR ");
-		strbuf_puts(&sb, phrase);
+		strbuf_puts(&sb, phrases[i]);
 		used++;
+	}
+	if (used > 0 &&
+	    store_message_matches(st, strbuf_str(&sb), SUGGEST_SIMILAR_MAX_MATCHES + 1, &total) < 0)
+		goto fail;
+	if (total > SUGGEST_SIMILAR_MAX_MATCHES) {
+		strbuf_reset(&sb);
+		used = 0;
+		total = 0;
+		for (size_t i = 0; i < n_phrases && used < SUGGEST_SIMILAR_TERMS; i++) {
+			int64_t matches;
+			if (store_message_matches(st, phrases[i],
+						  SUGGEST_SIMILAR_MAX_MATCHES - total + 1, &matches) < 0)
+				goto fail;
+			if (matches == 0 || total + matches > SUGGEST_SIMILAR_MAX_MATCHES)
+				continue;
+			total += matches;
+			if (sb.len > 0)
+				strbuf_puts(&sb, " OR ");
+			strbuf_puts(&sb, phrases[i]);
+			used++;
+		}
 	}
 	*used_r = used;
 	*matches_r = total;
@@ -257,6 +271,9 @@ static int similar_match_expr(struct store *st, const struct kb_term *terms, siz
 	if (*match_r == NULL)
 		strbuf_free(&sb);
 	return 0;
+fail:
+	strbuf_free(&sb);
+	return -1;
 }
 
 /* ---- the audit event ---- */

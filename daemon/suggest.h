@@ -78,7 +78,8 @@ struct suggest_profile {
 	size_t kb_terms;      /* terms in the article query */
 	int64_t kb_postings;  /* articles those terms are in, summed */
 	size_t similar_terms;    /* terms in the similar-ticket query */
-	int64_t similar_matches; /* messages they match, summed over the terms */
+	int64_t similar_matches; /* messages they match (counted together, or
+				  * summed term by term when over budget) */
 };
 /* Every later suggest_for_ticket*() call on sg fills *profile (overwritten
  * each call); NULL stops it. The caller owns profile and keeps it alive while

@@ -4,6 +4,7 @@
  * error names the file, the line and the JSON path of the offending key. */
 #include "config-private.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 
 #define CONFIG_MAX_BYTES (4u << 20)
 #define SECRET_MAX_BYTES 4096
+#define HTTP_MAX_PROXIES 32
 
 /* ---- path -> line index --------------------------------------------------
  * cJSON keeps no positions, so a small scanner walks the (valid) text once
@@ -668,7 +670,7 @@ static void read_calendars(struct reader *r, const cJSON *node, struct config *c
 static void read_http(struct reader *r, const cJSON *node, struct config *cfg)
 {
 	static const char *const keys[] = {"listen", "tls_cert", "tls_key", "public_url",
-		"allow_plain_http", "static_dir", "session_idle_minutes", NULL};
+		"allow_plain_http", "static_dir", "session_idle_minutes", "trusted_proxies", NULL};
 	struct cfg_http *http = &cfg->http;
 	static const cJSON empty = {.type = cJSON_Object};
 	http->enabled = node != NULL;
@@ -685,6 +687,29 @@ static void read_http(struct reader *r, const cJSON *node, struct config *cfg)
 	cfg_read_path(r, node, "http", "static_dir", web, &http->static_dir);
 	cfg_read_uint(r, node, "http", "session_idle_minutes", 1, 7 * 24 * 60, 60,
 		  &http->session_idle_minutes);
+	const cJSON *proxies = cJSON_GetObjectItemCaseSensitive(node, "trusted_proxies");
+	if (proxies == NULL)
+		return;
+	if (!cJSON_IsArray(proxies) || cJSON_GetArraySize(proxies) > HTTP_MAX_PROXIES) {
+		cfg_error(r, "http.trusted_proxies", "expected an array of at most %d IP addresses",
+			  HTTP_MAX_PROXIES);
+		return;
+	}
+	http->trusted_proxies = xcalloc((size_t)cJSON_GetArraySize(proxies) + 1, sizeof(char *));
+	size_t i = 0;
+	for (const cJSON *p = proxies->child; p != NULL; p = p->next, i++) {
+		_cleanup_free_ char *path = xasprintf("http.trusted_proxies[%zu]", i);
+		unsigned char bin[sizeof(struct in6_addr)];
+		char canon[INET6_ADDRSTRLEN];
+		int family = cJSON_IsString(p) && strchr(p->valuestring, ':') ? AF_INET6 : AF_INET;
+		if (!cJSON_IsString(p) || inet_pton(family, p->valuestring, bin) != 1 ||
+		    inet_ntop(family, bin, canon, sizeof(canon)) == NULL) {
+			_cleanup_free_ char *got = cfg_show_value(p);
+			cfg_error(r, path, "expected a numeric IPv4 or IPv6 address, got %s", got);
+			continue;
+		}
+		http->trusted_proxies[http->n_trusted_proxies++] = xstrdup(canon);
+	}
 }
 
 static void read_privacy(struct reader *r, const cJSON *node, struct config *cfg)
@@ -947,6 +972,9 @@ void config_free(struct config **cfgp)
 	free(cfg->http.tls_key);
 	free(cfg->http.public_url);
 	free(cfg->http.static_dir);
+	for (size_t i = 0; i < cfg->http.n_trusted_proxies; i++)
+		free(cfg->http.trusted_proxies[i]);
+	free(cfg->http.trusted_proxies);
 	free(cfg->privacy.controller);
 	free(cfg->privacy.contact);
 	rules_config_free(&cfg->rules);

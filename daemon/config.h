@@ -96,6 +96,10 @@ struct cfg_http {
 	bool allow_plain_http;
 	char *static_dir;
 	unsigned session_idle_minutes;
+	/* Reverse proxies whose X-Forwarded-For names the client (numeric
+	 * addresses, as inet_ntop writes them). */
+	char **trusted_proxies;
+	size_t n_trusted_proxies;
 };
 
 struct cfg_privacy {

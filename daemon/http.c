@@ -420,6 +420,59 @@ static void serve_static(struct http_request *req)
 
 /* ---- the request cycle ---- */
 
+static bool is_trusted_proxy(const struct cfg_http *http, const char *addr)
+{
+	for (size_t i = 0; i < http->n_trusted_proxies; i++)
+		if (strcmp(http->trusted_proxies[i], addr) == 0)
+			return true;
+	return false;
+}
+
+/* The canonical form of a numeric address (a copy of what inet_ntop writes)
+ * into out; false when text is not one. */
+static bool canonical_address(const char *text, size_t len, char *out, size_t size)
+{
+	char buf[INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	int family = memchr(buf, ':', len) != NULL ? AF_INET6 : AF_INET;
+	return inet_pton(family, buf, bin) == 1 && inet_ntop(family, bin, out, (socklen_t)size) != NULL;
+}
+
+/* Behind a trusted reverse proxy the client is the last address of
+ * X-Forwarded-For that is not itself a trusted proxy: the proxy appends the
+ * peer it saw, so anything to the left of it may be forged. */
+static void forwarded_address(struct http_request *req)
+{
+	const struct cfg_http *http = &req->srv->cfg->http;
+	if (!is_trusted_proxy(http, req->addr))
+		return;
+	const char *xff = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-For");
+	if (xff == NULL)
+		return;
+	size_t end = strlen(xff);
+	for (unsigned hops = 0; end > 0 && hops < 16; hops++) {
+		size_t start = end;
+		while (start > 0 && xff[start - 1] != ',')
+			start--;
+		size_t a = start, b = end;
+		while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
+			a++;
+		while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
+			b--;
+		char addr[INET6_ADDRSTRLEN];
+		if (!canonical_address(xff + a, b - a, addr, sizeof(addr)))
+			return; /* garbage: keep the proxy's address */
+		memcpy(req->addr, addr, strlen(addr) + 1);
+		if (!is_trusted_proxy(http, addr))
+			return;
+		end = start > 0 ? start - 1 : 0;
+	}
+}
+
 static void client_address(struct http_request *req)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -434,6 +487,7 @@ static void client_address(struct http_request *req)
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 			  req->addr, sizeof(req->addr));
+	forwarded_address(req);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

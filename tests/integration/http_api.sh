@@ -28,11 +28,14 @@ def ok(cond, what):
     passed += 1
 
 class Client:
-    def __init__(self, source="127.0.0.1"):
+    def __init__(self, source="127.0.0.1", forwarded_for=None):
         self.source, self.cookie, self.csrf = source, None, None
+        self.forwarded_for = forwarded_for
     def call(self, method, path, body=None, headers=None, raw=None, csrf=True):
         c = http.client.HTTPConnection(host, port, timeout=30, source_address=(self.source, 0))
         h = dict(headers or {})
+        if self.forwarded_for:
+            h["X-Forwarded-For"] = self.forwarded_for
         data = raw
         if body is not None:
             data = json.dumps(body).encode()
@@ -296,6 +299,26 @@ for i in range(5):
 st, body, r = Client("127.0.0.20").login("manager@example.test", pw("manager"))
 ok(st == 429 and r.getheader("Retry-After"), "6th attempt on one account from a new address: 429")
 ok("minutes" in body["error"], "429 says when: %s" % body)
+
+# Behind the trusted proxy (127.0.0.30, http.trusted_proxies) the limit
+# counts the client X-Forwarded-For names; the rightmost address wins, so a
+# client cannot hide behind a forged one. Elsewhere the header is ignored.
+for i in range(5):
+    ok(Client("127.0.0.30", "203.0.113.7").login("ghost%d@example.test" % i, "x-%d" % i)[0] == 401,
+       "proxied failure %d" % i)
+ok(Client("127.0.0.30", "203.0.113.7").login("admin@example.test", pw("admin"))[0] == 429,
+   "the proxied client is limited")
+ok(Client("127.0.0.30", "198.51.100.1, 203.0.113.7").login("admin@example.test", pw("admin"))[0] == 429,
+   "a forged address to the left does not help")
+ok(Client("127.0.0.30", "203.0.113.8").login("admin@example.test", pw("admin"))[0] == 200,
+   "another client behind the same proxy is not limited")
+ok(any("203.0.113.7" in (d or "") for _, d in events(None, "login_failed")),
+   "the audit log names the client, not the proxy")
+for i in range(5):
+    ok(Client("127.0.0.31", "203.0.113.%d" % (20 + i)).login("spook%d@example.test" % i, "y")[0] == 401,
+       "untrusted peer failure %d" % i)
+ok(Client("127.0.0.31", "203.0.113.99").login("admin@example.test", pw("admin"))[0] == 429,
+   "an untrusted peer's X-Forwarded-For is ignored")
 
 print("ok - %d API checks passed" % passed)
 EOF

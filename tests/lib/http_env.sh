@@ -81,7 +81,7 @@ _http_write_config() {
   "sla": { "policies": [ { "name": "standard", "first_response": 240,
                            "next_response": 480, "resolution": 2880, "warn_at": 0.75 } ] },
   "http": { "listen": "127.0.0.1:$HTTP_PORT", "static_dir": "$SOURCE_DIR/web",
-            "session_idle_minutes": 30 }
+            "session_idle_minutes": 30, "trusted_proxies": ["127.0.0.30"] }
 }
 EOF
 }

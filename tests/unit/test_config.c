@@ -161,6 +161,29 @@ static void test_unknown_keys_and_every_error_reported(void **state)
 	free(errors);
 }
 
+static void test_trusted_proxies(void **state)
+{
+	(void)state;
+	char *errors = load_errors("{ \"http\": { \"allow_plain_http\": true,\n"
+	                           "  \"trusted_proxies\": [\"127.0.0.1\", \"proxy.lan\", 7,\n"
+	                           "    \"0:0:0:0:0:0:0:1\"] } }\n",
+	                           NULL);
+	assert_non_null(errors);
+	assert_non_null(strstr(errors, ":2: http.trusted_proxies[1]: expected a numeric IPv4 or "
+	                               "IPv6 address, got \"proxy.lan\""));
+	assert_non_null(strstr(errors, "http.trusted_proxies[2]: expected a numeric"));
+	assert_null(strstr(errors, "trusted_proxies[0]"));
+	assert_null(strstr(errors, "trusted_proxies[3]"));
+	free(errors);
+	struct config *cfg;
+	assert_null(load_errors("{ \"http\": { \"trusted_proxies\": [\"127.0.0.1\", "
+	                        "\"0:0:0:0:0:0:0:1\"] } }\n",
+	                        &cfg));
+	assert_int_equal(cfg->http.n_trusted_proxies, 2);
+	assert_string_equal(cfg->http.trusted_proxies[1], "::1"); /* as the peer is written */
+	config_free(&cfg);
+}
+
 static void test_syntax_error_has_line_and_column(void **state)
 {
 	(void)state;
@@ -222,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_port_error_names_file_line_and_path),
 		cmocka_unit_test(test_unknown_keys_and_every_error_reported),
 		cmocka_unit_test(test_syntax_error_has_line_and_column),
+		cmocka_unit_test(test_trusted_proxies),
 		cmocka_unit_test(test_password_rules),
 		cmocka_unit_test(test_calendar_errors),
 	};

@@ -31,7 +31,11 @@ struct sqlite3;
 
 /* Registers the "triaged" FTS5 tokenizer on db and creates, when missing, the
  * FTS5 index kb_fts over kb_articles, its triggers and its vocabulary table
- * (rebuilding the index when it is new and articles already exist). Call it
+ * (rebuilding the index when it is new and articles already exist). Also
+ * registers kb_rank, the searches' bm25, which keeps in memory, per
+ * connection and until it closes, the length of every article (4 + 8 bytes
+ * each), read again after kb_meta's 'generation' moves (kb_article_put and
+ * kb_article_remove move it; a database without one gets one here). Call it
  * on every connection that reads or writes the knowledge base, after
  * store_open() (which runs the migration that creates kb_articles). Calling
  * it again on the same connection is harmless. */

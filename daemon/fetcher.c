@@ -35,6 +35,21 @@
 /* IDLE is renewed before the 29 minutes of RFC 2177. */
 #define IDLE_MAX_MS (28 * 60 * 1000)
 
+/* A thread that prepares part of each slice alongside the fetcher's own
+ * thread: preparing (parsing, features) is most of a fetcher's work, and
+ * the writer keeps up with more than one thread's worth of it. */
+struct prep_helper {
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ingest_prep *prep; /* the helper's own context */
+	struct ingest_item *items;
+	size_t n;
+	bool busy, stopping;
+	bool tried; /* started, or found useless or impossible */
+};
+
 struct fetcher {
 	struct cfg_mailbox mb_copy; /* owned: the fetcher may outlive a reloaded config */
 	const struct cfg_mailbox *mb;
@@ -45,12 +60,14 @@ struct fetcher {
 	struct ingest_prep *prep;      /* this thread's; NULL: the writer prepares */
 	struct ingest_prep *next_prep; /* a replacement, under prep_lock */
 	bool has_next_prep;
+	struct prep_helper helper;
 	int stop_fd;
 	pthread_t thread;
 	bool running;
 	atomic_bool connected;
 	atomic_uint_fast64_t mails;
 	atomic_uint_fast64_t failures;
+	atomic_uint_fast64_t fetch_ns, prepare_ns, wait_ns, cpu_ns;
 	char *last_error; /* to log a failure once per change, not per retry */
 	bool move_recovered;
 	char error[256];      /* the first error of a pass, copied */
@@ -90,6 +107,96 @@ static void collect_reset(struct collect *c)
 	c->bytes = 0;
 }
 
+static void *helper_thread(void *arg)
+{
+	struct prep_helper *h = arg;
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (!h->busy && !h->stopping)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->stopping)
+			break;
+		pthread_mutex_unlock(&h->lock);
+		for (size_t i = 0; i < h->n; i++)
+			h->items[i].prepared = ingest_prepare(h->prep, h->items[i].data, h->items[i].len);
+		pthread_mutex_lock(&h->lock);
+		h->busy = false;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static void helper_stop(struct prep_helper *h)
+{
+	if (h->running) {
+		pthread_mutex_lock(&h->lock);
+		h->stopping = true;
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->thread, NULL);
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+		h->running = false;
+	}
+	ingest_prep_free(&h->prep);
+}
+
+/* Gives the helper a context on the fetcher's resources, starting it the
+ * first time; without a second processor, or on failure, the fetcher's
+ * thread prepares everything itself. Called while the helper is idle. */
+static void helper_update(struct fetcher *f)
+{
+	struct prep_helper *h = &f->helper;
+	ingest_prep_free(&h->prep);
+	h->tried = true;
+	const char *error;
+	if (f->prep == NULL || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	if (ingest_prep_copy(f->prep, &h->prep, &error) < 0) {
+		log_warning("mailbox %s: no preparation helper: %s", f->mb->name, error);
+		return;
+	}
+	if (h->running)
+		return;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	h->busy = h->stopping = false;
+	if (pthread_create(&h->thread, NULL, helper_thread, h) != 0) {
+		log_warning("mailbox %s: cannot start the preparation helper", f->mb->name);
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+		ingest_prep_free(&h->prep);
+		return;
+	}
+	h->running = true;
+}
+
+/* Prepares a slice's mail: the second half in the helper, the first here. */
+static void prepare_slice(struct fetcher *f, struct collect *c)
+{
+	struct prep_helper *h = &f->helper;
+	if (f->prep == NULL)
+		return;
+	size_t split = h->running && h->prep != NULL && c->n >= 2 ? c->n / 2 : c->n;
+	if (split < c->n) {
+		pthread_mutex_lock(&h->lock);
+		h->items = c->items + split;
+		h->n = c->n - split;
+		h->busy = true;
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+	}
+	for (size_t i = 0; i < split; i++)
+		c->items[i].prepared = ingest_prepare(f->prep, c->items[i].data, c->items[i].len);
+	if (split < c->n) {
+		pthread_mutex_lock(&h->lock);
+		while (h->busy)
+			pthread_cond_wait(&h->cond, &h->lock);
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
 int fetcher_new(const struct cfg_mailbox *mb, const char *database,
 		const struct fetcher_writer *writer, struct ingest_prep *prep, struct fetcher **f_r,
 		const char **error_r)
@@ -125,6 +232,7 @@ void fetcher_free(struct fetcher **fp)
 	if (f->stop_fd >= 0)
 		close(f->stop_fd);
 	store_close(&f->st);
+	helper_stop(&f->helper);
 	ingest_prep_free(&f->prep);
 	ingest_prep_free(&f->next_prep);
 	pthread_mutex_destroy(&f->prep_lock);
@@ -144,10 +252,12 @@ void fetcher_set_prep(struct fetcher *f, struct ingest_prep *prep)
 	pthread_mutex_unlock(&f->prep_lock);
 }
 
-/* Takes a replacement context, if any (the fetcher's thread). */
+/* Takes a replacement context, if any (the fetcher's thread, the helper
+ * idle); the first time, starts the helper. */
 static void take_next_prep(struct fetcher *f)
 {
 	pthread_mutex_lock(&f->prep_lock);
+	bool changed = f->has_next_prep;
 	if (f->has_next_prep) {
 		ingest_prep_free(&f->prep);
 		f->prep = f->next_prep;
@@ -155,6 +265,8 @@ static void take_next_prep(struct fetcher *f)
 		f->has_next_prep = false;
 	}
 	pthread_mutex_unlock(&f->prep_lock);
+	if (changed || !f->helper.tried)
+		helper_update(f);
 }
 
 const char *fetcher_name(const struct fetcher *f)
@@ -172,6 +284,10 @@ void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *stats_r)
 	stats_r->connected = atomic_load(&f->connected);
 	stats_r->mails = atomic_load(&f->mails);
 	stats_r->failures = atomic_load(&f->failures);
+	stats_r->fetch_ns = atomic_load(&f->fetch_ns);
+	stats_r->prepare_ns = atomic_load(&f->prepare_ns);
+	stats_r->wait_ns = atomic_load(&f->wait_ns);
+	stats_r->cpu_ns = atomic_load(&f->cpu_ns);
 }
 
 static bool stop_requested(struct fetcher *f)
@@ -237,6 +353,21 @@ static int recover_moves(struct fetcher *f, struct imap_conn *conn, uint32_t las
 	return ret;
 }
 
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Adds the time since *since to *total and restarts the count. */
+static void account(atomic_uint_fast64_t *total, uint64_t *since)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	atomic_fetch_add(total, now - *since);
+	*since = now;
+}
+
 /* A slice on its way to the writer. */
 struct in_flight {
 	struct collect c;
@@ -274,6 +405,7 @@ static void finish_oldest(struct fetcher *f, struct imap_conn *conn, struct in_f
 {
 	struct in_flight *fl = q[0];
 	const char *error = NULL;
+	uint64_t since = clock_ns(CLOCK_MONOTONIC);
 	int stored = f->writer.wait(f->writer.ctx, fl->token, &error);
 	if (stored < 0) {
 		pass_error(f, ret, error);
@@ -286,6 +418,7 @@ static void finish_oldest(struct fetcher *f, struct imap_conn *conn, struct in_f
 			f->move_recovered = false;
 	}
 	in_flight_free(&fl);
+	account(&f->wait_ns, &since);
 	(*n_q)--;
 	memmove(&q[0], &q[1], *n_q * sizeof(*q));
 }
@@ -346,16 +479,16 @@ static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **err
 		size_t count = n - start < FETCH_SLICE ? n - start : FETCH_SLICE;
 		struct in_flight *fl = xcalloc(1, sizeof(*fl));
 		const char *error = NULL;
+		uint64_t since = clock_ns(CLOCK_MONOTONIC);
 		if (imap_fetch_raw(conn, uids + start, count, collect_mail, &fl->c, &error) < 0) {
 			pass_error(f, &ret, error);
 			in_flight_free(&fl);
 			break;
 		}
+		account(&f->fetch_ns, &since);
 		take_next_prep(f);
-		if (f->prep != NULL)
-			for (size_t i = 0; i < fl->c.n; i++)
-				fl->c.items[i].prepared =
-					ingest_prepare(f->prep, fl->c.items[i].data, fl->c.items[i].len);
+		prepare_slice(f, &fl->c);
+		account(&f->prepare_ns, &since);
 		fl->uids = uids + start;
 		fl->count = count;
 		fl->slice = (struct ingest_slice){
@@ -406,6 +539,7 @@ static void *fetcher_once_thread(void *arg)
 	struct fetcher *f = arg;
 	name_thread(f);
 	f->once_result = fetcher_run_once(f, &f->once_error);
+	atomic_store(&f->cpu_ns, clock_ns(CLOCK_THREAD_CPUTIME_ID));
 	if (f->once_result < 0 && f->once_error != f->error) {
 		/* Copied: the error may live in this thread's storage. */
 		snprintf(f->error, sizeof(f->error), "%s", f->once_error);

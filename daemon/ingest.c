@@ -84,6 +84,19 @@ int ingest_prep_new(struct ingest *ing, struct ingest_prep **prep_r, const char 
 	return 0;
 }
 
+int ingest_prep_copy(const struct ingest_prep *prep, struct ingest_prep **copy_r,
+		     const char **error_r)
+{
+	struct ingest_prep *copy = xcalloc(1, sizeof(*copy));
+	copy->limits = prep->limits;
+	if (triage_prep_copy(prep->triage, &copy->triage, error_r) < 0) {
+		free(copy);
+		return -1;
+	}
+	*copy_r = copy;
+	return 0;
+}
+
 void ingest_prep_free(struct ingest_prep **prepp)
 {
 	struct ingest_prep *prep = *prepp;

@@ -56,6 +56,9 @@ int ingest_mail(struct ingest *ing, const struct ingest_source *src, const char 
 struct ingest_prep;
 struct ingest_prepared;
 int ingest_prep_new(struct ingest *ing, struct ingest_prep **prep_r, const char **error_r);
+/* Another context on the same resources (for a helper thread). */
+int ingest_prep_copy(const struct ingest_prep *prep, struct ingest_prep **copy_r,
+		     const char **error_r);
 void ingest_prep_free(struct ingest_prep **prep);
 /* Never fails: a mail that cannot be parsed is prepared for quarantine. The
  * result does not point into raw. */

@@ -586,6 +586,12 @@ int triage_prep_new(struct triage *tr, struct triage_prep **tp_r, const char **e
 	return prep_new(tr->prep->shared, tp_r, error_r);
 }
 
+int triage_prep_copy(const struct triage_prep *tp, struct triage_prep **copy_r,
+		     const char **error_r)
+{
+	return prep_new(tp->shared, copy_r, error_r);
+}
+
 void triage_prep_free(struct triage_prep **tpp)
 {
 	struct triage_prep *tp = *tpp;

@@ -63,6 +63,9 @@ void triage_result_clear(struct triage_result *res);
 /* A preparation context for another thread, on the stop words and lexicons
  * tr loaded. */
 int triage_prep_new(struct triage *tr, struct triage_prep **tp_r, const char **error_r);
+/* Another context on the same resources as tp (for yet another thread). */
+int triage_prep_copy(const struct triage_prep *tp, struct triage_prep **copy_r,
+		     const char **error_r);
 void triage_prep_free(struct triage_prep **tp);
 /* The model-free part of triage_run (same arguments): the category and
  * spam features, the language guess and the sentiment. */

@@ -227,6 +227,11 @@ static int start_fetchers(struct daemon *d, bool start_threads)
 	return 0;
 }
 
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
 /* Every mailbox once, each in its own thread, the main thread storing
  * what they hand over: fetching and preparing overlap with storing. */
 static int run_once(struct daemon *d)
@@ -248,14 +253,21 @@ static int run_once(struct daemon *d)
 		}
 		running++;
 	}
+	struct timespec t0, t1, t2;
+	double idle = 0, busy = 0;
 	while (running > 0) {
 		struct pollfd pfd = {.fd = d->writer.event_fd, .events = POLLIN};
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (poll(&pfd, 1, 20) > 0) {
 			uint64_t count;
 			if (read(d->writer.event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 				log_error("writer eventfd: %s", strerror(errno));
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		writer_drain(&d->writer, false);
+		clock_gettime(CLOCK_MONOTONIC, &t2);
+		idle += seconds_between(&t0, &t1);
+		busy += seconds_between(&t1, &t2);
 		for (size_t i = 0; i < d->n_fetchers; i++) {
 			if (ended[i] || !fetcher_join(d->fetchers[i], 0))
 				continue;
@@ -268,10 +280,17 @@ static int run_once(struct daemon *d)
 			}
 			struct fetcher_stats stats;
 			fetcher_get_stats(d->fetchers[i], &stats);
-			log_info("mailbox %s: %llu mails fetched", fetcher_name(d->fetchers[i]),
-				 (unsigned long long)stats.mails);
+			log_info("mailbox %s: %llu mails fetched; thread: %.2f s fetching, %.2f s "
+				 "preparing, %.2f s waiting for commits, %.2f s CPU",
+				 fetcher_name(d->fetchers[i]), (unsigned long long)stats.mails,
+				 stats.fetch_ns / 1e9, stats.prepare_ns / 1e9, stats.wait_ns / 1e9,
+				 stats.cpu_ns / 1e9);
 		}
 	}
+	struct timespec cpu;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+	log_info("writer: %.2f s storing, %.2f s waiting for mail, %.2f s CPU", busy, idle,
+		 cpu.tv_sec + cpu.tv_nsec / 1e9);
 	writer_drain(&d->writer, false);
 	stop_fetchers(d);
 	fire_sla(d);

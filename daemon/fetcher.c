@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -25,11 +26,15 @@
  * (they fsync), small enough that memory stays bounded. */
 #define FETCH_SLICE 200
 /* Slices handed to the writer and not yet committed: while it stores one,
- * the next is fetched, prepared and queued. The bytes cap keeps a mailbox of
+ * the next ones are fetched, prepared and queued. The bytes cap keeps a mailbox of
  * large mails from holding several slices of them in memory (a single
  * slice may exceed it: it is always allowed). */
-#define FETCH_INFLIGHT 2
+#define FETCH_INFLIGHT 3
 #define FETCH_INFLIGHT_BYTES (64u << 20)
+/* The writer is the pipeline's narrowest stage: fetchers and their helpers
+ * run at this nice value, taking what CPU the writer leaves, and keep ahead
+ * of it thanks to the slices in flight. */
+#define FETCH_NICE 10
 #define BACKOFF_MIN_SECONDS 1
 #define BACKOFF_MAX_SECONDS 300
 /* IDLE is renewed before the 29 minutes of RFC 2177. */
@@ -107,9 +112,17 @@ static void collect_reset(struct collect *c)
 	c->bytes = 0;
 }
 
+/* Lowers the calling thread's priority (threads are tasks to the Linux
+ * scheduler); failing changes nothing but the speed. */
+static void lower_priority(void)
+{
+	setpriority(PRIO_PROCESS, (id_t)gettid(), FETCH_NICE);
+}
+
 static void *helper_thread(void *arg)
 {
 	struct prep_helper *h = arg;
+	lower_priority();
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
 		while (!h->busy && !h->stopping)
@@ -526,12 +539,14 @@ int fetcher_run_once(struct fetcher *f, const char **error_r)
 	return ret;
 }
 
-/* "fetch:<mailbox>" in ps -L, top -H and perf (15 bytes at most). */
+/* "fetch:<mailbox>" in ps -L, top -H and perf (15 bytes at most); at a
+ * lower priority than the writer. */
 static void name_thread(const struct fetcher *f)
 {
 	char name[16];
 	snprintf(name, sizeof(name), "fetch:%s", f->mb->name);
 	pthread_setname_np(pthread_self(), name);
+	lower_priority();
 }
 
 static void *fetcher_once_thread(void *arg)

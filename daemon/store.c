@@ -3,6 +3,7 @@
  * store_*.c files. */
 #include "store-private.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -475,10 +476,20 @@ static int store_migrate_to(struct store *st, int target, const char **error_r)
 	return 0;
 }
 
+/* Process-wide settings, before SQLite's first use: no memory statistics
+ * (nothing reads them, and keeping them takes a global mutex around every
+ * allocation of every connection). */
+static void sqlite_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int open_common(const char *path, int migrate_to, struct store **st_r,
 		       const char **error_r)
 {
 	static __thread char error[512];
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
+	pthread_once(&configured, sqlite_configure);
 	struct store *st = xcalloc(1, sizeof(*st));
 	st->path = xstrdup(path);
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;

@@ -527,7 +527,7 @@ static int fetch_new(struct fetcher *f, struct imap_conn *conn, const char **err
 	return ret;
 }
 
-int fetcher_run_once(struct fetcher *f, const char **error_r)
+static int run_once(struct fetcher *f, const char **error_r)
 {
 	struct imap_conn *conn;
 	if (connect_mailbox(f, &conn, error_r) < 0)
@@ -553,7 +553,7 @@ static void *fetcher_once_thread(void *arg)
 {
 	struct fetcher *f = arg;
 	name_thread(f);
-	f->once_result = fetcher_run_once(f, &f->once_error);
+	f->once_result = run_once(f, &f->once_error);
 	atomic_store(&f->cpu_ns, clock_ns(CLOCK_THREAD_CPUTIME_ID));
 	if (f->once_result < 0 && f->once_error != f->error) {
 		/* Copied: the error may live in this thread's storage. */

@@ -59,12 +59,10 @@ void fetcher_free(struct fetcher **f);
  * thread. */
 void fetcher_set_prep(struct fetcher *f, struct ingest_prep *prep);
 
-/* One pass in the caller's thread: connect, fetch everything new, run the
- * after actions, log out. */
-int fetcher_run_once(struct fetcher *f, const char **error_r);
-/* The same pass in a thread of its own (`triaged --once`, with the writer
- * in the caller's thread); fetcher_join() tells when it ended, then
- * fetcher_once_result() how. */
+/* One pass in a thread of its own (`triaged --once`, with the writer in the
+ * caller's thread): connect, fetch everything new, run the after actions,
+ * log out. fetcher_join() tells when it ended, then fetcher_once_result()
+ * how. */
 int fetcher_start_once(struct fetcher *f, const char **error_r);
 /* 0, or -1 with the pass's error (valid while f lives). */
 int fetcher_once_result(struct fetcher *f, const char **error_r);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -272,15 +273,29 @@ static void test_stale_preparation_is_redone(void **state)
 
 	struct run r;
 	run_open(&r);
-	/* Another ingester on the same configuration (as a reload makes): its
-	 * resources are another generation, which the writer must not trust. */
+	/* An ingester on an older configuration whose sentiment lexicons were
+	 * empty: what it prepared must not be trusted by the writer. */
+	char *lexicons = xasprintf("%s/lexicons", r.dir);
+	assert_int_equal(mkdir(lexicons, 0755), 0);
+	for (int i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s.tsv", lexicons, i ? "en" : "fr");
+		FILE *fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs("# nothing\n", fp);
+		fclose(fp);
+		free(path);
+	}
+	struct config *old_cfg = config_default(r.cfg->database);
+	free(old_cfg->nlp.lexicon_dir);
+	old_cfg->nlp.lexicon_dir = lexicons;
 	struct ingest *older;
 	const char *error;
-	assert_int_equal(ingest_open(r.st, r.cfg, &older, &error), 0);
+	assert_int_equal(ingest_open(r.st, old_cfg, &older, &error), 0);
 	size_t n;
 	struct ingest_item *items = load_items(&n);
 	prepare_in_threads(older, items, n);
 	ingest_free(&older);
+	config_free(&old_cfg);
 	store_slices(&r, items, n);
 	char *redone = dump(r.st);
 	assert_same(serial, redone, "prepared with an older configuration's resources");

@@ -8,9 +8,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -294,6 +296,63 @@ static void cp1252_append(const char *in, size_t len, struct strbuf *sb, bool *r
 	utf8_append_sanitized(sb, buf, n, replaced);
 }
 
+/* The last converters a thread used, kept open: iconv_open() loads glibc's
+ * conversion module and iconv_close() may unload it, once per MIME part
+ * otherwise. Freed with the thread. */
+#define CONVERTERS_KEPT 4
+
+struct converter_cache {
+	char name[CONVERTERS_KEPT][MIME_MAX_CHARSET_NAME + 1];
+	iconv_t cd[CONVERTERS_KEPT];
+	unsigned next;
+};
+
+static pthread_key_t converter_key;
+static pthread_once_t converter_once = PTHREAD_ONCE_INIT;
+
+static void converter_cache_free(void *p)
+{
+	struct converter_cache *c = p;
+	for (unsigned i = 0; i < CONVERTERS_KEPT; i++)
+		if (c->name[i][0] != '\0')
+			iconv_close(c->cd[i]);
+	free(c);
+}
+
+static void converter_key_create(void)
+{
+	if (pthread_key_create(&converter_key, converter_cache_free) != 0)
+		abort();
+}
+
+/* A converter from charset name to UTF-8 in its initial state, owned by the
+ * thread's cache; (iconv_t)-1 when iconv does not know the name. */
+static iconv_t converter_for(const char *name)
+{
+	pthread_once(&converter_once, converter_key_create);
+	struct converter_cache *c = pthread_getspecific(converter_key);
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		if (pthread_setspecific(converter_key, c) != 0)
+			abort(); /* out of memory, as xcalloc would */
+	}
+	for (unsigned i = 0; i < CONVERTERS_KEPT; i++) {
+		if (strcmp(c->name[i], name) == 0) {
+			iconv(c->cd[i], NULL, NULL, NULL, NULL); /* back to the initial state */
+			return c->cd[i];
+		}
+	}
+	iconv_t cd = iconv_open("UTF-8", name);
+	if (cd == (iconv_t)-1)
+		return cd;
+	unsigned slot = c->next++ % CONVERTERS_KEPT;
+	if (c->name[slot][0] != '\0')
+		iconv_close(c->cd[slot]);
+	snprintf(c->name[slot], sizeof(c->name[slot]), "%s", name);
+	c->cd[slot] = cd;
+	return cd;
+}
+
 /* Appends len bytes in charset to sb as UTF-8. *unknown_r is set when the
  * charset could not be used (then it was guessed). */
 static void to_utf8_append(const char *in, size_t len, const char *charset, struct strbuf *sb,
@@ -306,10 +365,9 @@ static void to_utf8_append(const char *in, size_t len, const char *charset, stru
 		return;
 	}
 	if (kind == CHARSET_ICONV) {
-		iconv_t cd = iconv_open("UTF-8", name);
+		iconv_t cd = converter_for(name);
 		if (cd != (iconv_t)-1) {
 			iconv_append(cd, in, len, sb, replaced);
-			iconv_close(cd);
 			return;
 		}
 		kind = CHARSET_UNKNOWN;

@@ -1,5 +1,5 @@
-/* Agent corrections of the triage (see correct.h): the category, learned by
- * the model at once and audited. */
+/* Agent corrections of the triage (see correct.h): the category and the
+ * spam verdict, learned by the models at once and audited. */
 #include "correct.h"
 
 #include <cjson/cJSON.h>
@@ -10,6 +10,7 @@
 #include "error.h"
 #include "actions.h"
 #include "config.h"
+#include "sla.h"
 #include "store.h"
 #include "triage.h"
 #include "xalloc.h"
@@ -104,6 +105,77 @@ failed:
 	/* triage_learn keeps memory equal to the store up to its own failure;
 	 * a failed commit after it leaves the model ahead of the store until
 	 * the next start, which reloads the stored counts. */
+	store_rollback(st);
+	ticket_clear(&t);
+	return -1;
+}
+
+int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
+                 const char *agent, int64_t ticket_id, bool spam,
+                 enum ticket_status *old_status_r, enum ticket_status *new_status_r,
+                 const char **error_r)
+{
+	if (!action_agent_valid(agent)) {
+		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
+		return -1;
+	}
+	if (store_begin(st) < 0) {
+		*error_r = error_fmt("store: %s", store_error(st));
+		return -1;
+	}
+	struct ticket t;
+	int found = store_ticket_get(st, ticket_id, &t);
+	if (found <= 0) {
+		*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket_id)
+		                      : error_fmt("store: %s", store_error(st));
+		store_rollback(st);
+		return found == 0 ? ACTION_NOT_FOUND : -1;
+	}
+	/* Spam is closed, as the rules close it; a customer's mail wrongly
+	 * closed as spam needs an answer again. */
+	enum ticket_status status = t.status;
+	if (spam)
+		status = TICKET_CLOSED;
+	else if (t.status == TICKET_CLOSED)
+		status = TICKET_OPEN;
+	const char *learn_error = NULL;
+	if (store_ticket_set_triage(st, ticket_id, t.language, t.category, t.category_confidence,
+	                            spam, spam ? 1.0 : 0.0, t.sentiment, t.sentiment_label) < 0 ||
+	    (status != t.status && store_ticket_set_status(st, ticket_id, status) < 0))
+		goto store_failed;
+	if (status != t.status && cfg != NULL &&
+	    sla_on_status(st, cfg, ticket_id, t.status, status, error_r) < 0)
+		goto failed;
+	if (triage_learn_spam(tr, st, ticket_id, spam, &learn_error) < 0) {
+		*error_r = error_fmt("learning the correction: %s", learn_error);
+		goto failed;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "from", t.spam);
+	cJSON_AddBoolToObject(o, "to", spam);
+	cJSON_AddNumberToObject(o, "old_probability", t.spam_score);
+	if (status != t.status) {
+		cJSON_AddStringToObject(o, "status_from", ticket_status_name(t.status));
+		cJSON_AddStringToObject(o, "status_to", ticket_status_name(status));
+	}
+	cJSON_AddBoolToObject(o, "learned", true);
+	char *detail = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	int rc = store_event_add(st, ticket_id, agent, "spam.corrected", detail);
+	cJSON_free(detail);
+	if (rc < 0 || store_commit(st) < 0)
+		goto store_failed;
+	if (old_status_r != NULL)
+		*old_status_r = t.status;
+	if (new_status_r != NULL)
+		*new_status_r = status;
+	ticket_clear(&t);
+	return 0;
+store_failed:
+	*error_r = error_fmt("store: %s", store_error(st));
+failed:
+	/* As for the category: a model ahead of a rolled-back store is
+	 * reloaded from the stored counts at the next start. */
 	store_rollback(st);
 	ticket_clear(&t);
 	return -1;

@@ -6,7 +6,10 @@
 #ifndef TRIAGED_CORRECT_H
 #define TRIAGED_CORRECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "store.h"
 
 struct config;
 struct store;
@@ -32,5 +35,18 @@ void correct_result_clear(struct correct_result *res);
 int correct_category(struct store *st, const struct config *cfg, struct triage *tr,
                      const char *agent, int64_t ticket_id, const char *category,
                      struct correct_result *res_r, const char **error_r);
+
+/* The agent says ticket_id is spam (true) or a customer's real mail
+ * (false). In one transaction: the ticket's spam flag is set (probability
+ * 1 or 0: a person decided); spam closes the ticket, and a ticket that was
+ * closed is reopened (status open, the SLA clocks follow) when it is not
+ * spam; the spam model learns the ticket's first customer message as spam
+ * or ham at once (replacing an earlier verdict on the ticket); an event
+ * "spam.corrected" records the old and new verdicts, the old probability and
+ * the status change. old_status_r and new_status_r may be NULL. */
+int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
+                 const char *agent, int64_t ticket_id, bool spam,
+                 enum ticket_status *old_status_r, enum ticket_status *new_status_r,
+                 const char **error_r);
 
 #endif

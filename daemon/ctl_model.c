@@ -358,6 +358,77 @@ int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* ---- triagectl spam ---- */
+
+int ctl_cmd_spam(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+	    "usage: triagectl spam [--agent agent:EMAIL] N yes|no\n"
+	    "Says whether ticket N is spam: \"yes\" marks it spam and closes it, \"no\"\n"
+	    "marks it a customer's mail and reopens it if it was closed. The spam model\n"
+	    "learns the ticket's first message at once; the audit log records the\n"
+	    "correction (as cli:USER unless --agent).\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	static const struct option options[] = {
+	    {"agent", required_argument, NULL, 'a'},
+	    {0},
+	};
+	const char *agent_opt = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+			agent_opt = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
+	}
+	int64_t ticket;
+	if (argc - optind != 2 || parse_int64(argv[optind], 1, INT64_MAX, &ticket) < 0 ||
+	    (strcmp(argv[optind + 1], "yes") != 0 && strcmp(argv[optind + 1], "no") != 0)) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	bool spam = strcmp(argv[optind + 1], "yes") == 0;
+	struct config *cfg = ctl_config(ctl);
+	if (cfg == NULL)
+		return CTL_CONFIG;
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	struct triage *tr;
+	const char *error;
+	if (triage_open(st, cfg, &tr, &error) < 0) {
+		ctl_error("%s", error);
+		return CTL_CONFIG;
+	}
+	_cleanup_free_ char *agent = agent_opt ? xstrdup(agent_opt) : ctl_cli_actor();
+	enum ticket_status before, after;
+	int rc = correct_spam(st, cfg, tr, agent, ticket, spam, &before, &after, &error);
+	triage_free(&tr);
+	if (rc < 0) {
+		ctl_error("%s", error);
+		return rc == ACTION_NOT_FOUND ? CTL_NOTFOUND : CTL_FAIL;
+	}
+	if (ctl->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "ticket", (double)ticket);
+		cJSON_AddBoolToObject(o, "spam", spam);
+		cJSON_AddStringToObject(o, "old_status", ticket_status_name(before));
+		cJSON_AddStringToObject(o, "status", ticket_status_name(after));
+		ctl_print_json(o);
+	} else {
+		printf("ticket %lld: %s", (long long)ticket, spam ? "spam" : "not spam");
+		if (before != after)
+			printf("; status %s -> %s", ticket_status_name(before), ticket_status_name(after));
+		printf("; learned\n");
+	}
+	return CTL_OK;
+}
+
 /* ---- triagectl recategorize ---- */
 
 

@@ -511,6 +511,42 @@ static void handle_recategorize(struct http_request *req, int64_t id, const char
 	http_reply_json(req, 200, out);
 }
 
+/* POST tickets/N/spam: {"spam": true|false}. */
+static void handle_spam(struct http_request *req, int64_t id)
+{
+	cJSON *o = body_json(req);
+	if (o == NULL)
+		return;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "spam");
+	if (!cJSON_IsBool(v)) {
+		http_reply_error(req, 400, "expected {\"spam\": true} or {\"spam\": false}");
+		cJSON_Delete(o);
+		return;
+	}
+	bool spam = cJSON_IsTrue(v);
+	cJSON_Delete(o);
+	const char *error = "";
+	struct triage *tr = http_triage_lock(req->srv, req->ctx->st, &error);
+	if (tr == NULL) {
+		log_error("http: the triage model cannot be loaded: %s", error);
+		http_reply_error(req, 500, "the triage model cannot be loaded right now");
+		return;
+	}
+	enum ticket_status before, after;
+	int rc = correct_spam(req->ctx->st, http_server_config(req->srv), tr, req->agent_id, id,
+			      spam, &before, &after, &error);
+	http_triage_unlock(req->srv);
+	if (rc < 0) {
+		action_failed(req, rc, error);
+		return;
+	}
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddBoolToObject(out, "spam", spam);
+	cJSON_AddStringToObject(out, "old_status", ticket_status_name(before));
+	cJSON_AddStringToObject(out, "status", ticket_status_name(after));
+	http_reply_json(req, 200, out);
+}
+
 /* POST tickets/N/{status,priority,assignee,queue,category}: {"FIELD": value}. */
 static void handle_set(struct http_request *req, int64_t id, const char *field)
 {
@@ -574,7 +610,7 @@ static void handle_ticket(struct http_request *req, char **seg, size_t n)
 		return;
 	}
 	static const char *const fields[] = {"status", "priority", "assignee", "queue", "category"};
-	bool known = n == 3 && strcmp(seg[2], "reply") == 0;
+	bool known = n == 3 && (strcmp(seg[2], "reply") == 0 || strcmp(seg[2], "spam") == 0);
 	for (size_t i = 0; n == 3 && i < ARRAY_SIZE(fields); i++)
 		known = known || strcmp(seg[2], fields[i]) == 0;
 	bool reject = n == 5 && strcmp(seg[2], "suggestions") == 0 && strcmp(seg[4], "reject") == 0;
@@ -595,6 +631,8 @@ static void handle_ticket(struct http_request *req, char **seg, size_t n)
 		handle_reject(req, id, rank);
 	} else if (strcmp(seg[2], "reply") == 0) {
 		handle_reply(req, id);
+	} else if (strcmp(seg[2], "spam") == 0) {
+		handle_spam(req, id);
 	} else {
 		handle_set(req, id, seg[2]);
 	}

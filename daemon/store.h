@@ -151,6 +151,9 @@ struct message_row {
 };
 int store_message_list(struct store *st, int64_t ticket_id, struct message_row **rows_r,
 		       size_t *n_r);
+/* The raw bytes of a message as received (NUL-terminated copy, the caller
+ * frees it). 1 found, 0 no such message or no raw bytes, -1 error. */
+int store_message_raw(struct store *st, int64_t message_id, char **raw_r, size_t *len_r);
 void message_rows_free(struct message_row **rows, size_t n);
 
 /* ---- audit events ---- */

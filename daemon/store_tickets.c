@@ -507,6 +507,27 @@ void message_rows_free(struct message_row **rows, size_t n)
 	*rows = NULL;
 }
 
+int store_message_raw(struct store *st, int64_t message_id, char **raw_r, size_t *len_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT raw FROM messages WHERE id = ? AND raw IS NOT NULL");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, message_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(s, 0);
+		const void *data = sqlite3_column_blob(s, 0);
+		char *copy = xmalloc(len + 1);
+		if (len > 0)
+			memcpy(copy, data, len);
+		copy[len] = '\0';
+		*raw_r = copy;
+		*len_r = len;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_message_list(struct store *st, int64_t ticket_id, struct message_row **rows_r,
 		       size_t *n_r)
 {

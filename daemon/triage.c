@@ -67,10 +67,10 @@ struct triage {
 	struct nb_model *spam;
 	const char **labels;
 	size_t n_labels;
-	/* The stored category model's version when it was loaded: another
-	 * process (triagectl, the web console) that learns a correction bumps it,
-	 * and triage_refresh() reloads. */
-	double category_version;
+	/* The stored models' versions when they were loaded: another process
+	 * (triagectl, the web console) that learns a correction bumps one, and
+	 * triage_refresh() reloads. */
+	double category_version, spam_version;
 };
 
 /* ---- model persistence ---- */
@@ -626,7 +626,8 @@ int triage_open(struct store *st, const struct config *cfg, struct triage **tr_r
 		return -1;
 	}
 	refresh_labels(tr);
-	if (store_nb_meta_get(st, MODEL_CATEGORY, "version", &tr->category_version) < 0) {
+	if (store_nb_meta_get(st, MODEL_CATEGORY, "version", &tr->category_version) < 0 ||
+	    store_nb_meta_get(st, MODEL_SPAM, "version", &tr->spam_version) < 0) {
 		*error_r = store_error(st);
 		triage_free(&tr);
 		return -1;
@@ -881,22 +882,33 @@ static int ticket_features(struct triage *tr, struct store *st, int64_t ticket_i
 	return ret;
 }
 
-/* Forgets the ticket's earlier example, if any. The caller holds a transaction. */
+/* The model kept in memory under a stored name, and its loaded version. */
+static struct nb_model **model_slot(struct triage *tr, const char *name, double **version_r)
+{
+	bool spam = strcmp(name, MODEL_SPAM) == 0;
+	*version_r = spam ? &tr->spam_version : &tr->category_version;
+	return spam ? &tr->spam : &tr->category;
+}
+
+/* Forgets the ticket's earlier example for a model, if any. The caller holds
+ * a transaction. */
 static int forget_example(struct triage *tr, struct store *st, int64_t ticket_id,
-			  const char **error_r)
+			  const char *name, const char **error_r)
 {
 	_cleanup_free_ char *label = NULL, *features = NULL;
-	int found = store_training_get(st, ticket_id, MODEL_CATEGORY, &label, &features);
+	int found = store_training_get(st, ticket_id, name, &label, &features);
 	if (found < 0) {
 		*error_r = store_error(st);
 		return -1;
 	}
 	if (found == 0)
 		return 0;
+	double *version;
+	struct nb_model **model = model_slot(tr, name, &version);
 	struct feat_bag *bag = bag_parse(features);
-	int ret = train_persist(st, MODEL_CATEGORY, tr->category, bag, label, -1, error_r);
+	int ret = train_persist(st, name, *model, bag, label, -1, error_r);
 	feat_bag_free(&bag);
-	if (ret == 0 && store_training_delete(st, ticket_id, MODEL_CATEGORY) < 0) {
+	if (ret == 0 && store_training_delete(st, ticket_id, name) < 0) {
 		*error_r = store_error(st);
 		ret = -1;
 	}
@@ -904,67 +916,143 @@ static int forget_example(struct triage *tr, struct store *st, int64_t ticket_id
 }
 
 /* A correction changed the stored model: other processes will reload it. */
-static int bump_version(struct triage *tr, struct store *st, const char **error_r)
+static int bump_version(struct triage *tr, struct store *st, const char *name,
+			const char **error_r)
 {
-	double version = 0;
-	if (store_nb_meta_get(st, MODEL_CATEGORY, "version", &version) < 0 ||
-	    store_nb_meta_set(st, MODEL_CATEGORY, "version", version + 1) < 0) {
+	double *loaded, version = 0;
+	model_slot(tr, name, &loaded);
+	if (store_nb_meta_get(st, name, "version", &version) < 0 ||
+	    store_nb_meta_set(st, name, "version", version + 1) < 0) {
 		*error_r = store_error(st);
 		return -1;
 	}
-	tr->category_version = version + 1;
+	*loaded = version + 1;
 	return 0;
+}
+
+/* bag becomes the ticket's training example of label for the model name,
+ * replacing an earlier one. */
+static int learn_example(struct triage *tr, struct store *st, int64_t ticket_id,
+			 const char *name, const struct feat_bag *bag, const char *label,
+			 const char **error_r)
+{
+	double *version;
+	struct nb_model **model = model_slot(tr, name, &version);
+	if (forget_example(tr, st, ticket_id, name, error_r) < 0 ||
+	    train_persist(st, name, *model, bag, label, 1, error_r) < 0)
+		return -1;
+	_cleanup_free_ char *features = bag_serialize(bag);
+	if (store_training_add(st, ticket_id, name, label, features) < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	return bump_version(tr, st, name, error_r);
 }
 
 int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
 		 const char **error_r)
 {
 	struct feat_bag *bag;
-	_cleanup_free_ char *features = NULL;
 	if (ticket_features(tr, st, ticket_id, &bag, error_r) < 0)
 		return -1;
-	int ret = -1;
-	if (forget_example(tr, st, ticket_id, error_r) < 0)
-		goto out;
-	if (train_persist(st, MODEL_CATEGORY, tr->category, bag, label, 1, error_r) < 0)
-		goto out;
-	features = bag_serialize(bag);
-	if (store_training_add(st, ticket_id, MODEL_CATEGORY, label, features) < 0) {
-		*error_r = store_error(st);
-		goto out;
-	}
+	int ret = learn_example(tr, st, ticket_id, MODEL_CATEGORY, bag, label, error_r);
 	refresh_labels(tr);
-	ret = bump_version(tr, st, error_r);
-out:
+	feat_bag_free(&bag);
+	return ret;
+}
+
+/* The spam features of the ticket's first customer message, as triage made
+ * them: its decoded header fields, subject and new text, from the raw mail. */
+static int ticket_spam_features(struct triage *tr, struct store *st, int64_t ticket_id,
+				struct feat_bag **bag_r, const char **error_r)
+{
+	struct message_row *rows;
+	size_t n;
+	if (store_message_list(st, ticket_id, &rows, &n) < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	int64_t first = 0;
+	for (size_t i = 0; i < n && first == 0; i++)
+		if (!rows[i].outgoing)
+			first = rows[i].id;
+	message_rows_free(&rows, n);
+	if (first == 0) {
+		*error_r = "the ticket has no message from the customer to learn from";
+		return -1;
+	}
+	_cleanup_free_ char *raw = NULL;
+	size_t len;
+	int found = store_message_raw(st, first, &raw, &len);
+	if (found <= 0) {
+		*error_r = found < 0 ? store_error(st) : "the customer's message has no raw mail";
+		return -1;
+	}
+	struct mime_message *msg;
+	if (mime_parse(raw, len, NULL, &msg, error_r) < 0)
+		return -1;
+	_cleanup_free_ char *headers = triage_mail_headers(msg);
+	const char *text = msg->new_text ? msg->new_text : "";
+	int ret = feat_extract_mail(tr->feat, headers, strlen(headers), text, strlen(text),
+				    triage_spam_flags(), bag_r, error_r);
+	mime_message_free(&msg);
+	return ret;
+}
+
+int triage_learn_spam(struct triage *tr, struct store *st, int64_t ticket_id, bool spam,
+		      const char **error_r)
+{
+	struct feat_bag *bag;
+	if (ticket_spam_features(tr, st, ticket_id, &bag, error_r) < 0)
+		return -1;
+	int ret = learn_example(tr, st, ticket_id, MODEL_SPAM, bag, spam ? "spam" : "ham",
+				error_r);
 	feat_bag_free(&bag);
 	return ret;
 }
 
 int triage_forget(struct triage *tr, struct store *st, int64_t ticket_id, const char **error_r)
 {
-	int ret = forget_example(tr, st, ticket_id, error_r);
+	static const char *const models[] = {MODEL_CATEGORY, MODEL_SPAM};
+	for (size_t i = 0; i < ARRAY_SIZE(models); i++) {
+		_cleanup_free_ char *label = NULL, *features = NULL;
+		int found = store_training_get(st, ticket_id, models[i], &label, &features);
+		if (found < 0) {
+			*error_r = store_error(st);
+			return -1;
+		}
+		if (found == 1 && (forget_example(tr, st, ticket_id, models[i], error_r) < 0 ||
+				   bump_version(tr, st, models[i], error_r) < 0))
+			return -1;
+	}
 	refresh_labels(tr);
-	if (ret == 0)
-		ret = bump_version(tr, st, error_r);
-	return ret;
+	return 0;
 }
 
 int triage_refresh(struct triage *tr, struct store *st, const char **error_r)
 {
-	double version = 0;
-	if (store_nb_meta_get(st, MODEL_CATEGORY, "version", &version) < 0) {
-		*error_r = store_error(st);
-		return -1;
+	static const struct {
+		const char *name, *seeds;
+	} models[] = {{MODEL_CATEGORY, "categories.tsv"}, {MODEL_SPAM, "spam.tsv"}};
+	for (size_t i = 0; i < ARRAY_SIZE(models); i++) {
+		double stored = 0, *loaded;
+		struct nb_model **model = model_slot(tr, models[i].name, &loaded);
+		if (store_nb_meta_get(st, models[i].name, "version", &stored) < 0) {
+			*error_r = store_error(st);
+			return -1;
+		}
+		if (stored == *loaded)
+			continue;
+		struct nb_model *fresh;
+		unsigned flags = strcmp(models[i].name, MODEL_SPAM) == 0 ? triage_spam_flags() : 0;
+		if (load_or_seed(tr, st, models[i].name, &fresh, models[i].seeds, flags, error_r) < 0)
+			return -1;
+		nb_free(model);
+		*model = fresh;
+		*loaded = stored;
+		log_info("%s model reloaded: corrected by another process (version %.0f)",
+			 models[i].name, stored);
 	}
-	if (version == tr->category_version)
-		return 0;
-	struct nb_model *fresh;
-	if (load_or_seed(tr, st, MODEL_CATEGORY, &fresh, "categories.tsv", 0, error_r) < 0)
-		return -1;
-	nb_free(&tr->category);
-	tr->category = fresh;
-	tr->category_version = version;
 	refresh_labels(tr);
-	log_info("category model reloaded: corrected by another process (version %.0f)", version);
 	return 0;
 }

@@ -103,10 +103,15 @@ int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,
  * applied to the model and its stored counts at once. */
 int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
 		 const char **error_r);
-/* Reloads the category model when another process corrected it since it
- * was loaded (one indexed read when nothing changed). */
+/* An agent's verdict on spam: the ticket's first customer message (its
+ * spam features, from the raw mail) becomes a training example of "spam" or
+ * "ham" of the spam model, replacing an earlier verdict on the ticket. */
+int triage_learn_spam(struct triage *tr, struct store *st, int64_t ticket_id, bool spam,
+		      const char **error_r);
+/* Reloads a model when another process corrected it since it was loaded
+ * (one indexed read per model when nothing changed). */
 int triage_refresh(struct triage *tr, struct store *st, const char **error_r);
-/* Forgets what was learned from a ticket (privacy erasure). */
+/* Forgets what every model learned from a ticket (privacy erasure). */
 int triage_forget(struct triage *tr, struct store *st, int64_t ticket_id, const char **error_r);
 
 /* The labels of the category model (pointers valid while tr lives). */

@@ -34,6 +34,7 @@ static const struct ctl_command commands[] = {
 	{"privacy", ctl_cmd_privacy, "export, erase or purge personal data; the register of processing"},
 	{"classify", ctl_cmd_classify, "triage one raw mail from stdin (stores nothing)"},
 	{"recategorize", ctl_cmd_recategorize, "correct a ticket's category; the model learns it"},
+	{"spam", ctl_cmd_spam, "say a ticket is spam or not; the spam model learns it"},
 	{"sentiment", ctl_cmd_sentiment, "sentiment of each input line"},
 	{"model", ctl_cmd_model, "train, apply or cross-validate a classifier on labelled mail"},
 	{"agent", ctl_cmd_agent, "web console accounts: add, list, disable, passwd"},

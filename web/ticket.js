@@ -1,6 +1,7 @@
 // One ticket: the thread as text, "why this category" in words, mood, SLA
 // clocks, the suggested replies beside an editable draft (approve, edit,
-// reject with a reason), recategorise, reassign, status and priority.
+// reject with a reason), recategorise, spam or not, reassign, status and
+// priority.
 // Everything from a mail is put in the page with textContent.
 'use strict';
 
@@ -128,6 +129,8 @@ function renderActions(tk) {
   fillSelect(document.getElementById('set-queue'), meta.queues, tk.queue);
   fillSelect(document.getElementById('set-category'), meta.categories, tk.category);
   document.getElementById('set-assignee').value = tk.assignee || '';
+  // The verdict to give is the other one: the model learns it either way.
+  setText('set-spam', tk.spam ? t('markNotSpam') : t('markSpam'));
 }
 
 async function load() {
@@ -198,6 +201,7 @@ async function init() {
   document.getElementById('set-category').addEventListener('change', (ev) => change('category', ev.target.value));
   document.getElementById('assign-save').addEventListener('click', () => change('assignee', document.getElementById('set-assignee').value.trim() || null));
   document.getElementById('assign-me').addEventListener('click', () => change('assignee', session.agent.email));
+  document.getElementById('set-spam').addEventListener('click', () => change('spam', !ticket.spam));
   document.getElementById('draft').addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); send(); }
     if (ev.key === 'Escape') ev.target.blur();

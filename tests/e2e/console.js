@@ -135,6 +135,15 @@ async function login(context, email, password) {
   ok(!requests.some((u) => /\/x(\?|$)|leak/.test(u)), 'no request for the mail\'s image or beacon');
   ok(cspViolations.length === 0, 'nothing even reached the CSP: ' + cspViolations.join(' | '));
 
+  // The agent says it is spam, with the button that offers the other verdict.
+  const spamLabel = await page.textContent('#set-spam');
+  await page.click('#set-spam');
+  await page.waitForFunction((b) => document.querySelector('#set-spam').textContent !== b, spamLabel);
+  const marked = await (await page.request.get(base + '/api/v1/tickets/' + hostile.id)).json();
+  ok(marked.spam === true && marked.status === 'closed', 'one click marks the ticket spam and closes it');
+  ok(marked.events.some((e) => e.kind === 'spam.corrected' && e.actor === 'agent:agent@example.test'),
+    'the verdict is audited with the agent');
+
   // An agent is sent away from the report.
   await page.goto(base + '/manager.html');
   await page.waitForSelector('.flash.error');

@@ -206,6 +206,26 @@ ok(t2["category"] == new_cat, "the category changed")
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/category" % tid, {"category": "no-such-label"})
 ok(st == 400, "unknown category: 400 (%s %s)" % (st, body))
 
+# Spam or not, on another ticket: spam closes it, "not spam" reopens it, the
+# spam model learns each verdict.
+other_id = [x["id"] for x in agent.call("GET", "/api/v1/tickets")[1]["tickets"] if x["id"] != tid][0]
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/spam" % other_id, {"spam": True})
+ok(st == 200 and body["status"] == "closed", "marked spam: %s %s" % (st, body))
+st, t3, _ = agent.call("GET", "/api/v1/tickets/%d" % other_id)
+ok(t3["spam"] and t3["status"] == "closed", "the ticket is spam and closed")
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/spam" % other_id, {"spam": False})
+ok(st == 200 and body == {"spam": False, "old_status": "closed", "status": "open"}, "not spam: %s %s" % (st, body))
+st, t3, _ = agent.call("GET", "/api/v1/tickets/%d" % other_id)
+ok(not t3["spam"] and t3["status"] == "open", "rescued: not spam, open again")
+ev = events(other_id, "spam.corrected")
+ok(len(ev) == 2 and ev[0][0] == me and '"to":false' in ev[1][1], "both verdicts audited: %s" % ev)
+db = sqlite3.connect(db_path)
+learned = db.execute("SELECT label FROM training WHERE ticket_id = ? AND model = 'spam'", (other_id,)).fetchall()
+db.close()
+ok(learned == [("ham",)], "the spam model keeps the last verdict only: %s" % learned)
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/spam" % other_id, {"spam": "no"})
+ok(st == 400, "spam must be a boolean: %s" % st)
+
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/suggestions/2/reject" % tid, {"reason": "   "})
 ok(st == 400 and "reason" in body["error"], "rejection without a reason: 400")
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/suggestions/2/reject" % tid, {"reason": "does not answer the question"})

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "config.h"
+#include "mime.h"
 #include "outbox.h"
 #include "sla.h"
 #include "suggest.h"
@@ -317,6 +318,38 @@ int action_set_queue(struct store *st, const struct config *cfg, const char *age
 	cJSON_AddStringToObject(o, "from", t.queue ? t.queue : "");
 	cJSON_AddStringToObject(o, "to", queue);
 	rc = finish(st, &t, agent, "queue_changed", o, error_r);
+	ticket_clear(&t);
+	return rc;
+}
+
+int action_add_note(struct store *st, const char *agent, int64_t ticket_id, const char *text,
+                    const char **error_r)
+{
+	size_t len = text != NULL ? strnlen(text, ACTION_MAX_NOTE + 1) : 0;
+	size_t blank = 0;
+	while (blank < len && strchr(" \t\r\n", text[blank]) != NULL)
+		blank++;
+	if (blank == len) {
+		*error_r = "the note is empty";
+		return -1;
+	}
+	if (len > ACTION_MAX_NOTE) {
+		*error_r = error_fmt("the note is longer than %d bytes", ACTION_MAX_NOTE);
+		return -1;
+	}
+	if (!mime_utf8_valid(text, len)) {
+		*error_r = "the note is not valid UTF-8";
+		return -1;
+	}
+	struct ticket t;
+	int rc = begin(st, agent, ticket_id, &t, error_r);
+	if (rc < 0)
+		return rc;
+	if (store_ticket_touch(st, ticket_id) < 0)
+		return fail_store(st, &t, error_r);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "text", text);
+	rc = finish(st, &t, agent, "note", o, error_r);
 	ticket_clear(&t);
 	return rc;
 }

@@ -20,6 +20,7 @@ struct config;
 #define ACTION_MAX_AGENT 200   /* bytes of an agent identity */
 #define ACTION_MAX_REASON 2000 /* bytes of a rejection reason kept */
 #define ACTION_MAX_NAME 200    /* bytes of a queue or assignee name */
+#define ACTION_MAX_NOTE 16384  /* bytes of an internal note */
 
 /* "agent:EMAIL" or "cli:USER": a known kind, printable, short. */
 bool action_agent_valid(const char *agent);
@@ -54,6 +55,11 @@ int action_set_priority(struct store *st, const struct config *cfg, const char *
 /* assignee NULL or "": unassigned. */
 int action_assign(struct store *st, const char *agent, int64_t ticket_id, const char *assignee,
                   const char **error_r);
+/* An internal note on the ticket, for the other agents (never sent to the
+ * customer): an event "note" with {"text"} (valid UTF-8, not blank, at most
+ * ACTION_MAX_NOTE bytes). */
+int action_add_note(struct store *st, const char *agent, int64_t ticket_id, const char *text,
+                    const char **error_r);
 /* queue must be one of the configuration's queues (when it lists any). */
 int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
                      int64_t ticket_id, const char *queue, const char **error_r);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "fileio.h"
 #include "actions.h"
 #include "parse.h"
 #include "store.h"
@@ -242,7 +243,22 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 		}
 		break;
 	}
-	for (size_t i = 0; i < n_msgs; i++) {
+	/* The mails and the agents' internal notes, in the order they came. */
+	size_t next_event = 0;
+	for (size_t i = 0; i <= n_msgs; i++) {
+		int64_t until = i < n_msgs ? msgs[i].received : INT64_MAX;
+		for (; next_event < n_events && events[next_event].at < until; next_event++) {
+			const struct event_row *e = &events[next_event];
+			if (strcmp(e->kind, "note") != 0)
+				continue;
+			cJSON *d = view_parse_detail(e->detail);
+			const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "text"));
+			printf("\n--- internal note by %s, %s\n%s\n", e->actor, view_utc(e->at, buf),
+			       text ? text : "");
+			cJSON_Delete(d);
+		}
+		if (i == n_msgs)
+			break;
 		const struct message_row *m = &msgs[i];
 		printf("\n--- message %zu (%s) from %s, %s%s\n", i + 1,
 		       m->outgoing ? "sent" : "received", m->from_addr ? m->from_addr : "?",
@@ -403,4 +419,70 @@ int ctl_cmd_set_queue(struct ctl *ctl, int argc, char **argv)
 	return set_field(ctl, argc, argv, FIELD_QUEUE,
 			 "usage: triagectl queue N QUEUE [--as agent:EMAIL]\n"
 			 "Moves ticket N to QUEUE (one of the configuration's queues).\n");
+}
+
+/* ---- note: an internal note ---- */
+
+int ctl_cmd_note(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+	    "usage: triagectl note N TEXT | N --text-file F|- [--as agent:EMAIL]\n"
+	    "Adds an internal note to ticket N: for the other agents, never sent to the\n"
+	    "customer, shown in the ticket's history (as cli:USER or the agent given).\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	static const struct option options[] = {
+		{"as", required_argument, NULL, 'a'},
+		{"text-file", required_argument, NULL, 'f'},
+		{0},
+	};
+	const char *as = NULL, *file = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == 'a') {
+			as = optarg;
+		} else if (opt == 'f') {
+			file = optarg;
+		} else {
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
+	}
+	int64_t id;
+	if (argc - optind != (file != NULL ? 1 : 2) ||
+	    parse_int64(argv[optind], 1, INT64_MAX, &id) < 0) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	if (as != NULL && strncmp(as, "agent:", 6) != 0) {
+		ctl_error("--as: expected agent:EMAIL");
+		return CTL_USAGE;
+	}
+	_cleanup_free_ char *read = NULL;
+	const char *text = file == NULL ? argv[optind + 1] : NULL;
+	if (file != NULL) {
+		size_t len;
+		const char *e;
+		if (file_read_all(strcmp(file, "-") == 0 ? "/dev/stdin" : file, ACTION_MAX_NOTE, &read,
+		                  &len, &e) < 0) {
+			ctl_error("%s: %s", file, e);
+			return CTL_DATAERR;
+		}
+		text = read;
+	}
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	_cleanup_free_ char *actor = as != NULL ? xstrdup(as) : ctl_cli_actor();
+	const char *error = "?";
+	int rc = action_add_note(st, actor, id, text, &error);
+	if (rc == ACTION_NOT_FOUND) {
+		ctl_error("no ticket %lld", (long long)id);
+		return CTL_NOTFOUND;
+	}
+	if (rc < 0) {
+		ctl_error("%s", error);
+		return CTL_DATAERR;
+	}
+	return CTL_OK;
 }

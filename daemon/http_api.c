@@ -511,6 +511,25 @@ static void handle_recategorize(struct http_request *req, int64_t id, const char
 	http_reply_json(req, 200, out);
 }
 
+/* POST tickets/N/note: {"text"}. */
+static void handle_note(struct http_request *req, int64_t id)
+{
+	cJSON *o = body_json(req);
+	if (o == NULL)
+		return;
+	bool bad = false;
+	const char *text = json_string(req, o, "text", true, &bad);
+	if (!bad) {
+		const char *error = "";
+		int rc = action_add_note(req->ctx->st, req->agent_id, id, text, &error);
+		if (rc < 0)
+			action_failed(req, rc, error);
+		else
+			http_reply_json(req, 201, cJSON_CreateObject());
+	}
+	cJSON_Delete(o);
+}
+
 /* POST tickets/N/spam: {"spam": true|false}. */
 static void handle_spam(struct http_request *req, int64_t id)
 {
@@ -610,7 +629,8 @@ static void handle_ticket(struct http_request *req, char **seg, size_t n)
 		return;
 	}
 	static const char *const fields[] = {"status", "priority", "assignee", "queue", "category"};
-	bool known = n == 3 && (strcmp(seg[2], "reply") == 0 || strcmp(seg[2], "spam") == 0);
+	bool known = n == 3 && (strcmp(seg[2], "reply") == 0 || strcmp(seg[2], "spam") == 0 ||
+				strcmp(seg[2], "note") == 0);
 	for (size_t i = 0; n == 3 && i < ARRAY_SIZE(fields); i++)
 		known = known || strcmp(seg[2], fields[i]) == 0;
 	bool reject = n == 5 && strcmp(seg[2], "suggestions") == 0 && strcmp(seg[4], "reject") == 0;
@@ -633,6 +653,8 @@ static void handle_ticket(struct http_request *req, char **seg, size_t n)
 		handle_reply(req, id);
 	} else if (strcmp(seg[2], "spam") == 0) {
 		handle_spam(req, id);
+	} else if (strcmp(seg[2], "note") == 0) {
+		handle_note(req, id);
 	} else {
 		handle_set(req, id, seg[2]);
 	}

@@ -1,7 +1,7 @@
 // One ticket: the thread as text, "why this category" in words, mood, SLA
 // clocks, the suggested replies beside an editable draft (approve, edit,
-// reject with a reason), recategorise, spam or not, reassign, status and
-// priority.
+// reject with a reason), internal notes, recategorise, spam or not,
+// reassign, status and priority.
 // Everything from a mail is put in the page with textContent.
 'use strict';
 
@@ -26,7 +26,19 @@ function renderSummary(tk) {
 
 function renderThread(tk) {
   const box = clear(document.getElementById('thread'));
-  for (const m of tk.messages) {
+  // The mails and the agents' internal notes, in the order they came.
+  const items = tk.messages.map((m) => ({ at: m.received || m.date, mail: m }))
+    .concat(tk.events.filter((e) => e.kind === 'note').map((e) => ({ at: e.at, note: e })));
+  items.sort((a, b) => a.at - b.at);
+  for (const it of items) {
+    if (it.note) {
+      const n = it.note;
+      box.append(el('article', { class: 'mail note' },
+        el('div', { class: 'mail-head' }, el('strong', {}, n.actor), ' · ', fmtTime(n.at), ' · ', t('note')),
+        el('pre', { class: 'mail-text' }, (n.detail && n.detail.text) || '')));
+      continue;
+    }
+    const m = it.mail;
     const head = el('div', { class: 'mail-head' },
       el('strong', {}, m.from_name ? m.from_name + ' <' + (m.from || '') + '>' : m.from || ''),
       ' · ', fmtTime(m.date || m.received), ' · ', m.direction === 'out' ? t('sent') : t('received'));
@@ -34,6 +46,19 @@ function renderThread(tk) {
     box.append(el('article', { class: 'mail ' + (m.direction === 'out' ? 'out' : 'in') }, head,
       m.subject ? el('div', { class: 'mail-subject' }, m.subject) : null,
       el('pre', { class: 'mail-text' }, m.text || m.full_text || '')));
+  }
+}
+
+async function addNote() {
+  const text = document.getElementById('note').value;
+  if (!text.trim()) { flash(t('empty'), 'error'); return; }
+  try {
+    await api('POST', 'tickets/' + id + '/note', { text });
+    document.getElementById('note').value = '';
+    flash(t('saved'));
+    await load();
+  } catch (e) {
+    flash(e.message, 'error');
   }
 }
 
@@ -185,6 +210,8 @@ async function init() {
   setText('sla-title', t('sla'));
   setText('suggestions-title', t('suggestions'));
   setText('draft-label', t('draft'));
+  setText('note-label', t('noteLabel'));
+  setText('note-add', t('addNote'));
   setText('l-status', t('status'));
   setText('l-priority', t('priority'));
   setText('l-queue', t('queueCol'));
@@ -195,6 +222,7 @@ async function init() {
   setText('keys', t('shortcuts') + ': ' + t('keys'));
   updateSendLabel();
   document.getElementById('send').addEventListener('click', send);
+  document.getElementById('note-add').addEventListener('click', addNote);
   document.getElementById('set-status').addEventListener('change', (ev) => change('status', ev.target.value));
   document.getElementById('set-priority').addEventListener('change', (ev) => change('priority', ev.target.value));
   document.getElementById('set-queue').addEventListener('change', (ev) => change('queue', ev.target.value));

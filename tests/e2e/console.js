@@ -115,6 +115,14 @@ async function login(context, email, password) {
   const detail = await (await page.request.get(base + '/api/v1/tickets/' + target.id)).json();
   ok(detail.events.some((e) => e.kind === 'reply_approved' && e.actor === 'agent:agent@example.test'), 'the approval is audited with the agent');
 
+  // An internal note joins the thread, marked as such, and is not mailed.
+  await page.fill('#note', 'Rappeler la cliente <b>demain</b>');
+  await page.click('#note-add');
+  await page.waitForSelector('#thread article.note');
+  ok((await page.textContent('#thread article.note')).includes('Rappeler la cliente <b>demain</b>'),
+    'the note is shown in the thread, as text');
+  ok(fs.readdirSync(sink).filter((f) => f.endsWith('.eml')).length === 1, 'the note was not mailed');
+
   // --- a hostile mail renders inert ---
   const hostile = list.tickets.find((tk) => tk.subject.includes(hostileSubjectWord));
   ok(hostile !== undefined, 'the hostile mail became a ticket');

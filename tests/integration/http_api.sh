@@ -226,6 +226,20 @@ ok(learned == [("ham",)], "the spam model keeps the last verdict only: %s" % lea
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/spam" % other_id, {"spam": "no"})
 ok(st == 400, "spam must be a boolean: %s" % st)
 
+# Internal notes: for the agents, in the ticket's history, never in the outbox.
+outbox_before = sqlite3.connect(db_path).execute("SELECT count(*) FROM outbox").fetchone()[0]
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/note" % tid, {"text": "Client VIP : rappeler avant 17 h."})
+ok(st == 201, "note added: %s %s" % (st, body))
+st, t4, _ = agent.call("GET", "/api/v1/tickets/%d" % tid)
+notes = [e for e in t4["events"] if e["kind"] == "note"]
+ok(len(notes) == 1 and notes[0]["actor"] == me and notes[0]["detail"]["text"] == "Client VIP : rappeler avant 17 h.",
+   "the note is in the ticket's history with its author: %s" % notes)
+ok(sqlite3.connect(db_path).execute("SELECT count(*) FROM outbox").fetchone()[0] == outbox_before,
+   "a note sends nothing")
+ok(agent.call("POST", "/api/v1/tickets/%d/note" % tid, {"text": "  \n "})[0] == 400, "a blank note: 400")
+ok(agent.call("POST", "/api/v1/tickets/%d/note" % tid, {"text": "x" * 20000})[0] == 400, "an oversized note: 400")
+ok(agent.call("POST", "/api/v1/tickets/99999/note", {"text": "x"})[0] == 404, "a note on no ticket: 404")
+
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/suggestions/2/reject" % tid, {"reason": "   "})
 ok(st == 400 and "reason" in body["error"], "rejection without a reason: 400")
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/suggestions/2/reject" % tid, {"reason": "does not answer the question"})
@@ -361,6 +375,17 @@ set -e
 [ "$rc" = 78 ] || fail "0.0.0.0 without TLS: exit $rc, expected 78"
 grep -q "not loopback" "$WORK/open.log" || fail "no clear reason: $(cat "$WORK/open.log")"
 echo "ok - plain HTTP on 0.0.0.0 refused: $(grep 'not loopback' "$WORK/open.log" | head -n1)"
+# The same note from triagectl, and `show` puts the notes in the thread.
+first=$(sqlite3 "$DB" "SELECT min(id) FROM tickets")
+ctl note "$first" "Vu avec la logistique : colis parti ce matin." || fail "triagectl note"
+printf 'Deuxième note,\nsur deux lignes.\n' | ctl note "$first" --text-file - || fail "triagectl note from stdin"
+shown=$(ctl show "$first") || fail "triagectl show"
+grep -q "^--- internal note by cli:" <<<"$shown" || fail "show lists no note"
+grep -q "sur deux lignes" <<<"$shown" || fail "show lost the note from stdin"
+grep -q "^--- internal note by agent:agent@example.test" <<<"$shown" || fail "show lists no note from the console"
+ctl note "$first" "   " 2>/dev/null && fail "a blank note was accepted"
+echo "ok - triagectl note and show"
+
 # TLS: the same server over HTTPS (GnuTLS), Secure cookie, HSTS.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 	-addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/web.key" -out "$WORK/web.pem" 2>/dev/null ||

@@ -358,7 +358,61 @@ int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
-/* ---- triagectl spam ---- */
+/* ---- triagectl spam and recategorize: an agent's correction ---- */
+
+/* What both commands read: [--agent agent:EMAIL] N VALUE, then the
+ * configuration, the store and a triage engine on them. */
+struct correction_cli {
+	char *agent;
+	int64_t ticket;
+	const char *value;
+	struct config *cfg;
+	struct store *st;
+	struct triage *tr;
+};
+
+static void correction_cli_end(struct correction_cli *c)
+{
+	free(c->agent);
+	triage_free(&c->tr);
+}
+
+/* CTL_OK with everything open in c, or the exit code (usage printed). */
+static int correction_cli_begin(struct ctl *ctl, int argc, char **argv, const char *usage,
+                                struct correction_cli *c)
+{
+	static const struct option options[] = {
+	    {"agent", required_argument, NULL, 'a'},
+	    {0},
+	};
+	const char *agent_opt = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt != 'a') {
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
+		agent_opt = optarg;
+	}
+	if (argc - optind != 2 || parse_int64(argv[optind], 1, INT64_MAX, &c->ticket) < 0) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	c->value = argv[optind + 1];
+	c->cfg = ctl_config(ctl);
+	if (c->cfg == NULL)
+		return CTL_CONFIG;
+	c->st = ctl_store(ctl);
+	if (c->st == NULL)
+		return CTL_FAIL;
+	const char *error;
+	if (triage_open(c->st, c->cfg, &c->tr, &error) < 0) {
+		ctl_error("%s", error);
+		return CTL_CONFIG;
+	}
+	c->agent = agent_opt ? xstrdup(agent_opt) : ctl_cli_actor();
+	return CTL_OK;
+}
 
 int ctl_cmd_spam(struct ctl *ctl, int argc, char **argv)
 {
@@ -370,67 +424,40 @@ int ctl_cmd_spam(struct ctl *ctl, int argc, char **argv)
 	    "correction (as cli:USER unless --agent).\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
-	static const struct option options[] = {
-	    {"agent", required_argument, NULL, 'a'},
-	    {0},
-	};
-	const char *agent_opt = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (opt) {
-		case 'a':
-			agent_opt = optarg;
-			break;
-		default:
-			fputs(usage, stderr);
-			return CTL_USAGE;
-		}
-	}
-	int64_t ticket;
-	if (argc - optind != 2 || parse_int64(argv[optind], 1, INT64_MAX, &ticket) < 0 ||
-	    (strcmp(argv[optind + 1], "yes") != 0 && strcmp(argv[optind + 1], "no") != 0)) {
+	struct correction_cli c = {0};
+	int rc = correction_cli_begin(ctl, argc, argv, usage, &c);
+	if (rc == CTL_OK && strcmp(c.value, "yes") != 0 && strcmp(c.value, "no") != 0) {
 		fputs(usage, stderr);
-		return CTL_USAGE;
+		rc = CTL_USAGE;
 	}
-	bool spam = strcmp(argv[optind + 1], "yes") == 0;
-	struct config *cfg = ctl_config(ctl);
-	if (cfg == NULL)
-		return CTL_CONFIG;
-	struct store *st = ctl_store(ctl);
-	if (st == NULL)
-		return CTL_FAIL;
-	struct triage *tr;
-	const char *error;
-	if (triage_open(st, cfg, &tr, &error) < 0) {
-		ctl_error("%s", error);
-		return CTL_CONFIG;
+	if (rc != CTL_OK) {
+		correction_cli_end(&c);
+		return rc;
 	}
-	_cleanup_free_ char *agent = agent_opt ? xstrdup(agent_opt) : ctl_cli_actor();
+	bool spam = strcmp(c.value, "yes") == 0;
 	enum ticket_status before, after;
-	int rc = correct_spam(st, cfg, tr, agent, ticket, spam, &before, &after, &error);
-	triage_free(&tr);
+	const char *error;
+	rc = correct_spam(c.st, c.cfg, c.tr, c.agent, c.ticket, spam, &before, &after, &error);
+	correction_cli_end(&c);
 	if (rc < 0) {
 		ctl_error("%s", error);
 		return rc == ACTION_NOT_FOUND ? CTL_NOTFOUND : CTL_FAIL;
 	}
 	if (ctl->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "ticket", (double)ticket);
+		cJSON_AddNumberToObject(o, "ticket", (double)c.ticket);
 		cJSON_AddBoolToObject(o, "spam", spam);
 		cJSON_AddStringToObject(o, "old_status", ticket_status_name(before));
 		cJSON_AddStringToObject(o, "status", ticket_status_name(after));
 		ctl_print_json(o);
 	} else {
-		printf("ticket %lld: %s", (long long)ticket, spam ? "spam" : "not spam");
+		printf("ticket %lld: %s", (long long)c.ticket, spam ? "spam" : "not spam");
 		if (before != after)
 			printf("; status %s -> %s", ticket_status_name(before), ticket_status_name(after));
 		printf("; learned\n");
 	}
 	return CTL_OK;
 }
-
-/* ---- triagectl recategorize ---- */
-
 
 int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 {
@@ -441,46 +468,20 @@ int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 	    "records the correction in the audit log (as cli:USER unless --agent).\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
-	static const struct option options[] = {
-	    {"agent", required_argument, NULL, 'a'},
-	    {0},
-	};
-	const char *agent_opt = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (opt) {
-		case 'a':
-			agent_opt = optarg;
-			break;
-		default:
-			fputs(usage, stderr);
-			return CTL_USAGE;
-		}
+	struct correction_cli c = {0};
+	int rc = correction_cli_begin(ctl, argc, argv, usage, &c);
+	if (rc != CTL_OK) {
+		correction_cli_end(&c);
+		return rc;
 	}
-	int64_t ticket;
-	if (argc - optind != 2 || parse_int64(argv[optind], 1, INT64_MAX, &ticket) < 0) {
-		fputs(usage, stderr);
-		return CTL_USAGE;
-	}
-	const char *category = argv[optind + 1];
-	struct config *cfg = ctl_config(ctl);
-	if (cfg == NULL)
-		return CTL_CONFIG;
-	struct store *st = ctl_store(ctl);
-	if (st == NULL)
-		return CTL_FAIL;
-	struct triage *tr;
+	int64_t ticket = c.ticket;
+	const char *category = c.value;
 	const char *error;
-	if (triage_open(st, cfg, &tr, &error) < 0) {
-		ctl_error("%s", error);
-		return CTL_CONFIG;
-	}
-	_cleanup_free_ char *agent = agent_opt ? xstrdup(agent_opt) : ctl_cli_actor();
 	struct correct_result res;
-	int rc = correct_category(st, cfg, tr, agent, ticket, category, &res, &error);
+	rc = correct_category(c.st, c.cfg, c.tr, c.agent, ticket, category, &res, &error);
+	correction_cli_end(&c);
 	if (rc < 0) {
 		ctl_error("%s", error);
-		triage_free(&tr);
 		return rc == ACTION_NOT_FOUND ? CTL_NOTFOUND : CTL_FAIL;
 	}
 	if (ctl->json) {
@@ -507,7 +508,6 @@ int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 		printf("; learned\n");
 	}
 	correct_result_clear(&res);
-	triage_free(&tr);
 	return CTL_OK;
 }
 

@@ -264,6 +264,8 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 		       m->outgoing ? "sent" : "received", m->from_addr ? m->from_addr : "?",
 		       view_utc(m->date ? m->date : m->received, buf),
 		       m->n_attachments ? ", with attachments" : "");
+		if (m->cc_addrs != NULL && m->cc_addrs[0] != '\0')
+			printf("cc: %s\n", m->cc_addrs);
 		if (m->parse_error != NULL)
 			printf("(could not be parsed: %s)\n", m->parse_error);
 		printf("%s\n", m->new_text ? m->new_text : m->body_text ? m->body_text : "");

@@ -420,7 +420,7 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 	}
 	const struct mime_message *msg = p->msg;
 	/* Declared before any goto: the cleanups run on every path. */
-	_cleanup_free_ char *loop_reason = NULL, *refs = NULL, *to = NULL;
+	_cleanup_free_ char *loop_reason = NULL, *refs = NULL, *to = NULL, *cc = NULL;
 	const char *key = p->key;
 	_cleanup_free_ char *actor = src->mailbox ? xasprintf("mailbox:%s", src->mailbox)
 						  : xstrdup("system");
@@ -467,12 +467,13 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 	}
 	refs = join_list(msg->references, msg->n_references, " ");
 	to = join_list(msg->to_addrs, msg->n_to, ", ");
+	cc = join_list(msg->cc_addrs, msg->n_cc, ", ");
 	struct message m = {
 		.ticket_id = ticket, .mailbox = src->has_uid ? src->mailbox : NULL,
 		.uidvalidity = src->uidvalidity,
 		.uid = src->uid, .message_id = msg->message_id, .dedupe_key = key,
 		.in_reply_to = msg->in_reply_to, .references = refs, .from_addr = from,
-		.from_name = msg->from_name, .to_addrs = to, .subject = msg->subject,
+		.from_name = msg->from_name, .to_addrs = to, .cc_addrs = cc, .subject = msg->subject,
 		.date = msg->date, .received = store_now(), .body_text = msg->text,
 		.new_text = msg->new_text, .quoted_text = msg->quoted_text,
 		.signature = msg->signature, .html = msg->html, .raw = raw, .raw_len = len,

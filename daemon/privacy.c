@@ -317,12 +317,13 @@ int privacy_export(struct store *st, const struct config *cfg, const char *addre
 		goto fail;
 	}
 	/* The SQL matched substrings; keep only this very address, and say why
-	 * each message is there. The raw mail (its Cc: header) only decides. */
+	 * each message is there. The raw mail (other headers) decides last. */
 	cJSON *kept = cJSON_AddArrayToObject(doc, "messages_in_other_tickets");
 	while (cJSON_GetArraySize(others) > 0) {
 		cJSON *m = cJSON_DetachItemFromArray(others, 0);
 		const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "from_addr"));
 		const char *to = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "to_addrs"));
+		const char *cc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "cc_addrs"));
 		const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "body_text"));
 		const char *raw = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "raw_text"));
 		const char *relation = NULL;
@@ -330,6 +331,8 @@ int privacy_export(struct store *st, const struct config *cfg, const char *addre
 			relation = "sender";
 		else if (to != NULL && privacy_mentions(to, strlen(to), address))
 			relation = "recipient";
+		else if (cc != NULL && privacy_mentions(cc, strlen(cc), address))
+			relation = "copied";
 		else if (body != NULL && privacy_mentions(body, strlen(body), address))
 			relation = "named in the text";
 		else if (raw != NULL && privacy_mentions(raw, strlen(raw), address))

@@ -314,6 +314,9 @@ static const char *const migrations[] = {
 	 * terms at every statement savepoint, which made each stored mail write
 	 * a segment of its own. */
 	"DROP TRIGGER messages_fts_ai;",
+	/* 8: the Cc addresses of a mail (", "-separated, as to_addrs): the
+	 * people the customer copied are participants of the ticket. */
+	"ALTER TABLE messages ADD COLUMN cc_addrs TEXT;",
 };
 
 int store_latest_version(void)

@@ -105,7 +105,8 @@ int store_ticket_set_triage(struct store *st, int64_t id, const char *language,
 			    double sentiment, const char *sentiment_label);
 int store_ticket_set_first_response(struct store *st, int64_t id, int64_t at);
 int store_ticket_touch(struct store *st, int64_t id);
-/* Is addr the requester of ticket id or the sender of one of its messages? */
+/* Is addr the requester of ticket id, the sender of one of its messages, or
+ * copied (Cc) by the customer on one? */
 int store_ticket_has_participant(struct store *st, int64_t id, const char *addr); /* 1/0/-1 */
 
 /* ---- messages ---- */
@@ -119,7 +120,7 @@ struct message {
 	const char *dedupe_key;   /* Message-ID, or "sha256:..." of the raw bytes */
 	const char *in_reply_to;
 	const char *references;   /* space-separated msg-ids */
-	const char *from_addr, *from_name, *to_addrs;
+	const char *from_addr, *from_name, *to_addrs, *cc_addrs;
 	const char *subject;
 	int64_t date, received;
 	const char *body_text, *new_text, *quoted_text, *signature, *html;
@@ -144,6 +145,7 @@ struct message_row {
 	int64_t id;
 	bool outgoing;
 	char *message_id, *from_addr, *from_name, *subject, *new_text, *body_text;
+	char *to_addrs, *cc_addrs; /* ", "-separated, NULL when none */
 	int64_t date, received;
 	unsigned loop_flags;
 	char *parse_error;

@@ -13,8 +13,8 @@ static const char *const set_sql[] = {
 	[STORE_PRIVACY_TICKET] = "SELECT * FROM tickets WHERE id = ?1",
 	[STORE_PRIVACY_TICKET_MESSAGES] =
 		"SELECT id, direction, mailbox, uidvalidity, uid, message_id, in_reply_to,"
-		" refs AS \"references\", from_addr, from_name, to_addrs, subject, date, received,"
-		" body_text, new_text, quoted_text, signature, html, loop_flags, parse_error,"
+		" refs AS \"references\", from_addr, from_name, to_addrs, cc_addrs, subject, date,"
+		" received, body_text, new_text, quoted_text, signature, html, loop_flags, parse_error,"
 		" length(raw) AS raw_bytes"
 		" FROM messages WHERE ticket_id = ?1 ORDER BY received, id",
 	[STORE_PRIVACY_TICKET_ATTACHMENTS] =
@@ -39,12 +39,14 @@ static const char *const set_sql[] = {
 		" closed_at, elapsed FROM sla_clocks WHERE ticket_id = ?1 ORDER BY id",
 	[STORE_PRIVACY_OTHER_MESSAGES] =
 		"SELECT m.ticket_id, m.id, m.direction, m.message_id, m.in_reply_to,"
-		" m.refs AS \"references\", m.from_addr, m.from_name, m.to_addrs, m.subject, m.date,"
+		" m.refs AS \"references\", m.from_addr, m.from_name, m.to_addrs, m.cc_addrs, m.subject,"
+		" m.date,"
 		" m.received, m.body_text, m.new_text, m.quoted_text, m.signature, m.loop_flags,"
 		" length(m.raw) AS raw_bytes, CAST(m.raw AS TEXT) AS raw_text"
 		" FROM messages m JOIN tickets t ON t.id = m.ticket_id"
 		" WHERE lower(t.requester) <> lower(?2)"
 		"   AND (lower(m.from_addr) = lower(?2) OR instr(lower(m.to_addrs), lower(?2)) > 0"
+		"        OR instr(lower(m.cc_addrs), lower(?2)) > 0"
 		"        OR instr(lower(m.body_text), lower(?2)) > 0"
 		"        OR instr(lower(CAST(m.raw AS TEXT)), lower(?2)) > 0)"
 		" ORDER BY m.id",
@@ -343,14 +345,15 @@ fail:
 	return -1;
 }
 
-#define SCRUB_COLUMNS 7 /* to_addrs, body_text, new_text, quoted_text, signature, html, raw */
+#define SCRUB_COLUMNS 8 /* to_addrs, cc_addrs, body_text, new_text, quoted_text, signature, html, raw */
 
 int store_privacy_scrub_messages(struct store *st, const char *address,
 				 store_privacy_scrub_fn *scrub, void *ctx, int64_t *scrubbed_r)
 {
 	sqlite3_stmt *s = store_stmt(st,
-		"SELECT id, to_addrs, body_text, new_text, quoted_text, signature, html, raw"
+		"SELECT id, to_addrs, cc_addrs, body_text, new_text, quoted_text, signature, html, raw"
 		" FROM messages WHERE instr(lower(coalesce(to_addrs, '') || ' ' ||"
+		"   coalesce(cc_addrs, '') || ' ' ||"
 		"   coalesce(body_text, '') || ' ' || coalesce(new_text, '') || ' ' ||"
 		"   coalesce(quoted_text, '') || ' ' ||"
 		"   coalesce(signature, '') || ' ' || coalesce(html, '') || ' ' ||"
@@ -385,8 +388,8 @@ int store_privacy_scrub_messages(struct store *st, const char *address,
 		return -1;
 	}
 	sqlite3_stmt *u = store_stmt(st,
-		"UPDATE messages SET to_addrs = ?2, body_text = ?3, new_text = ?4, quoted_text = ?5,"
-		" signature = ?6, html = ?7, raw = ?8 WHERE id = ?1");
+		"UPDATE messages SET to_addrs = ?2, cc_addrs = ?3, body_text = ?4, new_text = ?5,"
+		" quoted_text = ?6, signature = ?7, html = ?8, raw = ?9 WHERE id = ?1");
 	int64_t changed = 0;
 	int ret = u != NULL ? 0 : -1;
 	for (size_t i = 0; i < n && ret == 0; i++) {

@@ -316,9 +316,14 @@ int store_ticket_touch(struct store *st, int64_t id)
 
 int store_ticket_has_participant(struct store *st, int64_t id, const char *addr)
 {
+	/* The requester, whoever wrote in the thread, and whom a customer
+	 * copied (an exact item of the ", "-separated list). */
 	sqlite3_stmt *s = store_stmt(st,
 		"SELECT 1 FROM tickets WHERE id = ?1 AND requester = ?2"
-		" UNION ALL SELECT 1 FROM messages WHERE ticket_id = ?1 AND from_addr = ?2 LIMIT 1");
+		" UNION ALL SELECT 1 FROM messages WHERE ticket_id = ?1 AND from_addr = ?2"
+		" UNION ALL SELECT 1 FROM messages WHERE ticket_id = ?1 AND direction = 'in'"
+		"   AND instr(', ' || lower(cc_addrs) || ', ', ', ' || lower(?2) || ', ') > 0"
+		" LIMIT 1");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
@@ -372,7 +377,7 @@ int store_message_add(struct store *st, const struct message *m, int64_t *id_r)
 		"INSERT INTO messages (ticket_id, direction, mailbox, uidvalidity, uid, message_id,"
 		" dedupe_key, in_reply_to, refs, from_addr, from_name, to_addrs, subject, date,"
 		" received, body_text, new_text, quoted_text, signature, html, raw, loop_flags,"
-		" parse_error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		" parse_error, cc_addrs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, m->ticket_id);
@@ -401,6 +406,7 @@ int store_message_add(struct store *st, const struct message *m, int64_t *id_r)
 		sqlite3_bind_blob64(s, 21, m->raw, m->raw_len, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 22, m->loop_flags);
 	store_bind_text(s, 23, m->parse_error);
+	store_bind_text(s, 24, m->cc_addrs);
 	int rc = store_exec_stmt(st, s);
 	sqlite3_clear_bindings(s); /* the raw blob was bound without a copy */
 	if (rc < 0)
@@ -483,6 +489,8 @@ static void message_read_row(sqlite3_stmt *s, void *row)
 	r->loop_flags = (unsigned)sqlite3_column_int64(s, 10);
 	r->parse_error = store_column_dup(s, 11);
 	r->n_attachments = (size_t)sqlite3_column_int64(s, 12);
+	r->to_addrs = store_column_dup(s, 13);
+	r->cc_addrs = store_column_dup(s, 14);
 }
 
 static void message_clear_row(void *row)
@@ -495,6 +503,8 @@ static void message_clear_row(void *row)
 	free(r->new_text);
 	free(r->body_text);
 	free(r->parse_error);
+	free(r->to_addrs);
+	free(r->cc_addrs);
 }
 
 void message_rows_free(struct message_row **rows, size_t n)
@@ -534,8 +544,8 @@ int store_message_list(struct store *st, int64_t ticket_id, struct message_row *
 	sqlite3_stmt *s = store_stmt(st,
 		"SELECT m.id, m.direction = 'out', m.message_id, m.from_addr, m.from_name, m.subject,"
 		" m.new_text, m.body_text, m.date, m.received, m.loop_flags, m.parse_error,"
-		" (SELECT count(*) FROM attachments a WHERE a.message_id = m.id)"
-		" FROM messages m WHERE m.ticket_id = ? ORDER BY m.received, m.id");
+		" (SELECT count(*) FROM attachments a WHERE a.message_id = m.id), m.to_addrs,"
+		" m.cc_addrs FROM messages m WHERE m.ticket_id = ? ORDER BY m.received, m.id");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);

@@ -90,6 +90,8 @@ static void add_messages(cJSON *o, const struct message_row *msgs, size_t n,
 		view_add_str(m, "message_id", msgs[i].message_id);
 		view_add_str(m, "from", msgs[i].from_addr);
 		view_add_str(m, "from_name", msgs[i].from_name);
+		view_add_str(m, "to", msgs[i].to_addrs);
+		view_add_str(m, "cc", msgs[i].cc_addrs);
 		view_add_str(m, "subject", msgs[i].subject);
 		view_add_time(m, "date", msgs[i].date, style);
 		view_add_time(m, "received", msgs[i].received, style);

@@ -43,6 +43,7 @@ function renderThread(tk) {
       el('strong', {}, m.from_name ? m.from_name + ' <' + (m.from || '') + '>' : m.from || ''),
       ' · ', fmtTime(m.date || m.received), ' · ', m.direction === 'out' ? t('sent') : t('received'));
     if (m.attachments) head.append(' · ' + m.attachments + ' ' + t('attachments'));
+    if (m.cc) head.append(' · ' + t('cc') + ' ' + m.cc);
     box.append(el('article', { class: 'mail ' + (m.direction === 'out' ? 'out' : 'in') }, head,
       m.subject ? el('div', { class: 'mail-subject' }, m.subject) : null,
       el('pre', { class: 'mail-text' }, m.text || m.full_text || '')));

@@ -119,13 +119,18 @@ static void scan_value(struct scanner *s, const char *path, unsigned depth)
 				continue;
 			}
 			char *child = xasprintf("%s[%zu]", path, i);
+			const char *before = s->p;
 			scan_value(s, child, depth + 1);
 			free(child);
+			/* Whatever the bytes (a NUL, say), each element moves on. */
+			if (s->p == before)
+				s->p++;
 		}
 	} else if (*s->p == '"') {
 		free(scan_string(s));
 	} else {
-		while (s->p < s->end && strchr(",}] \t\r\n", *s->p) == NULL)
+		/* (strchr() finds the terminating NUL: a NUL byte is no delimiter.) */
+		while (s->p < s->end && (*s->p == '\0' || strchr(",}] \t\r\n", *s->p) == NULL))
 			s->p++;
 	}
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "calendar.h"
+#include "fileio.h"
 #include "config.h"
 #include "xalloc.h"
 
@@ -184,6 +185,32 @@ static void test_trusted_proxies(void **state)
 	config_free(&cfg);
 }
 
+/* NUL bytes in the file (found by fuzzing: the line scanner once looped
+ * on them until memory ran out) are refused like any other bad byte. */
+static void test_nul_bytes_refused(void **state)
+{
+	(void)state;
+	char *text;
+	size_t len;
+	const char *error = NULL;
+	assert_int_equal(file_read_all(FIXTURES_DIR "/config/nul-bytes-in-object.json", 4096, &text,
+	                               &len, &error),
+	                 0);
+	assert_true(memchr(text, '\0', len) != NULL);
+	char *path = xasprintf("%s/nul.json", dir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	struct config *cfg = NULL;
+	struct cfg_errors errors;
+	assert_int_equal(config_load(path, &cfg, &errors), -1);
+	assert_true(errors.count >= 1);
+	cfg_errors_free(&errors);
+	free(path);
+	free(text);
+}
+
 static void test_syntax_error_has_line_and_column(void **state)
 {
 	(void)state;
@@ -246,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys_and_every_error_reported),
 		cmocka_unit_test(test_syntax_error_has_line_and_column),
 		cmocka_unit_test(test_trusted_proxies),
+		cmocka_unit_test(test_nul_bytes_refused),
 		cmocka_unit_test(test_password_rules),
 		cmocka_unit_test(test_calendar_errors),
 	};

@@ -322,8 +322,10 @@ void cfg_read_uint(struct reader *r, const cJSON *obj, const char *path, const c
 	*out = def;
 	if (v == NULL)
 		return;
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-	    v->valuedouble < min || v->valuedouble > max) {
+	/* The range first: converting a double out of range (or NaN) to an
+	 * integer type is undefined. */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max) ||
+	    v->valuedouble != (double)(unsigned)v->valuedouble) {
 		_cleanup_free_ char *p = cfg_key_path(path, key);
 		_cleanup_free_ char *got = cfg_show_value(v);
 		cfg_error(r, p, "expected an integer %u..%u, got %s", min, max, got);

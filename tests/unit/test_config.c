@@ -119,6 +119,18 @@ static void test_port_error_names_file_line_and_path(void **state)
 	free(errors);
 	free(text);
 
+	/* Far out of any integer's range (found by fuzzing: the check itself
+	 * once converted it to an integer, which is undefined), and fractions. */
+	static const char *const bad[] = {"3.3e91", "-1e300", "80.5"};
+	for (size_t i = 0; i < 3; i++) {
+		text = xasprintf(minimal_mailbox, bad[i]);
+		errors = load_errors(text, NULL);
+		assert_non_null(errors);
+		assert_non_null(strstr(errors, "mailboxes[0].port: expected an integer 1..65535"));
+		free(errors);
+		free(text);
+	}
+
 	struct config *cfg;
 	text = xasprintf(minimal_mailbox, "10143");
 	assert_null(load_errors(text, &cfg));

@@ -137,6 +137,7 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent, 
 	    .agent = agent,
 	    .suggestion_rank = suggestion_rank,
 	    .keep_status = opts->keep_status,
+	    .reply_all = opts->reply_all,
 	    .status_after = opts->set_status ? opts->status_after : TICKET_PENDING,
 	};
 	int64_t outbox_id;

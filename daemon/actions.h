@@ -27,6 +27,7 @@ bool action_agent_valid(const char *agent);
 
 struct action_reply_options {
 	bool keep_status; /* leave the ticket's status once sent */
+	bool reply_all;   /* copy whom the customer's last message was to or copied to */
 	bool set_status;  /* else: status_after instead of pending */
 	enum ticket_status status_after;
 	/* The suggestion's draft as the agent saw it (when suggestion_rank > 0),

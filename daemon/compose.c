@@ -529,6 +529,17 @@ void compose_qp(struct strbuf *out, const char *text)
 	}
 }
 
+const char *compose_next_addr(const char **p, size_t *len_r)
+{
+	const char *q = *p != NULL ? *p + strspn(*p, ", ") : "";
+	size_t len = strcspn(q, ", ");
+	if (len == 0)
+		return NULL;
+	*p = q + len;
+	*len_r = len;
+	return q;
+}
+
 int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_r,
                   const char **error_r)
 {
@@ -560,6 +571,21 @@ int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_
 		return -1;
 	}
 
+	/* Cc: one folded line of plain addresses, each checked like To. */
+	struct strbuf cc = STRBUF_INIT;
+	size_t n_cc = 0;
+	const char *list = m->cc, *item;
+	size_t item_len;
+	while ((item = compose_next_addr(&list, &item_len)) != NULL) {
+		_cleanup_free_ char *addr = xstrndup(item, item_len);
+		if (!compose_valid_addr(addr) || ++n_cc > COMPOSE_MAX_CC) {
+			strbuf_free(&cc);
+			*error_r = n_cc > COMPOSE_MAX_CC ? "too many addresses in Cc"
+			                                 : "a Cc address is not a valid plain address";
+			return -1;
+		}
+		strbuf_printf(&cc, "%s<%s>", cc.len > 0 ? ", " : "", addr);
+	}
 	struct strbuf sb = STRBUF_INIT;
 	_cleanup_free_ char *date = compose_date(m->date);
 	_cleanup_free_ char *subject = compose_reply_subject(m->subject, m->ticket_id);
@@ -567,6 +593,9 @@ int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_
 	strbuf_printf(&sb, "Date: %s\r\n", date);
 	address_header(&sb, "From", from_name, from_addr);
 	address_header(&sb, "To", m->to_name, m->to_addr);
+	if (cc.len > 0)
+		compose_header(&sb, "Cc", strbuf_str(&cc));
+	strbuf_free(&cc);
 	compose_header(&sb, "Subject", subject);
 	strbuf_printf(&sb, "Message-ID: <%s>\r\n", msgid);
 	if (refs != NULL) {

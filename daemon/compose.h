@@ -20,11 +20,13 @@ struct strbuf;
 #define COMPOSE_MAX_MSGID 250          /* bytes of one Message-ID */
 #define COMPOSE_MAX_REFERENCES 20      /* ids kept in References: the first and the last 19 */
 #define COMPOSE_QP_LINE 76             /* RFC 2045 6.7 (5): encoded line length */
+#define COMPOSE_MAX_CC 20              /* addresses in Cc */
 
 struct compose_mail {
 	const char *from;        /* "Name <addr>" or "addr": the config's smtp.from */
 	const char *to_addr;     /* the requester's address */
 	const char *to_name;     /* NULL or "": no display name */
+	const char *cc;          /* ", "-separated addresses also written to, or NULL */
 	const char *subject;     /* the ticket's subject as the customer wrote it */
 	int64_t ticket_id;       /* for the [#N] tag */
 	const char *in_reply_to; /* Message-ID of the customer's last message (with or without <>),
@@ -37,7 +39,8 @@ struct compose_mail {
 };
 
 /* Builds the whole mail (CRLF line ends, 7-bit) into *raw_r and its
- * Message-ID (without <>) into *message_id_r. Fails on an invalid address,
+ * Message-ID (without <>) into *message_id_r. Fails on an invalid address
+ * (in Cc too, or more than COMPOSE_MAX_CC of them),
  * a body that is not UTF-8 or longer than COMPOSE_MAX_BODY. */
 int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_r,
                   const char **error_r);
@@ -45,6 +48,9 @@ int compose_build(const struct compose_mail *m, char **raw_r, char **message_id_
 /* Splits "Name <addr>" (or a bare address) into a display name (NULL when
  * none) and a validated address. */
 int compose_parse_from(const char *from, char **name_r, char **addr_r, const char **error_r);
+/* The next item of a ", "-separated address list at *p (moved past it):
+ * a pointer into the list and its length in *len_r, NULL at the end. */
+const char *compose_next_addr(const char **p, size_t *len_r);
 /* A plain addr-spec we are willing to put in a header and an SMTP envelope:
  * dot-atom local part, a host name domain, no quoting, at most
  * COMPOSE_MAX_ADDR bytes. */

@@ -116,12 +116,13 @@ static int action_status(int rc)
 int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
-	    "usage: triagectl reply N --text-file F [--edit] [--approve] [STATUS]\n"
-	    "       triagectl reply N --suggestion K [--edit] [--approve] [STATUS]\n"
+	    "usage: triagectl reply N --text-file F [--edit] [--approve [--all]] [STATUS]\n"
+	    "       triagectl reply N --suggestion K [--edit] [--approve [--all]] [STATUS]\n"
 	    "       triagectl reply N --reject K --reason TEXT\n"
 	    "Shows the reply to ticket N (the text of file F, - for stdin, or the draft\n"
 	    "of suggestion K); --edit opens it in $EDITOR first; --approve queues it in\n"
-	    "the outbox, to the requester, answering the customer's last message.\n"
+	    "the outbox, to the requester, answering the customer's last message;\n"
+	    "--all copies it to whom that message was addressed or copied (Cc).\n"
 	    "STATUS, once sent: --status S (default pending) or --keep-status.\n"
 	    "--as AGENT acts as agent:EMAIL instead of cli:$USER.\n";
 	if (ctl_wants_help(argc, argv, usage))
@@ -135,6 +136,7 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 	    {"reason", required_argument, NULL, 'R'},
 	    {"status", required_argument, NULL, 'S'},
 	    {"keep-status", no_argument, NULL, 'k'},
+	    {"all", no_argument, NULL, 'l'},
 	    {"as", required_argument, NULL, 'A'},
 	    {0},
 	};
@@ -175,6 +177,9 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 		case 'k':
 			opts.keep_status = true;
 			break;
+		case 'l':
+			opts.reply_all = true;
+			break;
 		case 'A':
 			as = optarg;
 			break;
@@ -190,7 +195,7 @@ int ctl_cmd_reply(struct ctl *ctl, int argc, char **argv)
 	}
 	int sources = (text_file != NULL) + (suggestion > 0) + (reject > 0);
 	if (sources != 1 || (reject > 0 && (edit || approve)) || (reject == 0 && reason != NULL) ||
-	    (opts.keep_status && opts.set_status)) {
+	    (opts.keep_status && opts.set_status) || (opts.reply_all && !approve)) {
 		fputs(usage, stderr);
 		return CTL_USAGE;
 	}
@@ -361,6 +366,7 @@ static int outbox_list(struct ctl *ctl, int argc, char **argv)
 			cJSON_AddStringToObject(o, "status", outbox_status_name(r->status));
 			view_add_str(o, "message_id", r->message_id);
 			view_add_str(o, "to", r->to_addr);
+			view_add_str(o, "cc", r->cc_addrs);
 			view_add_str(o, "subject", r->subject);
 			cJSON_AddNumberToObject(o, "attempts", r->attempts);
 			view_add_time(o, "next_attempt",

@@ -442,6 +442,12 @@ static void handle_reply(struct http_request *req, int64_t id)
 			goto out;
 	}
 	struct action_reply_options opts = {.draft = draft};
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(o, "reply_all");
+	if (all != NULL && !cJSON_IsBool(all)) {
+		http_reply_error(req, 400, "\"reply_all\" must be true or false");
+		goto out;
+	}
+	opts.reply_all = cJSON_IsTrue(all);
 	if (status_after != NULL) {
 		if (strcmp(status_after, "unchanged") == 0) {
 			opts.keep_status = true;

@@ -3,6 +3,7 @@
 #include "outbox.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,17 +64,18 @@ static const char *from_address(const struct config *cfg, char **addr_r, const c
 	return *addr_r;
 }
 
-/* Composes a mail to the ticket's requester, answering its last incoming
- * message, and inserts it as queued (due now). */
+/* Composes a mail to the ticket's requester (and cc, ", "-separated, or
+ * NULL), answering its last incoming message, and inserts it as queued (due
+ * now). */
 static int queue_mail(struct store *st, const struct config *cfg, const struct ticket *t,
-                      enum outbox_kind kind, const char *text, const char *agent,
+                      enum outbox_kind kind, const char *text, const char *cc, const char *agent,
                       unsigned suggestion_rank, const char *status_after, int64_t *id_r,
                       const char **error_r)
 {
 	_cleanup_free_ char *from_addr = NULL, *parent = NULL, *parent_refs = NULL;
 	if (from_address(cfg, &from_addr, error_r) == NULL)
 		return -1;
-	int found = store_outbox_reply_parent(st, t->id, &parent, &parent_refs);
+	int found = store_outbox_reply_parent(st, t->id, &parent, &parent_refs, NULL);
 	if (found < 0) {
 		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
@@ -82,6 +85,7 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 	    .from = cfg->smtp.from,
 	    .to_addr = t->requester,
 	    .to_name = t->requester_name,
+	    .cc = cc,
 	    .subject = t->subject,
 	    .ticket_id = t->id,
 	    .in_reply_to = parent,
@@ -101,6 +105,7 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 	    .message_id = msgid,
 	    .from_addr = from_addr,
 	    .to_addr = t->requester,
+	    .cc_addrs = (char *)cc,
 	    .subject = subject,
 	    .body_text = (char *)text,
 	    .in_reply_to = parent,
@@ -116,6 +121,62 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
 	}
+	return 0;
+}
+
+/* Whether addr (lower case) is one of ours: the smtp.from address or a
+ * mailbox's login when it is an address. */
+static bool own_address(const struct config *cfg, const char *addr)
+{
+	_cleanup_free_ char *from_name = NULL, *from = NULL;
+	const char *e;
+	if (cfg->smtp.from != NULL && compose_parse_from(cfg->smtp.from, &from_name, &from, &e) == 0 &&
+	    strcasecmp(from, addr) == 0)
+		return true;
+	for (size_t i = 0; i < cfg->n_mailboxes; i++)
+		if (cfg->mailboxes[i].user != NULL && strcasecmp(cfg->mailboxes[i].user, addr) == 0)
+			return true;
+	return false;
+}
+
+/* A reply to all copies who wrote the customer's last message (a colleague
+ * of the requester, say), whom it went to and whom it copied, but neither the
+ * requester (the To of the reply) nor our own addresses; each once, valid
+ * plain addresses only, at most COMPOSE_MAX_CC. *cc_r: ", "-separated, NULL
+ * when nobody is left. */
+static int reply_all_copies(struct store *st, const struct config *cfg, const struct ticket *t,
+                            char **cc_r, const char **error_r)
+{
+	_cleanup_free_ char *parent = NULL, *refs = NULL;
+	struct reply_parties parties = {0};
+	if (store_outbox_reply_parent(st, t->id, &parent, &refs, &parties) < 0) {
+		*error_r = error_fmt("store: %s", store_error(st));
+		return -1;
+	}
+	struct strbuf out = STRBUF_INIT;
+	size_t n = 0, len;
+	const char *lists[] = {parties.from, parties.to, parties.cc}, *item;
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		const char *list = lists[l];
+		while (n < COMPOSE_MAX_CC && (item = compose_next_addr(&list, &len)) != NULL) {
+			_cleanup_free_ char *addr = xstrndup(item, len);
+			for (char *c = addr; *c != '\0'; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (!compose_valid_addr(addr) || strcasecmp(addr, t->requester) == 0 ||
+			    own_address(cfg, addr))
+				continue;
+			/* once each: the list is short, a scan is enough */
+			_cleanup_free_ char *quoted = xasprintf(", %s,", addr);
+			_cleanup_free_ char *so_far = xasprintf(", %s,", strbuf_str(&out));
+			if (strstr(so_far, quoted) != NULL)
+				continue;
+			strbuf_printf(&out, "%s%s", out.len > 0 ? ", " : "", addr);
+			n++;
+		}
+	}
+	*cc_r = out.len > 0 ? strbuf_steal(&out) : NULL;
+	strbuf_free(&out);
+	reply_parties_clear(&parties);
 	return 0;
 }
 
@@ -139,9 +200,14 @@ int outbox_queue_reply(struct store *st, const struct config *cfg, const struct 
 	struct ticket t;
 	if (get_ticket(st, r->ticket_id, &t, error_r) < 0)
 		return -1;
-	int rc = queue_mail(st, cfg, &t, OUTBOX_REPLY, r->text, r->agent, r->suggestion_rank,
-	                    r->keep_status ? NULL : ticket_status_name(r->status_after),
-	                    outbox_id_r, error_r);
+	_cleanup_free_ char *cc = NULL;
+	int rc = 0;
+	if (r->reply_all)
+		rc = reply_all_copies(st, cfg, &t, &cc, error_r);
+	if (rc == 0)
+		rc = queue_mail(st, cfg, &t, OUTBOX_REPLY, r->text, cc, r->agent, r->suggestion_rank,
+		                r->keep_status ? NULL : ticket_status_name(r->status_after),
+		                outbox_id_r, error_r);
 	ticket_clear(&t);
 	return rc;
 }
@@ -254,7 +320,7 @@ int outbox_queue_template(struct store *st, const struct config *cfg, int64_t ti
 	static const char *const keys[] = {"ticket.id", "ticket.subject", "customer.name"};
 	const char *values[] = {id, t.subject, customer};
 	body = compose_render(tmpl, keys, values, ARRAY_SIZE(keys));
-	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, NULL, 0, NULL, outbox_id_r, error_r) < 0)
+	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, NULL, NULL, 0, NULL, outbox_id_r, error_r) < 0)
 		goto out;
 	if (store_outbox_ack_set(st, t.requester, now) < 0) {
 		*error_r = error_fmt("store: %s", store_error(st));
@@ -539,6 +605,17 @@ static enum send_result smtp_send(const struct config *cfg, const char *password
 	_cleanup_free_ char *mail_from = xasprintf("<%s>", row->from_addr);
 	_cleanup_free_ char *rcpt_to = xasprintf("<%s>", row->to_addr);
 	struct curl_slist *rcpt = curl_slist_append(NULL, rcpt_to);
+	/* A reply to all: each copied address is an envelope recipient too
+	 * (not one that an erasure has masked since it was queued). */
+	const char *list = row->cc_addrs, *item;
+	size_t len;
+	while ((item = compose_next_addr(&list, &len)) != NULL) {
+		_cleanup_free_ char *addr = xstrndup(item, len);
+		if (!compose_valid_addr(addr))
+			continue;
+		_cleanup_free_ char *one = xasprintf("<%s>", addr);
+		rcpt = curl_slist_append(rcpt, one);
+	}
 
 	curl_easy_setopt(curl, CURLOPT_URL, smtp->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -639,6 +716,7 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 		    .references = refs,
 		    .from_addr = row->from_addr,
 		    .to_addrs = row->to_addr,
+		    .cc_addrs = row->cc_addrs,
 		    .subject = row->subject,
 		    .date = now,
 		    .received = now,
@@ -679,6 +757,8 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 		cJSON_AddNumberToObject(o, "outbox_id", (double)row->id);
 		cJSON_AddStringToObject(o, "message_id", row->message_id);
 		cJSON_AddStringToObject(o, "to", row->to_addr);
+		if (row->cc_addrs != NULL)
+			cJSON_AddStringToObject(o, "cc", row->cc_addrs);
 		cJSON_AddNumberToObject(o, "attempts", row->attempts);
 		if (row->agent != NULL)
 			cJSON_AddStringToObject(o, "approved_by", row->agent);

@@ -38,6 +38,8 @@ struct outbox_reply {
 	const char *agent;               /* "agent:EMAIL", "cli:USER" */
 	unsigned suggestion_rank;        /* 0: written by hand */
 	bool keep_status;                /* true: leave the ticket's status when sent */
+	bool reply_all;                  /* copy whom the customer's last message went to
+	                                    or copied (not our own addresses) */
 	enum ticket_status status_after; /* else set this once sent (usually pending) */
 };
 

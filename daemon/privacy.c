@@ -351,6 +351,17 @@ int privacy_export(struct store *st, const struct config *cfg, const char *addre
 		*error_r = db_error(st, "reading the outbox");
 		goto fail;
 	}
+	/* The SQL matched Cc lists by substring: keep the mail copied to this
+	 * very address only ("bob@x.test" is not "jimbob@x.test"). */
+	cJSON *outbox = cJSON_GetObjectItemCaseSensitive(doc, "outbox_other");
+	for (int i = cJSON_GetArraySize(outbox) - 1; i >= 0; i--) {
+		cJSON *o = cJSON_GetArrayItem(outbox, i);
+		const char *to = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "to_addr"));
+		const char *cc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "cc_addrs"));
+		if (!(to != NULL && strcasecmp(to, address) == 0) &&
+		    !(cc != NULL && privacy_mentions(cc, strlen(cc), address)))
+			cJSON_DeleteItemFromArray(outbox, i);
+	}
 	char *text = cJSON_Print(doc);
 	cJSON_Delete(doc);
 	if (text == NULL) {

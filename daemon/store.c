@@ -317,6 +317,8 @@ static const char *const migrations[] = {
 	/* 8: the Cc addresses of a mail (", "-separated, as to_addrs): the
 	 * people the customer copied are participants of the ticket. */
 	"ALTER TABLE messages ADD COLUMN cc_addrs TEXT;",
+	/* 9: a reply to all: the addresses it is copied to (", "-separated). */
+	"ALTER TABLE outbox ADD COLUMN cc_addrs TEXT;",
 };
 
 int store_latest_version(void)

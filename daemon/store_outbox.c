@@ -43,6 +43,7 @@ void outbox_row_clear(struct outbox_row *r)
 	free(r->message_id);
 	free(r->from_addr);
 	free(r->to_addr);
+	free(r->cc_addrs);
 	free(r->subject);
 	free(r->body_text);
 	free(r->in_reply_to);
@@ -69,8 +70,8 @@ int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r
 	sqlite3_stmt *s = store_stmt(
 	    st, "INSERT INTO outbox (ticket_id, kind, status, message_id, from_addr, to_addr,"
 	        " subject, body_text, in_reply_to, refs, raw, attempts, next_attempt, created,"
-	        " agent, suggestion_rank, status_after)"
-	        " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
+	        " agent, suggestion_rank, status_after, cc_addrs)"
+	        " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)");
 	if (s == NULL)
 		return -1;
 	if (r->ticket_id > 0)
@@ -90,6 +91,7 @@ int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r
 	if (r->suggestion_rank > 0)
 		sqlite3_bind_int64(s, 14, r->suggestion_rank);
 	store_bind_text(s, 15, r->status_after);
+	store_bind_text(s, 16, r->cc_addrs);
 	if (store_exec_stmt(st, s) < 0)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(st->db);
@@ -99,7 +101,7 @@ int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r
 #define OUTBOX_COLUMNS                                                                             \
 	"id, ticket_id, kind, status, message_id, from_addr, to_addr, subject, body_text,"         \
 	" in_reply_to, refs, attempts, next_attempt, last_error, created, claimed_at,"             \
-	" accepted_at, agent, suggestion_rank, status_after"
+	" accepted_at, agent, suggestion_rank, status_after, cc_addrs"
 
 static void row_from_stmt(sqlite3_stmt *s, struct outbox_row *r)
 {
@@ -124,6 +126,7 @@ static void row_from_stmt(sqlite3_stmt *s, struct outbox_row *r)
 	r->agent = store_column_dup(s, 17);
 	r->suggestion_rank = (unsigned)sqlite3_column_int64(s, 18);
 	r->status_after = store_column_dup(s, 19);
+	r->cc_addrs = store_column_dup(s, 20);
 }
 
 int store_outbox_get(struct store *st, int64_t id, struct outbox_row *r_r)
@@ -135,7 +138,7 @@ int store_outbox_get(struct store *st, int64_t id, struct outbox_row *r_r)
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		row_from_stmt(s, r_r);
-		r_r->raw = store_column_dup(s, 20);
+		r_r->raw = store_column_dup(s, 21);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -282,11 +285,12 @@ int store_outbox_list(struct store *st, const char *status, int64_t ticket_id, u
 }
 
 int store_outbox_reply_parent(struct store *st, int64_t ticket_id, char **message_id_r,
-                              char **references_r)
+                              char **references_r, struct reply_parties *parties_r)
 {
 	sqlite3_stmt *s = store_stmt(
-	    st, "SELECT message_id, refs FROM messages WHERE ticket_id = ? AND direction = 'in'"
-	        " AND message_id IS NOT NULL ORDER BY received DESC, id DESC LIMIT 1");
+	    st, "SELECT message_id, refs, from_addr, to_addrs, cc_addrs FROM messages"
+	        " WHERE ticket_id = ? AND direction = 'in' AND message_id IS NOT NULL"
+	        " ORDER BY received DESC, id DESC LIMIT 1");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
@@ -294,9 +298,22 @@ int store_outbox_reply_parent(struct store *st, int64_t ticket_id, char **messag
 	if (rc == SQLITE_ROW) {
 		*message_id_r = store_column_dup(s, 0);
 		*references_r = store_column_dup(s, 1);
+		if (parties_r != NULL) {
+			parties_r->from = store_column_dup(s, 2);
+			parties_r->to = store_column_dup(s, 3);
+			parties_r->cc = store_column_dup(s, 4);
+		}
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+void reply_parties_clear(struct reply_parties *p)
+{
+	free(p->from);
+	free(p->to);
+	free(p->cc);
+	memset(p, 0, sizeof(*p));
 }
 
 int store_outbox_ack_last(struct store *st, const char *addr, int64_t *at_r)

@@ -27,6 +27,7 @@ struct outbox_row {
 	char *message_id;  /* without <> */
 	char *from_addr;   /* envelope sender */
 	char *to_addr;     /* envelope recipient */
+	char *cc_addrs;    /* also copied to (", "-separated, in Cc: and the envelope); NULL: none */
 	char *subject;     /* as sent, decoded: for the thread and listings */
 	char *body_text;   /* the text, for the thread */
 	char *in_reply_to; /* without <> */
@@ -74,10 +75,19 @@ int store_outbox_stale_sending(struct store *st, int64_t claimed_before, int64_t
 int store_outbox_list(struct store *st, const char *status, int64_t ticket_id, unsigned limit,
                       struct outbox_row **rows_r, size_t *n_r);
 
+/* Who wrote the message a reply answers, whom it went to and whom it
+ * copied (", "-separated lists; each may be NULL): a reply to all copies
+ * them. */
+struct reply_parties {
+	char *from, *to, *cc;
+};
+void reply_parties_clear(struct reply_parties *p);
+
 /* The customer's last incoming message of a ticket, for In-Reply-To and
- * References: 1 with owned copies (either may be NULL), 0 when none. */
+ * References: 1 with owned copies (either may be NULL), 0 when none.
+ * parties_r (may be NULL) receives its sender and recipients. */
 int store_outbox_reply_parent(struct store *st, int64_t ticket_id, char **message_id_r,
-                              char **references_r);
+                              char **references_r, struct reply_parties *parties_r);
 
 /* Last automatic acknowledgement sent to addr: 1 and *at_r, 0 never. */
 int store_outbox_ack_last(struct store *st, const char *addr, int64_t *at_r);

@@ -29,7 +29,7 @@ static const char *const set_sql[] = {
 		" decided_at, decided_by, edit_ratio FROM suggestions WHERE ticket_id = ?1"
 		" ORDER BY rank",
 	[STORE_PRIVACY_TICKET_OUTBOX] =
-		"SELECT id, kind, status, message_id, from_addr, to_addr, subject, body_text,"
+		"SELECT id, kind, status, message_id, from_addr, to_addr, cc_addrs, subject, body_text,"
 		" in_reply_to, refs AS \"references\", attempts, last_error, created, accepted_at,"
 		" agent FROM outbox WHERE ticket_id = ?1 ORDER BY id",
 	[STORE_PRIVACY_TICKET_EVENTS] =
@@ -52,8 +52,9 @@ static const char *const set_sql[] = {
 		" ORDER BY m.id",
 	[STORE_PRIVACY_OTHER_OUTBOX] =
 		"SELECT o.id, o.ticket_id, o.kind, o.status, o.message_id, o.from_addr, o.to_addr,"
-		" o.subject, o.body_text, o.created, o.accepted_at FROM outbox o"
-		" WHERE lower(o.to_addr) = lower(?2) AND (o.ticket_id IS NULL OR o.ticket_id NOT IN"
+		" o.cc_addrs, o.subject, o.body_text, o.created, o.accepted_at FROM outbox o"
+		" WHERE (lower(o.to_addr) = lower(?2) OR instr(lower(o.cc_addrs), lower(?2)) > 0)"
+		"   AND (o.ticket_id IS NULL OR o.ticket_id NOT IN"
 		"   (SELECT id FROM tickets WHERE lower(requester) = lower(?2)))"
 		" ORDER BY o.id",
 	[STORE_PRIVACY_ACKS] =
@@ -345,33 +346,29 @@ fail:
 	return -1;
 }
 
-#define SCRUB_COLUMNS 8 /* to_addrs, cc_addrs, body_text, new_text, quoted_text, signature, html, raw */
-
-int store_privacy_scrub_messages(struct store *st, const char *address,
-				 store_privacy_scrub_fn *scrub, void *ctx, int64_t *scrubbed_r)
+/* Every row that select_sql (id, then ncols text columns, the last one a
+ * blob; ?1 the address) returns goes through scrub column by column, and is
+ * written back with update_sql (?1 the id, ?2.. the columns) when any
+ * changed. *scrubbed_r: rows changed. */
+static int scrub_rows(struct store *st, const char *address, const char *select_sql,
+		      const char *update_sql, int ncols, store_privacy_scrub_fn *scrub, void *ctx,
+		      int64_t *scrubbed_r)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT id, to_addrs, cc_addrs, body_text, new_text, quoted_text, signature, html, raw"
-		" FROM messages WHERE instr(lower(coalesce(to_addrs, '') || ' ' ||"
-		"   coalesce(cc_addrs, '') || ' ' ||"
-		"   coalesce(body_text, '') || ' ' || coalesce(new_text, '') || ' ' ||"
-		"   coalesce(quoted_text, '') || ' ' ||"
-		"   coalesce(signature, '') || ' ' || coalesce(html, '') || ' ' ||"
-		"   coalesce(CAST(raw AS TEXT), '')), lower(?1)) > 0");
+	sqlite3_stmt *s = store_stmt(st, select_sql);
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, address);
-	struct scrub_row *rows = NULL; /* SCRUB_COLUMNS entries per message */
+	struct scrub_row *rows = NULL; /* ncols entries per row */
 	size_t n = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		rows = xgrow(rows, &cap, (n + 1) * SCRUB_COLUMNS, sizeof(*rows));
-		for (int c = 0; c < SCRUB_COLUMNS; c++) {
-			struct scrub_row *r = &rows[n * SCRUB_COLUMNS + (size_t)c];
+		rows = xgrow(rows, &cap, (n + 1) * (size_t)ncols, sizeof(*rows));
+		for (int c = 0; c < ncols; c++) {
+			struct scrub_row *r = &rows[n * (size_t)ncols + (size_t)c];
 			r->id = sqlite3_column_int64(s, 0);
 			r->whole = 0;
-			const void *data = c == SCRUB_COLUMNS - 1 ? sqlite3_column_blob(s, c + 1)
-								  : sqlite3_column_text(s, c + 1);
+			const void *data = c == ncols - 1 ? sqlite3_column_blob(s, c + 1)
+							  : sqlite3_column_text(s, c + 1);
 			r->len = (size_t)sqlite3_column_bytes(s, c + 1);
 			r->text = NULL;
 			if (data != NULL) {
@@ -384,21 +381,19 @@ int store_privacy_scrub_messages(struct store *st, const char *address,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		scrub_rows_free(rows, n * SCRUB_COLUMNS);
+		scrub_rows_free(rows, n * (size_t)ncols);
 		return -1;
 	}
-	sqlite3_stmt *u = store_stmt(st,
-		"UPDATE messages SET to_addrs = ?2, cc_addrs = ?3, body_text = ?4, new_text = ?5,"
-		" quoted_text = ?6, signature = ?7, html = ?8, raw = ?9 WHERE id = ?1");
+	sqlite3_stmt *u = store_stmt(st, update_sql);
 	int64_t changed = 0;
 	int ret = u != NULL ? 0 : -1;
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		struct scrub_row *cols = &rows[i * SCRUB_COLUMNS];
+		struct scrub_row *cols = &rows[i * (size_t)ncols];
 		bool any = false;
 		sqlite3_reset(u);
 		sqlite3_clear_bindings(u);
 		sqlite3_bind_int64(u, 1, cols[0].id);
-		for (int c = 0; c < SCRUB_COLUMNS; c++) {
+		for (int c = 0; c < ncols; c++) {
 			struct scrub_row *r = &cols[c];
 			if (r->text != NULL) {
 				size_t len;
@@ -412,7 +407,7 @@ int store_privacy_scrub_messages(struct store *st, const char *address,
 			}
 			if (r->text == NULL)
 				sqlite3_bind_null(u, c + 2);
-			else if (c == SCRUB_COLUMNS - 1)
+			else if (c == ncols - 1)
 				sqlite3_bind_blob64(u, c + 2, r->text, r->len, SQLITE_STATIC);
 			else
 				sqlite3_bind_text64(u, c + 2, r->text, r->len, SQLITE_STATIC, SQLITE_UTF8);
@@ -425,10 +420,39 @@ int store_privacy_scrub_messages(struct store *st, const char *address,
 		}
 		sqlite3_clear_bindings(u); /* bound without copies */
 	}
-	scrub_rows_free(rows, n * SCRUB_COLUMNS);
+	scrub_rows_free(rows, n * (size_t)ncols);
 	if (ret == 0)
 		*scrubbed_r = changed;
 	return ret;
+}
+
+int store_privacy_scrub_messages(struct store *st, const char *address,
+				 store_privacy_scrub_fn *scrub, void *ctx, int64_t *scrubbed_r)
+{
+	int64_t messages = 0, outbox = 0;
+	/* The messages: headers, texts and the raw mail. */
+	if (scrub_rows(st, address,
+		       "SELECT id, to_addrs, cc_addrs, body_text, new_text, quoted_text, signature,"
+		       " html, raw FROM messages WHERE instr(lower(coalesce(to_addrs, '') || ' ' ||"
+		       "   coalesce(cc_addrs, '') || ' ' ||"
+		       "   coalesce(body_text, '') || ' ' || coalesce(new_text, '') || ' ' ||"
+		       "   coalesce(quoted_text, '') || ' ' ||"
+		       "   coalesce(signature, '') || ' ' || coalesce(html, '') || ' ' ||"
+		       "   coalesce(CAST(raw AS TEXT), '')), lower(?1)) > 0",
+		       "UPDATE messages SET to_addrs = ?2, cc_addrs = ?3, body_text = ?4, new_text = ?5,"
+		       " quoted_text = ?6, signature = ?7, html = ?8, raw = ?9 WHERE id = ?1",
+		       8, scrub, ctx, &messages) < 0)
+		return -1;
+	/* Replies that copied the person (mail to them alone is deleted). */
+	if (scrub_rows(st, address,
+		       "SELECT id, cc_addrs, body_text, raw FROM outbox"
+		       " WHERE instr(lower(coalesce(cc_addrs, '') || ' ' || coalesce(body_text, '')"
+		       "   || ' ' || coalesce(CAST(raw AS TEXT), '')), lower(?1)) > 0",
+		       "UPDATE outbox SET cc_addrs = ?2, body_text = ?3, raw = ?4 WHERE id = ?1", 3,
+		       scrub, ctx, &outbox) < 0)
+		return -1;
+	*scrubbed_r = messages + outbox;
+	return 0;
 }
 
 int store_privacy_compact(struct store *st, int vacuum)

@@ -82,7 +82,8 @@ int store_privacy_scrub_events(struct store *st, const int64_t *ids, size_t n,
 			       const char *address, store_privacy_scrub_fn *scrub, void *ctx,
 			       int64_t *scrubbed_r);
 /* Messages (of tickets that stay) whose headers, text or raw mail mention
- * the address: each of those columns goes through scrub (whole = 0). */
+ * the address, and replies that copied it: each of those columns goes
+ * through scrub (whole = 0). */
 int store_privacy_scrub_messages(struct store *st, const char *address,
 				 store_privacy_scrub_fn *scrub, void *ctx, int64_t *scrubbed_r);
 

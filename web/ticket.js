@@ -185,7 +185,7 @@ async function change(field, value) {
 async function send() {
   const text = document.getElementById('draft').value;
   if (!text.trim()) { flash(t('empty'), 'error'); return; }
-  const body = { text };
+  const body = { text, reply_all: document.getElementById('reply-all').checked };
   if (draftState.rank) { body.suggestion = draftState.rank; body.draft = draftState.original; }
   try {
     await api('POST', 'tickets/' + id + '/reply', body);
@@ -212,6 +212,7 @@ async function init() {
   setText('suggestions-title', t('suggestions'));
   setText('draft-label', t('draft'));
   setText('note-label', t('noteLabel'));
+  setText('reply-all-label', t('replyAll'));
   setText('note-add', t('addNote'));
   setText('l-status', t('status'));
   setText('l-priority', t('priority'));

@@ -133,6 +133,35 @@ ctl reply "$ticket" --reject 2 --reason "article sur le mauvais modèle" >/dev/n
 	fail "rejection not audited"
 [ "$(sqlite3 "$DB" "SELECT status FROM suggestions WHERE ticket_id = $ticket AND rank = 2")" = rejected ] ||
 	fail "rejection not recorded on the suggestion"
+# Reply to all: the people the customer wrote to and copied are copied, in the
+# Cc header and as envelope recipients; not the customer twice, not us.
+t2=$(outbox_seed_ticket "Devis pour l'atelier" paul@client.example "Paul Durand" \
+	cust-10@client.example "") || fail "seed 2"
+sqlite3 "$DB" "UPDATE messages SET to_addrs = 'support@example.test, achats@client.example',
+	cc_addrs = 'Paul@Client.example, direction@client.example' WHERE ticket_id = $t2" || fail "seed cc"
+ctl outbox send >/dev/null || fail "outbox send (what was queued before) failed"
+printf 'Bonjour à tous,\nle devis suit.\n' >"$WORK/all.txt"
+ctl reply "$t2" --text-file "$WORK/all.txt" --all >/dev/null 2>&1 && fail "--all without --approve accepted"
+ctl reply "$t2" --text-file "$WORK/all.txt" --approve --all >/dev/null || fail "reply --all failed"
+n_before=$(smtp_sink_count "$SINK")
+ctl outbox send >"$WORK/all.send" 2>&1 || fail "outbox send (reply to all) failed: $(cat "$WORK/all.send")"
+[ "$(smtp_sink_count "$SINK")" = $((n_before + 1)) ] || fail "the reply to all was not received: $(cat "$WORK/all.send"; ctl outbox --json)"
+last=$(ls "$SINK"/mail/*.json | sort | tail -n 1)
+/usr/bin/python3 - "$last" "${last%.json}.eml" <<'PY' || fail "the reply to all is wrong"
+import email, email.policy, json, sys
+env = json.load(open(sys.argv[1]))
+m = email.message_from_bytes(open(sys.argv[2], "rb").read(), policy=email.policy.default)
+want = ["achats@client.example", "direction@client.example"]
+if sorted(env["rcpt_tos"]) != sorted(["paul@client.example"] + want):
+    sys.exit("envelope recipients %r" % env["rcpt_tos"])
+if [a.addr_spec for a in m["Cc"].addresses] != want:
+    sys.exit("Cc %r" % str(m["Cc"]))
+if [a.addr_spec for a in m["To"].addresses] != ["paul@client.example"]:
+    sys.exit("To %r" % str(m["To"]))
+PY
+[ "$(sqlite3 "$DB" "SELECT cc_addrs FROM messages WHERE ticket_id = $t2 AND direction = 'out'")" = \
+	"achats@client.example, direction@client.example" ] || fail "the sent copy in the thread lacks its Cc"
+
 # Unknown ticket: exit 66.
 ctl reply 999 --text-file "$text" --approve >/dev/null 2>&1
 [ $? = 66 ] || fail "unknown ticket did not exit 66"

@@ -1,7 +1,7 @@
 /* The people a customer copies (Cc) are participants of the ticket: their
  * answer with only the [#N] tag joins it, while a stranger's opens a new
  * ticket; the Cc list is stored, shown, exported (relation "copied") and
- * scrubbed by erasure. */
+ * scrubbed by erasure, and a reply to all copies them (not us). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "config.h"
 #include "ingest.h"
 #include "privacy.h"
 #include "store.h"
+#include "store_outbox.h"
 #include "xalloc.h"
 
 struct fixture {
@@ -35,6 +37,9 @@ static int setup(void **state)
 	setenv("TRIAGED_DATA_DIR", SOURCE_DIR "/conf", 1);
 	f->cfg = config_default(db);
 	free(db);
+	free(f->cfg->smtp.from);
+	f->cfg->smtp.from = xstrdup("Support <support@shop.example>");
+	f->cfg->smtp.configured = true; /* queued only: nothing is sent here */
 	const char *error = NULL;
 	assert_int_equal(store_open(f->cfg->database, &f->st, &error), 0);
 	if (ingest_open(f->st, f->cfg, &f->ing, &error) < 0)
@@ -118,24 +123,48 @@ static void test_copied_colleague_is_a_participant(void **state)
 	assert_true(third.new_ticket);
 	assert_int_not_equal(third.ticket_id, first.ticket_id);
 
+	/* A reply to all: its To is Claire, the requester; the last mail is
+	 * Paul's (to us only), so Paul is copied, not us. */
+	struct action_reply_options opts = {.reply_all = true};
+	int64_t outbox_id;
+	const char *error = NULL;
+	if (action_reply(f->st, f->cfg, "agent:ann@shop.example", first.ticket_id, "Bien noté.", 0,
+	                 &opts, &outbox_id, &error) < 0)
+		fail_msg("action_reply: %s", error);
+	struct outbox_row o;
+	assert_int_equal(store_outbox_get(f->st, outbox_id, &o), 1);
+	assert_string_equal(o.to_addr, "claire@client.example");
+	assert_string_equal(o.cc_addrs, "paul.durand@client.example");
+	outbox_row_clear(&o);
+
 	/* The copied address in an export of that person: "copied". */
 	char *json;
-	const char *error = NULL;
 	assert_int_equal(privacy_export(f->st, f->cfg, "compta@client.example", &json, &error), 0);
 	if (strstr(json, "\"copied\"") == NULL)
 		fail_msg("no \"copied\" relation in %s", json);
 	free(json);
 
-	/* Erasure of the copied person leaves the ticket, without the address. */
+	/* Erasure of a copied person leaves Claire's ticket without them: out
+	 * of the Cc of her mail, and out of the reply that copied them (its Cc
+	 * and its raw mail); their own mail goes. */
 	struct privacy_erase_result er;
-	if (privacy_erase(f->st, f->cfg, ingest_triage(f->ing), "compta@client.example", "cli:test",
-	                  true, &er, &error) < 0)
+	if (privacy_erase(f->st, f->cfg, ingest_triage(f->ing), "paul.durand@client.example",
+	                  "cli:test", true, &er, &error) < 0)
 		fail_msg("privacy_erase: %s", error);
 	assert_int_equal(store_message_list(f->st, first.ticket_id, &rows, &n), 0);
 	assert_true(n >= 1);
-	assert_null(strstr(rows[0].cc_addrs, "compta@client.example"));
-	assert_non_null(strstr(rows[0].cc_addrs, "paul.durand@client.example"));
+	assert_string_equal(rows[0].from_addr, "claire@client.example");
+	assert_null(strstr(rows[0].cc_addrs, "paul.durand@client.example"));
+	assert_non_null(strstr(rows[0].cc_addrs, "compta@client.example"));
+	for (size_t i = 0; i < n; i++)
+		assert_true(rows[i].from_addr == NULL ||
+		            strcmp(rows[i].from_addr, "paul.durand@client.example") != 0);
 	message_rows_free(&rows, n);
+	assert_int_equal(store_outbox_get(f->st, outbox_id, &o), 1);
+	assert_null(strstr(o.cc_addrs, "paul.durand@client.example"));
+	assert_null(strstr(o.raw, "paul.durand@client.example"));
+	assert_string_equal(o.to_addr, "claire@client.example");
+	outbox_row_clear(&o);
 }
 
 int main(void)

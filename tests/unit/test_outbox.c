@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -189,6 +190,48 @@ static void test_reply_is_queued(void **state)
 	int64_t when = 0;
 	assert_int_equal(outbox_next_due(f->st, &when), 1);
 	assert_int_equal(when, T0);
+}
+
+/* A reply to all copies whom the customer's last mail went to and was copied
+ * to: not the customer, not our own address, each once, invalid ones left
+ * out; without it, nobody is copied. */
+static void test_reply_all(void **state)
+{
+	struct fixture *f = *state;
+	struct message m = {.ticket_id = f->ticket,
+	                    .message_id = "c3@mail.example.test",
+	                    .dedupe_key = "c3@mail.example.test",
+	                    .from_addr = "claire@example.test",
+	                    .to_addrs = "support@example.test, Paul@Example.test",
+	                    .cc_addrs = "claire@example.test, paul@example.test, compta@example.test, "
+	                                "not-an-address",
+	                    .subject = "Ma lampe",
+	                    .new_text = "Je mets Paul et la compta en copie.",
+	                    /* the customer's last mail (the fixture's first one
+	                     * was stored before the clock was set) */
+	                    .received = (int64_t)time(NULL) + 60};
+	int64_t mid, id;
+	assert_int_equal(store_message_add(f->st, &m, &mid), 0);
+	const char *error = NULL;
+	struct action_reply_options opts = {.reply_all = true};
+	assert_int_equal(action_reply(f->st, f->cfg, "agent:alice@example.test", f->ticket,
+	                              "Bonjour à tous.", 0, &opts, &id, &error),
+	                 0);
+	struct outbox_row r;
+	assert_int_equal(store_outbox_get(f->st, id, &r), 1);
+	assert_string_equal(r.to_addr, "claire@example.test");
+	assert_string_equal(r.cc_addrs, "paul@example.test, compta@example.test");
+	assert_non_null(strstr(r.raw, "\r\nCc: <paul@example.test>, <compta@example.test>\r\n"));
+	outbox_row_clear(&r);
+
+	opts.reply_all = false;
+	assert_int_equal(action_reply(f->st, f->cfg, "agent:alice@example.test", f->ticket,
+	                              "À Claire seulement.", 0, &opts, &id, &error),
+	                 0);
+	assert_int_equal(store_outbox_get(f->st, id, &r), 1);
+	assert_null(r.cc_addrs);
+	assert_null(strstr(r.raw, "\r\nCc:"));
+	outbox_row_clear(&r);
 }
 
 static void test_reply_errors(void **state)
@@ -600,6 +643,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reply_is_queued, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reply_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reply_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_suggestion_edit_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_backoff_then_failure, setup, teardown),

@@ -565,13 +565,20 @@ static void test_shipped_templates(void **state)
 	struct fixture *f = *state;
 	free(f->cfg->kb.templates_dir);
 	f->cfg->kb.templates_dir = xstrdup(SOURCE_DIR "/conf/templates");
-	static const char *const langs[] = {"fr", "en"};
-	for (size_t i = 0; i < 2; i++) {
-		int64_t t = new_ticket(f->st, "Lampe", i == 0 ? "a@example.test" : "b@example.test",
-		                       i == 0 ? "s1@x.test" : "s2@x.test");
-		const char *why = NULL;
+	static const char *const names[] = {"ack-fr", "ack-en", "out-of-hours-fr",
+	                                    "out-of-hours-en"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char *requester = xasprintf("c%zu@example.test", i);
+		char *parent = xasprintf("s%zu@x.test", i);
+		int64_t t = new_ticket(f->st, "Lampe", requester, parent);
+		free(requester);
+		free(parent);
+		const char *why = NULL, *error = NULL;
 		int64_t id = 0;
-		assert_int_equal(ack(f, t, langs[i], 0, &why, &id), 1);
+		assert_int_equal(store_begin(f->st), 0);
+		if (outbox_queue_template(f->st, f->cfg, t, names[i], 0, &id, &why, &error) != 1)
+			fail_msg("%s: %s", names[i], why != NULL ? why : error);
+		assert_int_equal(store_commit(f->st), 0);
 		struct outbox_row r;
 		assert_int_equal(store_outbox_get(f->st, id, &r), 1);
 		assert_null(strstr(r.body_text, "{{"));

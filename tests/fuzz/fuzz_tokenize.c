@@ -64,6 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct feat_bag *bag;
 	if (feat_extract_mail(ctx, in, hlen, in + hlen, size - hlen, 0, &bag, &error) == 0)
 		feat_bag_free(&bag);
+	/* the spam model's features: whole words, pairs, no terms */
+	const unsigned spam = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS | FEAT_FEATURES_ONLY | FEAT_BIGRAMS;
+	if (feat_extract_mail(ctx, in, hlen, in + hlen, size - hlen, spam, &bag, &error) == 0) {
+		if (feat_bag_term_count(bag) != 0)
+			abort();
+		feat_bag_free(&bag);
+	}
 	struct senti_result sr;
 	if (senti_analyse(lex, in, size, &sr, &error) == 0 &&
 	    (!(sr.score >= -1.0 && sr.score <= 1.0) || sr.n_reasons > SENTI_MAX_REASONS))

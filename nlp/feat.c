@@ -265,27 +265,6 @@ struct tok_state {
 	size_t prev_len;
 };
 
-static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len);
-
-static void add_bigram(struct tok_state *st, const char *text, size_t len)
-{
-	if (st->prefix[0] != '\0')
-		return; /* body words only */
-	if (st->prev_len > 0) {
-		char buf[2 * TOK_MAX_WORD_LEN + 2];
-		memcpy(buf, st->prev, st->prev_len);
-		buf[st->prev_len] = '+';
-		memcpy(buf + st->prev_len + 1, text, len);
-		add_prefixed(&st->bag->features, FEAT_BIGRAM_PREFIX, buf, st->prev_len + 1 + len);
-	}
-	if (len <= TOK_MAX_WORD_LEN) {
-		memcpy(st->prev, text, len);
-		st->prev_len = len;
-	} else {
-		st->prev_len = 0;
-	}
-}
-
 static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len)
 {
 	char buf[FEAT_MAX_LEN + 1];
@@ -295,6 +274,25 @@ static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *t
 	memcpy(buf, prefix, plen);
 	memcpy(buf + plen, text, len);
 	return counts_add(c, buf, plen + len, 1);
+}
+
+static void add_bigram(struct tok_state *st, const char *text, size_t len)
+{
+	if (st->prefix[0] != '\0')
+		return; /* body words only */
+	if (len > TOK_MAX_WORD_LEN) {
+		st->prev_len = 0;
+		return;
+	}
+	if (st->prev_len > 0) {
+		char buf[2 * TOK_MAX_WORD_LEN + 1];
+		memcpy(buf, st->prev, st->prev_len);
+		buf[st->prev_len] = '+';
+		memcpy(buf + st->prev_len + 1, text, len);
+		add_prefixed(&st->bag->features, FEAT_BIGRAM_PREFIX, buf, st->prev_len + 1 + len);
+	}
+	memcpy(st->prev, text, len);
+	st->prev_len = len;
 }
 
 static uint32_t hash_word(const char *s, size_t len, enum lang lang)
@@ -358,26 +356,28 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 		add_prefixed(&st->bag->features, FEAT_HOST_PREFIX, text, len);
 		return 0;
 	}
-	if (st->flags & FEAT_FEATURES_ONLY && (st->flags & FEAT_NO_STEM) &&
-	    (st->flags & FEAT_KEEP_STOPWORDS)) {
-		/* neither the stem nor the stop-word status is wanted */
-		uint32_t id = add_prefixed(&st->bag->features, st->prefix, text, len);
-		if (st->flags & FEAT_BIGRAMS)
-			add_bigram(st, text, len);
-		if (id != UINT32_MAX && st->bag->features.surface[id] == NULL)
-			st->bag->features.surface[id] = bag_strndup(st->bag, text, len);
-		return 0;
+	/* The stem and the stop-word status, unless neither is wanted (the
+	 * spam model's whole words, stop words kept, no search terms). */
+	const char *feature = text;
+	size_t feature_len = len;
+	const unsigned raw_words = FEAT_FEATURES_ONLY | FEAT_NO_STEM | FEAT_KEEP_STOPWORDS;
+	if ((st->flags & raw_words) != raw_words) {
+		const char *stem;
+		size_t stem_len;
+		bool stop =
+		    stop_and_stem(st->ctx, st->stemmer, st->stem_lang, text, len, &stem, &stem_len);
+		if (stop && !(st->flags & FEAT_KEEP_STOPWORDS))
+			return 0;
+		if (!stop && !(st->flags & FEAT_FEATURES_ONLY))
+			add_prefixed(&st->bag->terms, "", stem, stem_len);
+		if (!(st->flags & FEAT_NO_STEM)) {
+			feature = stem;
+			feature_len = stem_len;
+		}
 	}
-	const char *stem;
-	size_t stem_len;
-	bool stop = stop_and_stem(st->ctx, st->stemmer, st->stem_lang, text, len, &stem, &stem_len);
-	if (stop && !(st->flags & FEAT_KEEP_STOPWORDS))
-		return 0;
-	if (!stop && !(st->flags & FEAT_FEATURES_ONLY))
-		add_prefixed(&st->bag->terms, "", stem, stem_len);
-	uint32_t id = st->flags & FEAT_NO_STEM
-	                  ? add_prefixed(&st->bag->features, st->prefix, text, len)
-	                  : add_prefixed(&st->bag->features, st->prefix, stem, stem_len);
+	uint32_t id = add_prefixed(&st->bag->features, st->prefix, feature, feature_len);
+	if (st->flags & FEAT_BIGRAMS)
+		add_bigram(st, feature, feature_len);
 	if (id != UINT32_MAX && st->bag->features.surface[id] == NULL)
 		st->bag->features.surface[id] = bag_strndup(st->bag, text, len);
 	return 0;

@@ -363,6 +363,15 @@ static void test_features_only(void **state)
 	assert_int_equal(bag_count(lean, "2:invoice+hello"), 0);
 	assert_int_equal(bag_count(lean, "thank"), 1);
 	feat_bag_free(&lean);
+
+	/* Pairs of stems too, when the words are stemmed. */
+	const char *fr = "Ma commande 12345 est arrivée abîmée, les commandes suivantes aussi.";
+	assert_int_equal(feat_extract(ctx, NULL, 0, fr, strlen(fr), FEAT_FEATURES_ONLY | FEAT_BIGRAMS,
+	                              &lean, &error),
+	                 0);
+	assert_int_equal(bag_count(lean, "2:command+__order__"), 1);
+	assert_int_equal(bag_count(lean, "2:arrive+abime"), 1);
+	feat_bag_free(&lean);
 	feat_bag_free(&full);
 	feat_ctx_free(&ctx);
 }

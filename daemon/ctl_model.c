@@ -377,9 +377,10 @@ static void correction_cli_end(struct correction_cli *c)
 	triage_free(&c->tr);
 }
 
-/* CTL_OK with everything open in c, or the exit code (usage printed). */
+/* CTL_OK with everything open in c, or the exit code (usage printed).
+ * values: the words VALUE may be (NULL-terminated), or NULL for any. */
 static int correction_cli_begin(struct ctl *ctl, int argc, char **argv, const char *usage,
-                                struct correction_cli *c)
+                                const char *const *values, struct correction_cli *c)
 {
 	static const struct option options[] = {
 	    {"agent", required_argument, NULL, 'a'},
@@ -399,6 +400,14 @@ static int correction_cli_begin(struct ctl *ctl, int argc, char **argv, const ch
 		return CTL_USAGE;
 	}
 	c->value = argv[optind + 1];
+	for (const char *const *v = values; v != NULL; v++) {
+		if (*v == NULL) {
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
+		if (strcmp(*v, c->value) == 0)
+			break;
+	}
 	c->cfg = ctl_config(ctl);
 	if (c->cfg == NULL)
 		return CTL_CONFIG;
@@ -424,12 +433,9 @@ int ctl_cmd_spam(struct ctl *ctl, int argc, char **argv)
 	    "correction (as cli:USER unless --agent).\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
+	static const char *const verdicts[] = {"yes", "no", NULL};
 	struct correction_cli c = {0};
-	int rc = correction_cli_begin(ctl, argc, argv, usage, &c);
-	if (rc == CTL_OK && strcmp(c.value, "yes") != 0 && strcmp(c.value, "no") != 0) {
-		fputs(usage, stderr);
-		rc = CTL_USAGE;
-	}
+	int rc = correction_cli_begin(ctl, argc, argv, usage, verdicts, &c);
 	if (rc != CTL_OK) {
 		correction_cli_end(&c);
 		return rc;
@@ -469,7 +475,7 @@ int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv)
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	struct correction_cli c = {0};
-	int rc = correction_cli_begin(ctl, argc, argv, usage, &c);
+	int rc = correction_cli_begin(ctl, argc, argv, usage, NULL, &c);
 	if (rc != CTL_OK) {
 		correction_cli_end(&c);
 		return rc;

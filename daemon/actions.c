@@ -75,7 +75,7 @@ static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_i
 
 /* Begins the action's transaction and loads the ticket. 0, ACTION_NOT_FOUND
  * or -1 (rolled back, error set). */
-static int begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
+int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
                  const char **error_r)
 {
 	if (!action_agent_valid(agent)) {
@@ -128,7 +128,7 @@ int action_reply(struct store *st, const struct config *cfg, const char *agent, 
 	if (opts == NULL)
 		opts = &defaults;
 	struct ticket t;
-	int rc = begin(st, agent, ticket_id, &t, error_r);
+	int rc = action_begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
 	struct outbox_reply r = {
@@ -182,7 +182,7 @@ int action_reject_suggestion(struct store *st, const char *agent, int64_t ticket
 		return -1;
 	}
 	struct ticket t;
-	int rc = begin(st, agent, ticket_id, &t, error_r);
+	int rc = action_begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
 	size_t len = strnlen(reason, ACTION_MAX_REASON);
@@ -215,7 +215,7 @@ int action_set_status(struct store *st, const struct config *cfg, const char *ag
 		return -1;
 	}
 	struct ticket t;
-	int rc = begin(st, agent, ticket_id, &t, error_r);
+	int rc = action_begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
 	if (store_ticket_set_status(st, ticket_id, status) < 0)
@@ -243,7 +243,7 @@ int action_set_priority(struct store *st, const struct config *cfg, const char *
 		return -1;
 	}
 	struct ticket t;
-	int rc = begin(st, agent, ticket_id, &t, error_r);
+	int rc = action_begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
 	if (store_ticket_set_priority(st, ticket_id, priority) < 0)
@@ -273,7 +273,7 @@ int action_assign(struct store *st, const char *agent, int64_t ticket_id, const 
 		return -1;
 	}
 	struct ticket t;
-	int rc = begin(st, agent, ticket_id, &t, error_r);
+	int rc = action_begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
 	if (store_ticket_set_assignee(st, ticket_id, assignee) < 0)
@@ -304,7 +304,7 @@ int action_set_queue(struct store *st, const struct config *cfg, const char *age
 		return -1;
 	}
 	struct ticket t;
-	int rc = begin(st, agent, ticket_id, &t, error_r);
+	int rc = action_begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
 	if (store_ticket_set_queue(st, ticket_id, queue) < 0)
@@ -343,7 +343,7 @@ int action_add_note(struct store *st, const char *agent, int64_t ticket_id, cons
 		return -1;
 	}
 	struct ticket t;
-	int rc = begin(st, agent, ticket_id, &t, error_r);
+	int rc = action_begin(st, agent, ticket_id, &t, error_r);
 	if (rc < 0)
 		return rc;
 	if (store_ticket_touch(st, ticket_id) < 0)

@@ -24,6 +24,11 @@ struct config;
 
 /* "agent:EMAIL" or "cli:USER": a known kind, printable, short. */
 bool action_agent_valid(const char *agent);
+/* The start of every action: checks the agent, begins a transaction and
+ * reads the ticket into *t (the caller clears it, and commits or rolls
+ * back). 0, ACTION_NOT_FOUND or -1, with nothing left open on failure. */
+int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
+                 const char **error_r);
 
 struct action_reply_options {
 	bool keep_status; /* leave the ticket's status once sent */

@@ -40,26 +40,14 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
                      const char *agent, int64_t ticket_id, const char *category,
                      struct correct_result *res_r, const char **error_r)
 {
-	if (!action_agent_valid(agent)) {
-		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
-		return -1;
-	}
 	if (category == NULL || !known_category(tr, category)) {
 		*error_r = error_fmt("unknown category \"%s\"", category ? category : "");
 		return -1;
 	}
-	if (store_begin(st) < 0) {
-		*error_r = error_fmt("store: %s", store_error(st));
-		return -1;
-	}
 	struct ticket t;
-	int found = store_ticket_get(st, ticket_id, &t);
-	if (found <= 0) {
-		*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket_id)
-		                      : error_fmt("store: %s", store_error(st));
-		store_rollback(st);
-		return found == 0 ? ACTION_NOT_FOUND : -1;
-	}
+	int found = action_begin(st, agent, ticket_id, &t, error_r);
+	if (found < 0)
+		return found;
 	bool move = cfg != NULL && config_queue(cfg, category) != NULL &&
 	            (t.queue == NULL || strcmp(t.queue, category) != 0);
 	const char *learn_error = NULL;
@@ -115,22 +103,10 @@ int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
                  enum ticket_status *old_status_r, enum ticket_status *new_status_r,
                  const char **error_r)
 {
-	if (!action_agent_valid(agent)) {
-		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
-		return -1;
-	}
-	if (store_begin(st) < 0) {
-		*error_r = error_fmt("store: %s", store_error(st));
-		return -1;
-	}
 	struct ticket t;
-	int found = store_ticket_get(st, ticket_id, &t);
-	if (found <= 0) {
-		*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket_id)
-		                      : error_fmt("store: %s", store_error(st));
-		store_rollback(st);
-		return found == 0 ? ACTION_NOT_FOUND : -1;
-	}
+	int found = action_begin(st, agent, ticket_id, &t, error_r);
+	if (found < 0)
+		return found;
 	/* Spam is closed, as the rules close it; a customer's mail wrongly
 	 * closed as spam needs an answer again. */
 	enum ticket_status status = t.status;

@@ -723,10 +723,8 @@ int triage_prepare(struct triage_prep *tp, const char *subject, const char *head
 	if (feat_extract(tp->feat, subject, strlen(subject), text, strlen(text), 0, &tf->bag,
 			 error_r) < 0)
 		goto fail;
-	/* Spam looks at the headers too: relays and senders tell a lot. Only
-	 * its features count (no search terms, no language guess): the same
-	 * features as triage_spam_flags() alone, for a third of the work. */
-	unsigned spam_flags = triage_spam_flags() | FEAT_FEATURES_ONLY;
+	/* Spam looks at the headers too: relays and senders tell a lot. */
+	unsigned spam_flags = triage_spam_flags();
 	if (headers != NULL) {
 		if (feat_extract_mail(tp->feat, headers, strlen(headers), text, strlen(text),
 				      spam_flags, &tf->spam_bag, error_r) < 0)

@@ -854,28 +854,39 @@ int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,
 }
 
 /* The example a ticket makes: the features of its first customer message. */
+/* The ticket's messages (*rows_r, n_r: the caller frees them) and the first
+ * from the customer among them, the one a correction teaches. */
+static int first_customer_message(struct store *st, int64_t ticket_id,
+				  struct message_row **rows_r, size_t *n_r,
+				  const struct message_row **first_r, const char **error_r)
+{
+	if (store_message_list(st, ticket_id, rows_r, n_r) < 0) {
+		*error_r = store_error(st);
+		return -1;
+	}
+	for (size_t i = 0; i < *n_r; i++) {
+		if (!(*rows_r)[i].outgoing) {
+			*first_r = &(*rows_r)[i];
+			return 0;
+		}
+	}
+	message_rows_free(rows_r, *n_r);
+	*error_r = "the ticket has no message from the customer to learn from";
+	return -1;
+}
+
 static int ticket_features(struct triage *tr, struct store *st, int64_t ticket_id,
 			   struct feat_bag **bag_r, const char **error_r)
 {
 	struct message_row *rows;
 	size_t n;
-	if (store_message_list(st, ticket_id, &rows, &n) < 0) {
-		*error_r = store_error(st);
+	const struct message_row *first;
+	if (first_customer_message(st, ticket_id, &rows, &n, &first, error_r) < 0)
 		return -1;
-	}
-	const struct message_row *first = NULL;
-	for (size_t i = 0; i < n && first == NULL; i++)
-		if (!rows[i].outgoing)
-			first = &rows[i];
-	int ret = -1;
-	if (first == NULL) {
-		*error_r = "the ticket has no message from the customer to learn from";
-	} else {
-		const char *subject = first->subject ? first->subject : "";
-		const char *text = first->new_text ? first->new_text : "";
-		ret = feat_extract(tr->feat, subject, strlen(subject), text, strlen(text), 0, bag_r,
-				   error_r);
-	}
+	const char *subject = first->subject ? first->subject : "";
+	const char *text = first->new_text ? first->new_text : "";
+	int ret = feat_extract(tr->feat, subject, strlen(subject), text, strlen(text), 0, bag_r,
+			       error_r);
 	message_rows_free(&rows, n);
 	return ret;
 }
@@ -966,22 +977,14 @@ static int ticket_spam_features(struct triage *tr, struct store *st, int64_t tic
 {
 	struct message_row *rows;
 	size_t n;
-	if (store_message_list(st, ticket_id, &rows, &n) < 0) {
-		*error_r = store_error(st);
+	const struct message_row *first;
+	if (first_customer_message(st, ticket_id, &rows, &n, &first, error_r) < 0)
 		return -1;
-	}
-	int64_t first = 0;
-	for (size_t i = 0; i < n && first == 0; i++)
-		if (!rows[i].outgoing)
-			first = rows[i].id;
+	int64_t first_id = first->id;
 	message_rows_free(&rows, n);
-	if (first == 0) {
-		*error_r = "the ticket has no message from the customer to learn from";
-		return -1;
-	}
 	_cleanup_free_ char *raw = NULL;
 	size_t len;
-	int found = store_message_raw(st, first, &raw, &len);
+	int found = store_message_raw(st, first_id, &raw, &len);
 	if (found <= 0) {
 		*error_r = found < 0 ? store_error(st) : "the customer's message has no raw mail";
 		return -1;

@@ -64,21 +64,77 @@ static const char *from_address(const struct config *cfg, char **addr_r, const c
 	return *addr_r;
 }
 
-/* Composes a mail to the ticket's requester (and cc, ", "-separated, or
- * NULL), answering its last incoming message, and inserts it as queued (due
- * now). */
+/* Whether addr (lower case) is one of ours: from_addr (smtp.from) or a
+ * mailbox's login when it is an address. */
+static bool own_address(const struct config *cfg, const char *from_addr, const char *addr)
+{
+	if (strcasecmp(from_addr, addr) == 0)
+		return true;
+	for (size_t i = 0; i < cfg->n_mailboxes; i++)
+		if (cfg->mailboxes[i].user != NULL && strcasecmp(cfg->mailboxes[i].user, addr) == 0)
+			return true;
+	return false;
+}
+
+/* Whom a reply to all copies: who wrote the message it answers (a colleague
+ * of the requester, say), whom it went to and whom it copied, but neither
+ * the requester (the To of the reply) nor our own addresses; each once,
+ * valid plain addresses only, at most COMPOSE_MAX_CC. ", "-separated, NULL
+ * when nobody is left. */
+static char *reply_all_copies(const struct config *cfg, const char *from_addr,
+                              const struct ticket *t, const struct reply_parties *parties)
+{
+	struct strbuf out = STRBUF_INIT;
+	size_t n = 0, len;
+	const char *lists[] = {parties->from, parties->to, parties->cc}, *item;
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		const char *list = lists[l];
+		while (n < COMPOSE_MAX_CC && (item = compose_next_addr(&list, &len)) != NULL) {
+			_cleanup_free_ char *addr = xstrndup(item, len);
+			for (char *c = addr; *c != '\0'; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (!compose_valid_addr(addr) || strcasecmp(addr, t->requester) == 0 ||
+			    own_address(cfg, from_addr, addr))
+				continue;
+			/* once each */
+			const char *kept = strbuf_str(&out), *other;
+			size_t other_len;
+			bool seen = false;
+			while (!seen && (other = compose_next_addr(&kept, &other_len)) != NULL)
+				seen = other_len == len && memcmp(other, addr, len) == 0;
+			if (seen)
+				continue;
+			strbuf_printf(&out, "%s%s", out.len > 0 ? ", " : "", addr);
+			n++;
+		}
+	}
+	if (out.len == 0) {
+		strbuf_free(&out);
+		return NULL;
+	}
+	return strbuf_steal(&out);
+}
+
+/* Composes a mail to the ticket's requester (to all when reply_all),
+ * answering its last incoming message, and inserts it as queued (due now). */
 static int queue_mail(struct store *st, const struct config *cfg, const struct ticket *t,
-                      enum outbox_kind kind, const char *text, const char *cc, const char *agent,
+                      enum outbox_kind kind, const char *text, bool reply_all, const char *agent,
                       unsigned suggestion_rank, const char *status_after, int64_t *id_r,
                       const char **error_r)
 {
-	_cleanup_free_ char *from_addr = NULL, *parent = NULL, *parent_refs = NULL;
+	_cleanup_free_ char *from_addr = NULL, *parent = NULL, *parent_refs = NULL, *cc = NULL;
 	if (from_address(cfg, &from_addr, error_r) == NULL)
 		return -1;
-	int found = store_outbox_reply_parent(st, t->id, &parent, &parent_refs, NULL);
+	struct reply_parties parties = {0};
+	int found = store_outbox_reply_parent(st, t->id, &parent, &parent_refs,
+	                                      reply_all ? &parties : NULL);
 	if (found < 0) {
 		*error_r = error_fmt("store: %s", store_error(st));
 		return -1;
+	}
+	if (reply_all) {
+		cc = reply_all_copies(cfg, from_addr, t, &parties);
+		reply_parties_clear(&parties);
 	}
 	int64_t now = store_now();
 	struct compose_mail m = {
@@ -124,62 +180,6 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 	return 0;
 }
 
-/* Whether addr (lower case) is one of ours: the smtp.from address or a
- * mailbox's login when it is an address. */
-static bool own_address(const struct config *cfg, const char *addr)
-{
-	_cleanup_free_ char *from_name = NULL, *from = NULL;
-	const char *e;
-	if (cfg->smtp.from != NULL && compose_parse_from(cfg->smtp.from, &from_name, &from, &e) == 0 &&
-	    strcasecmp(from, addr) == 0)
-		return true;
-	for (size_t i = 0; i < cfg->n_mailboxes; i++)
-		if (cfg->mailboxes[i].user != NULL && strcasecmp(cfg->mailboxes[i].user, addr) == 0)
-			return true;
-	return false;
-}
-
-/* A reply to all copies who wrote the customer's last message (a colleague
- * of the requester, say), whom it went to and whom it copied, but neither the
- * requester (the To of the reply) nor our own addresses; each once, valid
- * plain addresses only, at most COMPOSE_MAX_CC. *cc_r: ", "-separated, NULL
- * when nobody is left. */
-static int reply_all_copies(struct store *st, const struct config *cfg, const struct ticket *t,
-                            char **cc_r, const char **error_r)
-{
-	_cleanup_free_ char *parent = NULL, *refs = NULL;
-	struct reply_parties parties = {0};
-	if (store_outbox_reply_parent(st, t->id, &parent, &refs, &parties) < 0) {
-		*error_r = error_fmt("store: %s", store_error(st));
-		return -1;
-	}
-	struct strbuf out = STRBUF_INIT;
-	size_t n = 0, len;
-	const char *lists[] = {parties.from, parties.to, parties.cc}, *item;
-	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
-		const char *list = lists[l];
-		while (n < COMPOSE_MAX_CC && (item = compose_next_addr(&list, &len)) != NULL) {
-			_cleanup_free_ char *addr = xstrndup(item, len);
-			for (char *c = addr; *c != '\0'; c++)
-				*c = (char)tolower((unsigned char)*c);
-			if (!compose_valid_addr(addr) || strcasecmp(addr, t->requester) == 0 ||
-			    own_address(cfg, addr))
-				continue;
-			/* once each: the list is short, a scan is enough */
-			_cleanup_free_ char *quoted = xasprintf(", %s,", addr);
-			_cleanup_free_ char *so_far = xasprintf(", %s,", strbuf_str(&out));
-			if (strstr(so_far, quoted) != NULL)
-				continue;
-			strbuf_printf(&out, "%s%s", out.len > 0 ? ", " : "", addr);
-			n++;
-		}
-	}
-	*cc_r = out.len > 0 ? strbuf_steal(&out) : NULL;
-	strbuf_free(&out);
-	reply_parties_clear(&parties);
-	return 0;
-}
-
 static int get_ticket(struct store *st, int64_t id, struct ticket *t, const char **error_r)
 {
 	int found = store_ticket_get(st, id, t);
@@ -200,14 +200,10 @@ int outbox_queue_reply(struct store *st, const struct config *cfg, const struct 
 	struct ticket t;
 	if (get_ticket(st, r->ticket_id, &t, error_r) < 0)
 		return -1;
-	_cleanup_free_ char *cc = NULL;
-	int rc = 0;
-	if (r->reply_all)
-		rc = reply_all_copies(st, cfg, &t, &cc, error_r);
-	if (rc == 0)
-		rc = queue_mail(st, cfg, &t, OUTBOX_REPLY, r->text, cc, r->agent, r->suggestion_rank,
-		                r->keep_status ? NULL : ticket_status_name(r->status_after),
-		                outbox_id_r, error_r);
+	int rc = queue_mail(st, cfg, &t, OUTBOX_REPLY, r->text, r->reply_all, r->agent,
+	                    r->suggestion_rank,
+	                    r->keep_status ? NULL : ticket_status_name(r->status_after),
+	                    outbox_id_r, error_r);
 	ticket_clear(&t);
 	return rc;
 }
@@ -320,7 +316,7 @@ int outbox_queue_template(struct store *st, const struct config *cfg, int64_t ti
 	static const char *const keys[] = {"ticket.id", "ticket.subject", "customer.name"};
 	const char *values[] = {id, t.subject, customer};
 	body = compose_render(tmpl, keys, values, ARRAY_SIZE(keys));
-	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, NULL, NULL, 0, NULL, outbox_id_r, error_r) < 0)
+	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, false, NULL, 0, NULL, outbox_id_r, error_r) < 0)
 		goto out;
 	if (store_outbox_ack_set(st, t.requester, now) < 0) {
 		*error_r = error_fmt("store: %s", store_error(st));

@@ -41,6 +41,7 @@
 #define MODEL_FILE_MAX (1u << 30)
 #define RESOURCE_MAX (8u << 20)
 #define FOLDS_MAX 100
+#define PASSES_MAX 1000
 #define WORKERS_MAX 16
 #define CALIBRATION_MIN 10 /* held-out mails below which the default temperature stays */
 
@@ -533,6 +534,8 @@ struct model_opts {
 	bool whole_text;  /* body: the whole text instead of the new text */
 	bool html;        /* the HTML part as received joins the body (its markup too) */
 	bool header_text; /* the decoded header fields join the body as words */
+	unsigned passes;  /* thick-threshold training rounds (nb_train_thick) */
+	double margin;
 };
 
 struct example {
@@ -877,9 +880,9 @@ out:
 	return ret;
 }
 
-static int train_examples(struct nb_model *model, const struct examples *ex,
-                          bool (*keep)(size_t i, const void *ctx), const void *ctx,
-                          const char **error_r)
+static int train_examples(struct nb_model *model, const struct model_opts *mo,
+                          const struct examples *ex, bool (*keep)(size_t i, const void *ctx),
+                          const void *ctx, const char **error_r)
 {
 	_cleanup_free_ const struct feat_bag **bags = xcalloc(ex->n + 1, sizeof(*bags));
 	_cleanup_free_ const char **labels = xcalloc(ex->n + 1, sizeof(*labels));
@@ -890,7 +893,7 @@ static int train_examples(struct nb_model *model, const struct examples *ex,
 		bags[n] = ex->items[i].bag;
 		labels[n++] = ex->items[i].label;
 	}
-	return nb_train_batch(model, bags, labels, n, error_r);
+	return nb_train_thick(model, bags, labels, n, mo->passes, mo->margin, NULL, error_r);
 }
 
 static bool not_held_out(size_t i, const void *ctx)
@@ -918,7 +921,7 @@ static int calibrate(const struct model_opts *mo, const struct examples *ex, dou
 	*held_r = n;
 	*t_r = mo->nb.temperature;
 	if (n >= CALIBRATION_MIN) {
-		ret = train_examples(probe, ex, not_held_out, NULL, error_r);
+		ret = train_examples(probe, mo, ex, not_held_out, NULL, error_r);
 		if (ret == 0)
 			ret = nb_fit_temperature(probe, held, held_labels, n, t_r, error_r);
 	}
@@ -949,7 +952,7 @@ static int model_train(struct ctl *ctl, struct model_opts *mo)
 	double temperature;
 	size_t held;
 	if (nb_new(&mo->nb, &model, &e) < 0 || calibrate(mo, &ex, &temperature, &held, &e) < 0 ||
-	    train_examples(model, &ex, NULL, NULL, &e) < 0 ||
+	    train_examples(model, mo, &ex, NULL, NULL, &e) < 0 ||
 	    nb_set_temperature(model, temperature, &e) < 0 || nb_save(model, &buf, &len, &e) < 0) {
 		ctl_error("training: %s", e);
 		goto out;
@@ -1103,7 +1106,7 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 		struct fold_ctx fc = {.fold = fold, .folds = mo->folds};
 		struct nb_model *model;
 		if (nb_new(&mo->nb, &model, &e) < 0 ||
-		    train_examples(model, &ex, not_in_fold, &fc, &e) < 0) {
+		    train_examples(model, mo, &ex, not_in_fold, &fc, &e) < 0) {
 			ctl_error("fold %u: %s", fold + 1, e);
 			nb_free(&model);
 			goto out;
@@ -1248,6 +1251,10 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	    "  --variant complement|multinomial, --alpha A, --no-length-norm\n"
 	    "                        naive Bayes options (default: the configuration's nlp)\n"
 	    "  --uniform-prior       the same prior for every label, not the training share\n"
+	    "  --passes N            thick-threshold training: after counting every mail,\n"
+	    "                        up to N rounds that train again each mail classified\n"
+	    "                        wrong or with a confidence under 0.5 + margin (0)\n"
+	    "  --margin M            that margin, in [0, 0.5) (0.45)\n"
 	    "  --features LIST       stem,no-stem,stopwords,no-stopwords,new-text,whole-text,\n"
 	    "                        html,no-html,header-text,no-header-text,bigrams\n";
 	if (ctl_wants_help(argc, argv, usage))
@@ -1267,9 +1274,11 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	    {"no-length-norm", no_argument, NULL, 'n'},
 	    {"uniform-prior", no_argument, NULL, 'u'},
 	    {"features", required_argument, NULL, 'F'},
+	    {"passes", required_argument, NULL, 'P'},
+	    {"margin", required_argument, NULL, 'M'},
 	    {0},
 	};
-	struct model_opts mo = {.folds = 5};
+	struct model_opts mo = {.folds = 5, .margin = 0.45};
 	const char *variant = NULL, *alpha = NULL, *features = NULL;
 	bool no_norm = false, uniform_prior = false;
 	int opt;
@@ -1316,6 +1325,21 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'F':
 			features = optarg;
+			break;
+		case 'P': {
+			int64_t passes;
+			if (parse_int64(optarg, 0, PASSES_MAX, &passes) < 0) {
+				ctl_error("--passes: a number from 0 to %d", PASSES_MAX);
+				return CTL_USAGE;
+			}
+			mo.passes = (unsigned)passes;
+			break;
+		}
+		case 'M':
+			if (parse_double(optarg, &mo.margin) < 0 || !(mo.margin >= 0 && mo.margin < 0.5)) {
+				ctl_error("--margin: a number in [0, 0.5)");
+				return CTL_USAGE;
+			}
 			break;
 		default:
 			fputs(usage, stderr);

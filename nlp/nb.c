@@ -309,6 +309,46 @@ int nb_train_batch(struct nb_model *m, const struct feat_bag *const *bags,
 	return 0;
 }
 
+int nb_train_thick(struct nb_model *m, const struct feat_bag *const *bags,
+                   const char *const *labels, size_t n, unsigned passes, double margin,
+                   size_t *retrained_r, const char **error_r)
+{
+	if (!(margin >= 0 && margin < 0.5)) {
+		*error_r = "thick-threshold margin must be in [0, 0.5)";
+		return -1;
+	}
+	if (nb_train_batch(m, bags, labels, n, error_r) < 0)
+		return -1;
+	_cleanup_free_ const struct feat_bag **again = xcalloc(n + 1, sizeof(*again));
+	_cleanup_free_ const char **again_labels = xcalloc(n + 1, sizeof(*again_labels));
+	size_t total = 0;
+	for (unsigned pass = 0; pass < passes; pass++) {
+		nb_prepare(m);
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct nb_result r;
+			if (nb_classify_with(m, bags[i], NB_CLASSIFY_NO_REASONS, &r, error_r) < 0)
+				return -1;
+			/* the true label's confidence; 0 when it is neither of the two */
+			double conf = strcmp(r.label, labels[i]) == 0       ? r.confidence
+			              : strcmp(r.runner_up, labels[i]) == 0 ? r.runner_up_confidence
+			                                                    : 0;
+			if (conf < 0.5 + margin) {
+				again[k] = bags[i];
+				again_labels[k++] = labels[i];
+			}
+		}
+		if (k == 0)
+			break;
+		if (nb_train_batch(m, again, again_labels, k, error_r) < 0)
+			return -1;
+		total += k;
+	}
+	if (retrained_r != NULL)
+		*retrained_r = total;
+	return 0;
+}
+
 struct contrib {
 	uint32_t token;
 	double diff;

@@ -65,6 +65,19 @@ int nb_train(struct nb_model *model, const struct feat_bag *features, const char
 int nb_train_batch(struct nb_model *model, const struct feat_bag *const *features,
                    const char *const *labels, size_t n, const char **error_r);
 
+/* Thick-threshold training (Siefkes et al. 2004, "An overview of
+ * thick-threshold training"; Yerazunis's "train until no errors"):
+ * nb_train_batch, then up to passes rounds in which every example the model
+ * gets wrong, or right with a confidence under 0.5 + margin (margin in
+ * [0, 0.5)), is trained once more. Naive Bayes trained once per example
+ * lets a flood of easy examples outvote the few near the boundary; this
+ * gives those more weight, and the model stays a naive Bayes model (only
+ * its counts differ). Deterministic for the same input order.
+ * *retrained_r (may be NULL): examples trained again, over all rounds. */
+int nb_train_thick(struct nb_model *model, const struct feat_bag *const *features,
+                   const char *const *labels, size_t n, unsigned passes, double margin,
+                   size_t *retrained_r, const char **error_r);
+
 struct nb_reason {
 	char token[FEAT_MAX_LEN + 1];
 	double weight; /* contribution to score(label) - score(runner-up) */

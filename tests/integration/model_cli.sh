@@ -67,6 +67,20 @@ assert 0 < d["macro_f1"] <= 1
 PY
 tc model eval --tsv "$work/labels.tsv" --folds 3 2>/dev/null | grep -q "^macro-F1" || fail "eval text"
 
+# thick-threshold training: mails near the boundary trained again, so the
+# counts differ and the training mails are classified at least as well
+tc model train --passes 10 --model "$work/thick.nb" --tsv "$work/labels.tsv" 2>/dev/null ||
+	fail "train --passes"
+cmp -s "$work/cat.nb" "$work/thick.nb" && fail "--passes changed nothing"
+train_ok() {
+	tc model predict --model "$1" --tsv "$work/labels.tsv" 2>/dev/null |
+		paste "$work/labels.tsv" - | awk -F'\t' '$2 == $4 { ok++ } END { print ok + 0 }'
+}
+[ "$(train_ok "$work/thick.nb")" -ge "$(train_ok "$work/cat.nb")" ] ||
+	fail "thick training classifies its own mails worse"
+tc model train --margin 0.5 --model "$work/x.nb" --tsv "$work/labels.tsv" 2>/dev/null
+[ $? -eq 64 ] || fail "--margin 0.5 not refused with 64"
+
 # bad input
 printf 'mails/0001.eml\n' >"$work/nolabel.tsv"
 tc model train --model "$work/x.nb" --tsv "$work/nolabel.tsv" 2>/dev/null

@@ -490,6 +490,85 @@ static void test_fit_temperature(void **state)
 	nb_free(&m);
 }
 
+/* Eight plain hams, eight plain spams, and one spam written with ham words
+ * and a single word of its own: counted once, it is outvoted. */
+#define THICK_N 17
+static void thick_corpus(struct feat_bag **bags, const char **labels)
+{
+	static const struct fc ham[] = {{"hello", 1}, {"meeting", 1}, {NULL, 0}};
+	static const struct fc spam[] = {{"free", 1}, {"money", 1}, {NULL, 0}};
+	static const struct fc hard[] = {{"hello", 1}, {"meeting", 1}, {"offer", 1}, {NULL, 0}};
+	for (unsigned i = 0; i < 16; i++) {
+		bags[i] = bag_of(i % 2 ? spam : ham);
+		labels[i] = i % 2 ? "spam" : "ham";
+	}
+	bags[16] = bag_of(hard);
+	labels[16] = "spam";
+}
+
+static int count_docs(void *ctx, const char *label, int64_t docs, double tokens)
+{
+	(void)label;
+	(void)tokens;
+	*(int64_t *)ctx += docs;
+	return 0;
+}
+
+static void test_thick_threshold(void **state)
+{
+	(void)state;
+	struct feat_bag *bags[THICK_N];
+	const char *labels[THICK_N];
+	const char *error;
+	thick_corpus(bags, labels);
+	const struct feat_bag *const *cb = (const struct feat_bag *const *)bags;
+	struct nb_model *once = model_new(NB_MULTINOMIAL, false, false);
+	struct nb_model *zero = model_new(NB_MULTINOMIAL, false, false);
+	struct nb_model *thick = model_new(NB_MULTINOMIAL, false, false);
+	assert_int_equal(nb_train_batch(once, cb, labels, THICK_N, &error), 0);
+	struct nb_result r;
+	assert_int_equal(nb_classify(once, bags[16], &r, &error), 0);
+	assert_string_equal(r.label, "ham"); /* the error thick training is for */
+
+	/* no pass: exactly the batch */
+	size_t retrained = 99;
+	assert_int_equal(nb_train_thick(zero, cb, labels, THICK_N, 0, 0.45, &retrained, &error), 0);
+	assert_int_equal(retrained, 0);
+	assert_same_model(zero, once);
+
+	assert_int_equal(nb_train_thick(thick, cb, labels, THICK_N, 20, 0.45, &retrained, &error),
+	                 0);
+	assert_true(retrained >= 1);
+	assert_int_equal(nb_classify(thick, bags[16], &r, &error), 0);
+	assert_string_equal(r.label, "spam");
+	/* the easy examples stay right */
+	for (unsigned i = 0; i < 16; i++) {
+		assert_int_equal(nb_classify(thick, bags[i], &r, &error), 0);
+		assert_string_equal(r.label, labels[i]);
+	}
+	/* every retrained example counts as one more document */
+	int64_t docs_once = 0, docs_thick = 0;
+	nb_foreach_label(once, count_docs, &docs_once);
+	nb_foreach_label(thick, count_docs, &docs_thick);
+	assert_int_equal(docs_once, THICK_N);
+	assert_int_equal(docs_thick - docs_once, (int64_t)retrained);
+
+	/* the same input gives the same model */
+	struct nb_model *again = model_new(NB_MULTINOMIAL, false, false);
+	assert_int_equal(nb_train_thick(again, cb, labels, THICK_N, 20, 0.45, NULL, &error), 0);
+	assert_same_model(again, thick);
+
+	assert_int_equal(nb_train_thick(again, cb, labels, THICK_N, 1, 0.5, NULL, &error), -1);
+	assert_int_equal(nb_train_thick(again, cb, labels, THICK_N, 1, -0.1, NULL, &error), -1);
+	assert_same_model(again, thick); /* refused before any change */
+	for (unsigned i = 0; i < THICK_N; i++)
+		feat_bag_free(&bags[i]);
+	nb_free(&once);
+	nb_free(&zero);
+	nb_free(&thick);
+	nb_free(&again);
+}
+
 static void test_errors_and_limits(void **state)
 {
 	(void)state;
@@ -544,6 +623,7 @@ int main(void)
 	    cmocka_unit_test(test_explain_with_words),
 	    cmocka_unit_test(test_rows_and_file_round_trip),
 	    cmocka_unit_test(test_fit_temperature),
+	    cmocka_unit_test(test_thick_threshold),
 	    cmocka_unit_test(test_errors_and_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

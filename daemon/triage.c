@@ -228,6 +228,11 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
+/* Thick-threshold training of a seeded model (nb_train_thick): the values
+ * bench/classify and the seeds' cross-validation chose. */
+#define SEED_THICK_PASSES 20
+#define SEED_THICK_MARGIN 0.45
+
 struct seed_set {
 	struct feat_bag **bags;
 	char **labels;
@@ -283,25 +288,30 @@ static size_t platt_targets(const struct feat_bag *const *held, const char *cons
  * fifths of them is asked about the last fifth, so that the confidence an
  * agent reads means what it says (probabilities that match the error rate),
  * instead of the overconfidence or the flat scores of an uncalibrated model.
- * With platt, a two-label model is fitted on Platt's targets. */
+ * With platt, a two-label model is fitted on Platt's targets. The probe is
+ * trained like the model (passes of thick-threshold training). */
 static int calibrate(const struct triage *tr, struct nb_model *model, const struct seed_set *set,
-		     bool platt, double *temperature_r, const char **error_r)
+		     bool platt, unsigned passes, double *temperature_r, const char **error_r)
 {
 	struct nb_model *probe = new_model(tr->cfg, error_r);
 	if (probe == NULL)
 		return -1;
 	_cleanup_free_ const struct feat_bag **held = xcalloc(set->n + 1, sizeof(*held));
 	_cleanup_free_ const char **held_labels = xcalloc(set->n + 1, sizeof(*held_labels));
-	size_t n_held = 0;
-	int ret = 0;
-	for (size_t i = 0; i < set->n && ret == 0; i++) {
+	_cleanup_free_ const struct feat_bag **rest = xcalloc(set->n + 1, sizeof(*rest));
+	_cleanup_free_ const char **rest_labels = xcalloc(set->n + 1, sizeof(*rest_labels));
+	size_t n_held = 0, n_rest = 0;
+	for (size_t i = 0; i < set->n; i++) {
 		if (i % 5 == 4) {
 			held[n_held] = set->bags[i];
 			held_labels[n_held++] = set->labels[i];
 		} else {
-			ret = nb_train(probe, set->bags[i], set->labels[i], 1, error_r);
+			rest[n_rest] = set->bags[i];
+			rest_labels[n_rest++] = set->labels[i];
 		}
 	}
+	int ret = nb_train_thick(probe, rest, rest_labels, n_rest, passes, SEED_THICK_MARGIN, NULL,
+				 error_r);
 	/* At most n_held * (n_held + 2) entries. */
 	size_t cap = platt ? n_held * (n_held + 2) + 1 : 1;
 	_cleanup_free_ const struct feat_bag **fit = xcalloc(cap, sizeof(*fit));
@@ -324,9 +334,9 @@ static int calibrate(const struct triage *tr, struct nb_model *model, const stru
 	return ret;
 }
 
-/* Trains model from "label<TAB>lang<TAB>subject<TAB>body" lines. */
-static int seed_from_tsv(struct triage *tr, struct nb_model *model, const char *path,
-			 unsigned flags, struct seed_set *set, const char **error_r)
+/* The features and labels of "label<TAB>lang<TAB>subject<TAB>body" lines. */
+static int seed_from_tsv(struct triage *tr, const char *path, unsigned flags, struct seed_set *set,
+			 const char **error_r)
 {
 	static __thread char error[512];
 	char *data;
@@ -368,9 +378,15 @@ static int seed_from_tsv(struct triage *tr, struct nb_model *model, const char *
 		struct feat_bag *bag;
 		const char *e;
 		if (feat_extract(tr->feat, fields[2], strlen(fields[2]), fields[3], strlen(fields[3]),
-				 flags, &bag, &e) < 0 ||
-		    nb_train(model, bag, fields[0], 1, &e) < 0) {
+				 flags, &bag, &e) < 0) {
 			snprintf(error, sizeof(error), "%s:%u: %s", path, line_no, e);
+			*error_r = error;
+			ret = -1;
+			break;
+		}
+		if (strlen(fields[0]) > NB_MAX_LABEL_LEN || fields[0][0] == '\0') {
+			snprintf(error, sizeof(error), "%s:%u: label empty or longer than %d bytes",
+				 path, line_no, NB_MAX_LABEL_LEN);
 			*error_r = error;
 			feat_bag_free(&bag);
 			ret = -1;
@@ -418,8 +434,17 @@ static int load_or_seed(struct triage *tr, struct store *st, const char *name,
 	if (nb_vocabulary_size(model) == 0) {
 		_cleanup_free_ char *path = xasprintf("%s/%s", tr->cfg->nlp.training_dir, seed_file);
 		struct seed_set set = {0};
-		if (seed_from_tsv(tr, model, path, flags, &set, error_r) < 0 ||
-		    calibrate(tr, model, &set, strcmp(name, MODEL_SPAM) == 0, &temperature, error_r) < 0) {
+		/* Thick-threshold training for spam only: cross-validated on the
+		 * shipped seeds it lifts the spam model from 0.861 to 0.942 (10
+		 * folds) but lowers the category model from 0.797 to 0.735 (seven
+		 * labels, a few dozen examples each, where it overfits). */
+		bool spam = strcmp(name, MODEL_SPAM) == 0;
+		unsigned passes = spam ? SEED_THICK_PASSES : 0;
+		if (seed_from_tsv(tr, path, flags, &set, error_r) < 0 ||
+		    nb_train_thick(model, (const struct feat_bag *const *)set.bags,
+				   (const char *const *)set.labels, set.n, passes, SEED_THICK_MARGIN,
+				   NULL, error_r) < 0 ||
+		    calibrate(tr, model, &set, spam, passes, &temperature, error_r) < 0) {
 			seed_set_free(&set);
 			nb_free(&model);
 			return -1;

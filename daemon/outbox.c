@@ -119,8 +119,8 @@ static char *reply_all_copies(const struct config *cfg, const char *from_addr,
  * answering its last incoming message, and inserts it as queued (due now). */
 static int queue_mail(struct store *st, const struct config *cfg, const struct ticket *t,
                       enum outbox_kind kind, const char *text, bool reply_all, const char *agent,
-                      unsigned suggestion_rank, const char *status_after, int64_t *id_r,
-                      const char **error_r)
+                      unsigned suggestion_rank, const char *status_after,
+                      const char *template_name, int64_t *id_r, const char **error_r)
 {
 	_cleanup_free_ char *from_addr = NULL, *parent = NULL, *parent_refs = NULL, *cc = NULL;
 	if (from_address(cfg, &from_addr, error_r) == NULL)
@@ -172,6 +172,7 @@ static int queue_mail(struct store *st, const struct config *cfg, const struct t
 	    .agent = (char *)agent,
 	    .suggestion_rank = suggestion_rank,
 	    .status_after = (char *)status_after,
+	    .template_name = (char *)template_name,
 	};
 	if (store_outbox_add(st, &row, id_r) < 0) {
 		*error_r = error_fmt("store: %s", store_error(st));
@@ -202,7 +203,7 @@ int outbox_queue_reply(struct store *st, const struct config *cfg, const struct 
 		return -1;
 	int rc = queue_mail(st, cfg, &t, OUTBOX_REPLY, r->text, r->reply_all, r->agent,
 	                    r->suggestion_rank,
-	                    r->keep_status ? NULL : ticket_status_name(r->status_after),
+	                    r->keep_status ? NULL : ticket_status_name(r->status_after), NULL,
 	                    outbox_id_r, error_r);
 	ticket_clear(&t);
 	return rc;
@@ -316,7 +317,8 @@ int outbox_queue_template(struct store *st, const struct config *cfg, int64_t ti
 	static const char *const keys[] = {"ticket.id", "ticket.subject", "customer.name"};
 	const char *values[] = {id, t.subject, customer};
 	body = compose_render(tmpl, keys, values, ARRAY_SIZE(keys));
-	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, false, NULL, 0, NULL, outbox_id_r, error_r) < 0)
+	if (queue_mail(st, cfg, &t, OUTBOX_ACK, body, false, NULL, 0, NULL, used, outbox_id_r,
+	               error_r) < 0)
 		goto out;
 	if (store_outbox_ack_set(st, t.requester, now) < 0) {
 		*error_r = error_fmt("store: %s", store_error(st));
@@ -758,6 +760,8 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 		cJSON_AddNumberToObject(o, "attempts", row->attempts);
 		if (row->agent != NULL)
 			cJSON_AddStringToObject(o, "approved_by", row->agent);
+		if (row->template_name != NULL)
+			cJSON_AddStringToObject(o, "template", row->template_name);
 		if (add_event(st, row->ticket_id, "system",
 		              row->kind == OUTBOX_ACK ? "ack_sent" : "reply_sent", o) < 0)
 			goto fail_tx;

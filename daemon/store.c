@@ -319,6 +319,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE messages ADD COLUMN cc_addrs TEXT;",
 	/* 9: a reply to all: the addresses it is copied to (", "-separated). */
 	"ALTER TABLE outbox ADD COLUMN cc_addrs TEXT;",
+	/* 10: the reply template an automatic mail was written from
+	 * ("ack-fr", "out-of-hours-en"), named again when it is sent. */
+	"ALTER TABLE outbox ADD COLUMN template TEXT;",
 };
 
 int store_latest_version(void)

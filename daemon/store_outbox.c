@@ -44,6 +44,7 @@ void outbox_row_clear(struct outbox_row *r)
 	free(r->from_addr);
 	free(r->to_addr);
 	free(r->cc_addrs);
+	free(r->template_name);
 	free(r->subject);
 	free(r->body_text);
 	free(r->in_reply_to);
@@ -70,8 +71,8 @@ int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r
 	sqlite3_stmt *s = store_stmt(
 	    st, "INSERT INTO outbox (ticket_id, kind, status, message_id, from_addr, to_addr,"
 	        " subject, body_text, in_reply_to, refs, raw, attempts, next_attempt, created,"
-	        " agent, suggestion_rank, status_after, cc_addrs)"
-	        " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)");
+	        " agent, suggestion_rank, status_after, cc_addrs, template)"
+	        " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)");
 	if (s == NULL)
 		return -1;
 	if (r->ticket_id > 0)
@@ -92,6 +93,7 @@ int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r
 		sqlite3_bind_int64(s, 14, r->suggestion_rank);
 	store_bind_text(s, 15, r->status_after);
 	store_bind_text(s, 16, r->cc_addrs);
+	store_bind_text(s, 17, r->template_name);
 	if (store_exec_stmt(st, s) < 0)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(st->db);
@@ -101,7 +103,7 @@ int store_outbox_add(struct store *st, const struct outbox_row *r, int64_t *id_r
 #define OUTBOX_COLUMNS                                                                             \
 	"id, ticket_id, kind, status, message_id, from_addr, to_addr, subject, body_text,"         \
 	" in_reply_to, refs, attempts, next_attempt, last_error, created, claimed_at,"             \
-	" accepted_at, agent, suggestion_rank, status_after, cc_addrs"
+	" accepted_at, agent, suggestion_rank, status_after, cc_addrs, template"
 
 static void row_from_stmt(sqlite3_stmt *s, struct outbox_row *r)
 {
@@ -127,6 +129,7 @@ static void row_from_stmt(sqlite3_stmt *s, struct outbox_row *r)
 	r->suggestion_rank = (unsigned)sqlite3_column_int64(s, 18);
 	r->status_after = store_column_dup(s, 19);
 	r->cc_addrs = store_column_dup(s, 20);
+	r->template_name = store_column_dup(s, 21);
 }
 
 int store_outbox_get(struct store *st, int64_t id, struct outbox_row *r_r)
@@ -138,7 +141,7 @@ int store_outbox_get(struct store *st, int64_t id, struct outbox_row *r_r)
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		row_from_stmt(s, r_r);
-		r_r->raw = store_column_dup(s, 21);
+		r_r->raw = store_column_dup(s, 22);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;

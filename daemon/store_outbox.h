@@ -42,6 +42,7 @@ struct outbox_row {
 	char *agent;              /* who approved it; NULL for automatic mail */
 	unsigned suggestion_rank; /* 0: written by hand */
 	char *status_after;       /* ticket status to set once sent; NULL: leave it */
+	char *template_name;      /* the reply template of an automatic mail; NULL: none */
 };
 void outbox_row_clear(struct outbox_row *r);
 void outbox_rows_free(struct outbox_row **rows, size_t n);

@@ -162,6 +162,7 @@ static void test_reply_is_queued(void **state)
 	assert_int_equal(store_outbox_get(f->st, id, &r), 1);
 	assert_int_equal(r.status, OUTBOX_QUEUED);
 	assert_int_equal(r.kind, OUTBOX_REPLY);
+	assert_null(r.template_name); /* written by an agent */
 	assert_int_equal(r.ticket_id, f->ticket);
 	assert_int_equal(r.next_attempt, T0);
 	assert_int_equal(r.attempts, 0);
@@ -543,6 +544,9 @@ static void test_other_template(void **state)
 	assert_int_equal(r.kind, OUTBOX_ACK);
 	assert_string_equal(r.body_text, "Dear Claire Dupré, we are closed; ticket 1 waits.\n");
 	assert_non_null(strstr(r.raw, "\r\nAuto-Submitted: auto-replied\r\n"));
+	/* kept with the mail, for the event of its sending */
+	assert_non_null(r.template_name);
+	assert_string_equal(r.template_name, "closed-hours-en");
 	outbox_row_clear(&r);
 	assert_int_equal(count(f->st, "SELECT count(*) FROM events WHERE kind = 'ack_queued' AND "
 	                              "json_extract(detail, '$.template') = 'closed-hours-en'"),

@@ -284,6 +284,8 @@ struct tok_state {
 static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len)
 {
 	char buf[FEAT_MAX_LEN + 1];
+	if (prefix[0] == '\0') /* body words, most features: no copy */
+		return len > FEAT_MAX_LEN || len == 0 ? UINT32_MAX : counts_add(c, text, len, 1);
 	size_t plen = strlen(prefix);
 	if (plen + len > FEAT_MAX_LEN || len == 0)
 		return UINT32_MAX;

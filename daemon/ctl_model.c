@@ -656,6 +656,10 @@ static int read_mail(const char *path, char **buf, size_t *cap, size_t *len_r,
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* A regular file that gave fewer bytes than asked, and its size,
+		 * is at its end: no read of 0 bytes to learn it. */
+		if (len == (size_t)st.st_size && len < *cap - 1)
+			break;
 	}
 	(*buf)[len] = '\0';
 	*len_r = len;

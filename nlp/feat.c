@@ -636,6 +636,10 @@ static int extract_mail(struct feat_ctx *ctx, struct feat_bag *bag, const char *
 	unfolded.data = xgrow(unfolded.data, &unfolded.cap, headers_len + 1, 1);
 	for (size_t i = 0; i < headers_len; i++) {
 		char c = headers[i];
+		if ((unsigned char)c > '\r') { /* most bytes: none of the cases below */
+			unfolded.data[unfolded.len++] = c;
+			continue;
+		}
 		if (c == '\r')
 			continue;
 		if (c == '\n' && i + 1 < headers_len &&
@@ -650,9 +654,8 @@ static int extract_mail(struct feat_ctx *ctx, struct feat_bag *bag, const char *
 	size_t subject_len = 0;
 	size_t fields = 0;
 	for (size_t i = 0; i < hlen && fields < FEAT_MAX_HEADER_FIELDS;) {
-		size_t end = i;
-		while (end < hlen && h[end] != '\n')
-			end++;
+		const char *nl = memchr(h + i, '\n', hlen - i);
+		size_t end = nl != NULL ? (size_t)(nl - h) : hlen;
 		const char *colon = memchr(h + i, ':', end - i);
 		if (colon != NULL && colon > h + i) {
 			const char *name = h + i;

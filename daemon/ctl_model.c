@@ -563,9 +563,12 @@ static void examples_free(struct examples *ex)
 
 /* The features of one raw mail for the task: spam reads the decoded header
  * fields too (relays, senders, mailers, the MIME structure), the category
- * the subject and the new text only, exactly like the daemon (triage.c). */
+ * the subject and the new text only, exactly like the daemon (triage.c).
+ * With reuse, the features go into that bag (emptied first) and *bag_r is
+ * reuse; otherwise *bag_r is a new bag. */
 static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, const char *raw,
-                         size_t len, struct feat_bag **bag_r, const char **error_r)
+                         size_t len, struct feat_bag *reuse, struct feat_bag **bag_r,
+                         const char **error_r)
 {
 	struct mime_message *msg;
 	struct mime_limits lim;
@@ -586,13 +589,21 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 		body = strbuf_str(&joined);
 	}
 	int ret;
-	/* a model needs no search terms */
-	unsigned flags = mo->flags | FEAT_FEATURES_ONLY;
-	if (mo->task == TASK_SPAM) {
+	/* a model needs no search terms, and these bags are not explained */
+	unsigned flags = mo->flags | FEAT_FEATURES_ONLY | FEAT_NO_SURFACES;
+	const char *subject = msg->subject ? msg->subject : "";
+	if (reuse != NULL) {
+		ret = mo->task == TASK_SPAM
+		          ? feat_extract_mail_into(feat, headers, strlen(headers), body,
+		                                   strlen(body), flags, reuse, error_r)
+		          : feat_extract_into(feat, subject, strlen(subject), body, strlen(body),
+		                              flags, reuse, error_r);
+		if (ret == 0)
+			*bag_r = reuse;
+	} else if (mo->task == TASK_SPAM) {
 		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body), flags,
 		                        bag_r, error_r);
 	} else {
-		const char *subject = msg->subject ? msg->subject : "";
 		ret = feat_extract(feat, subject, strlen(subject), body, strlen(body), flags,
 		                   bag_r, error_r);
 	}
@@ -648,6 +659,10 @@ static int read_mail(const char *path, char **buf, size_t *cap, size_t *len_r,
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* A regular file that gave fewer bytes than asked, and its size,
+		 * is at its end: no read of 0 bytes to learn it. */
+		if (len == (size_t)st.st_size && len < *cap - 1)
+			break;
 	}
 	(*buf)[len] = '\0';
 	*len_r = len;
@@ -669,8 +684,9 @@ struct job {
 };
 
 /* Optional work on each mail's features, in the worker thread that read it
- * (the model is shared read-only): it may take job->bag, and sets
- * job->output or job->error with job->fatal. */
+ * (the model is shared read-only): it reads job->bag, which belongs to the
+ * worker and serves its next mail, and sets job->output or job->error with
+ * job->fatal. */
 typedef void job_work_t(void *ctx, struct job *job);
 
 struct pool {
@@ -688,6 +704,7 @@ struct pool {
 struct worker {
 	struct pool *pool;
 	struct feat_ctx *feat;
+	struct feat_bag *bag; /* reused from mail to mail when there is work */
 	pthread_t thread;
 	bool started;
 };
@@ -706,12 +723,14 @@ static void *worker_run(void *arg)
 		size_t raw_len;
 		const char *e;
 		if (read_mail(job->path, &mail, &mail_cap, &raw_len, &e) < 0 ||
-		    mail_features(w->feat, p->mo, mail, raw_len, &job->bag, &e) < 0) {
+		    mail_features(w->feat, p->mo, mail, raw_len, w->bag, &job->bag, &e) < 0) {
 			job->error = xstrdup(e);
 			continue;
 		}
-		if (p->work != NULL)
+		if (p->work != NULL) {
 			p->work(p->work_ctx, job);
+			job->bag = NULL; /* the worker's */
+		}
 	}
 	return NULL;
 }
@@ -736,6 +755,8 @@ static int run_jobs(struct pool *p)
 	int ret = 0;
 	for (unsigned i = 0; i < n; i++) {
 		w[i].pool = p;
+		if (p->work != NULL)
+			w[i].bag = feat_bag_new();
 		w[i].feat = i == 0 ? p->first_feat : open_feat(p->cfg);
 		if (w[i].feat == NULL) {
 			ret = -1;
@@ -754,10 +775,13 @@ static int run_jobs(struct pool *p)
 		worker_run(&w[0]);
 	else
 		atomic_store(&p->next, p->n); /* the started ones stop at once */
-	for (unsigned i = 1; i < n; i++) {
-		if (w[i].started)
-			pthread_join(w[i].thread, NULL);
-		feat_ctx_free(&w[i].feat);
+	for (unsigned i = 0; i < n; i++) {
+		if (i > 0) {
+			if (w[i].started)
+				pthread_join(w[i].thread, NULL);
+			feat_ctx_free(&w[i].feat);
+		}
+		feat_bag_free(&w[i].bag);
 	}
 	return ret;
 }
@@ -987,15 +1011,14 @@ static int has_label(void *ctx, const char *label, int64_t docs, double tokens)
 }
 
 /* Each mail classified by the thread that read it, as soon as its features
- * are there (no bag kept), without explanations: only the label and its
- * confidence are printed. */
+ * are there (the worker's bag, no bag kept), without explanations: only the
+ * label and its confidence are printed. */
 static void predict_one(void *ctx, struct job *job)
 {
 	const struct nb_model *model = ctx;
 	struct nb_result r;
 	const char *e;
 	int ret = nb_classify_with(model, job->bag, NB_CLASSIFY_NO_REASONS, &r, &e);
-	feat_bag_free(&job->bag);
 	if (ret < 0) {
 		job->error = xstrdup(e);
 		job->fatal = true;

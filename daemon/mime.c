@@ -593,6 +593,18 @@ static void decoded_append(struct strbuf *sb, const char *bytes, size_t len, con
 
 char *mime_decode_words(const char *s)
 {
+	/* Most values are ASCII without encoded words: what the general path
+	 * gives for them is a copy with control characters made spaces. */
+	size_t n = 0;
+	while (s[n] != '\0' && (unsigned char)s[n] < 0x80 && !(s[n] == '=' && s[n + 1] == '?'))
+		n++;
+	if (s[n] == '\0') {
+		char *copy = xmalloc(n + 1);
+		for (size_t i = 0; i < n; i++)
+			copy[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? ' ' : s[i];
+		copy[n] = '\0';
+		return copy;
+	}
 	struct strbuf out, pending;
 	strbuf_init(&out, 0);
 	strbuf_init(&pending, 0);
@@ -669,6 +681,9 @@ struct parse_ctx {
 	size_t attachments_cap;
 	struct strbuf text;      /* text/plain parts */
 	struct strbuf html_text; /* text of the HTML parts, for HTML-only mail */
+	/* The first HTML part (msg->html) while it is the only one, not yet in
+	 * html_text: mail with a plain text part never reads its text. */
+	const char *html_pending;
 	size_t parts_seen;
 	bool in_report_seen;
 };
@@ -1865,6 +1880,21 @@ static void add_text(struct parse_ctx *ctx, struct strbuf *dst, const char *s)
 	(void)ctx;
 }
 
+/* Converts the pending HTML part into html_text: before another HTML part
+ * joins it, or at the end for HTML-only mail. Deferring only the first part
+ * changes nothing: html_to_text() keeps its text within the limit that
+ * html_text has, so html_text is not cut when it is left out. */
+static void flush_html(struct parse_ctx *ctx)
+{
+	if (ctx->html_pending == NULL)
+		return;
+	const char *h = ctx->html_pending;
+	char *plain = html_to_text(h, strlen(h), ctx->lim->max_text_bytes);
+	add_text(ctx, &ctx->html_text, plain);
+	free(plain);
+	ctx->html_pending = NULL;
+}
+
 /* Finds the delimiter lines of a multipart body and pushes its parts. */
 static void split_multipart(struct parse_ctx *ctx, const char *body, size_t blen, const char *boundary,
 			    size_t depth, bool digest, bool in_report, struct job_stack *stack)
@@ -2051,7 +2081,11 @@ static void process_entity(struct parse_ctx *ctx, const struct hdr_list *h, cons
 		char *t = part_to_utf8(ctx, strbuf_str(&sb), sb.len, charset, is_html ? "HTML" : "text");
 		if (is_plain) {
 			add_text(ctx, &ctx->text, t);
+		} else if (!msg->html && ctx->html_text.len == 0) {
+			msg->html = TAKE_PTR(t);
+			ctx->html_pending = msg->html;
 		} else {
+			flush_html(ctx);
 			char *plain = html_to_text(t, strlen(t), lim->max_text_bytes);
 			add_text(ctx, &ctx->html_text, plain);
 			free(plain);
@@ -2220,13 +2254,15 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 	free(stack.v);
 	free(lf_copy);
 
-	if (ctx.text.truncated || ctx.html_text.truncated)
-		add_warning(&ctx, "text over %zu bytes: cut", lim->max_text_bytes);
 	struct strbuf *src = &ctx.text;
 	bool text_blank = true;
 	for (size_t i = 0; i < ctx.text.len && text_blank; i++)
 		if (!is_wsp(ctx.text.data[i]))
 			text_blank = false;
+	if (text_blank)
+		flush_html(&ctx);
+	if (ctx.text.truncated || ctx.html_text.truncated)
+		add_warning(&ctx, "text over %zu bytes: cut", lim->max_text_bytes);
 	if (text_blank && ctx.html_text.len > 0) {
 		src = &ctx.html_text;
 		msg->html_only = true;

@@ -35,7 +35,8 @@ struct feat_ctx {
 	bool last_body_valid, last_lang_valid;
 	enum lang last_lang;
 	double last_lang_confidence;
-	struct strbuf scratch; /* normalised subject and header values */
+	struct strbuf scratch;  /* normalised subject and header values */
+	struct strbuf unfolded; /* the header block of feat_extract_mail */
 };
 
 struct counts {
@@ -122,6 +123,20 @@ void feat_bag_free(struct feat_bag **bagp)
 	}
 	free(bag);
 	*bagp = NULL;
+}
+
+void feat_bag_reset(struct feat_bag *bag)
+{
+	symtab_reset(bag->features.keys);
+	symtab_reset(bag->terms.keys);
+	while (bag->surfaces != NULL) {
+		struct surface_block *next = bag->surfaces->next;
+		free(bag->surfaces);
+		bag->surfaces = next;
+	}
+	bag->lang = LANG_OTHER;
+	bag->lang_confidence = 0;
+	bag->truncated = false;
 }
 
 int feat_bag_add(struct feat_bag *bag, const char *feature, uint32_t count, const char **error_r)
@@ -244,6 +259,7 @@ void feat_ctx_free(struct feat_ctx **ctxp)
 	strbuf_free(&ctx->last_body_norm);
 	strbuf_free(&ctx->last_lang_input);
 	strbuf_free(&ctx->scratch);
+	strbuf_free(&ctx->unfolded);
 	free(ctx);
 	*ctxp = NULL;
 }
@@ -268,6 +284,8 @@ struct tok_state {
 static uint32_t add_prefixed(struct counts *c, const char *prefix, const char *text, size_t len)
 {
 	char buf[FEAT_MAX_LEN + 1];
+	if (prefix[0] == '\0') /* body words, most features: no copy */
+		return len > FEAT_MAX_LEN || len == 0 ? UINT32_MAX : counts_add(c, text, len, 1);
 	size_t plen = strlen(prefix);
 	if (plen + len > FEAT_MAX_LEN || len == 0)
 		return UINT32_MAX;
@@ -378,7 +396,8 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 	uint32_t id = add_prefixed(&st->bag->features, st->prefix, feature, feature_len);
 	if (st->flags & FEAT_BIGRAMS)
 		add_bigram(st, feature, feature_len);
-	if (id != UINT32_MAX && st->bag->features.surface[id] == NULL)
+	if (id != UINT32_MAX && !(st->flags & FEAT_NO_SURFACES) &&
+	    st->bag->features.surface[id] == NULL)
 		st->bag->features.surface[id] = bag_strndup(st->bag, text, len);
 	return 0;
 }
@@ -501,6 +520,18 @@ int feat_extract(struct feat_ctx *ctx, const char *subject, size_t subject_len, 
 	return 0;
 }
 
+int feat_extract_into(struct feat_ctx *ctx, const char *subject, size_t subject_len,
+                      const char *body, size_t body_len, unsigned flags, struct feat_bag *bag,
+                      const char **error_r)
+{
+	feat_bag_reset(bag);
+	if (extract(ctx, bag, subject, subject_len, body, body_len, flags, error_r) < 0) {
+		feat_bag_reset(bag);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- headers ---- */
 
 static char lower_ascii(char c)
@@ -573,20 +604,19 @@ static void add_received(struct feat_bag *bag, const char *v, size_t len)
 	}
 }
 
-/* Words of a header value, normalised, neither stemmed nor filtered. */
+/* Words of a header value, normalised, neither stemmed nor filtered, and
+ * not search terms: features only. */
 static void add_header_words(struct feat_ctx *ctx, struct feat_bag *bag, const char *prefix,
-                             const char *v, size_t len)
+                             const char *v, size_t len, unsigned flags)
 {
 	const char *error;
 	struct tok_state st = {
-	    .ctx = ctx, .bag = bag, .flags = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS, .prefix = prefix};
-	struct counts saved = bag->terms;
-	/* header words are not search terms: collect them in a throwaway table */
-	memset(&bag->terms, 0, sizeof(bag->terms));
-	bag->terms.keys = symtab_new(16);
+	    .ctx = ctx,
+	    .bag = bag,
+	    .flags = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS | FEAT_FEATURES_ONLY |
+	             (flags & FEAT_NO_SURFACES),
+	    .prefix = prefix};
 	(void)tokenize_part(&st, v, len, 32, false, &error);
-	counts_free(&bag->terms);
-	bag->terms = saved;
 }
 
 static bool name_is(const char *name, size_t len, const char *want)
@@ -594,18 +624,22 @@ static bool name_is(const char *name, size_t len, const char *want)
 	return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
-int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len,
-                      const char *body, size_t body_len, unsigned flags, struct feat_bag **bag_r,
-                      const char **error_r)
+static int extract_mail(struct feat_ctx *ctx, struct feat_bag *bag, const char *headers,
+                        size_t headers_len, const char *body, size_t body_len, unsigned flags,
+                        const char **error_r)
 {
 	if (headers_len > FEAT_MAX_HEADER_BYTES)
 		headers_len = FEAT_MAX_HEADER_BYTES;
 	/* Unfold: a line starting with white space continues the field. */
-	struct strbuf unfolded;
-	strbuf_init(&unfolded, 0);
-	unfolded.data = xgrow(NULL, &unfolded.cap, headers_len + 1, 1);
+	struct strbuf unfolded = ctx->unfolded;
+	unfolded.len = 0;
+	unfolded.data = xgrow(unfolded.data, &unfolded.cap, headers_len + 1, 1);
 	for (size_t i = 0; i < headers_len; i++) {
 		char c = headers[i];
+		if ((unsigned char)c > '\r') { /* most bytes: none of the cases below */
+			unfolded.data[unfolded.len++] = c;
+			continue;
+		}
 		if (c == '\r')
 			continue;
 		if (c == '\n' && i + 1 < headers_len &&
@@ -618,12 +652,10 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 	size_t hlen = unfolded.len;
 	const char *subject = NULL;
 	size_t subject_len = 0;
-	struct feat_bag *bag = feat_bag_new();
 	size_t fields = 0;
 	for (size_t i = 0; i < hlen && fields < FEAT_MAX_HEADER_FIELDS;) {
-		size_t end = i;
-		while (end < hlen && h[end] != '\n')
-			end++;
+		const char *nl = memchr(h + i, '\n', hlen - i);
+		size_t end = nl != NULL ? (size_t)(nl - h) : hlen;
 		const char *colon = memchr(h + i, ':', end - i);
 		if (colon != NULL && colon > h + i) {
 			const char *name = h + i;
@@ -647,7 +679,7 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 			} else if (name_is(name, nlen, "from") || name_is(name, nlen, "reply-to") ||
 			           name_is(name, nlen, "sender")) {
 				add_at_domains(bag, "h:from:", v, vlen);
-				add_header_words(ctx, bag, "h:from:", v, vlen);
+				add_header_words(ctx, bag, "h:from:", v, vlen, flags);
 			} else if (name_is(name, nlen, "return-path")) {
 				add_at_domains(bag, "h:rpath:", v, vlen);
 			} else if (name_is(name, nlen, "message-id")) {
@@ -655,20 +687,40 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
 			} else if (name_is(name, nlen, "received")) {
 				add_received(bag, v, vlen);
 			} else if (name_is(name, nlen, "content-type")) {
-				add_header_words(ctx, bag, "h:ct:", v, vlen);
+				add_header_words(ctx, bag, "h:ct:", v, vlen, flags);
 			} else if (name_is(name, nlen, "x-mailer") ||
 			           name_is(name, nlen, "user-agent")) {
-				add_header_words(ctx, bag, "h:xm:", v, vlen);
+				add_header_words(ctx, bag, "h:xm:", v, vlen, flags);
 			}
 		}
 		i = end + 1;
 	}
 	int ret = extract(ctx, bag, subject, subject_len, body, body_len, flags, error_r);
-	strbuf_free(&unfolded);
-	if (ret < 0) {
+	ctx->unfolded = unfolded; /* its memory serves the next mail */
+	return ret;
+}
+
+int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_len,
+                      const char *body, size_t body_len, unsigned flags, struct feat_bag **bag_r,
+                      const char **error_r)
+{
+	struct feat_bag *bag = feat_bag_new();
+	if (extract_mail(ctx, bag, headers, headers_len, body, body_len, flags, error_r) < 0) {
 		feat_bag_free(&bag);
 		return -1;
 	}
 	*bag_r = bag;
+	return 0;
+}
+
+int feat_extract_mail_into(struct feat_ctx *ctx, const char *headers, size_t headers_len,
+                           const char *body, size_t body_len, unsigned flags,
+                           struct feat_bag *bag, const char **error_r)
+{
+	feat_bag_reset(bag);
+	if (extract_mail(ctx, bag, headers, headers_len, body, body_len, flags, error_r) < 0) {
+		feat_bag_reset(bag);
+		return -1;
+	}
 	return 0;
 }

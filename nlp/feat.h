@@ -38,6 +38,9 @@ enum feat_flags {
 	FEAT_FEATURES_ONLY = 1 << 2,
 	/* Pairs of consecutive body words too ("2:free+money"). */
 	FEAT_BIGRAMS = 1 << 3,
+	/* No surface words (feat_bag_surface() gives NULL): for bags that are
+	 * classified without explanations, or only trained on. */
+	FEAT_NO_SURFACES = 1 << 4,
 };
 #define FEAT_BIGRAM_PREFIX "2:"
 
@@ -64,9 +67,22 @@ int feat_extract_mail(struct feat_ctx *ctx, const char *headers, size_t headers_
                       const char *body, size_t body_len, unsigned flags, struct feat_bag **bag_r,
                       const char **error_r);
 
+/* Same as feat_extract() and feat_extract_mail(), into bag, emptied first
+ * (feat_bag_reset): one bag reused from mail to mail saves its allocations
+ * (bulk classification). On error the bag is empty. */
+int feat_extract_into(struct feat_ctx *ctx, const char *subject, size_t subject_len,
+                      const char *body, size_t body_len, unsigned flags, struct feat_bag *bag,
+                      const char **error_r);
+int feat_extract_mail_into(struct feat_ctx *ctx, const char *headers, size_t headers_len,
+                           const char *body, size_t body_len, unsigned flags,
+                           struct feat_bag *bag, const char **error_r);
+
 /* An empty bag, for callers (and tests) that build features by hand. */
 struct feat_bag *feat_bag_new(void);
 void feat_bag_free(struct feat_bag **bag);
+/* Empties bag like a new one, keeping its memory; strings it returned
+ * before are invalid. */
+void feat_bag_reset(struct feat_bag *bag);
 /* Adds count occurrences of feature (NUL-terminated, at most FEAT_MAX_LEN). */
 int feat_bag_add(struct feat_bag *bag, const char *feature, uint32_t count, const char **error_r);
 

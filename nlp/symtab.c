@@ -93,6 +93,23 @@ void symtab_free(struct symtab **tabp)
 	*tabp = NULL;
 }
 
+void symtab_reset(struct symtab *tab)
+{
+	/* one block is enough to start again; the others go */
+	struct block *keep = tab->blocks;
+	if (keep != NULL) {
+		while (keep->next != NULL) {
+			struct block *next = keep->next->next;
+			free(keep->next);
+			keep->next = next;
+		}
+		keep->used = 0;
+	}
+	if (tab->count > 0)
+		memset(tab->slots, 0xff, (tab->mask + 1) * sizeof(*tab->slots));
+	tab->count = 0;
+}
+
 /* A stable copy of key, NUL-terminated, in the newest block. */
 static char *store_key(struct symtab *tab, const char *key, size_t len)
 {

@@ -13,6 +13,9 @@ struct symtab;
 
 struct symtab *symtab_new(size_t expected);
 void symtab_free(struct symtab **tab);
+/* Empties tab, keeping its memory for the next keys (a table reused from
+ * mail to mail): ids start again at 0; earlier key pointers are invalid. */
+void symtab_reset(struct symtab *tab);
 
 /* Returns the id of key (len bytes, need not be NUL-terminated), adding it
  * when absent; *created_r (may be NULL) says which. */

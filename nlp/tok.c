@@ -19,9 +19,13 @@ struct prim {
 struct scan {
 	const char *text;
 	size_t len;
-	struct prim *prims;
+	struct prim *prims; /* stack first, heap past it */
 	size_t count, cap, max;
+	bool on_heap;
 };
+
+/* Primitives held on the stack: most texts have fewer. */
+#define STACK_PRIMS 1024
 
 /* ASCII classes, by table: mail is mostly ASCII and these tests run on
  * every byte. */
@@ -99,7 +103,17 @@ static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type
 {
 	if (s->count >= s->max)
 		return;
-	s->prims = xgrow(s->prims, &s->cap, s->count + 1, sizeof(*s->prims));
+	if (s->count == s->cap) {
+		if (!s->on_heap) {
+			struct prim *heap = xmalloc(2 * s->cap * sizeof(*heap));
+			memcpy(heap, s->prims, s->count * sizeof(*heap));
+			s->prims = heap;
+			s->cap *= 2;
+			s->on_heap = true;
+		} else {
+			s->prims = xgrow(s->prims, &s->cap, s->count + 1, sizeof(*s->prims));
+		}
+	}
 	s->prims[s->count++] = (struct prim){(uint32_t)off, (uint32_t)len, type};
 }
 
@@ -109,12 +123,20 @@ static bool has_prefix(const char *p, size_t len, const char *prefix)
 	return len >= n && memcmp(p, prefix, n) == 0;
 }
 
-static bool word_in(const char *p, size_t len, const char *const *list)
+/* Word lists with their lengths, ended by {NULL, 0}: every word of a mail
+ * is checked against a few of them. */
+struct word {
+	const char *s;
+	size_t len;
+};
+#define W(lit) {lit, sizeof(lit) - 1}
+
+static bool word_in(const char *p, size_t len, const struct word *list)
 {
 	if (len == 0)
 		return false; /* no list holds "" */
-	for (; *list != NULL; list++)
-		if ((*list)[0] == p[0] && strlen(*list) == len && memcmp(*list, p, len) == 0)
+	for (; list->s != NULL; list++)
+		if (list->len == len && list->s[0] == p[0] && memcmp(list->s, p, len) == 0)
 			return true;
 	return false;
 }
@@ -144,8 +166,9 @@ static bool is_domain(const char *p, size_t len)
 	return true;
 }
 
-static const char *const bare_tlds[] = {"com", "fr", "net",  "org", "io", "eu", "be",  "ch",  "ca",
-                                        "uk",  "de", "info", "biz", "co", "us", "app", "dev", NULL};
+static const struct word bare_tlds[] = {
+    W("com"), W("fr"), W("net"), W("org"), W("io"),  W("eu"),  W("be"),  W("ch"),        W("ca"),
+    W("uk"),  W("de"), W("info"), W("biz"), W("co"), W("us"),  W("app"), W("dev"), {NULL, 0}};
 
 /* URLs and addresses are recognised on whole whitespace-delimited chunks;
  * returns true when [start, end) was consumed. */
@@ -197,9 +220,10 @@ static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 	return false;
 }
 
-static const char *const elisions[] = {"l",      "d",      "j",      "m",      "n",
-                                       "s",      "t",      "c",      "qu",     "jusqu",
-                                       "lorsqu", "puisqu", "quoiqu", "presqu", NULL};
+static const struct word elisions[] = {
+    W("l"),      W("d"),      W("j"),      W("m"),      W("n"),      W("s"),
+    W("t"),      W("c"),      W("qu"),     W("jusqu"),  W("lorsqu"), W("puisqu"),
+    W("quoiqu"), W("presqu"), {NULL, 0}};
 
 /* One part of a word (between hyphens): elision and possessive dropped. */
 static void add_word_part(struct scan *s, size_t off, size_t len)
@@ -346,17 +370,39 @@ static void scan_text(struct scan *s)
 	}
 }
 
-static const char *const order_words[] = {"commande", "commandes", "cmd", "order", "orders", NULL};
-static const char *const invoice_words[] = {"facture", "factures", "invoice", "invoices", "avoir",
-                                            "bill",    "receipt",  "recu",    NULL};
-static const char *const number_fillers[] = {"n",   "no",  "num",       "numero", "number", "nr",
-                                             "nbr", "ref", "reference", "id",     NULL};
-static const char *const currency_words[] = {"eur",     "euro", "euros", "usd", "dollar",
-                                             "dollars", "gbp",  "chf",   "cad", NULL};
+static const struct word order_words[] = {W("commande"), W("commandes"), W("cmd"),
+                                          W("order"),    W("orders"),    {NULL, 0}};
+static const struct word invoice_words[] = {W("facture"), W("factures"), W("invoice"),
+                                            W("invoices"), W("avoir"),   W("bill"),
+                                            W("receipt"), W("recu"),     {NULL, 0}};
+static const struct word number_fillers[] = {W("n"),   W("no"),        W("num"), W("numero"),
+                                             W("number"), W("nr"),     W("nbr"), W("ref"),
+                                             W("reference"), W("id"), {NULL, 0}};
+static const struct word currency_words[] = {W("eur"), W("euro"),    W("euros"), W("usd"),
+                                             W("dollar"), W("dollars"), W("gbp"), W("chf"),
+                                             W("cad"), {NULL, 0}};
 
-static bool prim_is_word(const struct scan *s, const struct prim *p, const char *const *list)
+static bool prim_is_word(const struct scan *s, const struct prim *p, const struct word *list)
 {
 	return p->type == P_WORD && word_in(s->text + p->off, p->len, list);
+}
+
+/* Whether a word may open an order or invoice reference: the first letters
+ * of order_words and invoice_words, so that most words skip both lists. */
+static bool may_announce_number(const struct scan *s, const struct prim *p)
+{
+	switch (s->text[p->off]) {
+	case 'a':
+	case 'b':
+	case 'c':
+	case 'f':
+	case 'i':
+	case 'o':
+	case 'r':
+		return true;
+	default:
+		return false;
+	}
 }
 
 static const char *code_class(const char *p, size_t len)
@@ -397,6 +443,8 @@ static void emit_class(struct emitter *e, const char *cls)
 {
 	emit(e, cls, strlen(cls), TOK_CLASS);
 }
+/* For the TOK_CLASS_* literals: their length known at compile time. */
+#define EMIT_CLASS(e, lit) emit((e), (lit), sizeof(lit) - 1, TOK_CLASS)
 
 /* The host of a URL ("https://www.shop.example.com:8080/x" ->
  * "shop.example.com") or the domain of an address. */
@@ -426,7 +474,12 @@ static void emit_host(struct emitter *e, const char *p, size_t len, bool address
 size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callback_t *callback,
                     void *context, bool *truncated_r)
 {
-	struct scan s = {.text = text, .len = len, .max = max_tokens * 4 + 8};
+	struct prim stack_prims[STACK_PRIMS];
+	struct scan s = {.text = text,
+	                 .len = len,
+	                 .max = max_tokens * 4 + 8,
+	                 .prims = stack_prims,
+	                 .cap = STACK_PRIMS};
 	struct emitter e = {.callback = callback, .context = context, .max = max_tokens};
 	scan_text(&s);
 	if (s.count >= s.max)
@@ -436,26 +489,26 @@ size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callbac
 		const struct prim *next = i + 1 < s.count ? &s.prims[i + 1] : NULL;
 		switch (p->type) {
 		case P_URL:
-			emit_class(&e, TOK_CLASS_URL);
+			EMIT_CLASS(&e, TOK_CLASS_URL);
 			emit_host(&e, text + p->off, p->len, false);
 			break;
 		case P_EMAIL:
-			emit_class(&e, TOK_CLASS_EMAIL);
+			EMIT_CLASS(&e, TOK_CLASS_EMAIL);
 			emit_host(&e, text + p->off, p->len, true);
 			break;
 		case P_CURRENCY:
 			if (next != NULL && next->type == P_NUM) {
-				emit_class(&e, TOK_CLASS_AMOUNT);
+				EMIT_CLASS(&e, TOK_CLASS_AMOUNT);
 				i++;
 			}
 			break;
 		case P_NUM:
 			if (next != NULL &&
 			    (next->type == P_CURRENCY || prim_is_word(&s, next, currency_words))) {
-				emit_class(&e, TOK_CLASS_AMOUNT);
+				EMIT_CLASS(&e, TOK_CLASS_AMOUNT);
 				i++;
 			} else {
-				emit_class(&e, TOK_CLASS_NUMBER);
+				EMIT_CLASS(&e, TOK_CLASS_NUMBER);
 			}
 			break;
 		case P_CODE:
@@ -463,6 +516,8 @@ size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callbac
 			break;
 		case P_WORD: {
 			emit(&e, text + p->off, p->len, TOK_WORD);
+			if (!may_announce_number(&s, p))
+				break;
 			const char *cls = prim_is_word(&s, p, order_words)     ? TOK_CLASS_ORDER
 			                  : prim_is_word(&s, p, invoice_words) ? TOK_CLASS_INVOICE
 			                                                       : NULL;
@@ -486,7 +541,8 @@ size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callbac
 			break;
 		}
 	}
-	free(s.prims);
+	if (s.on_heap)
+		free(s.prims);
 	if (truncated_r != NULL)
 		*truncated_r = e.truncated;
 	return e.emitted;

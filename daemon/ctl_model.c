@@ -582,10 +582,15 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 	struct strbuf joined = STRBUF_INIT;
 	if (mo->html || mo->header_text) {
 		strbuf_puts(&joined, body);
-		if (mo->html && msg->html != NULL)
-			strbuf_printf(&joined, "\n%s", msg->html);
-		if (mo->header_text)
-			strbuf_printf(&joined, "\n%s", headers);
+		/* appended, not printf'd: printf walks a long %s a byte at a time */
+		if (mo->html && msg->html != NULL) {
+			strbuf_putc(&joined, '\n');
+			strbuf_puts(&joined, msg->html);
+		}
+		if (mo->header_text) {
+			strbuf_putc(&joined, '\n');
+			strbuf_puts(&joined, headers);
+		}
 		body = strbuf_str(&joined);
 	}
 	int ret;

@@ -835,8 +835,12 @@ char *triage_mail_headers(const struct mime_message *msg)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 64 * 1024);
-	for (size_t i = 0; i < msg->n_headers; i++)
-		strbuf_printf(&sb, "%s: %s\n", msg->headers[i].name, msg->headers[i].value);
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		strbuf_puts(&sb, msg->headers[i].name);
+		strbuf_append(&sb, ": ", 2);
+		strbuf_puts(&sb, msg->headers[i].value);
+		strbuf_putc(&sb, '\n');
+	}
 	return strbuf_steal(&sb);
 }
 

@@ -565,54 +565,63 @@ static void examples_free(struct examples *ex)
  * fields too (relays, senders, mailers, the MIME structure), the category
  * the subject and the new text only, exactly like the daemon (triage.c).
  * With reuse, the features go into that bag (emptied first) and *bag_r is
- * reuse; otherwise *bag_r is a new bag. */
+ * reuse; otherwise *bag_r is a new bag. joined (may be NULL) is a buffer the
+ * caller keeps from mail to mail for the body with HTML and header text. */
 static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, const char *raw,
-                         size_t len, struct feat_bag *reuse, struct feat_bag **bag_r,
-                         const char **error_r)
+                         size_t len, struct feat_bag *reuse, struct strbuf *joined,
+                         struct feat_bag **bag_r, const char **error_r)
 {
 	struct mime_message *msg;
 	struct mime_limits lim;
 	mime_limits_default(&lim);
 	lim.max_attachment_bytes = 0; /* sizes and types are enough */
 	lim.no_text_split = mo->whole_text;
+	lim.text_only = true; /* only header fields and text are read below */
 	if (mime_parse(raw, len, &lim, &msg, error_r) < 0)
 		return -1;
 	const char *body = mo->whole_text ? msg->text : msg->new_text;
+	size_t body_len = strlen(body);
 	_cleanup_free_ char *headers = triage_mail_headers(msg);
-	struct strbuf joined = STRBUF_INIT;
+	size_t headers_len = strlen(headers);
+	struct strbuf own = STRBUF_INIT;
+	if (joined == NULL)
+		joined = &own;
 	if (mo->html || mo->header_text) {
-		strbuf_puts(&joined, body);
+		strbuf_reset(joined);
+		strbuf_append(joined, body, body_len);
 		/* appended, not printf'd: printf walks a long %s a byte at a time */
 		if (mo->html && msg->html != NULL) {
-			strbuf_putc(&joined, '\n');
-			strbuf_puts(&joined, msg->html);
+			strbuf_putc(joined, '\n');
+			strbuf_puts(joined, msg->html);
 		}
 		if (mo->header_text) {
-			strbuf_putc(&joined, '\n');
-			strbuf_puts(&joined, headers);
+			strbuf_putc(joined, '\n');
+			strbuf_append(joined, headers, headers_len);
 		}
-		body = strbuf_str(&joined);
+		body = strbuf_str(joined);
+		body_len = joined->len;
 	}
 	int ret;
-	/* a model needs no search terms, and these bags are not explained */
-	unsigned flags = mo->flags | FEAT_FEATURES_ONLY | FEAT_NO_SURFACES;
+	/* a model needs no search terms, these bags are not explained, and
+	 * no two mails of a list share a body worth caching */
+	unsigned flags = mo->flags | FEAT_FEATURES_ONLY | FEAT_NO_SURFACES | FEAT_NO_BODY_CACHE;
 	const char *subject = msg->subject ? msg->subject : "";
 	if (reuse != NULL) {
 		ret = mo->task == TASK_SPAM
-		          ? feat_extract_mail_into(feat, headers, strlen(headers), body,
-		                                   strlen(body), flags, reuse, error_r)
-		          : feat_extract_into(feat, subject, strlen(subject), body, strlen(body),
-		                              flags, reuse, error_r);
+		          ? feat_extract_mail_into(feat, headers, headers_len, body, body_len, flags,
+		                                   reuse, error_r)
+		          : feat_extract_into(feat, subject, strlen(subject), body, body_len, flags,
+		                              reuse, error_r);
 		if (ret == 0)
 			*bag_r = reuse;
 	} else if (mo->task == TASK_SPAM) {
-		ret = feat_extract_mail(feat, headers, strlen(headers), body, strlen(body), flags,
-		                        bag_r, error_r);
+		ret = feat_extract_mail(feat, headers, headers_len, body, body_len, flags, bag_r,
+		                        error_r);
 	} else {
-		ret = feat_extract(feat, subject, strlen(subject), body, strlen(body), flags,
-		                   bag_r, error_r);
+		ret = feat_extract(feat, subject, strlen(subject), body, body_len, flags, bag_r,
+		                   error_r);
 	}
-	strbuf_free(&joined);
+	strbuf_free(&own);
 	mime_message_free(&msg);
 	return ret;
 }
@@ -710,6 +719,7 @@ struct worker {
 	struct pool *pool;
 	struct feat_ctx *feat;
 	struct feat_bag *bag; /* reused from mail to mail when there is work */
+	struct strbuf joined; /* the body mail_features() builds, reused */
 	pthread_t thread;
 	bool started;
 };
@@ -728,7 +738,8 @@ static void *worker_run(void *arg)
 		size_t raw_len;
 		const char *e;
 		if (read_mail(job->path, &mail, &mail_cap, &raw_len, &e) < 0 ||
-		    mail_features(w->feat, p->mo, mail, raw_len, w->bag, &job->bag, &e) < 0) {
+		    mail_features(w->feat, p->mo, mail, raw_len, w->bag, &w->joined, &job->bag,
+		                  &e) < 0) {
 			job->error = xstrdup(e);
 			continue;
 		}
@@ -787,6 +798,7 @@ static int run_jobs(struct pool *p)
 			feat_ctx_free(&w[i].feat);
 		}
 		feat_bag_free(&w[i].bag);
+		strbuf_free(&w[i].joined);
 	}
 	return ret;
 }

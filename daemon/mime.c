@@ -44,6 +44,7 @@ void mime_limits_default(struct mime_limits *lim)
 	lim->max_attachment_bytes = 25u << 20;
 	lim->max_attachments = 200;
 	lim->no_text_split = false;
+	lim->text_only = false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -711,6 +712,8 @@ static void add_warning(struct parse_ctx *ctx, const char *fmt, ...) __attribute
 static void add_warning(struct parse_ctx *ctx, const char *fmt, ...)
 {
 	struct mime_message *msg = ctx->msg;
+	if (ctx->lim->text_only)
+		return; /* nobody reads them: not even formatted */
 	char buf[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -1840,6 +1843,8 @@ static void add_attachment(struct parse_ctx *ctx, const struct hdr_list *h, cons
 			   const char *body, size_t blen)
 {
 	struct mime_message *msg = ctx->msg;
+	if (ctx->lim->text_only)
+		return; /* nothing of an attachment is read: not even decoded */
 	if (msg->n_attachments >= ctx->lim->max_attachments) {
 		add_warning(ctx, "more than %zu attachments: the rest ignored", ctx->lim->max_attachments);
 		return;
@@ -2029,7 +2034,7 @@ static void process_entity(struct parse_ctx *ctx, const struct hdr_list *h, cons
 
 	if (depth == 0) {
 		msg->content_type = mime_decode_words(type);
-		if (strcmp(type, "multipart/report") == 0) {
+		if (!lim->text_only && strcmp(type, "multipart/report") == 0) {
 			const char *rt = param_plain(&ct, "report-type");
 			if (rt)
 				msg->report_type = lower_dup(rt, strlen(rt) < 64 ? strlen(rt) : 64);
@@ -2059,7 +2064,7 @@ static void process_entity(struct parse_ctx *ctx, const struct hdr_list *h, cons
 		}
 		goto out;
 	}
-	if (in_report && !msg->original_message_id &&
+	if (in_report && !lim->text_only && !msg->original_message_id &&
 	    (strcmp(type, "message/rfc822") == 0 || strcmp(type, "message/global") == 0 ||
 	     strcmp(type, "text/rfc822-headers") == 0 || strcmp(type, "message/global-headers") == 0))
 		take_original_message_id(ctx, cte, body, blen);
@@ -2114,14 +2119,24 @@ static void fill_envelope(struct parse_ctx *ctx, const struct hdr_list *h)
 	for (size_t i = 0; i < h->n; i++) {
 		char *dec = mime_decode_words(h->v[i].value);
 		msg->headers[i].name = mime_decode_words(h->v[i].name);
-		msg->headers[i].value = trim_dup(dec, strlen(dec));
-		free(dec);
+		/* trimmed in place: most values have nothing to trim */
+		size_t n = strlen(dec), lead = 0;
+		while (lead < n && is_wsp(dec[lead]))
+			lead++;
+		while (n > lead && is_wsp(dec[n - 1]))
+			n--;
+		if (lead > 0)
+			memmove(dec, dec + lead, n - lead);
+		dec[n - lead] = '\0';
+		msg->headers[i].value = dec;
 	}
 	msg->n_headers = h->n;
 
 	const char *v;
 	if ((v = mime_header(msg, "Subject")))
 		msg->subject = xstrdup(v);
+	if (ctx->lim->text_only)
+		return;
 	if ((v = hdr_get(h, "From"))) {
 		char **addrs;
 		size_t n;
@@ -2211,10 +2226,12 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 	size_t body_off;
 	parse_header_block(&ctx, raw, len, &h, &body_off, true);
 	size_t hb = body_off < lim->max_header_bytes ? body_off : lim->max_header_bytes;
-	msg->headers_raw = xmalloc(hb + 1);
-	for (size_t i = 0; i < hb; i++)
-		msg->headers_raw[i] = raw[i] ? raw[i] : ' '; /* a C string: NUL made a space */
-	msg->headers_raw[hb] = '\0';
+	if (!lim->text_only) {
+		msg->headers_raw = xmalloc(hb + 1);
+		for (size_t i = 0; i < hb; i++) /* a C string: NUL made a space */
+			msg->headers_raw[i] = raw[i] ? raw[i] : ' ';
+		msg->headers_raw[hb] = '\0';
+	}
 	bool body_blank = true;
 	for (size_t i = body_off; i < len && body_blank; i++)
 		if (!is_wsp(raw[i]))

@@ -25,6 +25,13 @@ struct mime_limits {
 	 * so the quoted history and signature are not looked for and new_text
 	 * is a copy of text. Default false. */
 	bool no_text_split;
+	/* Not a limit either: the caller reads only the header fields
+	 * (headers, subject), content_type and the text (text, new_text, html,
+	 * html_only), as a bulk classifier does. Addresses, return_path, date,
+	 * message ids, references, report_type, original_message_id,
+	 * attachments, warnings and headers_raw are then left empty (NULL, 0),
+	 * and the work of filling them is not done. Default false. */
+	bool text_only;
 };
 
 /* 50 MiB mail, 1000 headers, 256 KiB header block, depth 32, 1000 parts,

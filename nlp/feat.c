@@ -415,11 +415,16 @@ static int normalise_part(struct feat_ctx *ctx, const char *text, size_t len,
 
 /* Normalised body, from the cache when it is the body of the last call
  * (only the bytes norm_append() reads are compared). */
-static int normalise_body(struct feat_ctx *ctx, const char *text, size_t len,
+static int normalise_body(struct feat_ctx *ctx, const char *text, size_t len, unsigned flags,
                           const struct strbuf **norm_r, const char **error_r)
 {
 	size_t read = len > NORM_MAX_INPUT ? NORM_MAX_INPUT : len;
-	if (!ctx->last_body_valid || ctx->last_body.len != read ||
+	if (flags & FEAT_NO_BODY_CACHE) {
+		ctx->last_body_valid = false;
+		ctx->last_body_norm.len = 0;
+		if (norm_append(&ctx->last_body_norm, text, read, 0, error_r) < 0)
+			return -1;
+	} else if (!ctx->last_body_valid || ctx->last_body.len != read ||
 	    memcmp(ctx->last_body.data, text, read) != 0) {
 		ctx->last_body_valid = false;
 		ctx->last_body_norm.len = 0;
@@ -438,7 +443,8 @@ static int tokenize_part(struct tok_state *st, const char *text, size_t len, siz
 {
 	const struct strbuf *norm;
 	bool truncated = false;
-	if ((body ? normalise_body : normalise_part)(st->ctx, text, len, &norm, error_r) < 0)
+	if ((body ? normalise_body(st->ctx, text, len, st->flags, &norm, error_r)
+	          : normalise_part(st->ctx, text, len, &norm, error_r)) < 0)
 		return -1;
 	tok_tokenize(strbuf_str(norm), norm->len, max_tokens, on_token, st, &truncated);
 	if (truncated || len > NORM_MAX_INPUT)

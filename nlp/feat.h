@@ -41,6 +41,10 @@ enum feat_flags {
 	/* No surface words (feat_bag_surface() gives NULL): for bags that are
 	 * classified without explanations, or only trained on. */
 	FEAT_NO_SURFACES = 1 << 4,
+	/* The body is not kept to be compared with the next call's: for bulk
+	 * extraction, where no two calls share a body (the comparison and the
+	 * copy are saved; the cache is emptied). */
+	FEAT_NO_BODY_CACHE = 1 << 5,
 };
 #define FEAT_BIGRAM_PREFIX "2:"
 

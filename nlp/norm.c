@@ -128,6 +128,30 @@ static int map_segment(struct strbuf *out, const char *in, size_t len, int optio
 	return 0;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Whether the 8 bytes of v are all in 0x20..0x7e. Bytes under 0x80 plus at
+ * most 0x7f never carry into their neighbour, so each sum tests one byte. */
+static inline bool ascii8_printable(uint64_t v)
+{
+	return (v & HIGHS) == 0 && ((v + 0x60 * ONES) & HIGHS) == HIGHS &&
+	       ((v + ONES) & HIGHS) == 0;
+}
+
+/* v (ASCII bytes) with A-Z made a-z. */
+static inline uint64_t ascii8_lower(uint64_t v)
+{
+	uint64_t upper = (v + (0x80 - 'A') * ONES) & ~(v + (0x80 - 'Z' - 1) * ONES) & HIGHS;
+	return v | upper >> 2;
+}
+
+/* The high bit of each byte of v (ASCII bytes) equal to c (ASCII). */
+static inline uint64_t ascii8_eq(uint64_t v, unsigned char c)
+{
+	return ~((v ^ (c * ONES)) + 0x7f * ONES) & HIGHS;
+}
+
 /* Space, tab and newline: utf8proc turns each into one space, which neither
  * composes with its neighbours nor reorders, so the text can be cut there and
  * the pieces mapped apart. Not between "\r" and "\n" though: together they
@@ -156,6 +180,28 @@ int norm_append(struct strbuf *out, const char *in, size_t len, unsigned flags,
 	size_t seg_in = 0, seg_out = o; /* where the current word started */
 	size_t i = 0;
 	while (i < len) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* Eight printable ASCII bytes at a time, the common case: upper
+		 * case folded, the last space noted as a cut. */
+		if (len - i >= 8) {
+			uint64_t v;
+			memcpy(&v, p + i, 8);
+			if (ascii8_printable(v)) {
+				if (fold)
+					v = ascii8_lower(v);
+				memcpy(d + o, &v, 8);
+				uint64_t sp = ascii8_eq(v, ' ');
+				if (sp != 0) {
+					size_t k = (size_t)(63 - __builtin_clzll(sp)) / 8 + 1;
+					seg_in = i + k;
+					seg_out = o + k;
+				}
+				i += 8;
+				o += 8;
+				continue;
+			}
+		}
+#endif
 		unsigned char c = p[i];
 		if (c >= 0x80) {
 			/* The whole word, from the last cut, goes through utf8proc:

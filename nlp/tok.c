@@ -225,11 +225,13 @@ static const struct word elisions[] = {
     W("t"),      W("c"),      W("qu"),     W("jusqu"),  W("lorsqu"), W("puisqu"),
     W("quoiqu"), W("presqu"), {NULL, 0}};
 
-/* One part of a word (between hyphens): elision and possessive dropped. */
-static void add_word_part(struct scan *s, size_t off, size_t len)
+/* One part of a word (between hyphens): elision and possessive dropped.
+ * may_elide: the part may hold an apostrophe (a run without one skips the
+ * search). */
+static void add_word_part(struct scan *s, size_t off, size_t len, bool may_elide)
 {
 	const char *p = s->text + off;
-	const char *apo = memchr(p, '\'', len);
+	const char *apo = may_elide ? memchr(p, '\'', len) : NULL;
 	if (apo != NULL && word_in(p, (size_t)(apo - p), elisions)) {
 		size_t cut = (size_t)(apo - p) + 1;
 		off += cut;
@@ -247,7 +249,7 @@ static size_t scan_run(struct scan *s, size_t p, size_t end)
 {
 	size_t q = p, n;
 	int32_t prev = -1;
-	unsigned letters = 0, digits = 0, hyphens = 0;
+	unsigned letters = 0, digits = 0, hyphens = 0, apostrophes = 0;
 	while (q < end) {
 		unsigned char c = (unsigned char)s->text[q];
 		if (c < 0x80 && (ascii_class[c] & C_WORD)) {
@@ -287,6 +289,8 @@ static size_t scan_run(struct scan *s, size_t p, size_t end)
 			break;
 		if (cp == '-')
 			hyphens++;
+		else if (cp == '\'')
+			apostrophes++;
 		q += n;
 	}
 	size_t len = q - p;
@@ -294,11 +298,14 @@ static size_t scan_run(struct scan *s, size_t p, size_t end)
 		add_prim(s, p, len, P_NUM);
 	} else if (digits > 0 && (hyphens > 0 || digits >= 3) && len <= TOK_MAX_WORD_LEN) {
 		add_prim(s, p, len, P_CODE);
+	} else if (hyphens == 0) {
+		/* '-' and '\'' are in a run only where they joined two parts */
+		add_word_part(s, p, len, apostrophes > 0);
 	} else {
 		size_t part = p;
 		for (size_t i = p; i <= q; i++) {
 			if (i == q || s->text[i] == '-') {
-				add_word_part(s, part, i - part);
+				add_word_part(s, part, i - part, apostrophes > 0);
 				part = i + 1;
 			}
 		}

@@ -305,8 +305,8 @@ static const char *const skipped_tags[] = {
 
 static bool in_list(const char *name, const char *const *list, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(name, list[i]) == 0)
+	for (size_t i = 0; i < n; i++) /* the first letter rules most out */
+		if (list[i][0] == name[0] && strcmp(name, list[i]) == 0)
 			return true;
 	return false;
 }

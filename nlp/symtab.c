@@ -33,6 +33,28 @@ static inline uint64_t load64(const char *p)
 	return v;
 }
 
+static inline uint32_t load32(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* memcmp(a, b, len) == 0 for short keys without a call: overlapping loads
+ * cover every byte. */
+static inline bool key_eq(const char *a, const char *b, size_t len)
+{
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8)
+			if (load64(a + i) != load64(b + i))
+				return false;
+		return load64(a + len - 8) == load64(b + len - 8);
+	}
+	if (len >= 4)
+		return load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4);
+	return len == 0 || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
+}
+
 static inline uint64_t mix(uint64_t h)
 {
 	h ^= h >> 32;
@@ -51,9 +73,14 @@ static uint32_t hash_bytes(const char *s, size_t len)
 		s += 8;
 		len -= 8;
 	}
+	/* The last 0 to 7 bytes in at most two loads, overlapping: the length
+	 * is in h already, so every byte counts once it is read. */
 	uint64_t tail = 0;
-	for (size_t i = 0; i < len; i++)
-		tail |= (uint64_t)(unsigned char)s[i] << (8 * i);
+	if (len >= 4)
+		tail = load32(s) | (uint64_t)load32(s + len - 4) << 32;
+	else if (len > 0)
+		tail = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
+		       (uint64_t)(unsigned char)s[len - 1] << 16;
 	h = (h ^ tail) * 0x94d049bb133111ebULL;
 	return (uint32_t)mix(h);
 }
@@ -138,7 +165,7 @@ static size_t probe(const struct symtab *tab, const char *key, size_t len, uint3
 			return i;
 		if ((uint32_t)(slot >> 32) == h) {
 			uint32_t id = (uint32_t)slot;
-			if (tab->lens[id] == len && memcmp(tab->keys[id], key, len) == 0)
+			if (tab->lens[id] == len && key_eq(tab->keys[id], key, len))
 				return i;
 		}
 		i = (i + 1) & tab->mask;

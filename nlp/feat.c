@@ -191,6 +191,11 @@ int feat_bag_find_in(const struct feat_bag *bag, size_t i, const struct symtab *
 	return symtab_find_from(tab, bag->features.keys, (uint32_t)i, id_r);
 }
 
+void feat_bag_prefetch_in(const struct feat_bag *bag, size_t i, const struct symtab *tab)
+{
+	symtab_prefetch_from(tab, bag->features.keys, (uint32_t)i);
+}
+
 void feat_bag_term(const struct feat_bag *bag, size_t i, const char **term_r, uint32_t *count_r)
 {
 	*term_r = symtab_key(bag->terms.keys, (uint32_t)i);

@@ -101,6 +101,8 @@ struct symtab;
  * lacks it: a lookup that reuses the bag's hash of the feature. */
 int feat_bag_find_in(const struct feat_bag *bag, size_t i, const struct symtab *tab,
                      uint32_t *id_r);
+/* A hint that feat_bag_find_in(bag, i, tab) comes soon (see symtab.h). */
+void feat_bag_prefetch_in(const struct feat_bag *bag, size_t i, const struct symtab *tab);
 /* The first word (normalised, not stemmed, no prefix) that gave feature,
  * for explanations an agent reads ("facture" for "s:factur"); NULL for
  * class, header and unknown features. */

@@ -424,8 +424,15 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 	size_t n = feat_bag_count(bag), known = 0;
 	double mass = 0;
 	transform(&m->opts, bag, x);
+	/* the model's slots a few features ahead, fetched while these are
+	 * looked up (a model's table is larger than the cache) */
+	enum { AHEAD = 8 };
+	for (size_t i = 0; i < n && i < AHEAD; i++)
+		feat_bag_prefetch_in(bag, i, m->tokens);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t t;
+		if (i + AHEAD < n)
+			feat_bag_prefetch_in(bag, i + AHEAD, m->tokens);
 		if (feat_bag_find_in(bag, i, m->tokens, &t) < 0 || m->row_total[t] <= 0)
 			continue;
 		x[known] = x[i];

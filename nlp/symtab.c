@@ -204,6 +204,11 @@ int symtab_find_from(const struct symtab *tab, const struct symtab *src, uint32_
 	return 0;
 }
 
+void symtab_prefetch_from(const struct symtab *tab, const struct symtab *src, uint32_t src_id)
+{
+	__builtin_prefetch(&tab->slots[src->hashes[src_id] & tab->mask]);
+}
+
 uint32_t symtab_intern(struct symtab *tab, const char *key, size_t len, bool *created_r)
 {
 	uint32_t h = hash_bytes(key, len);

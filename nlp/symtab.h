@@ -30,5 +30,8 @@ size_t symtab_key_len(const struct symtab *tab, uint32_t id);
  * computed again (every table hashes alike). */
 int symtab_find_from(const struct symtab *tab, const struct symtab *src, uint32_t src_id,
                      uint32_t *id_r);
+/* A hint that symtab_find_from(tab, src, src_id) comes soon: the memory it
+ * reads first is fetched meanwhile (a large table misses the cache). */
+void symtab_prefetch_from(const struct symtab *tab, const struct symtab *src, uint32_t src_id);
 
 #endif

@@ -276,6 +276,14 @@ static void cp1252_append(const char *in, size_t len, struct strbuf *sb, bool *r
 			if (sb->truncated)
 				return;
 		}
+		/* ASCII without NUL is itself, eight bytes at a time */
+		if (len - i >= 8 && n + 8 + 3 <= sizeof(buf) &&
+		    ascii8_no_nul((const unsigned char *)in + i)) {
+			memcpy(buf + n, in + i, 8);
+			n += 8;
+			i += 7;
+			continue;
+		}
 		unsigned char c = (unsigned char)in[i];
 		unsigned cp = c < 0x80 || c >= 0xA0 ? c : cp1252_c1[c - 0x80];
 		if (cp < 0x80 && c < 0x80) {

@@ -53,6 +53,9 @@ struct nb_model {
 	/* weight_of() of every cell (tokens x stride) after nb_prepare(); any
 	 * change of the counts drops it (NULL: computed on each use). */
 	double *weights;
+	/* log1p() of the small counts most features have, computed once by
+	 * log1p() itself: the same bits, without a call per feature. */
+	double log1p_small[64];
 };
 
 void nb_options_default(struct nb_options *opts)
@@ -88,6 +91,8 @@ int nb_new(const struct nb_options *opts, struct nb_model **model_r, const char 
 	m->stride = 4;
 	m->docs = xcalloc(NB_MAX_LABELS, sizeof(*m->docs));
 	m->label_total = xcalloc(NB_MAX_LABELS, sizeof(*m->label_total));
+	for (size_t c = 0; c < ARRAY_SIZE(m->log1p_small); c++)
+		m->log1p_small[c] = log1p((double)c);
 	*model_r = m;
 	return 0;
 }
@@ -183,15 +188,18 @@ static uint32_t token_id(struct nb_model *m, const char *token, size_t len)
 }
 
 /* Transformed document vector in the order of the bag (double). */
-static void transform(const struct nb_options *o, const struct feat_bag *bag, double *x)
+static void transform(const struct nb_model *m, const struct feat_bag *bag, double *x)
 {
+	const struct nb_options *o = &m->opts;
 	size_t n = feat_bag_count(bag);
 	double norm = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *f;
 		uint32_t c;
 		feat_bag_get(bag, i, &f, &c);
-		x[i] = o->log_tf ? log1p((double)c) : (double)c;
+		x[i] = !o->log_tf                          ? (double)c
+		       : c < ARRAY_SIZE(m->log1p_small) ? m->log1p_small[c]
+		                                         : log1p((double)c);
 		norm += x[i] * x[i];
 	}
 	if (o->length_norm && norm > 0) {
@@ -235,7 +243,7 @@ int nb_train(struct nb_model *m, const struct feat_bag *bag, const char *label, 
 	_cleanup_free_ double *x = xmalloc((n + 1) * sizeof(*x));
 	_cleanup_free_ int64_t *delta = xmalloc((n + 1) * sizeof(*delta));
 	int64_t added = 0;
-	transform(&m->opts, bag, x);
+	transform(m, bag, x);
 	if (m->docs[lab] + weight < 0) {
 		*error_r = "cannot forget an example that was not trained";
 		return -1;
@@ -423,7 +431,7 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 {
 	size_t n = feat_bag_count(bag), known = 0;
 	double mass = 0;
-	transform(&m->opts, bag, x);
+	transform(m, bag, x);
 	/* the model's slots a few features ahead, fetched while these are
 	 * looked up (a model's table is larger than the cache) */
 	enum { AHEAD = 8 };

@@ -395,18 +395,24 @@ static bool prim_is_word(const struct scan *s, const struct prim *p, const struc
 }
 
 /* Whether a word may open an order or invoice reference: the first letters
- * of order_words and invoice_words, so that most words skip both lists. */
+ * of order_words and invoice_words with the lengths of their words, so
+ * that most words skip both lists (keep in step with the lists). */
 static bool may_announce_number(const struct scan *s, const struct prim *p)
 {
 	switch (s->text[p->off]) {
-	case 'a':
-	case 'b':
-	case 'c':
-	case 'f':
-	case 'i':
-	case 'o':
-	case 'r':
-		return true;
+	case 'a': /* avoir */
+		return p->len == 5;
+	case 'b': /* bill */
+		return p->len == 4;
+	case 'c': /* cmd, commande, commandes */
+		return p->len == 3 || p->len == 8 || p->len == 9;
+	case 'f': /* facture, factures */
+	case 'i': /* invoice, invoices */
+		return p->len == 7 || p->len == 8;
+	case 'o': /* order, orders */
+		return p->len == 5 || p->len == 6;
+	case 'r': /* recu, receipt */
+		return p->len == 4 || p->len == 7;
 	default:
 		return false;
 	}

@@ -208,14 +208,35 @@ static const struct word bare_tlds[] = {
 
 /* URLs and addresses are recognised on whole whitespace-delimited chunks;
  * returns true when [start, end) was consumed. */
+/* strchr("<([{\"'", c) != NULL, NUL included, without the call */
+static bool is_lead(char c)
+{
+	switch (c) {
+	case '<': case '(': case '[': case '{': case '"': case '\'': case '\0':
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* strchr(">)]}\"'.,;:!?", c) != NULL, NUL included */
+static bool is_trail(char c)
+{
+	switch (c) {
+	case '>': case ')': case ']': case '}': case '"': case '\'': case '.': case ',':
+	case ';': case ':': case '!': case '?': case '\0':
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 {
-	static const char lead[] = "<([{\"'";
-	static const char trail[] = ">)]}\"'.,;:!?";
 	const char *t = s->text;
-	while (start < end && strchr(lead, t[start]) != NULL)
+	while (start < end && is_lead(t[start]))
 		start++;
-	while (end > start && strchr(trail, t[end - 1]) != NULL)
+	while (end > start && is_trail(t[end - 1]))
 		end--;
 	if (end <= start)
 		return false;
@@ -234,8 +255,8 @@ static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 	if (at != NULL && at > p) {
 		bool ok = true;
 		for (const char *q = p; q < at && ok; q++)
-			ok = (unsigned char)*q >= 0x80 || is_host_char(*q) ||
-			     strchr("_%+'", *q) != NULL;
+			ok = (unsigned char)*q >= 0x80 || is_host_char(*q) || *q == '_' ||
+			     *q == '%' || *q == '+' || *q == '\'' || *q == '\0';
 		if (ok && is_domain(at + 1, n - (size_t)(at + 1 - p))) {
 			add_prim(s, start, end - start, P_EMAIL);
 			return true;

@@ -131,25 +131,30 @@ static int map_segment(struct strbuf *out, const char *in, size_t len, int optio
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-/* Whether the 8 bytes of v are all in 0x20..0x7e. Bytes under 0x80 plus at
- * most 0x7f never carry into their neighbour, so each sum tests one byte. */
-static inline bool ascii8_printable(uint64_t v)
+/* The high bit of each byte of v not in 0x20..0x7e. The sums are on the
+ * low seven bits of each byte: under 0x80 plus at most 0x7f, no byte
+ * carries into its neighbour, so each sum tests one byte. */
+static inline uint64_t ascii8_unprintable(uint64_t v)
 {
-	return (v & HIGHS) == 0 && ((v + 0x60 * ONES) & HIGHS) == HIGHS &&
-	       ((v + ONES) & HIGHS) == 0;
+	uint64_t low7 = v & ~HIGHS;
+	return (v | ~(low7 + 0x60 * ONES) | (low7 + ONES)) & HIGHS;
 }
 
-/* v (ASCII bytes) with A-Z made a-z. */
+/* v with A-Z made a-z (bytes from 0x80 up may come out changed: only
+ * bytes under 0x80 are used). */
 static inline uint64_t ascii8_lower(uint64_t v)
 {
-	uint64_t upper = (v + (0x80 - 'A') * ONES) & ~(v + (0x80 - 'Z' - 1) * ONES) & HIGHS;
+	uint64_t low7 = v & ~HIGHS;
+	uint64_t upper =
+	    (low7 + (0x80 - 'A') * ONES) & ~(low7 + (0x80 - 'Z' - 1) * ONES) & ~v & HIGHS;
 	return v | upper >> 2;
 }
 
-/* The high bit of each byte of v (ASCII bytes) equal to c (ASCII). */
+/* The high bit of each byte of v equal to c (c under 0x80; bytes from 0x80
+ * up are never equal). */
 static inline uint64_t ascii8_eq(uint64_t v, unsigned char c)
 {
-	return ~((v ^ (c * ONES)) + 0x7f * ONES) & HIGHS;
+	return ~(((v & ~HIGHS) ^ (c * ONES)) + 0x7f * ONES) & ~v & HIGHS;
 }
 
 /* Space, tab and newline: utf8proc turns each into one space, which neither
@@ -186,18 +191,25 @@ int norm_append(struct strbuf *out, const char *in, size_t len, unsigned flags,
 		if (len - i >= 8) {
 			uint64_t v;
 			memcpy(&v, p + i, 8);
-			if (ascii8_printable(v)) {
+			/* the printable bytes before the first other one (a line
+			 * break, a multibyte character), which the code below
+			 * takes; all eight are written, the rest is overwritten */
+			uint64_t other = ascii8_unprintable(v);
+			unsigned k = other == 0 ? 8 : (unsigned)__builtin_ctzll(other) / 8;
+			if (k > 0) {
 				if (fold)
 					v = ascii8_lower(v);
 				memcpy(d + o, &v, 8);
 				uint64_t sp = ascii8_eq(v, ' ');
+				if (k < 8)
+					sp &= (UINT64_C(1) << (8 * k)) - 1;
 				if (sp != 0) {
-					size_t k = (size_t)(63 - __builtin_clzll(sp)) / 8 + 1;
-					seg_in = i + k;
-					seg_out = o + k;
+					size_t last = (size_t)(63 - __builtin_clzll(sp)) / 8 + 1;
+					seg_in = i + last;
+					seg_out = o + last;
 				}
-				i += 8;
-				o += 8;
+				i += k;
+				o += k;
 				continue;
 			}
 		}

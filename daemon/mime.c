@@ -1737,9 +1737,13 @@ static char *cte_of(const struct hdr_list *h)
 static void decode_body(struct parse_ctx *ctx, const char *cte, const char *body, size_t blen, size_t limit,
 			struct strbuf *out, size_t *total_r)
 {
-	struct sink *k = xcalloc(1, sizeof(*k));
+	/* on the stack, its buffer not cleared: it is written before it is read */
+	struct sink sk;
+	struct sink *k = &sk;
 	k->sb = out;
 	k->limit = limit;
+	k->total = 0;
+	k->n = 0;
 	if (strcmp(cte, "base64") == 0) {
 		base64_decode(body, blen, k);
 	} else if (strcmp(cte, "quoted-printable") == 0) {
@@ -1752,7 +1756,6 @@ static void decode_body(struct parse_ctx *ctx, const char *cte, const char *body
 		k->total = blen;
 	}
 	*total_r = k->total;
-	free(k);
 }
 
 /* Appends converted text with CRLF and lone CR made LF. */
@@ -1792,8 +1795,13 @@ static char *part_to_utf8(struct parse_ctx *ctx, const char *bytes, size_t len, 
 		add_warning(ctx, "%s over %zu bytes once in UTF-8: cut", what, ctx->lim->max_text_bytes);
 	struct strbuf out;
 	strbuf_init(&out, 0);
-	append_normalized(&out, strbuf_str(&conv), conv.len);
-	strbuf_free(&conv);
+	if (conv.len > 0 && memchr(conv.data, '\r', conv.len) == NULL) {
+		out = conv; /* nothing to normalise: the same bytes, not copied */
+		strbuf_init(&conv, 0);
+	} else {
+		append_normalized(&out, strbuf_str(&conv), conv.len);
+		strbuf_free(&conv);
+	}
 	out.len = utf8_cut(strbuf_str(&out), out.len);
 	if (out.data)
 		out.data[out.len] = '\0';
@@ -2295,7 +2303,12 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 	size_t tl = utf8_cut(strbuf_str(src), src->len);
 	while (tl > 0 && is_wsp(src->data[tl - 1]))
 		tl--;
-	msg->text = xstrndup(strbuf_str(src), tl);
+	if (src->data != NULL) { /* cut in place and taken, not copied */
+		src->data[tl] = '\0';
+		msg->text = strbuf_steal(src);
+	} else {
+		msg->text = xstrdup("");
+	}
 	strbuf_free(&ctx.text);
 	strbuf_free(&ctx.html_text);
 	if (ctx.lim->no_text_split)

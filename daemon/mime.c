@@ -676,6 +676,7 @@ char *mime_decode_words(const char *s)
 struct hdr {
 	char *name;
 	char *value; /* unfolded, raw bytes (NUL replaced), not decoded */
+	bool name_lent; /* name is also the message's field name: not freed here */
 };
 
 struct hdr_list {
@@ -700,7 +701,8 @@ struct parse_ctx {
 static void hdr_list_free(struct hdr_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].name);
+		if (!l->v[i].name_lent)
+			free(l->v[i].name);
 		free(l->v[i].value);
 	}
 	free(l->v);
@@ -833,6 +835,7 @@ static void parse_header_block(struct parse_ctx *ctx, const char *p, size_t len,
 			hdrs->v = xgrow(hdrs->v, &hdrs->cap, hdrs->n + 1, sizeof(struct hdr));
 			hdrs->v[hdrs->n].name = xstrndup(line, name_len);
 			hdrs->v[hdrs->n].value = NULL;
+			hdrs->v[hdrs->n].name_lent = false;
 			hdrs->n++;
 			have_current = true;
 			strbuf_reset(&value);
@@ -2128,13 +2131,20 @@ out:
 /* ------------------------------------------------------------------ */
 /* The message */
 
-static void fill_envelope(struct parse_ctx *ctx, const struct hdr_list *h)
+static void fill_envelope(struct parse_ctx *ctx, struct hdr_list *h)
 {
 	struct mime_message *msg = ctx->msg;
 	msg->headers = xcalloc(h->n ? h->n : 1, sizeof(struct mime_header_field));
 	for (size_t i = 0; i < h->n; i++) {
 		char *dec = mime_decode_words(h->v[i].value);
-		msg->headers[i].name = mime_decode_words(h->v[i].name);
+		/* A name is printable ASCII: without an encoded word, decoding
+		 * would copy it as it is, so the message shares it instead. */
+		if (strstr(h->v[i].name, "=?") == NULL) {
+			msg->headers[i].name = h->v[i].name;
+			h->v[i].name_lent = true;
+		} else {
+			msg->headers[i].name = mime_decode_words(h->v[i].name);
+		}
 		/* trimmed in place: most values have nothing to trim */
 		size_t n = strlen(dec), lead = 0;
 		while (lead < n && is_wsp(dec[lead]))

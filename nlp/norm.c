@@ -128,6 +128,7 @@ static int map_segment(struct strbuf *out, const char *in, size_t len, int optio
 	return 0;
 }
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
@@ -156,6 +157,7 @@ static inline uint64_t ascii8_eq(uint64_t v, unsigned char c)
 {
 	return ~(((v & ~HIGHS) ^ (c * ONES)) + 0x7f * ONES) & ~v & HIGHS;
 }
+#endif
 
 /* Space, tab and newline: utf8proc turns each into one space, which neither
  * composes with its neighbours nor reorders, so the text can be cut there and
@@ -186,14 +188,14 @@ int norm_append(struct strbuf *out, const char *in, size_t len, unsigned flags,
 	size_t i = 0;
 	while (i < len) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		/* Eight printable ASCII bytes at a time, the common case: upper
-		 * case folded, the last space noted as a cut. */
+		/* Up to eight printable ASCII bytes at a time, the common case:
+		 * those before the first other byte (a line break, a multibyte
+		 * character: the code below takes it) are folded, their last
+		 * space noted as a cut. All eight are written; what follows
+		 * them is written again. */
 		if (len - i >= 8) {
 			uint64_t v;
 			memcpy(&v, p + i, 8);
-			/* the printable bytes before the first other one (a line
-			 * break, a multibyte character), which the code below
-			 * takes; all eight are written, the rest is overwritten */
 			uint64_t other = ascii8_unprintable(v);
 			unsigned k = other == 0 ? 8 : (unsigned)__builtin_ctzll(other) / 8;
 			if (k > 0) {

@@ -73,8 +73,8 @@ static uint32_t hash_bytes(const char *s, size_t len)
 		s += 8;
 		len -= 8;
 	}
-	/* The last 0 to 7 bytes in at most two loads, overlapping: the length
-	 * is in h already, so every byte counts once it is read. */
+	/* The last 0 to 7 bytes in at most two loads, which may overlap: every
+	 * byte is read, and the length went into h first. */
 	uint64_t tail = 0;
 	if (len >= 4)
 		tail = load32(s) | (uint64_t)load32(s + len - 4) << 32;

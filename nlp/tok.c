@@ -213,8 +213,6 @@ static const struct word bare_tlds[] = {
     W("com"), W("fr"), W("net"), W("org"), W("io"),  W("eu"),  W("be"),  W("ch"),        W("ca"),
     W("uk"),  W("de"), W("info"), W("biz"), W("co"), W("us"),  W("app"), W("dev"), {NULL, 0}};
 
-/* URLs and addresses are recognised on whole whitespace-delimited chunks;
- * returns true when [start, end) was consumed. */
 /* strchr("<([{\"'", c) != NULL, NUL included, without the call */
 static bool is_lead(char c)
 {
@@ -238,6 +236,8 @@ static bool is_trail(char c)
 	}
 }
 
+/* URLs and addresses are recognised on whole whitespace-delimited chunks;
+ * returns true when [start, end) was consumed. */
 static bool scan_chunk_special(struct scan *s, size_t start, size_t end)
 {
 	const char *t = s->text;

@@ -158,7 +158,9 @@ static char *store_key(struct symtab *tab, const char *key, size_t len)
 	return copy;
 }
 
-static inline __attribute__((always_inline)) size_t probe(const struct symtab *tab, const char *key, size_t len, uint32_t h)
+static inline __attribute__((always_inline)) size_t probe(const struct symtab *tab,
+                                                          const char *key, size_t len,
+                                                          uint32_t h)
 {
 	size_t i = h & tab->mask;
 	for (;;) {

@@ -626,12 +626,49 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 	return ret;
 }
 
-/* One mail file into a buffer reused from mail to mail: one fstat and
- * usually one read (thousands of mails in a row). */
-static int read_mail(const char *path, char **buf, size_t *cap, size_t *len_r,
-                     const char **error_r)
+/* The folder of the last mail a worker opened, held open: the mails of a
+ * list share a few folders, and opening a name in a held folder spares the
+ * kernel the walk of the whole path (a third of the time of an open). */
+struct mail_dir {
+	struct strbuf path; /* with its final '/' */
+	int fd;             /* O_PATH, or -1 */
+};
+
+static void mail_dir_close(struct mail_dir *d)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	strbuf_free(&d->path);
+}
+
+/* open(path, O_RDONLY) through dir when it can: a path without a folder or
+ * with an empty file name, or a folder that does not open, goes to open()
+ * itself (same file, same errors). */
+static int mail_open(struct mail_dir *dir, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (dir == NULL || slash == NULL || slash[1] == '\0')
+		return open(path, O_RDONLY | O_CLOEXEC);
+	size_t dlen = (size_t)(slash + 1 - path);
+	if (dir->fd < 0 || dir->path.len != dlen || memcmp(dir->path.data, path, dlen) != 0) {
+		if (dir->fd >= 0)
+			close(dir->fd);
+		strbuf_reset(&dir->path);
+		strbuf_append(&dir->path, path, dlen);
+		dir->fd = open(strbuf_str(&dir->path), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir->fd < 0)
+			return open(path, O_RDONLY | O_CLOEXEC);
+	}
+	return openat(dir->fd, slash + 1, O_RDONLY | O_CLOEXEC);
+}
+
+/* One mail file into a buffer reused from mail to mail: one fstat and
+ * usually one read (thousands of mails in a row). dir may be NULL. */
+static int read_mail(const char *path, struct mail_dir *dir, char **buf, size_t *cap,
+                     size_t *len_r, const char **error_r)
+{
+	int fd = mail_open(dir, path);
 	if (fd < 0) {
 		*error_r = strerror(errno);
 		return -1;
@@ -730,6 +767,7 @@ static void *worker_run(void *arg)
 	struct pool *p = w->pool;
 	_cleanup_free_ char *mail = NULL;
 	size_t mail_cap = 0;
+	struct mail_dir dir = {.path = STRBUF_INIT, .fd = -1};
 	for (;;) {
 		size_t i = atomic_fetch_add(&p->next, 1);
 		if (i >= p->n)
@@ -737,7 +775,7 @@ static void *worker_run(void *arg)
 		struct job *job = &p->jobs[i];
 		size_t raw_len;
 		const char *e;
-		if (read_mail(job->path, &mail, &mail_cap, &raw_len, &e) < 0 ||
+		if (read_mail(job->path, &dir, &mail, &mail_cap, &raw_len, &e) < 0 ||
 		    mail_features(w->feat, p->mo, mail, raw_len, w->bag, &w->joined, &job->bag,
 		                  &e) < 0) {
 			job->error = xstrdup(e);
@@ -748,6 +786,7 @@ static void *worker_run(void *arg)
 			job->bag = NULL; /* the worker's */
 		}
 	}
+	mail_dir_close(&dir);
 	return NULL;
 }
 

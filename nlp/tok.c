@@ -495,28 +495,24 @@ static bool prim_is_word(const struct scan *s, const struct prim *p, const struc
 	return p->type == P_WORD && word_in(s->text + p->off, p->len, list);
 }
 
-/* Whether a word may open an order or invoice reference: the first letters
- * of order_words and invoice_words with the lengths of their words, so
- * that most words skip both lists (keep in step with the lists). */
+/* Whether a word may open an order or invoice reference: by its first
+ * letter, the lengths of the words of order_words and invoice_words that
+ * start with it, as bits, so that most words skip both lists with one
+ * table load and no mispredicted jump (keep in step with the lists). */
+static const uint16_t announce_lens[128] = {
+    ['a'] = 1u << 5,                       /* avoir */
+    ['b'] = 1u << 4,                       /* bill */
+    ['c'] = 1u << 3 | 1u << 8 | 1u << 9,   /* cmd, commande, commandes */
+    ['f'] = 1u << 7 | 1u << 8,             /* facture, factures */
+    ['i'] = 1u << 7 | 1u << 8,             /* invoice, invoices */
+    ['o'] = 1u << 5 | 1u << 6,             /* order, orders */
+    ['r'] = 1u << 4 | 1u << 7,             /* recu, receipt */
+};
+
 static bool may_announce_number(const struct scan *s, const struct prim *p)
 {
-	switch (s->text[p->off]) {
-	case 'a': /* avoir */
-		return p->len == 5;
-	case 'b': /* bill */
-		return p->len == 4;
-	case 'c': /* cmd, commande, commandes */
-		return p->len == 3 || p->len == 8 || p->len == 9;
-	case 'f': /* facture, factures */
-	case 'i': /* invoice, invoices */
-		return p->len == 7 || p->len == 8;
-	case 'o': /* order, orders */
-		return p->len == 5 || p->len == 6;
-	case 'r': /* recu, receipt */
-		return p->len == 4 || p->len == 7;
-	default:
-		return false;
-	}
+	unsigned char c = (unsigned char)s->text[p->off];
+	return c < 0x80 && p->len < 16 && (announce_lens[c] >> p->len & 1);
 }
 
 static const char *code_class(const char *p, size_t len)

@@ -201,7 +201,7 @@ static double percentile(const double *v, size_t n, double p)
 	return r;
 }
 
-static void die(const char *what, const char *error)
+_Noreturn static void die(const char *what, const char *error)
 {
 	fprintf(stderr, "bench_suggest: %s: %s\n", what, error);
 	exit(1);
@@ -433,10 +433,10 @@ static void run_size(const char *tmp, const char *cache, unsigned n_articles, un
 
 		/* The same terms, recomputed outside the clock. */
 		struct ticket t;
-		struct message_row *msgs;
-		size_t n_msgs;
+		struct message_row *msgs = NULL;
+		size_t n_msgs = 0;
 		if (store_ticket_get(st, ids[i], &t) <= 0 ||
-		    store_message_list(st, ids[i], &msgs, &n_msgs) < 0)
+		    store_message_list(st, ids[i], &msgs, &n_msgs) < 0 || n_msgs == 0)
 			die("ticket", store_error(st));
 		struct feat_bag *bag;
 		const char *text = msgs[0].new_text;

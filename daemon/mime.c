@@ -600,7 +600,8 @@ static void decoded_append(struct strbuf *sb, const char *bytes, size_t len, con
 			sb->data[i] = ' ';
 }
 
-char *mime_decode_words(const char *s)
+/* What mime_decode_words() gives, appended to out (no NUL counted). */
+static void decode_words_append(struct strbuf *out, const char *s)
 {
 	/* Most values are ASCII without encoded words: what the general path
 	 * gives for them is a copy with control characters made spaces. */
@@ -608,14 +609,14 @@ char *mime_decode_words(const char *s)
 	while (s[n] != '\0' && (unsigned char)s[n] < 0x80 && !(s[n] == '=' && s[n + 1] == '?'))
 		n++;
 	if (s[n] == '\0') {
-		char *copy = xmalloc(n + 1);
-		for (size_t i = 0; i < n; i++)
-			copy[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? ' ' : s[i];
-		copy[n] = '\0';
-		return copy;
+		size_t start = out->len;
+		strbuf_append(out, s, n);
+		for (size_t i = start; i < out->len; i++)
+			if ((unsigned char)out->data[i] < 0x20 || out->data[i] == 0x7F)
+				out->data[i] = ' ';
+		return;
 	}
-	struct strbuf out, pending;
-	strbuf_init(&out, 0);
+	struct strbuf pending;
 	strbuf_init(&pending, 0);
 	char pending_cs[MIME_MAX_CHARSET_NAME + 21] = "";
 	const char *plain = s; /* start of not yet emitted plain text */
@@ -646,10 +647,10 @@ char *mime_decode_words(const char *s)
 		if (!adjacent || strcasecmp(cs, pending_cs) != 0) {
 			/* Flush the pending run of words, then the plain text before this one. */
 			if (pending.len > 0)
-				decoded_append(&out, pending.data, pending.len, pending_cs);
+				decoded_append(out, pending.data, pending.len, pending_cs);
 			strbuf_reset(&pending);
 			if (!adjacent)
-				decoded_append(&out, plain, (size_t)(eq - plain), NULL);
+				decoded_append(out, plain, (size_t)(eq - plain), NULL);
 			memcpy(pending_cs, cs, cl + 1);
 		}
 		/* Joined at byte level: a multibyte character may span two words. */
@@ -664,24 +665,47 @@ char *mime_decode_words(const char *s)
 		last_was_word = true;
 	}
 	if (pending.len > 0)
-		decoded_append(&out, pending.data, pending.len, pending_cs);
-	decoded_append(&out, plain, strlen(plain), NULL);
+		decoded_append(out, pending.data, pending.len, pending_cs);
+	decoded_append(out, plain, strlen(plain), NULL);
 	strbuf_free(&pending);
+}
+
+char *mime_decode_words(const char *s)
+{
+	struct strbuf out;
+	strbuf_init(&out, 0);
+	decode_words_append(&out, s);
 	return strbuf_steal(&out);
 }
 
 /* ------------------------------------------------------------------ */
 /* Parse context, warnings */
 
-struct hdr {
-	char *name;
-	char *value; /* unfolded, raw bytes (NUL replaced), not decoded */
-	bool name_lent; /* name is also the message's field name: not freed here */
+/* What mime_parse() allocates: the message, and the buffer that holds the
+ * names and values of its header fields (one allocation, not two per
+ * field). */
+struct message {
+	struct mime_message pub;
+	char *header_block;
 };
 
+static struct message *message_of(struct mime_message *msg)
+{
+	return (struct message *)((char *)msg - offsetof(struct message, pub));
+}
+
+struct hdr {
+	const char *name;  /* both in the list's store */
+	const char *value; /* unfolded, raw bytes (NUL replaced), not decoded */
+	size_t name_off, value_off; /* in store, while it may move */
+};
+
+/* The names and values of a block sit in one buffer: a mail has dozens of
+ * fields, and two allocations each cost more than their parsing. */
 struct hdr_list {
 	struct hdr *v;
 	size_t n, cap;
+	struct strbuf store;
 };
 
 struct parse_ctx {
@@ -700,14 +724,10 @@ struct parse_ctx {
 
 static void hdr_list_free(struct hdr_list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		if (!l->v[i].name_lent)
-			free(l->v[i].name);
-		free(l->v[i].value);
-	}
 	free(l->v);
 	l->v = NULL;
 	l->n = l->cap = 0;
+	strbuf_free(&l->store);
 }
 
 static const char *hdr_get(const struct hdr_list *l, const char *name)
@@ -755,8 +775,8 @@ static void parse_header_block(struct parse_ctx *ctx, const char *p, size_t len,
 {
 	const struct mime_limits *lim = ctx->lim;
 	size_t i = 0, stored_bytes = 0;
-	struct strbuf value;
-	strbuf_init(&value, 0);
+	/* the current value is the end of the store */
+	struct strbuf *store = &hdrs->store;
 	bool have_current = false, storing = true, count_warned = false, bytes_warned = false;
 	size_t body_off = len;
 
@@ -764,10 +784,11 @@ static void parse_header_block(struct parse_ctx *ctx, const char *p, size_t len,
 	do {                                                                  \
 		if (have_current) {                                           \
 			/* NUL would cut C strings short: a space instead. */ \
-			for (size_t z = 0; z < value.len; z++)                \
-				if (value.data[z] == '\0')                    \
-					value.data[z] = ' ';                  \
-			hdrs->v[hdrs->n - 1].value = strbuf_steal(&value);    \
+			size_t z = hdrs->v[hdrs->n - 1].value_off;            \
+			for (; z < store->len; z++)                           \
+				if (store->data[z] == '\0')                   \
+					store->data[z] = ' ';                 \
+			strbuf_putc(store, '\0');                             \
 			have_current = false;                                 \
 		}                                                             \
 	} while (0)
@@ -790,7 +811,7 @@ static void parse_header_block(struct parse_ctx *ctx, const char *p, size_t len,
 			if (have_current && storing) {
 				size_t room = lim->max_header_bytes > stored_bytes ? lim->max_header_bytes - stored_bytes : 0;
 				size_t n = line_len < room ? line_len : room;
-				strbuf_append(&value, line, n);
+				strbuf_append(store, line, n);
 				stored_bytes += n;
 				if (n < line_len && !bytes_warned) {
 					add_warning(ctx, "header block over %zu bytes: the rest ignored", lim->max_header_bytes);
@@ -833,17 +854,17 @@ static void parse_header_block(struct parse_ctx *ctx, const char *p, size_t len,
 		}
 		if (storing) {
 			hdrs->v = xgrow(hdrs->v, &hdrs->cap, hdrs->n + 1, sizeof(struct hdr));
-			hdrs->v[hdrs->n].name = xstrndup(line, name_len);
-			hdrs->v[hdrs->n].value = NULL;
-			hdrs->v[hdrs->n].name_lent = false;
-			hdrs->n++;
+			struct hdr *f = &hdrs->v[hdrs->n++];
+			f->name_off = store->len;
+			strbuf_append(store, line, name_len);
+			strbuf_putc(store, '\0');
+			f->value_off = store->len;
 			have_current = true;
-			strbuf_reset(&value);
 			stored_bytes += name_len + 2;
 			size_t vstart = colon + 1;
 			size_t room = lim->max_header_bytes - stored_bytes;
 			size_t n = line_len - vstart < room ? line_len - vstart : room;
-			strbuf_append(&value, line + vstart, n);
+			strbuf_append(store, line + vstart, n);
 			stored_bytes += n;
 			if (n < line_len - vstart) {
 				if (!bytes_warned)
@@ -857,10 +878,10 @@ static void parse_header_block(struct parse_ctx *ctx, const char *p, size_t len,
 	}
 	FINISH_CURRENT();
 #undef FINISH_CURRENT
-	strbuf_free(&value);
+	/* every field has its value now (FINISH_CURRENT): the store stays */
 	for (size_t h = 0; h < hdrs->n; h++) {
-		if (!hdrs->v[h].value)
-			hdrs->v[h].value = xstrdup("");
+		hdrs->v[h].name = store->data + hdrs->v[h].name_off;
+		hdrs->v[h].value = store->data + hdrs->v[h].value_off;
 	}
 	*body_off_r = body_off;
 }
@@ -2135,27 +2156,42 @@ static void fill_envelope(struct parse_ctx *ctx, struct hdr_list *h)
 {
 	struct mime_message *msg = ctx->msg;
 	msg->headers = xcalloc(h->n ? h->n : 1, sizeof(struct mime_header_field));
+	/* Names and decoded values in one buffer the message owns (see
+	 * struct message): offsets first, as the buffer may move. */
+	struct strbuf store;
+	strbuf_init(&store, 0);
+	size_t *offs = xmalloc(2 * (h->n ? h->n : 1) * sizeof(*offs));
 	for (size_t i = 0; i < h->n; i++) {
-		char *dec = mime_decode_words(h->v[i].value);
-		/* A name is printable ASCII: without an encoded word, decoding
-		 * would copy it as it is, so the message shares it instead. */
-		if (strstr(h->v[i].name, "=?") == NULL) {
-			msg->headers[i].name = h->v[i].name;
-			h->v[i].name_lent = true;
-		} else {
-			msg->headers[i].name = mime_decode_words(h->v[i].name);
-		}
+		size_t start = store.len;
+		decode_words_append(&store, h->v[i].value);
 		/* trimmed in place: most values have nothing to trim */
-		size_t n = strlen(dec), lead = 0;
+		char *dec = store.data + start;
+		size_t n = strnlen(dec, store.len - start), lead = 0;
 		while (lead < n && is_wsp(dec[lead]))
 			lead++;
 		while (n > lead && is_wsp(dec[n - 1]))
 			n--;
 		if (lead > 0)
 			memmove(dec, dec + lead, n - lead);
-		dec[n - lead] = '\0';
-		msg->headers[i].value = dec;
+		store.len = start + (n - lead);
+		strbuf_putc(&store, '\0');
+		offs[2 * i + 1] = start;
+		/* A name is printable ASCII: without an encoded word, decoding
+		 * would copy it as it is. */
+		offs[2 * i] = store.len;
+		if (strstr(h->v[i].name, "=?") == NULL)
+			strbuf_puts(&store, h->v[i].name);
+		else
+			decode_words_append(&store, h->v[i].name);
+		strbuf_putc(&store, '\0');
 	}
+	char *block = strbuf_steal(&store);
+	for (size_t i = 0; i < h->n; i++) {
+		msg->headers[i].name = block + offs[2 * i];
+		msg->headers[i].value = block + offs[2 * i + 1];
+	}
+	free(offs);
+	message_of(msg)->header_block = block;
 	msg->n_headers = h->n;
 
 	const char *v;
@@ -2229,7 +2265,7 @@ int mime_parse(const char *raw, size_t len, const struct mime_limits *lim_in, st
 		*error_r = "empty mail";
 		return -1;
 	}
-	struct mime_message *msg = xcalloc(1, sizeof(*msg));
+	struct mime_message *msg = &((struct message *)xcalloc(1, sizeof(struct message)))->pub;
 	struct parse_ctx ctx = {.lim = lim, .msg = msg};
 	strbuf_init(&ctx.text, lim->max_text_bytes);
 	strbuf_init(&ctx.html_text, lim->max_text_bytes);
@@ -2372,11 +2408,9 @@ void mime_message_free(struct mime_message **msgp)
 	free(msg->original_message_id);
 	free_strv(msg->warnings, msg->n_warnings);
 	free(msg->headers_raw);
-	for (size_t i = 0; i < msg->n_headers; i++) {
-		free(msg->headers[i].name);
-		free(msg->headers[i].value);
-	}
+	/* the names and values of msg->headers */
+	free(message_of(msg)->header_block);
 	free(msg->headers);
-	free(msg);
+	free(message_of(msg));
 	*msgp = NULL;
 }

@@ -69,7 +69,8 @@ int nb_train_batch(struct nb_model *model, const struct feat_bag *const *feature
  * thick-threshold training"; Yerazunis's "train until no errors"):
  * nb_train_batch, then up to passes rounds in which every example the model
  * gets wrong, or right with a confidence under 0.5 + margin (margin in
- * [0, 0.5)), is trained once more. Naive Bayes trained once per example
+ * [0, 0.5); the confidence of nb_classify at the model's temperature at the
+ * time) is trained once more. Naive Bayes trained once per example
  * lets a flood of easy examples outvote the few near the boundary; this
  * gives those more weight, and the model stays a naive Bayes model (only
  * its counts differ). Deterministic for the same input order.

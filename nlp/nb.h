@@ -65,8 +65,9 @@ int nb_train(struct nb_model *model, const struct feat_bag *features, const char
 int nb_train_batch(struct nb_model *model, const struct feat_bag *const *features,
                    const char *const *labels, size_t n, const char **error_r);
 
-/* Thick-threshold training (Siefkes et al. 2004, "An overview of
- * thick-threshold training"; Yerazunis's "train until no errors"):
+/* Thick-threshold training (Siefkes, Assis, Chhabra and Yerazunis 2004,
+ * "Combining Winnow and orthogonal sparse bigrams for incremental spam
+ * filtering"; Yerazunis's "train until no errors"):
  * nb_train_batch, then up to passes rounds in which every example the model
  * gets wrong, or right with a confidence under 0.5 + margin (margin in
  * [0, 0.5); the confidence of nb_classify at the model's temperature at the

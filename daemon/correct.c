@@ -55,7 +55,8 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
 	                            t.sentiment, t.sentiment_label) < 0 ||
 	    (move && store_ticket_set_queue(st, ticket_id, category) < 0))
 		goto store_failed;
-	if (triage_learn(tr, st, ticket_id, category, &learn_error) < 0) {
+	int weight = 0;
+	if (triage_learn(tr, st, ticket_id, category, &weight, &learn_error) < 0) {
 		*error_r = error_fmt("learning the correction: %s", learn_error);
 		goto failed;
 	}
@@ -71,6 +72,7 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
 		cJSON_AddStringToObject(o, "queue_to", category);
 	}
 	cJSON_AddBoolToObject(o, "learned", true);
+	cJSON_AddNumberToObject(o, "learned_weight", weight);
 	char *detail = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	int rc = store_event_add(st, ticket_id, agent, "category.corrected", detail);
@@ -122,7 +124,8 @@ int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
 	if (status != t.status && cfg != NULL &&
 	    sla_on_status(st, cfg, ticket_id, t.status, status, error_r) < 0)
 		goto failed;
-	if (triage_learn_spam(tr, st, ticket_id, spam, &learn_error) < 0) {
+	int weight = 0;
+	if (triage_learn_spam(tr, st, ticket_id, spam, &weight, &learn_error) < 0) {
 		*error_r = error_fmt("learning the correction: %s", learn_error);
 		goto failed;
 	}
@@ -135,6 +138,7 @@ int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
 		cJSON_AddStringToObject(o, "status_to", ticket_status_name(status));
 	}
 	cJSON_AddBoolToObject(o, "learned", true);
+	cJSON_AddNumberToObject(o, "learned_weight", weight);
 	char *detail = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	int rc = store_event_add(st, ticket_id, agent, "spam.corrected", detail);

@@ -322,6 +322,9 @@ static const char *const migrations[] = {
 	/* 10: the reply template an automatic mail was written from
 	 * ("ack-fr", "out-of-hours-en"), named again when it is sent. */
 	"ALTER TABLE outbox ADD COLUMN template TEXT;",
+	/* 11: how many times a correction was counted (trained until the model
+	 * agrees with it), so that forgetting it takes back exactly that. */
+	"ALTER TABLE training ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
 };
 
 int store_latest_version(void)

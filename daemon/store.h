@@ -200,11 +200,12 @@ int store_nb_load(struct store *st, const char *model, store_nb_label_cb *label_
 /* Numbers a model keeps about itself (e.g. "temperature"): 1 found, 0 not, -1 error. */
 int store_nb_meta_get(struct store *st, const char *model, const char *key, double *value_r);
 int store_nb_meta_set(struct store *st, const char *model, const char *key, double value);
-/* Kept so that an example can be forgotten (erasure) or replaced (correction). */
+/* Kept so that an example can be forgotten (erasure) or replaced
+ * (correction); weight: how many times it was counted. */
 int store_training_add(struct store *st, int64_t ticket_id, const char *model, const char *label,
-		       const char *features);
+		       const char *features, int weight);
 int store_training_get(struct store *st, int64_t ticket_id, const char *model, char **label_r,
-		       char **features_r); /* 1/0/-1 */
+		       char **features_r, int *weight_r); /* 1/0/-1 */
 int store_training_delete(struct store *st, int64_t ticket_id, const char *model);
 
 /* ---- statistics ---- */

@@ -798,11 +798,11 @@ int store_nb_meta_set(struct store *st, const char *model, const char *key, doub
 }
 
 int store_training_add(struct store *st, int64_t ticket_id, const char *model, const char *label,
-		       const char *features)
+		       const char *features, int weight)
 {
 	sqlite3_stmt *s = store_stmt(st,
-		"INSERT OR REPLACE INTO training (ticket_id, model, label, features, at)"
-		" VALUES (?, ?, ?, ?, ?)");
+		"INSERT OR REPLACE INTO training (ticket_id, model, label, features, at, weight)"
+		" VALUES (?, ?, ?, ?, ?, ?)");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
@@ -810,14 +810,15 @@ int store_training_add(struct store *st, int64_t ticket_id, const char *model, c
 	store_bind_text(s, 3, label);
 	store_bind_text(s, 4, features);
 	sqlite3_bind_int64(s, 5, store_now());
+	sqlite3_bind_int(s, 6, weight);
 	return store_exec_stmt(st, s);
 }
 
 int store_training_get(struct store *st, int64_t ticket_id, const char *model, char **label_r,
-		       char **features_r)
+		       char **features_r, int *weight_r)
 {
 	sqlite3_stmt *s = store_stmt(st,
-		"SELECT label, features FROM training WHERE ticket_id = ? AND model = ?");
+		"SELECT label, features, weight FROM training WHERE ticket_id = ? AND model = ?");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
@@ -826,6 +827,8 @@ int store_training_get(struct store *st, int64_t ticket_id, const char *model, c
 	if (rc == SQLITE_ROW) {
 		*label_r = store_column_dup(s, 0);
 		*features_r = store_column_dup(s, 1);
+		if (weight_r != NULL)
+			*weight_r = sqlite3_column_int(s, 2);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;

@@ -231,6 +231,8 @@ static void unescape(char *s)
 /* Thick-threshold training of a seeded model (nb_train_thick): the values
  * bench/classify and the seeds' cross-validation chose. */
 #define SEED_THICK_PASSES 20
+/* The most times one agent's correction is counted (learn_example). */
+#define CORRECTION_MAX_WEIGHT 16
 #define SEED_THICK_MARGIN 0.45
 
 struct seed_set {
@@ -934,17 +936,22 @@ static int forget_example(struct triage *tr, struct store *st, int64_t ticket_id
 			  const char *name, const char **error_r)
 {
 	_cleanup_free_ char *label = NULL, *features = NULL;
-	int found = store_training_get(st, ticket_id, name, &label, &features);
+	int weight = 1;
+	int found = store_training_get(st, ticket_id, name, &label, &features, &weight);
 	if (found < 0) {
 		*error_r = store_error(st);
 		return -1;
 	}
 	if (found == 0)
 		return 0;
+	if (weight < 1 || weight > CORRECTION_MAX_WEIGHT) {
+		*error_r = "stored training example with an impossible weight";
+		return -1;
+	}
 	double *version;
 	struct nb_model **model = model_slot(tr, name, &version);
 	struct feat_bag *bag = bag_parse(features);
-	int ret = train_persist(st, name, *model, bag, label, -1, error_r);
+	int ret = train_persist(st, name, *model, bag, label, -weight, error_r);
 	feat_bag_free(&bag);
 	if (ret == 0 && store_training_delete(st, ticket_id, name) < 0) {
 		*error_r = store_error(st);
@@ -968,19 +975,48 @@ static int bump_version(struct triage *tr, struct store *st, const char *name,
 	return 0;
 }
 
+/* Whether the daemon would now decide as the agent did: the label with at
+ * least min_confidence for the category, the same side of spam_threshold
+ * for spam. */
+static bool model_agrees(const struct triage *tr, const char *name, const struct nb_model *model,
+			 const struct feat_bag *bag, const char *label)
+{
+	struct nb_result r;
+	const char *e;
+	if (nb_classify_with(model, bag, NB_CLASSIFY_NO_REASONS, &r, &e) < 0)
+		return false;
+	if (strcmp(name, MODEL_SPAM) == 0) {
+		double p_spam = strcmp(r.label, "spam") == 0 ? r.confidence : 1 - r.confidence;
+		return (p_spam >= tr->cfg->nlp.spam_threshold) == (strcmp(label, "spam") == 0);
+	}
+	return strcmp(r.label, label) == 0 && r.confidence >= tr->cfg->nlp.min_confidence;
+}
+
 /* bag becomes the ticket's training example of label for the model name,
- * replacing an earlier one. */
+ * replacing an earlier one. It is counted until the model agrees with it
+ * (Yerazunis's "train until no errors"): counted once among hundreds of
+ * examples, a correction often leaves the very same mail decided as before,
+ * which is not what an agent who just corrected it expects. At most
+ * CORRECTION_MAX_WEIGHT times, so that one mail the model cannot be brought
+ * to agree with does not take the model over. *weight_r: the count used. */
 static int learn_example(struct triage *tr, struct store *st, int64_t ticket_id,
 			 const char *name, const struct feat_bag *bag, const char *label,
-			 const char **error_r)
+			 int *weight_r, const char **error_r)
 {
 	double *version;
 	struct nb_model **model = model_slot(tr, name, &version);
-	if (forget_example(tr, st, ticket_id, name, error_r) < 0 ||
-	    train_persist(st, name, *model, bag, label, 1, error_r) < 0)
+	if (forget_example(tr, st, ticket_id, name, error_r) < 0)
 		return -1;
+	int weight = 0;
+	do {
+		if (train_persist(st, name, *model, bag, label, 1, error_r) < 0)
+			return -1;
+		weight++;
+	} while (weight < CORRECTION_MAX_WEIGHT && !model_agrees(tr, name, *model, bag, label));
+	if (weight_r != NULL)
+		*weight_r = weight;
 	_cleanup_free_ char *features = bag_serialize(bag);
-	if (store_training_add(st, ticket_id, name, label, features) < 0) {
+	if (store_training_add(st, ticket_id, name, label, features, weight) < 0) {
 		*error_r = store_error(st);
 		return -1;
 	}
@@ -988,12 +1024,12 @@ static int learn_example(struct triage *tr, struct store *st, int64_t ticket_id,
 }
 
 int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
-		 const char **error_r)
+		 int *weight_r, const char **error_r)
 {
 	struct feat_bag *bag;
 	if (ticket_features(tr, st, ticket_id, &bag, error_r) < 0)
 		return -1;
-	int ret = learn_example(tr, st, ticket_id, MODEL_CATEGORY, bag, label, error_r);
+	int ret = learn_example(tr, st, ticket_id, MODEL_CATEGORY, bag, label, weight_r, error_r);
 	refresh_labels(tr);
 	feat_bag_free(&bag);
 	return ret;
@@ -1030,13 +1066,13 @@ static int ticket_spam_features(struct triage *tr, struct store *st, int64_t tic
 }
 
 int triage_learn_spam(struct triage *tr, struct store *st, int64_t ticket_id, bool spam,
-		      const char **error_r)
+		      int *weight_r, const char **error_r)
 {
 	struct feat_bag *bag;
 	if (ticket_spam_features(tr, st, ticket_id, &bag, error_r) < 0)
 		return -1;
 	int ret = learn_example(tr, st, ticket_id, MODEL_SPAM, bag, spam ? "spam" : "ham",
-				error_r);
+				weight_r, error_r);
 	feat_bag_free(&bag);
 	return ret;
 }
@@ -1046,7 +1082,7 @@ int triage_forget(struct triage *tr, struct store *st, int64_t ticket_id, const 
 	static const char *const models[] = {MODEL_CATEGORY, MODEL_SPAM};
 	for (size_t i = 0; i < ARRAY_SIZE(models); i++) {
 		_cleanup_free_ char *label = NULL, *features = NULL;
-		int found = store_training_get(st, ticket_id, models[i], &label, &features);
+		int found = store_training_get(st, ticket_id, models[i], &label, &features, NULL);
 		if (found < 0) {
 			*error_r = store_error(st);
 			return -1;

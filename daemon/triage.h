@@ -100,14 +100,16 @@ int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,
 
 /* An agent's correction: the ticket's first message becomes a training
  * example of label (replacing an earlier correction of the same ticket),
- * applied to the model and its stored counts at once. */
+ * applied to the model and its stored counts at once, counted as many times
+ * (*weight_r, may be NULL; at most 16) as it takes for the model to decide
+ * that mail as the agent did. */
 int triage_learn(struct triage *tr, struct store *st, int64_t ticket_id, const char *label,
-		 const char **error_r);
+		 int *weight_r, const char **error_r);
 /* An agent's verdict on spam: the ticket's first customer message (its
  * spam features, from the raw mail) becomes a training example of "spam" or
  * "ham" of the spam model, replacing an earlier verdict on the ticket. */
 int triage_learn_spam(struct triage *tr, struct store *st, int64_t ticket_id, bool spam,
-		      const char **error_r);
+		      int *weight_r, const char **error_r);
 /* Reloads a model when another process corrected it since it was loaded
  * (one indexed read per model when nothing changed). */
 int triage_refresh(struct triage *tr, struct store *st, const char **error_r);

@@ -334,6 +334,9 @@ static void test_spam_correction(void **state)
 	double p1 = spam_probability(f->tr, raw, len);
 	print_message("spam probability of the rescued mail: %.4f -> %.4f\n", p0, p1);
 	assert_true(p1 < p0);
+	/* counted until the daemon's verdict on that very mail is the agent's */
+	assert_true(p1 < f->cfg->nlp.spam_threshold);
+	assert_int_equal(count_events(f->st, id, "spam.corrected", "\"learned_weight\":"), 1);
 	struct triage *reloaded;
 	assert_int_equal(triage_open(f->st, f->cfg, &reloaded, &error), 0);
 	assert_float_equal(spam_probability(reloaded, raw, len), p1, 1e-9);
@@ -350,8 +353,12 @@ static void test_spam_correction(void **state)
 	print_message("said spam again: %.4f\n", p2);
 	assert_true(p2 > p1);
 	char *label = NULL, *features = NULL;
-	assert_int_equal(store_training_get(f->st, id, "spam", &label, &features), 1);
+	int weight = 0;
+	assert_int_equal(store_training_get(f->st, id, "spam", &label, &features, &weight), 1);
 	assert_string_equal(label, "spam");
+	print_message("counted %d times\n", weight);
+	assert_true(weight >= 1 && weight <= 16);
+	assert_true(p2 >= f->cfg->nlp.spam_threshold || weight == 16);
 	free(label);
 	free(features);
 
@@ -359,7 +366,7 @@ static void test_spam_correction(void **state)
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(triage_forget(f->tr, f->st, id, &error), 0);
 	assert_int_equal(store_commit(f->st), 0);
-	assert_int_equal(store_training_get(f->st, id, "spam", &label, &features), 0);
+	assert_int_equal(store_training_get(f->st, id, "spam", &label, &features, NULL), 0);
 	assert_float_equal(spam_probability(f->tr, raw, len), p0, 1e-9);
 	free(raw);
 }

@@ -397,7 +397,7 @@ static void test_erase(void **state)
 		fail_msg("triage_open: %s", error);
 	/* An agent's correction: the model learns from Alice's ticket. */
 	double billing_before = label_docs(f->st, "billing");
-	assert_int_equal(triage_learn(tr, f->st, f->alice_ticket, "billing", &error), 0);
+	assert_int_equal(triage_learn(tr, f->st, f->alice_ticket, "billing", NULL, &error), 0);
 	assert_true(label_docs(f->st, "billing") > billing_before);
 	assert_true(count(f->st, "SELECT count(*) FROM nb_counts WHERE model = 'category'"
 				 " AND token LIKE 'zanzibar%'") > 0);

@@ -944,7 +944,9 @@ static int forget_example(struct triage *tr, struct store *st, int64_t ticket_id
 	}
 	if (found == 0)
 		return 0;
-	if (weight < 1 || weight > CORRECTION_MAX_WEIGHT) {
+	/* NB_MAX_WEIGHT, not today's CORRECTION_MAX_WEIGHT: examples stored
+	 * under a higher cap must still be forgotten exactly. */
+	if (weight < 1 || weight > NB_MAX_WEIGHT) {
 		*error_r = "stored training example with an impossible weight";
 		return -1;
 	}

@@ -231,9 +231,9 @@ static void unescape(char *s)
 /* Thick-threshold training of a seeded model (nb_train_thick): the values
  * bench/classify and the seeds' cross-validation chose. */
 #define SEED_THICK_PASSES 20
+#define SEED_THICK_MARGIN 0.45
 /* The most times one agent's correction is counted (learn_example). */
 #define CORRECTION_MAX_WEIGHT 16
-#define SEED_THICK_MARGIN 0.45
 
 struct seed_set {
 	struct feat_bag **bags;

@@ -1009,12 +1009,19 @@ static int learn_example(struct triage *tr, struct store *st, int64_t ticket_id,
 	struct nb_model **model = model_slot(tr, name, &version);
 	if (forget_example(tr, st, ticket_id, name, error_r) < 0)
 		return -1;
+	/* The count is found in memory, then taken back and stored in one go. */
 	int weight = 0;
 	do {
-		if (train_persist(st, name, *model, bag, label, 1, error_r) < 0)
+		if (nb_train(*model, bag, label, 1, error_r) < 0) {
+			if (weight > 0)
+				nb_train(*model, bag, label, -weight, error_r);
 			return -1;
+		}
 		weight++;
 	} while (weight < CORRECTION_MAX_WEIGHT && !model_agrees(tr, name, *model, bag, label));
+	if (nb_train(*model, bag, label, -weight, error_r) < 0 ||
+	    train_persist(st, name, *model, bag, label, weight, error_r) < 0)
+		return -1;
 	if (weight_r != NULL)
 		*weight_r = weight;
 	_cleanup_free_ char *features = bag_serialize(bag);

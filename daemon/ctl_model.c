@@ -960,6 +960,52 @@ out:
 	return ret;
 }
 
+/* The feature options of a model, kept in its file (nb_caller_byte) so that
+ * predict reads mail as training did. FEAT_OPTS_RECORDED: they were kept
+ * (files from before have 0). */
+enum {
+	FEAT_OPT_NO_STEM = 1 << 0,
+	FEAT_OPT_STOPWORDS = 1 << 1,
+	FEAT_OPT_BIGRAMS = 1 << 2,
+	FEAT_OPT_WHOLE_TEXT = 1 << 3,
+	FEAT_OPT_HTML = 1 << 4,
+	FEAT_OPT_HEADER_TEXT = 1 << 5,
+	FEAT_OPT_SPAM = 1 << 6,
+	FEAT_OPTS_RECORDED = 1 << 7,
+};
+
+static uint8_t feature_opts_encode(const struct model_opts *mo)
+{
+	return (uint8_t)(FEAT_OPTS_RECORDED | (mo->flags & FEAT_NO_STEM ? FEAT_OPT_NO_STEM : 0) |
+	                 (mo->flags & FEAT_KEEP_STOPWORDS ? FEAT_OPT_STOPWORDS : 0) |
+	                 (mo->flags & FEAT_BIGRAMS ? FEAT_OPT_BIGRAMS : 0) |
+	                 (mo->whole_text ? FEAT_OPT_WHOLE_TEXT : 0) | (mo->html ? FEAT_OPT_HTML : 0) |
+	                 (mo->header_text ? FEAT_OPT_HEADER_TEXT : 0) |
+	                 (mo->task == TASK_SPAM ? FEAT_OPT_SPAM : 0));
+}
+
+static void feature_opts_decode(uint8_t b, struct model_opts *mo)
+{
+	mo->task = b & FEAT_OPT_SPAM ? TASK_SPAM : TASK_CATEGORY;
+	mo->flags = (b & FEAT_OPT_NO_STEM ? FEAT_NO_STEM : 0) |
+	            (b & FEAT_OPT_STOPWORDS ? FEAT_KEEP_STOPWORDS : 0) |
+	            (b & FEAT_OPT_BIGRAMS ? FEAT_BIGRAMS : 0);
+	mo->whole_text = (b & FEAT_OPT_WHOLE_TEXT) != 0;
+	mo->html = (b & FEAT_OPT_HTML) != 0;
+	mo->header_text = (b & FEAT_OPT_HEADER_TEXT) != 0;
+}
+
+/* "--task spam --features no-stem,stopwords,..." for messages. */
+static void feature_opts_describe(uint8_t b, char *buf, size_t size)
+{
+	snprintf(buf, size, "--task %s --features %s,%s,%s%s%s%s",
+	         b & FEAT_OPT_SPAM ? "spam" : "category",
+	         b & FEAT_OPT_NO_STEM ? "no-stem" : "stem",
+	         b & FEAT_OPT_STOPWORDS ? "stopwords" : "no-stopwords",
+	         b & FEAT_OPT_WHOLE_TEXT ? "whole-text" : "new-text", b & FEAT_OPT_HTML ? ",html" : "",
+	         b & FEAT_OPT_HEADER_TEXT ? ",header-text" : "", b & FEAT_OPT_BIGRAMS ? ",bigrams" : "");
+}
+
 static int train_examples(struct nb_model *model, const struct model_opts *mo,
                           const struct examples *ex, bool (*keep)(size_t i, const void *ctx),
                           const void *ctx, const char **error_r)
@@ -1031,7 +1077,12 @@ static int model_train(struct ctl *ctl, struct model_opts *mo)
 	}
 	double temperature;
 	size_t held;
-	if (nb_new(&mo->nb, &model, &e) < 0 || calibrate(mo, &ex, &temperature, &held, &e) < 0 ||
+	if (nb_new(&mo->nb, &model, &e) < 0) {
+		ctl_error("training: %s", e);
+		goto out;
+	}
+	nb_set_caller_byte(model, feature_opts_encode(mo));
+	if (calibrate(mo, &ex, &temperature, &held, &e) < 0 ||
 	    train_examples(model, mo, &ex, NULL, NULL, &e) < 0 ||
 	    nb_set_temperature(model, temperature, &e) < 0 || nb_save(model, &buf, &len, &e) < 0) {
 		ctl_error("training: %s", e);
@@ -1097,7 +1148,29 @@ static int model_predict(struct ctl *ctl, struct model_opts *mo)
 		ctl_error("%s: %s", mo->model_path, e);
 		return CTL_DATAERR;
 	}
-	if (!mo->task_given) {
+	uint8_t recorded = nb_caller_byte(model);
+	if (recorded & FEAT_OPTS_RECORDED) {
+		/* Read mail as training did; options that say otherwise are a
+		 * mistake that would go unnoticed (unknown features are ignored). */
+		struct model_opts rec = *mo;
+		feature_opts_decode(recorded, &rec);
+		if (!mo->task_given)
+			mo->task = rec.task;
+		if (!mo->flags_given) {
+			mo->flags = rec.flags;
+			mo->whole_text = rec.whole_text;
+			mo->html = rec.html;
+			mo->header_text = rec.header_text;
+		}
+		if (feature_opts_encode(mo) != recorded) {
+			char want[160];
+			feature_opts_describe(recorded, want, sizeof(want));
+			ctl_error("%s was trained with %s: give the same options, or none",
+			          mo->model_path, want);
+			nb_free(&model);
+			return CTL_USAGE;
+		}
+	} else if (!mo->task_given) {
 		/* A model with a "spam" label was trained on spam features. */
 		bool spam = false;
 		nb_foreach_label(model, has_label, &spam);
@@ -1321,7 +1394,9 @@ int ctl_cmd_model(struct ctl *ctl, int argc, char **argv)
 	    "LABELS.tsv: one mail per line, path<TAB>label (relative paths are relative to\n"
 	    "the TSV's folder); predict ignores the label column and prints\n"
 	    "path<TAB>label<TAB>confidence. eval prints cross-validated accuracy, macro-F1\n"
-	    "and the confusion matrix.\n"
+	    "and the confusion matrix. A model file keeps the feature options (--task,\n"
+	    "--features) it was trained with: predict reads mail the same way, and\n"
+	    "refuses other ones.\n"
 	    "options:\n"
 	    "  --task spam|category  features: spam reads decoded headers and keeps whole\n"
 	    "                        words and stop words; category reads subject and new\n"

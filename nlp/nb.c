@@ -56,6 +56,7 @@ struct nb_model {
 	/* log1p() of the small counts most features have, computed once by
 	 * log1p() itself: the same bits, without a call per feature. */
 	double log1p_small[64];
+	uint8_t caller_byte; /* nb_set_caller_byte(), kept in the file */
 };
 
 void nb_options_default(struct nb_options *opts)
@@ -116,6 +117,16 @@ void nb_free(struct nb_model **mp)
 void nb_get_options(const struct nb_model *m, struct nb_options *opts_r)
 {
 	*opts_r = m->opts;
+}
+
+void nb_set_caller_byte(struct nb_model *m, uint8_t value)
+{
+	m->caller_byte = value;
+}
+
+uint8_t nb_caller_byte(const struct nb_model *m)
+{
+	return m->caller_byte;
 }
 
 int nb_set_temperature(struct nb_model *m, double temperature, const char **error_r)
@@ -819,7 +830,7 @@ int nb_save(const struct nb_model *m, char **buf_r, size_t *len_r, const char **
 	    FORMAT_VERSION, (unsigned char)m->opts.variant,
 	    (unsigned char)((m->opts.log_tf ? 1 : 0) | (m->opts.length_norm ? 2 : 0) |
 	                    (m->opts.uniform_prior ? 4 : 0)),
-	    0};
+	    m->caller_byte};
 	strbuf_append(&sb, head, 4);
 	uint64_t bits;
 	memcpy(&bits, &m->opts.alpha, 8);
@@ -943,6 +954,7 @@ int nb_load(const void *buf, size_t len, struct nb_model **model_r, const char *
 	struct nb_model *m;
 	if (nb_new(&o, &m, error_r) < 0)
 		return -1;
+	m->caller_byte = p[7];
 	struct reader r = {p, len - 4, 24};
 	uint64_t nl, nt, v;
 	_cleanup_free_ uint32_t *lmap = NULL;

@@ -55,6 +55,11 @@ void nb_get_options(const struct nb_model *model, struct nb_options *opts_r);
 /* The temperature is a calibration, not part of the counts: it may change
  * at any time (e.g. after fitting it on held-out mail). */
 int nb_set_temperature(struct nb_model *model, double temperature, const char **error_r);
+/* One byte the caller keeps in the model file (its header's spare byte),
+ * e.g. how it made the features the model was trained on; 0 when never set,
+ * as in files written before it existed. */
+void nb_set_caller_byte(struct nb_model *model, uint8_t value);
+uint8_t nb_caller_byte(const struct nb_model *model);
 
 /* Adds one example (weight > 0) or forgets one (weight < 0, exactly the
  * same features and label as when it was trained). Fails, changing nothing,

@@ -81,6 +81,21 @@ train_ok() {
 tc model train --margin 0.5 --model "$work/x.nb" --tsv "$work/labels.tsv" 2>/dev/null
 [ $? -eq 64 ] || fail "--margin 0.5 not refused with 64"
 
+# the model file keeps the feature options it was trained with: predict
+# reads mail the same way without being told, and refuses other options
+tc model train --features whole-text,bigrams --model "$work/wb.nb" --tsv "$work/labels.tsv" \
+	2>/dev/null || fail "train --features"
+tc model predict --model "$work/wb.nb" --tsv "$work/labels.tsv" >"$work/wb1.tsv" 2>/dev/null ||
+	fail "predict with the recorded options"
+tc model predict --task category --features whole-text,bigrams --model "$work/wb.nb" \
+	--tsv "$work/labels.tsv" >"$work/wb2.tsv" 2>/dev/null || fail "predict with the same options"
+cmp -s "$work/wb1.tsv" "$work/wb2.tsv" || fail "recorded options read differently"
+tc model predict --features new-text --model "$work/wb.nb" --tsv "$work/labels.tsv" \
+	>/dev/null 2>"$work/wb.err"
+[ $? -eq 64 ] || fail "other feature options not refused with 64"
+grep -q -- "--features stem,no-stopwords,whole-text,bigrams" "$work/wb.err" ||
+	fail "the refusal does not say the recorded options: $(cat "$work/wb.err")"
+
 # bad input
 printf 'mails/0001.eml\n' >"$work/nolabel.tsv"
 tc model train --model "$work/x.nb" --tsv "$work/nolabel.tsv" 2>/dev/null

@@ -396,6 +396,19 @@ static void test_rows_and_file_round_trip(void **state)
 	assert_int_equal(nb_classify(loaded, q, &r2, &error), 0);
 	assert_string_equal(r1.label, r2.label);
 	assert_true(r1.score == r2.score);
+	assert_int_equal(nb_caller_byte(loaded), 0); /* never set */
+
+	/* the caller's byte comes back, and changes the file */
+	nb_set_caller_byte(m, 0xA5);
+	size_t len2;
+	char *buf2 = save(m, &len2);
+	assert_int_equal(len2, len);
+	assert_memory_not_equal(buf, buf2, len);
+	struct nb_model *loaded2;
+	assert_int_equal(nb_load(buf2, len2, &loaded2, &error), 0);
+	assert_int_equal(nb_caller_byte(loaded2), 0xA5);
+	nb_free(&loaded2);
+	free(buf2);
 
 	/* every corruption is refused: truncation, a flipped byte, bad magic */
 	for (size_t cut = 0; cut < len; cut += 1 + len / 50) {

@@ -126,27 +126,34 @@ static int persist_model(struct store *st, const char *name, const struct nb_mod
 	return sc.failed ? -1 : 0;
 }
 
-/* Trains (weight 1) or forgets (weight -1) one example in memory and applies
- * the same change to the stored counts: the deltas are read back from the
- * model, so that its transforms (log TF, length normalisation) are honoured
- * and store and memory stay equal. The caller holds a transaction. */
-static int train_persist(struct store *st, const char *name, struct nb_model *model,
-			 const struct feat_bag *bag, const char *label, int weight,
-			 const char **error_r)
+/* The counts of bag's features under label, before a change that
+ * persist_change() then stores. */
+static double *counts_before(const struct nb_model *model, const struct feat_bag *bag,
+			     const char *label)
 {
 	size_t n = feat_bag_count(bag);
-	_cleanup_free_ double *before = xcalloc(n, sizeof(double));
+	double *before = xcalloc(n + 1, sizeof(double));
 	for (size_t i = 0; i < n; i++) {
 		const char *feature;
 		uint32_t count;
 		feat_bag_get(bag, i, &feature, &count);
 		before[i] = nb_get_count(model, feature, label);
 	}
-	if (nb_train(model, bag, label, weight, error_r) < 0)
-		return -1;
+	return before;
+}
+
+/* Applies to the stored counts what training bag with weight did to model
+ * since counts_before(): the deltas are read back from the model, so that
+ * its transforms (log TF, length normalisation) are honoured and store and
+ * memory stay equal. On failure the model is taken back too. The caller
+ * holds a transaction. */
+static int persist_change(struct store *st, const char *name, struct nb_model *model,
+			  const struct feat_bag *bag, const char *label, int weight,
+			  const double *before, const char **error_r)
+{
 	if (store_nb_label_add(st, name, label, weight, 0) < 0)
 		goto store_failed;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < feat_bag_count(bag); i++) {
 		const char *feature;
 		uint32_t count;
 		feat_bag_get(bag, i, &feature, &count);
@@ -160,6 +167,18 @@ store_failed:
 	nb_train(model, bag, label, -weight, error_r);
 	*error_r = store_error(st);
 	return -1;
+}
+
+/* Trains (weight > 0) or forgets (weight < 0) one example in memory and in
+ * the stored counts. */
+static int train_persist(struct store *st, const char *name, struct nb_model *model,
+			 const struct feat_bag *bag, const char *label, int weight,
+			 const char **error_r)
+{
+	_cleanup_free_ double *before = counts_before(model, bag, label);
+	if (nb_train(model, bag, label, weight, error_r) < 0)
+		return -1;
+	return persist_change(st, name, model, bag, label, weight, before, error_r);
 }
 
 /* "feature<TAB>count" lines: what the training table keeps of an example. */
@@ -1009,7 +1028,8 @@ static int learn_example(struct triage *tr, struct store *st, int64_t ticket_id,
 	struct nb_model **model = model_slot(tr, name, &version);
 	if (forget_example(tr, st, ticket_id, name, error_r) < 0)
 		return -1;
-	/* The count is found in memory, then taken back and stored in one go. */
+	/* Counted in memory until the model agrees, then stored in one go. */
+	_cleanup_free_ double *before = counts_before(*model, bag, label);
 	int weight = 0;
 	do {
 		if (nb_train(*model, bag, label, 1, error_r) < 0) {
@@ -1019,8 +1039,7 @@ static int learn_example(struct triage *tr, struct store *st, int64_t ticket_id,
 		}
 		weight++;
 	} while (weight < CORRECTION_MAX_WEIGHT && !model_agrees(tr, name, *model, bag, label));
-	if (nb_train(*model, bag, label, -weight, error_r) < 0 ||
-	    train_persist(st, name, *model, bag, label, weight, error_r) < 0)
+	if (persist_change(st, name, *model, bag, label, weight, before, error_r) < 0)
 		return -1;
 	if (weight_r != NULL)
 		*weight_r = weight;

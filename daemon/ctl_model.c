@@ -601,26 +601,20 @@ static int mail_features(struct feat_ctx *feat, const struct model_opts *mo, con
 		body = strbuf_str(joined);
 		body_len = joined->len;
 	}
-	int ret;
 	/* a model needs no search terms, these bags are not explained, and
 	 * no two mails of a list share a body worth caching */
 	unsigned flags = mo->flags | FEAT_FEATURES_ONLY | FEAT_NO_SURFACES | FEAT_NO_BODY_CACHE;
 	const char *subject = msg->subject ? msg->subject : "";
-	if (reuse != NULL) {
-		ret = mo->task == TASK_SPAM
-		          ? feat_extract_mail_into(feat, headers, headers_len, body, body_len, flags,
-		                                   reuse, error_r)
-		          : feat_extract_into(feat, subject, strlen(subject), body, body_len, flags,
-		                              reuse, error_r);
-		if (ret == 0)
-			*bag_r = reuse;
-	} else if (mo->task == TASK_SPAM) {
-		ret = feat_extract_mail(feat, headers, headers_len, body, body_len, flags, bag_r,
-		                        error_r);
-	} else {
-		ret = feat_extract(feat, subject, strlen(subject), body, body_len, flags, bag_r,
-		                   error_r);
-	}
+	struct feat_bag *bag = reuse != NULL ? reuse : feat_bag_new();
+	int ret = mo->task == TASK_SPAM
+	              ? feat_extract_mail_into(feat, headers, headers_len, body, body_len, flags,
+	                                       bag, error_r)
+	              : feat_extract_into(feat, subject, strlen(subject), body, body_len, flags,
+	                                  bag, error_r);
+	if (ret == 0)
+		*bag_r = bag;
+	else if (reuse == NULL)
+		feat_bag_free(&bag);
 	strbuf_free(&own);
 	mime_message_free(&msg);
 	return ret;

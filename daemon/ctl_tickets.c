@@ -12,6 +12,7 @@
 #include "actions.h"
 #include "parse.h"
 #include "store.h"
+#include "sla.h"
 #include "store_sla.h"
 #include "view.h"
 #include "store_suggestions.h"
@@ -101,24 +102,48 @@ int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
 		ctl_error("cannot list tickets: %s", store_error(st));
 		return CTL_FAIL;
 	}
+	/* The list shows the earliest due time of the running clocks (as the
+	 * console does), not next_due, which is a warning's time until the
+	 * warning has fired. */
+	int64_t now = store_now();
+	struct sla_summary *sla = xcalloc(n > 0 ? n : 1, sizeof(*sla));
+	for (size_t i = 0; i < n; i++) {
+		const char *error;
+		if (sla_ticket_summary(st, list[i].id, now, &sla[i], &error) < 0) {
+			ctl_error("cannot read the SLA clocks: %s", error);
+			free(sla);
+			ticket_list_free(&list, n);
+			return CTL_FAIL;
+		}
+	}
 	if (ctl->json) {
 		cJSON *array = cJSON_CreateArray();
-		for (size_t i = 0; i < n; i++)
-			cJSON_AddItemToArray(array, view_ticket(&list[i], VIEW_TIME_ISO));
+		for (size_t i = 0; i < n; i++) {
+			cJSON *o = view_ticket(&list[i], VIEW_TIME_ISO);
+			view_add_sla_summary(o, &sla[i], VIEW_TIME_ISO);
+			cJSON_AddItemToArray(array, o);
+		}
 		ctl_print_json(array);
 	} else {
 		printf("%5s  %-8s  %-10s  %-8s  %-10s  %-8s  %-17s  %s\n", "ID", "STATUS", "QUEUE",
 		       "PRIORITY", "CATEGORY", "MOOD", "SLA DUE (UTC)", "SUBJECT");
 		for (size_t i = 0; i < n; i++) {
 			const struct ticket *t = &list[i];
-			char buf[32];
-			printf("%5lld  %-8s  %-10s  %-8s  %-10s  %-8s  %-17.16s  %.60s\n",
+			char buf[32], due[40];
+			/* "!" after a breached deadline; "paused" while the
+			 * customer is waited for */
+			if (sla[i].due == 0 && sla[i].paused)
+				snprintf(due, sizeof(due), "paused");
+			else
+				snprintf(due, sizeof(due), "%.16s%s", view_utc(sla[i].due, buf),
+					 sla[i].breached ? "!" : "");
+			printf("%5lld  %-8s  %-10s  %-8s  %-10s  %-8s  %-17s  %.60s\n",
 			       (long long)t->id, ticket_status_name(t->status), t->queue,
 			       ticket_priority_name(t->priority), t->category ? t->category : "-",
-			       t->sentiment_label ? t->sentiment_label : "-", view_utc(t->next_due, buf),
-			       t->subject);
+			       t->sentiment_label ? t->sentiment_label : "-", due, t->subject);
 		}
 	}
+	free(sla);
 	ticket_list_free(&list, n);
 	return CTL_OK;
 }

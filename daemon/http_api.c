@@ -235,40 +235,11 @@ static void handle_logout(struct http_request *req)
 
 /* ---- tickets ---- */
 
-/* Due time, breach and pause of the ticket's live SLA clocks. */
-struct sla_summary {
-	int64_t due; /* earliest due time of a running clock, 0: none */
-	bool breached, paused;
-};
-
-static int sla_summary(struct store *st, int64_t ticket_id, int64_t now, struct sla_summary *s_r)
-{
-	struct sla_clock_row *clocks;
-	size_t n;
-	if (store_sla_clocks_live(st, ticket_id, &clocks, &n) < 0)
-		return -1;
-	struct sla_summary s = {0};
-	for (size_t i = 0; i < n; i++) {
-		bool running = strcmp(clocks[i].state, "running") == 0;
-		if (strcmp(clocks[i].state, "paused") == 0)
-			s.paused = true;
-		if (clocks[i].breached_at > 0 || (running && clocks[i].due <= now))
-			s.breached = true;
-		if (running && (s.due == 0 || clocks[i].due < s.due))
-			s.due = clocks[i].due;
-	}
-	sla_clock_rows_free(&clocks, n);
-	*s_r = s;
-	return 0;
-}
-
 /* The ticket as the console shows it: the shared view plus its SLA summary. */
 static cJSON *ticket_json(const struct ticket *t, const struct sla_summary *sla)
 {
 	cJSON *o = view_ticket(t, VIEW_TIME_EPOCH);
-	view_add_time(o, "due", sla->due, VIEW_TIME_EPOCH);
-	cJSON_AddBoolToObject(o, "breached", sla->breached);
-	cJSON_AddBoolToObject(o, "sla_paused", sla->paused);
+	view_add_sla_summary(o, sla, VIEW_TIME_EPOCH);
 	return o;
 }
 
@@ -349,7 +320,8 @@ static void handle_ticket_list(struct http_request *req)
 	size_t shown = n > (size_t)per_page ? (size_t)per_page : n;
 	for (size_t i = 0; i < shown; i++) {
 		struct sla_summary sla;
-		if (sla_summary(req->ctx->st, list[i].id, now, &sla) < 0) {
+		const char *error;
+		if (sla_ticket_summary(req->ctx->st, list[i].id, now, &sla, &error) < 0) {
 			cJSON_Delete(out);
 			ticket_list_free(&list, n);
 			store_failed(req);
@@ -374,7 +346,8 @@ static void handle_ticket_get(struct http_request *req, int64_t id)
 	struct sla_summary sla;
 	cJSON *o = NULL;
 	int found = view_ticket_detail(st, id, VIEW_TIME_EPOCH, &o);
-	if (found > 0 && sla_summary(st, id, now, &sla) < 0) {
+	const char *error;
+	if (found > 0 && sla_ticket_summary(st, id, now, &sla, &error) < 0) {
 		cJSON_Delete(o);
 		found = -1;
 	}
@@ -385,9 +358,7 @@ static void handle_ticket_get(struct http_request *req, int64_t id)
 			http_reply_error(req, 404, "there is no ticket %lld", (long long)id);
 		return;
 	}
-	view_add_time(o, "due", sla.due, VIEW_TIME_EPOCH);
-	cJSON_AddBoolToObject(o, "breached", sla.breached);
-	cJSON_AddBoolToObject(o, "sla_paused", sla.paused);
+	view_add_sla_summary(o, &sla, VIEW_TIME_EPOCH);
 	cJSON_AddNumberToObject(o, "now", (double)now);
 	http_reply_json(req, 200, o);
 }

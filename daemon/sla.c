@@ -950,6 +950,30 @@ static int due_cb(int64_t ticket_id, const char *subject, const char *queue, con
 	return 0;
 }
 
+int sla_ticket_summary(struct store *st, int64_t ticket_id, int64_t now, struct sla_summary *s_r,
+		       const char **error_r)
+{
+	struct sla_clock_row *clocks;
+	size_t n;
+	if (store_sla_clocks_live(st, ticket_id, &clocks, &n) < 0) {
+		*error_r = store_fail(st, "SLA clocks of a ticket");
+		return -1;
+	}
+	struct sla_summary s = {0};
+	for (size_t i = 0; i < n; i++) {
+		bool running = strcmp(clocks[i].state, "running") == 0;
+		if (strcmp(clocks[i].state, "paused") == 0)
+			s.paused = true;
+		if (clocks[i].breached_at > 0 || (running && clocks[i].due <= now))
+			s.breached = true;
+		if (running && (s.due == 0 || clocks[i].due < s.due))
+			s.due = clocks[i].due;
+	}
+	sla_clock_rows_free(&clocks, n);
+	*s_r = s;
+	return 0;
+}
+
 int sla_due_list(struct store *st, int64_t until, unsigned limit, struct sla_due_row **rows_r,
 		 size_t *n_r, const char **error_r)
 {

@@ -168,4 +168,14 @@ int sla_due_list(struct store *st, int64_t until, unsigned limit, struct sla_due
 		 size_t *n_r, const char **error_r);
 void sla_due_rows_free(struct sla_due_row **rows, size_t n);
 
+/* What a ticket list shows of a ticket's live clocks. Not the ticket's
+ * next_due, which is the next event of the clocks (a warning comes before
+ * its due time). */
+struct sla_summary {
+	int64_t due; /* earliest due time of a running clock, 0: none */
+	bool breached, paused;
+};
+int sla_ticket_summary(struct store *st, int64_t ticket_id, int64_t now, struct sla_summary *s_r,
+		       const char **error_r);
+
 #endif

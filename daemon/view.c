@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sla.h"
 #include "store.h"
 #include "store_sla.h"
 #include "store_suggestions.h"
@@ -37,6 +38,13 @@ void view_add_time(cJSON *o, const char *key, int64_t t, enum view_time style)
 		cJSON_AddNumberToObject(o, key, (double)t);
 	else
 		cJSON_AddStringToObject(o, key, view_utc(t, buf));
+}
+
+void view_add_sla_summary(cJSON *o, const struct sla_summary *sla, enum view_time style)
+{
+	view_add_time(o, "due", sla->due, style);
+	cJSON_AddBoolToObject(o, "breached", sla->breached);
+	cJSON_AddBoolToObject(o, "sla_paused", sla->paused);
 }
 
 cJSON *view_parse_detail(const char *detail)

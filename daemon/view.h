@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+struct sla_summary;
 struct store;
 struct ticket;
 
@@ -23,6 +24,8 @@ cJSON *view_parse_detail(const char *detail);
 
 /* The ticket's own fields, tags as an array. */
 cJSON *view_ticket(const struct ticket *t, enum view_time style);
+/* The SLA summary a list shows: due, breached, sla_paused. */
+void view_add_sla_summary(cJSON *o, const struct sla_summary *sla, enum view_time style);
 /* The ticket with its messages (text only: the HTML of a mail never leaves
  * the store), triage decisions with their explanations, suggestions, SLA
  * clocks and audit events. 1 and *json_r, 0 when there is no such ticket,

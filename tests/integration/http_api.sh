@@ -386,6 +386,31 @@ grep -q "^--- internal note by agent:agent@example.test" <<<"$shown" || fail "sh
 ctl note "$first" "   " 2>/dev/null && fail "a blank note was accepted"
 echo "ok - triagectl note and show"
 
+# triagectl's list shows each ticket's deadline, as the console does, not the
+# warning time (warn_at 0.75) that comes first in next_due.
+ctl tickets --json | /usr/bin/python3 -c '
+import json, sys, sqlite3
+db = sqlite3.connect(sys.argv[1])
+seen = 0
+for t in json.load(sys.stdin):
+    due = db.execute("SELECT min(due) FROM sla_clocks WHERE ticket_id = ? AND state = ?",
+                     (t["id"], "running")).fetchone()[0]
+    when = db.execute("SELECT strftime(?, ?, ?)", ("%Y-%m-%dT%H:%M:%SZ", due, "unixepoch")).fetchone()[0] if due else None
+    assert t["due"] == when, (t["id"], t["due"], when)
+    if due:
+        seen += 1
+        assert t["next_due"] < t["due"], t
+    assert t["breached"] is False and t["sla_paused"] in (True, False), t
+assert seen > 0
+' "$DB" || fail "triagectl tickets: SLA due times"
+read -r id due < <(ctl tickets --json | /usr/bin/python3 -c '
+import json, sys
+t = [t for t in json.load(sys.stdin) if t["due"]][0]
+print(t["id"], t["due"][:16])')
+ctl tickets | awk -v id="$id" -v due="$due" '$1 == id && $7 == due { found = 1 } END { exit !found }' ||
+	fail "triagectl tickets: the SLA DUE column is not the deadline"
+echo "ok - triagectl tickets: SLA deadlines"
+
 # TLS: the same server over HTTPS (GnuTLS), Secure cookie, HSTS.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 	-addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/web.key" -out "$WORK/web.pem" 2>/dev/null ||

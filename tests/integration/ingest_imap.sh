@@ -114,8 +114,6 @@ reply = [m for m in show("Double prélèvement commande CMD-2024-10517")["messag
 assert ">" not in reply["text"] and "a écrit" not in reply["text"], reply["text"]
 assert len(reply["full_text"]) > len(reply["text"])
 # Loop protection flags automatic mail.
-for t in json.load(open(f"{work}/tickets.json")):
-    pass
 auto = [s for s in shows.values() if s["subject"].startswith("Automatic reply")][0]
 assert auto["messages"][0]["loop_flags"] != 0
 bounce = [s for s in shows.values() if s["subject"].startswith("Undelivered Mail")][0]

@@ -256,8 +256,14 @@ static void test_lifecycle_fires_each_level_once(void **state)
 	get_ticket(f, id, &t);
 	assert_int_equal(t.next_due, T("2026-03-02T10:48:00+01:00"));
 	ticket_clear(&t);
-	int64_t when;
+	/* A list shows the deadline, not the warning that comes first. */
+	struct sla_summary sum;
 	const char *error = NULL;
+	assert_int_equal(sla_ticket_summary(f->st, id, store_now(), &sum, &error), 0);
+	assert_int_equal(sum.due, T("2026-03-02T11:00:00+01:00"));
+	assert_false(sum.breached);
+	assert_false(sum.paused);
+	int64_t when;
 	assert_int_equal(sla_next_wakeup(f->st, &when, &error), 1);
 	assert_int_equal(when, T("2026-03-02T10:48:00+01:00"));
 
@@ -283,6 +289,10 @@ static void test_lifecycle_fires_each_level_once(void **state)
 	assert_int_equal(c.breached_at, T("2026-03-02T11:00:00+01:00")); /* the due, not now */
 	assert_string_equal(c.state, "running");
 	sla_clock_row_clear(&c);
+	assert_int_equal(sla_ticket_summary(f->st, id, T("2026-03-02T11:05:00+01:00"), &sum, &error),
+			 0);
+	assert_int_equal(sum.due, T("2026-03-02T11:00:00+01:00"));
+	assert_true(sum.breached);
 
 	/* Second notification to the same channel within 30 min: damped. */
 	s = fire(f, T("2026-03-02T11:10:00+01:00"));
@@ -377,6 +387,11 @@ static void test_pending_pauses_and_moves_due(void **state)
 	get_ticket(f, id, &t);
 	assert_int_equal(t.next_due, 0); /* nothing runs */
 	ticket_clear(&t);
+	struct sla_summary sum;
+	const char *error = NULL;
+	assert_int_equal(sla_ticket_summary(f->st, id, store_now(), &sum, &error), 0);
+	assert_int_equal(sum.due, 0);
+	assert_true(sum.paused);
 	/* Paused clocks never fire, however late. */
 	struct sla_fire_stats s = fire(f, T("2026-03-20T10:00:00+01:00"));
 	assert_int_equal(s.clocks, 0);

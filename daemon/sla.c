@@ -447,15 +447,25 @@ int sla_on_status(struct store *st, const struct config *cfg, int64_t ticket,
 	case TICKET_OPEN:
 		for (size_t i = 0; rc == 0 && i < h.n_clocks; i++)
 			rc = clock_resume(st, cfg, &h.clocks[i], h.now, error_r);
-		if (rc == 0 && was_done)
-			rc = start_if_missing(&h, sla_policy_match(cfg, h.t.queue, h.t.priority),
-					      SLA_RESOLUTION, error_r);
+		if (rc == 0 && was_done) {
+			/* Reopened: resolved again in full time; and a customer
+			 * never answered (a mail wrongly closed as spam, say)
+			 * still waits for a first answer. */
+			const struct sla_policy *p = sla_policy_match(cfg, h.t.queue, h.t.priority);
+			if (h.t.first_response_at == 0)
+				rc = start_if_missing(&h, p, SLA_FIRST_RESPONSE, error_r);
+			if (rc == 0)
+				rc = start_if_missing(&h, p, SLA_RESOLUTION, error_r);
+		}
 		break;
 	case TICKET_RESOLVED:
 	case TICKET_CLOSED:
+		/* Closing spam resolves nothing: its clocks stop without being
+		 * met, so that SLA reports do not count junk as service. */
 		for (size_t i = 0; rc == 0 && i < h.n_clocks; i++) {
 			struct sla_clock_row *c = &h.clocks[i];
-			rc = clock_close(st, cfg, c, strcmp(c->target, "resolution") == 0, h.now,
+			rc = clock_close(st, cfg, c,
+					 !h.t.spam && strcmp(c->target, "resolution") == 0, h.now,
 					 error_r);
 		}
 		break;

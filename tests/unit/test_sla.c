@@ -446,7 +446,73 @@ static void test_resolve_and_reopen(void **state)
 	assert_int_equal(c.started, T("2026-03-04T09:00:00+01:00"));
 	assert_int_equal(c.due, T("2026-03-11T12:00:00+01:00")); /* Wed-Fri 27 h, Mon 9, Tue 9, Wed 3 */
 	sla_clock_row_clear(&c);
-	assert_int_equal(count_clocks(f, id, "first_response"), 1); /* not restarted */
+	/* Never answered: the customer still waits for a first answer. */
+	assert_int_equal(count_clocks(f, id, "first_response"), 2);
+	get_clock(f, id, "first_response", &c);
+	assert_string_equal(c.state, "running");
+	assert_int_equal(c.due, T("2026-03-04T13:00:00+01:00")); /* 240 min */
+	sla_clock_row_clear(&c);
+
+	/* Answered, resolved and reopened: no third first response. */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_ticket_set_first_response(f->st, id, store_now()), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	agent_reply(f, id);
+	set_status(f, id, TICKET_OPEN, TICKET_RESOLVED);
+	set_status(f, id, TICKET_RESOLVED, TICKET_OPEN);
+	assert_int_equal(count_clocks(f, id, "first_response"), 2);
+	assert_int_equal(count_clocks(f, id, "resolution"), 3);
+}
+
+/* Spam is closed, not resolved: its clocks stop unmet, out of the SLA
+ * figures; a mail wrongly taken for spam gets its clocks back. */
+static void test_spam_closed_unmet(void **state)
+{
+	struct fixture *f = *state;
+	store_set_fake_now(T("2026-03-02T10:00:00+01:00"));
+	int64_t id = create_ticket(f, "general", PRIORITY_NORMAL);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_ticket_set_triage(f->st, id, "en", NULL, 0, true, 0.99, 0, "neutral"),
+			 0);
+	assert_int_equal(store_commit(f->st), 0);
+	set_status(f, id, TICKET_NEW, TICKET_CLOSED);
+	struct sla_clock_row c;
+	get_clock(f, id, "resolution", &c);
+	assert_string_equal(c.state, "stopped");
+	sla_clock_row_clear(&c);
+	get_clock(f, id, "first_response", &c);
+	assert_string_equal(c.state, "stopped");
+	sla_clock_row_clear(&c);
+
+	store_set_fake_now(T("2026-03-02T11:00:00+01:00"));
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_ticket_set_triage(f->st, id, "en", NULL, 0, false, 0, 0, "neutral"),
+			 0);
+	assert_int_equal(store_commit(f->st), 0);
+	set_status(f, id, TICKET_CLOSED, TICKET_OPEN);
+	get_clock(f, id, "first_response", &c);
+	assert_string_equal(c.state, "running");
+	assert_int_equal(c.started, T("2026-03-02T11:00:00+01:00"));
+	sla_clock_row_clear(&c);
+	get_clock(f, id, "resolution", &c);
+	assert_string_equal(c.state, "running");
+	sla_clock_row_clear(&c);
+
+	/* A customer's ticket closed the usual way still meets its resolution:
+	 * the second resolution clock (by id) is met, the first stays stopped. */
+	set_status(f, id, TICKET_OPEN, TICKET_CLOSED);
+	struct sla_clock_row *rows = NULL;
+	size_t n = 0;
+	assert_int_equal(store_sla_clocks_all(f->st, id, &rows, &n), 0);
+	const char *states[2] = {NULL, NULL};
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].target, "resolution") == 0 && k < 2)
+			states[k++] = rows[i].state;
+	assert_int_equal(k, 2);
+	assert_string_equal(states[0], "stopped");
+	assert_string_equal(states[1], "met");
+	sla_clock_rows_free(&rows, n);
 }
 
 static void test_policy_change_keeps_consumed_time(void **state)
@@ -709,6 +775,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lifecycle_fires_each_level_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_pauses_and_moves_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spam_closed_unmet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_change_keeps_consumed_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_webhook_retries_then_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_webhook_delivered, setup, teardown),

@@ -24,6 +24,7 @@ struct times {
 struct group {
 	char *key;
 	int64_t received, answered, resolved, retriaged, corrected;
+	int64_t spam; /* received and closed as spam: in no other count */
 	struct times first_response, resolution;
 	int64_t met[SLA_N_TARGETS], breached[SLA_N_TARGETS];
 	int64_t backlog, backlog_avg_age, backlog_max_age;
@@ -212,14 +213,17 @@ struct ticket_pass {
 };
 
 static int ticket_cb(const char *key, const char *sentiment, const char *category,
-		     int64_t created, int64_t first_response_at, int64_t resolved_at, void *ctx)
+		     int64_t created, int64_t first_response_at, int64_t resolved_at, bool spam,
+		     void *ctx)
 {
 	struct ticket_pass *p = ctx;
 	struct report *r = p->g.r;
 	bool received = in_period(r, created);
-	bool answered = in_period(r, first_response_at);
-	bool resolved = in_period(r, resolved_at);
-	bool backlog = created < r->to && (resolved_at == STORE_REPORT_NONE || resolved_at >= r->to);
+	/* Spam is counted apart: closing it is no service given. */
+	bool answered = !spam && in_period(r, first_response_at);
+	bool resolved = !spam && in_period(r, resolved_at);
+	bool backlog = !spam && created < r->to &&
+		       (resolved_at == STORE_REPORT_NONE || resolved_at >= r->to);
 	if (!received && !answered && !resolved && !backlog)
 		return 0;
 	struct group *gr = p->last;
@@ -228,6 +232,10 @@ static int ticket_cb(const char *key, const char *sentiment, const char *categor
 		if (gr == NULL)
 			return -1;
 		p->last = gr;
+	}
+	if (spam) {
+		gr->spam++;
+		return 0;
 	}
 	gr->received += received, gr->answered += answered, gr->resolved += resolved;
 	if (backlog) {
@@ -455,6 +463,7 @@ static void total_from_groups(struct report *r)
 		const struct group *g = &r->groups[i];
 		t->received += g->received, t->answered += g->answered, t->resolved += g->resolved;
 		t->retriaged += g->retriaged, t->corrected += g->corrected;
+		t->spam += g->spam;
 		for (int k = 0; k < SLA_N_TARGETS; k++)
 			t->met[k] += g->met[k], t->breached[k] += g->breached[k];
 		t->backlog += g->backlog;
@@ -639,6 +648,10 @@ static void write_text(const struct report *r, FILE *out)
 	fmt_rate(a, sizeof(a), t->received - t->retriaged, t->received);
 	fmt_rate(b, sizeof(b), t->corrected, t->received);
 	fprintf(out, "\nTriaged automatically: %s; category corrected by an agent: %s\n", a, b);
+	fprintf(out,
+		"Closed as spam: %lld, not counted as received, answered, resolved or "
+		"backlog\n",
+		(long long)t->spam);
 	fmt_duration(a, sizeof(a), t->backlog, t->backlog_max_age);
 	fprintf(out, "Backlog at the end: %lld tickets, oldest %s\n", (long long)t->backlog, a);
 	fputs("\nSentiment:\n", out);
@@ -679,7 +692,7 @@ static void write_csv(const struct report *r, FILE *out)
 		     "resolution_median_min,resolution_p90_min,first_response_met,"
 		     "first_response_breached,next_response_met,next_response_breached,"
 		     "resolution_met,resolution_breached,backlog,backlog_avg_age_min,"
-		     "triaged_automatically,corrected_by_agent\r\n");
+		     "triaged_automatically,corrected_by_agent,spam\r\n");
 	for (size_t i = 0; i < n_rows(r); i++) {
 		const struct group *g = row(r, i);
 		csv_field(out, g->key);
@@ -690,9 +703,9 @@ static void write_csv(const struct report *r, FILE *out)
 			minutes(g->resolution.p90));
 		for (int t = 0; t < SLA_N_TARGETS; t++)
 			fprintf(out, ",%lld,%lld", (long long)g->met[t], (long long)g->breached[t]);
-		fprintf(out, ",%lld,%.1f,%lld,%lld\r\n", (long long)g->backlog,
+		fprintf(out, ",%lld,%.1f,%lld,%lld,%lld\r\n", (long long)g->backlog,
 			minutes(g->backlog_avg_age), (long long)(g->received - g->retriaged),
-			(long long)g->corrected);
+			(long long)g->corrected, (long long)g->spam);
 	}
 }
 
@@ -718,6 +731,7 @@ static cJSON *group_json(const struct group *g)
 	cJSON_AddNumberToObject(o, "resolved", (double)g->resolved);
 	cJSON_AddNumberToObject(o, "triaged_automatically", (double)(g->received - g->retriaged));
 	cJSON_AddNumberToObject(o, "corrected_by_agent", (double)g->corrected);
+	cJSON_AddNumberToObject(o, "spam", (double)g->spam);
 	cJSON_AddItemToObject(o, "first_response", times_json(&g->first_response));
 	cJSON_AddItemToObject(o, "resolution", times_json(&g->resolution));
 	cJSON *sla = cJSON_AddObjectToObject(o, "sla");
@@ -885,6 +899,10 @@ static void write_html(const struct report *r, FILE *out)
 	fmt_rate(a, sizeof(a), t->received - t->retriaged, t->received);
 	fmt_rate(b, sizeof(b), t->corrected, t->received);
 	fprintf(out, "<p>Triaged automatically: %s; category corrected by an agent: %s.</p>\n", a, b);
+	fprintf(out,
+		"<p>Closed as spam: %lld, not counted as received, answered, resolved or "
+		"backlog.</p>\n",
+		(long long)t->spam);
 	svg_bars(out, "Tickets received per day", r->per_day, NULL, NULL, r->n_days);
 	svg_bars(out, "First response time (business)", r->histogram, hist_labels, NULL, N_HIST);
 	svg_bars(out, "SLA breaches per queue", NULL, NULL, r->breaches_by_queue,

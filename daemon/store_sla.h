@@ -98,7 +98,8 @@ int store_report_triage(struct store *st, const char *by, int64_t from, int64_t 
 #define STORE_REPORT_NONE INT64_MIN
 typedef int store_report_ticket_cb(const char *group, const char *sentiment,
 				   const char *category, int64_t created,
-				   int64_t first_response_at, int64_t resolved_at, void *ctx);
+				   int64_t first_response_at, int64_t resolved_at, bool spam,
+				   void *ctx);
 int store_report_tickets(struct store *st, const char *by, int64_t from, int64_t to,
 			 store_report_ticket_cb *cb, void *ctx);
 /* The distribution of the response or resolution times: one row per

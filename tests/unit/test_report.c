@@ -40,6 +40,7 @@ static int64_t T(const char *iso)
 struct spec {
 	const char *queue, *category, *sentiment, *assignee;
 	const char *created, *first_response, *resolved; /* NULL: none */
+	bool spam;
 };
 
 static int64_t add_ticket(struct store *st, const struct spec *s)
@@ -49,8 +50,9 @@ static int64_t add_ticket(struct store *st, const struct spec *s)
 			   .priority = PRIORITY_NORMAL, .created = T(s->created)};
 	int64_t id;
 	assert_int_equal(store_ticket_create(st, &t, &id), 0);
-	assert_int_equal(store_ticket_set_triage(st, id, "fr", s->category, 0.9, false, 0.01, 0,
-						 s->sentiment), 0);
+	assert_int_equal(store_ticket_set_triage(st, id, "fr", s->category, 0.9, s->spam,
+						 s->spam ? 0.99 : 0.01, 0, s->sentiment),
+			 0);
 	if (s->assignee != NULL)
 		assert_int_equal(store_ticket_set_assignee(st, id, s->assignee), 0);
 	if (s->first_response != NULL)
@@ -90,17 +92,22 @@ static int setup(void **state)
 	f->to = T("2026-04-01T00:00:00Z");
 	static const struct spec specs[] = {
 		{"billing", "invoice", "negative", ODD_ASSIGNEE, "2026-03-02T10:00:00Z",
-		 "2026-03-02T11:00:00Z", "2026-03-03T10:00:00Z"},
+		 "2026-03-02T11:00:00Z", "2026-03-03T10:00:00Z", false},
 		{"billing", "invoice", "neutral", "alice", "2026-03-02T12:00:00Z",
-		 "2026-03-02T14:00:00Z", NULL},
-		{"tech", "bug", "negative", "alice", "2026-03-05T09:00:00Z", NULL, NULL},
+		 "2026-03-02T14:00:00Z", NULL, false},
+		{"tech", "bug", "negative", "alice", "2026-03-05T09:00:00Z", NULL, NULL, false},
 		{"tech", "bug", "positive", NULL, "2026-03-10T09:00:00Z", "2026-03-10T09:30:00Z",
-		 "2026-03-10T12:00:00Z"},
+		 "2026-03-10T12:00:00Z", false},
 		/* Before the period, resolved in it. */
 		{"tech", "invoice", "neutral", NULL, "2026-02-20T09:00:00Z", "2026-02-21T09:00:00Z",
-		 "2026-03-04T09:00:00Z"},
+		 "2026-03-04T09:00:00Z", false},
 		/* After the period. */
-		{"billing", "invoice", "negative", "alice", "2026-04-02T09:00:00Z", NULL, NULL},
+		{"billing", "invoice", "negative", "alice", "2026-04-02T09:00:00Z", NULL, NULL, false},
+		/* Spam, closed at once: counted apart, in no other figure. */
+		{"billing", "invoice", "positive", NULL, "2026-03-03T09:00:00Z", NULL,
+		 "2026-03-03T09:00:00Z", true},
+		/* Spam that an agent still re-triaged, and never closed. */
+		{"tech", "bug", "neutral", NULL, "2026-03-04T09:00:00Z", NULL, NULL, true},
 	};
 	int64_t id[ARRAY_SIZE(specs)];
 	assert_int_equal(store_begin(st), 0);
@@ -117,12 +124,15 @@ static int setup(void **state)
 	add_clock(st, id[4], "resolution", "breached", 50000, "2026-03-04T09:00:00Z",
 		  "2026-02-28T09:00:00Z");
 	add_clock(st, id[1], "next_response", "stopped", 100, "2026-03-20T09:00:00Z", NULL);
+	add_clock(st, id[6], "resolution", "stopped", 0, "2026-03-03T09:00:00Z", NULL);
 	store_set_fake_now(T("2026-03-06T09:00:00Z"));
 	assert_int_equal(store_event_add(st, id[1], "agent:bob@example.com", "queue_changed",
 					 "{}"), 0);
 	assert_int_equal(store_event_add(st, id[2], "cli:root", "category.corrected", "{}"), 0);
 	assert_int_equal(store_event_add(st, id[3], "model:category", "category.corrected", "{}"), 0);
 	assert_int_equal(store_event_add(st, id[3], "rule:vip", "queue_changed", "{}"), 0);
+	assert_int_equal(store_event_add(st, id[7], "agent:bob@example.com", "category.corrected",
+					 "{}"), 0);
 	assert_int_equal(store_commit(st), 0);
 	store_set_fake_now(0);
 	*state = f;
@@ -185,6 +195,7 @@ static void test_totals_by_hand(void **state)
 	assert_int_equal(num(t, "received"), 4);
 	assert_int_equal(num(t, "answered"), 3);
 	assert_int_equal(num(t, "resolved"), 3);
+	assert_int_equal(num(t, "spam"), 2);
 	/* Re-triaged by an agent: #2 (queue, agent) and #3 (category, cli). */
 	assert_int_equal(num(t, "triaged_automatically"), 2);
 	assert_int_equal(num(t, "corrected_by_agent"), 1);
@@ -237,6 +248,7 @@ static void test_by_queue(void **state)
 	assert_int_equal(num(billing, "first_response.median_seconds"), 3600);
 	assert_int_equal(num(billing, "first_response.p90_seconds"), 7200);
 	assert_int_equal(num(billing, "backlog.count"), 1);
+	assert_int_equal(num(billing, "spam"), 1);
 	assert_string_equal(get(tech, "group")->valuestring, "tech");
 	assert_int_equal(num(tech, "received"), 2);
 	assert_int_equal(num(tech, "answered"), 1);
@@ -264,6 +276,7 @@ static void test_by_queue(void **state)
 	assert_non_null(strstr(table, "billing"));
 	assert_non_null(strstr(table, "1:00")); /* billing's median first response */
 	assert_non_null(strstr(text, "Triaged automatically: 50.0%"));
+	assert_non_null(strstr(text, "Closed as spam: 2, not counted"));
 	free(text);
 }
 
@@ -314,7 +327,7 @@ static void test_csv_parses_back(void **state)
 	/* Header, "", "Dupont...", "alice", total. */
 	assert_int_equal(n, 5);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(n_fields[i], 20);
+		assert_int_equal(n_fields[i], 21);
 	assert_string_equal(fields[0][0], "group");
 	assert_string_equal(fields[0][1], "received");
 	assert_string_equal(fields[1][0], "");

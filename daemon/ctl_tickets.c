@@ -228,10 +228,25 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 	}
 	if (n_triage > 0)
 		printf("\nTriage:\n");
-	for (size_t i = 0; i < n_triage; i++)
-		printf("  %-9s %-12s (confidence %.2f) %s\n", triage[i].task,
-		       triage[i].label ? triage[i].label : "-", triage[i].confidence,
-		       triage[i].explanation ? triage[i].explanation : "");
+	for (size_t i = 0; i < n_triage; i++) {
+		/* The explanation gives the number with its meaning; without
+		 * one, the number: the label's confidence, but the spam
+		 * probability whichever the label (a "ham" at 0.02 is not
+		 * unsure), and the sentiment's own score. */
+		const struct triage_row *d = &triage[i];
+		const char *text = d->explanation;
+		char measure[48];
+		if (text == NULL || text[0] == '\0') {
+			if (strcmp(d->task, "spam") == 0)
+				snprintf(measure, sizeof(measure), "spam probability %.2f", d->score);
+			else if (strcmp(d->task, "sentiment") == 0)
+				snprintf(measure, sizeof(measure), "score %+.2f", d->score);
+			else
+				snprintf(measure, sizeof(measure), "confidence %.2f", d->confidence);
+			text = measure;
+		}
+		printf("  %-9s %-12s %s\n", d->task, d->label ? d->label : "-", text);
+	}
 	if (n_clocks > 0)
 		printf("\nSLA:\n");
 	for (size_t i = 0; i < n_clocks; i++) {

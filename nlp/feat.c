@@ -51,6 +51,7 @@ struct counts {
 	uint64_t *slot_hash; /* hashed bags; mask + 1 of them, a power of two */
 	uint32_t *slot_index;
 	size_t n, mask;
+	unsigned shift; /* 64 - log2(mask + 1) */
 	uint32_t *count;
 	const char **surface; /* first word seen for each stem (features only) */
 	size_t cap;
@@ -102,12 +103,14 @@ static inline uint32_t load32(const char *p)
 	return v;
 }
 
-/* Eight bytes at a time, multiply and fold, the length first, then the
- * finaliser of MurmurHash3 (fmix64) so that all 64 bits depend on every
- * byte: distinct features of a model must not share a hash (nb.c checks
- * it when it indexes a model). Not a keyed hash: a sender who makes a word
- * collide with a model's feature gains nothing he could not get by writing
- * that feature. Inlined into counts_add(), which every token goes through. */
+/* Eight bytes at a time, multiply and fold, the length first. Each step is
+ * a bijection of the state for given bytes, so features of up to 8 bytes
+ * never share a hash and longer ones rarely (nb.c checks a model's when it
+ * indexes them). No final avalanche: the high bits of the last product
+ * depend on every byte, and tables index by them (FEAT_HASH_INDEX); the
+ * low bits do not. Not a keyed hash: a sender who makes a word collide with
+ * a model's feature gains nothing he could not get by writing that feature.
+ * Inlined into counts_add(), which every token goes through. */
 static inline __attribute__((always_inline)) uint64_t hash64(const char *s, size_t len)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
@@ -126,12 +129,7 @@ static inline __attribute__((always_inline)) uint64_t hash64(const char *s, size
 		tail = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
 		       (uint64_t)(unsigned char)s[len - 1] << 16;
 	h = (h ^ tail) * 0x94d049bb133111ebULL;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h != 0 ? h : 1; /* 0 marks an empty slot of a model's index */
+	return h != 0 ? h : 1; /* 0 marks an empty slot */
 }
 
 uint64_t feat_hash(const char *feature, size_t len)
@@ -146,8 +144,9 @@ static void hashed_alloc_slots(struct counts *c, size_t nslots)
 	c->slot_hash = xcalloc(nslots, sizeof(*c->slot_hash));
 	c->slot_index = xmalloc(nslots * sizeof(*c->slot_index));
 	c->mask = nslots - 1;
+	c->shift = 64 - (unsigned)__builtin_ctzll(nslots);
 	for (size_t i = 0; i < c->n; i++) {
-		size_t k = c->hashes[i] & c->mask;
+		size_t k = FEAT_HASH_INDEX(c->hashes[i], c->shift);
 		while (c->slot_hash[k] != 0)
 			k = (k + 1) & c->mask;
 		c->slot_hash[k] = c->hashes[i];
@@ -158,7 +157,7 @@ static void hashed_alloc_slots(struct counts *c, size_t nslots)
 /* The index of the feature of hash h, added with count 0 when new. */
 static inline uint32_t hashed_index(struct counts *c, uint64_t h)
 {
-	size_t k = h & c->mask;
+	size_t k = FEAT_HASH_INDEX(h, c->shift);
 	for (;;) {
 		uint64_t slot = c->slot_hash[k];
 		if (slot == h)

@@ -93,8 +93,11 @@ void feat_bag_free(struct feat_bag **bag);
 struct feat_bag *feat_bag_new_hashed(void);
 bool feat_bag_is_hashed(const struct feat_bag *bag);
 /* The 64-bit hash a hashed bag keeps of feature (len bytes), never 0: a
- * model indexes its features by it to look up a hashed bag's. */
+ * model indexes its features by it to look up a hashed bag's. Its high bits
+ * are the well-mixed ones: a table of 2^bits slots takes the slot of hash
+ * from FEAT_HASH_INDEX(hash, 64 - bits). */
 uint64_t feat_hash(const char *feature, size_t len);
+#define FEAT_HASH_INDEX(hash, shift) ((size_t)((hash) >> (shift)))
 /* feat_hash() of every feature of a hashed bag, in first-seen order
  * (feat_bag_count() of them); valid until the bag changes. */
 const uint64_t *feat_bag_hashes(const struct feat_bag *bag);

@@ -62,6 +62,7 @@ struct nb_model {
 	 * token drops it (NULL). */
 	struct hashed_token *by_hash;
 	size_t by_hash_mask;
+	unsigned by_hash_shift; /* 64 - log2(by_hash_mask + 1) */
 };
 
 struct hashed_token {
@@ -455,7 +456,7 @@ static int check_active(const struct nb_model *m, const char **error_r)
 
 static int find_hashed(const struct nb_model *m, uint64_t hash, uint32_t *id_r)
 {
-	size_t i = hash & m->by_hash_mask;
+	size_t i = FEAT_HASH_INDEX(hash, m->by_hash_shift);
 	for (;;) {
 		const struct hashed_token *slot = &m->by_hash[i];
 		if (slot->hash == hash) {
@@ -484,9 +485,10 @@ int nb_prepare_hashed(struct nb_model *m, const char **error_r)
 		nslots *= 2;
 	struct hashed_token *table = xcalloc(nslots, sizeof(*table));
 	size_t mask = nslots - 1;
+	unsigned shift = 64 - (unsigned)__builtin_ctzll(nslots);
 	for (uint32_t t = 0; t < ntok; t++) {
 		uint64_t h = feat_hash(symtab_key(m->tokens, t), symtab_key_len(m->tokens, t));
-		size_t i = h & mask;
+		size_t i = FEAT_HASH_INDEX(h, shift);
 		while (table[i].hash != 0) {
 			if (table[i].hash == h) {
 				free(table);
@@ -499,6 +501,7 @@ int nb_prepare_hashed(struct nb_model *m, const char **error_r)
 	}
 	m->by_hash = table;
 	m->by_hash_mask = mask;
+	m->by_hash_shift = shift;
 	return 0;
 }
 
@@ -526,10 +529,11 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 	if (feat_bag_is_hashed(bag)) {
 		const uint64_t *hash = feat_bag_hashes(bag);
 		for (size_t i = 0; i < n && i < AHEAD; i++)
-			__builtin_prefetch(&m->by_hash[hash[i] & m->by_hash_mask]);
+			__builtin_prefetch(&m->by_hash[FEAT_HASH_INDEX(hash[i], m->by_hash_shift)]);
 		for (size_t i = 0; i < n; i++) {
 			if (i + AHEAD < n)
-				__builtin_prefetch(&m->by_hash[hash[i + AHEAD] & m->by_hash_mask]);
+				__builtin_prefetch(&m->by_hash[FEAT_HASH_INDEX(hash[i + AHEAD],
+				                                               m->by_hash_shift)]);
 			uint32_t t;
 			if (find_hashed(m, hash[i], &t) < 0 || m->row_total[t] <= 0)
 				continue;

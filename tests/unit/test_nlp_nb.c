@@ -609,7 +609,8 @@ static void test_hashed_bags_agree(void **state)
 	(void)state;
 	struct feat_ctx *ctx;
 	const char *error;
-	assert_int_equal(feat_ctx_new(NULL, 0, "the\nmy\n", 9, &ctx, &error), 0);
+	const char *en_stop = "the\nmy\n";
+	assert_int_equal(feat_ctx_new(NULL, 0, en_stop, strlen(en_stop), &ctx, &error), 0);
 	static const struct {
 		const char *headers, *body, *label;
 	} mails[] = {

@@ -734,14 +734,22 @@ struct job {
  * job->fatal. */
 typedef void job_work_t(void *ctx, struct job *job);
 
+/* The work of read_examples() on each mail, if any. */
+struct job_work {
+	job_work_t *run;
+	void *ctx;
+	/* the work needs no feature strings: hashed bags (feat_bag_new_hashed),
+	 * which spare the interning of every token */
+	bool hashed_bags;
+};
+
 struct pool {
 	const struct config *cfg;
 	const struct model_opts *mo;
 	struct job *jobs;
 	size_t n;
 	atomic_size_t next;
-	job_work_t *work;
-	void *work_ctx;
+	const struct job_work *work; /* NULL: the bags are kept */
 	struct feat_ctx *first_feat; /* the caller's, for the first worker */
 	atomic_bool failed;          /* a worker could not start */
 };
@@ -776,7 +784,7 @@ static void *worker_run(void *arg)
 			continue;
 		}
 		if (p->work != NULL) {
-			p->work(p->work_ctx, job);
+			p->work->run(p->work->ctx, job);
 			job->bag = NULL; /* the worker's */
 		}
 	}
@@ -805,7 +813,7 @@ static int run_jobs(struct pool *p)
 	for (unsigned i = 0; i < n; i++) {
 		w[i].pool = p;
 		if (p->work != NULL)
-			w[i].bag = feat_bag_new();
+			w[i].bag = p->work->hashed_bags ? feat_bag_new_hashed() : feat_bag_new();
 		w[i].feat = i == 0 ? p->first_feat : open_feat(p->cfg);
 		if (w[i].feat == NULL) {
 			ret = -1;
@@ -850,12 +858,13 @@ static void jobs_free(struct job *jobs, size_t n)
 }
 
 /* Reads "path<TAB>label" lines (label optional unless need_label), parses
- * each mail and keeps its features in ex, or, with work, hands them to it and
+ * each mail and keeps its features in ex, or, with work (may be NULL), hands
+ * them to it and
  * prints its output, in the order of the TSV. Relative paths are relative to
  * the TSV's folder. An unreadable mail is reported and skipped. */
 static int read_examples(struct feat_ctx *feat, const struct config *cfg,
                          const struct model_opts *mo, bool need_label, struct examples *ex,
-                         job_work_t *work, void *work_ctx, size_t *output_r)
+                         const struct job_work *work, size_t *output_r)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -917,8 +926,8 @@ static int read_examples(struct feat_ctx *feat, const struct config *cfg,
 		line = next;
 	}
 	size_t outputs = 0;
-	struct pool pool = {.cfg = cfg, .mo = mo, .jobs = jobs, .n = n, .work = work,
-	                    .work_ctx = work_ctx, .first_feat = feat};
+	struct pool pool = {
+	    .cfg = cfg, .mo = mo, .jobs = jobs, .n = n, .work = work, .first_feat = feat};
 	if (run_jobs(&pool) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -1065,7 +1074,7 @@ static int model_train(struct ctl *ctl, struct model_opts *mo)
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	const char *e;
-	if (read_examples(feat, cfg, mo, true, &ex, NULL, NULL, NULL) < 0) {
+	if (read_examples(feat, cfg, mo, true, &ex, NULL, NULL) < 0) {
 		rc = CTL_DATAERR;
 		goto out;
 	}
@@ -1181,7 +1190,11 @@ static int model_predict(struct ctl *ctl, struct model_opts *mo)
 	struct examples ex = {0};
 	int rc = CTL_OK;
 	size_t classified;
-	if (read_examples(feat, cfg, mo, false, &ex, predict_one, model, &classified) < 0) {
+	/* Hashed bags unless two of the model's features share a hash (see
+	 * nb_prepare_hashed): string bags then, with the same results. */
+	struct job_work work = {
+	    .run = predict_one, .ctx = model, .hashed_bags = nb_prepare_hashed(model, &e) == 0};
+	if (read_examples(feat, cfg, mo, false, &ex, &work, &classified) < 0) {
 		rc = CTL_DATAERR;
 		goto out;
 	}
@@ -1232,7 +1245,7 @@ static int model_eval(struct ctl *ctl, struct model_opts *mo)
 	_cleanup_free_ size_t *confusion = NULL;
 	size_t n_labels = 0;
 	const char *e;
-	if (read_examples(feat, cfg, mo, true, &ex, NULL, NULL, NULL) < 0) {
+	if (read_examples(feat, cfg, mo, true, &ex, NULL, NULL) < 0) {
 		rc = CTL_DATAERR;
 		goto out;
 	}

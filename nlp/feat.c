@@ -2,6 +2,7 @@
  * guess, stop words and Snowball, plus header evidence for spam. */
 #include "feat.h"
 
+#include <assert.h>
 #include <libstemmer.h>
 #include <string.h>
 #include <strings.h>
@@ -39,8 +40,18 @@ struct feat_ctx {
 	struct strbuf unfolded; /* the header block of feat_extract_mail */
 };
 
+/* Features and their counts, in first-seen order. A string bag interns
+ * each feature (keys); a hashed bag keeps only its feat_hash() in hashes,
+ * found through slot_hash (open addressing, linear probing, 0 = empty) and
+ * the index in slot_index, with no copy and no comparison of the feature's
+ * bytes. */
 struct counts {
-	struct symtab *keys;
+	struct symtab *keys; /* string bags; NULL in a hashed bag */
+	uint64_t *hashes;    /* hashed bags */
+	uint64_t *slot_hash; /* hashed bags; mask + 1 of them, a power of two */
+	uint32_t *slot_index;
+	size_t n, mask;
+	unsigned shift; /* 64 - log2(mask + 1) */
 	uint32_t *count;
 	const char **surface; /* first word seen for each stem (features only) */
 	size_t cap;
@@ -57,6 +68,7 @@ struct feat_bag {
 	enum lang lang;
 	double lang_confidence;
 	bool truncated;
+	bool hashed; /* feat_bag_new_hashed(): features as hashes, no strings */
 	struct counts features, terms;
 	struct surface_block *surfaces;
 };
@@ -77,24 +89,141 @@ static const char *bag_strndup(struct feat_bag *bag, const char *s, size_t len)
 	return copy;
 }
 
+static inline uint64_t load64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Eight bytes at a time, multiply and fold, the length first. Each step is
+ * a bijection of the state for given bytes, so features of up to 8 bytes
+ * never share a hash and longer ones rarely (nb.c checks a model's when it
+ * indexes them). No final avalanche: the high bits of the last product
+ * depend on every byte, and tables index by them (FEAT_HASH_INDEX); the
+ * low bits do not. Not a keyed hash: a sender who makes a word collide with
+ * a model's feature gains nothing he could not get by writing that feature.
+ * Inlined into counts_add(), which every token goes through. */
+static inline __attribute__((always_inline)) uint64_t hash64(const char *s, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+	while (len >= 8) {
+		h = (h ^ load64(s)) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+		s += 8;
+		len -= 8;
+	}
+	/* The last 0 to 7 bytes in at most two loads, which may overlap: every
+	 * byte is read, and the length went into h first. */
+	uint64_t tail = 0;
+	if (len >= 4)
+		tail = load32(s) | (uint64_t)load32(s + len - 4) << 32;
+	else if (len > 0)
+		tail = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
+		       (uint64_t)(unsigned char)s[len - 1] << 16;
+	h = (h ^ tail) * 0x94d049bb133111ebULL;
+	return h != 0 ? h : 1; /* 0 marks an empty slot */
+}
+
+uint64_t feat_hash(const char *feature, size_t len)
+{
+	return hash64(feature, len);
+}
+
+static void hashed_alloc_slots(struct counts *c, size_t nslots)
+{
+	free(c->slot_hash);
+	free(c->slot_index);
+	c->slot_hash = xcalloc(nslots, sizeof(*c->slot_hash));
+	c->slot_index = xmalloc(nslots * sizeof(*c->slot_index));
+	c->mask = nslots - 1;
+	c->shift = 64 - (unsigned)__builtin_ctzll(nslots);
+	for (size_t i = 0; i < c->n; i++) {
+		size_t k = FEAT_HASH_INDEX(c->hashes[i], c->shift);
+		while (c->slot_hash[k] != 0)
+			k = (k + 1) & c->mask;
+		c->slot_hash[k] = c->hashes[i];
+		c->slot_index[k] = (uint32_t)i;
+	}
+}
+
+/* The index of the feature of hash h, added with count 0 when new. */
+static inline uint32_t hashed_index(struct counts *c, uint64_t h)
+{
+	size_t k = FEAT_HASH_INDEX(h, c->shift);
+	for (;;) {
+		uint64_t slot = c->slot_hash[k];
+		if (slot == h)
+			return c->slot_index[k];
+		if (slot == 0)
+			break;
+		k = (k + 1) & c->mask;
+	}
+	uint32_t id = (uint32_t)c->n++;
+	if (id >= c->cap) {
+		size_t cap = c->cap;
+		c->hashes = xgrow(c->hashes, &cap, (size_t)id + 1, sizeof(*c->hashes));
+		c->count = xgrow(c->count, &c->cap, (size_t)id + 1, sizeof(*c->count));
+	}
+	c->hashes[id] = h;
+	c->count[id] = 0;
+	c->slot_hash[k] = h;
+	c->slot_index[k] = id;
+	/* Keep the load factor under 1/2 so probes stay short. */
+	if (c->n * 2 > c->mask + 1)
+		hashed_alloc_slots(c, (c->mask + 1) * 2);
+	return id;
+}
+
 static uint32_t counts_add(struct counts *c, const char *key, size_t len, uint32_t n)
 {
-	bool created;
-	uint32_t id = symtab_intern(c->keys, key, len, &created);
-	if (created) {
-		size_t cap = c->cap;
-		c->count = xgrow(c->count, &cap, (size_t)id + 1, sizeof(*c->count));
-		c->surface = xgrow(c->surface, &c->cap, (size_t)id + 1, sizeof(*c->surface));
-		c->count[id] = 0;
-		c->surface[id] = NULL;
+	uint32_t id;
+	if (c->keys == NULL) {
+		id = hashed_index(c, hash64(key, len));
+	} else {
+		bool created;
+		id = symtab_intern(c->keys, key, len, &created);
+		if (created) {
+			size_t cap = c->cap;
+			c->count = xgrow(c->count, &cap, (size_t)id + 1, sizeof(*c->count));
+			c->surface =
+			    xgrow(c->surface, &c->cap, (size_t)id + 1, sizeof(*c->surface));
+			c->count[id] = 0;
+			c->surface[id] = NULL;
+		}
 	}
 	c->count[id] = c->count[id] > UINT32_MAX - n ? UINT32_MAX : c->count[id] + n;
 	return id;
 }
 
+static size_t counts_n(const struct counts *c)
+{
+	return c->keys != NULL ? symtab_count(c->keys) : c->n;
+}
+
+static void counts_reset(struct counts *c)
+{
+	if (c->keys != NULL) {
+		symtab_reset(c->keys);
+	} else if (c->n > 0) {
+		memset(c->slot_hash, 0, (c->mask + 1) * sizeof(*c->slot_hash));
+		c->n = 0;
+	}
+}
+
 static void counts_free(struct counts *c)
 {
 	symtab_free(&c->keys);
+	free(c->hashes);
+	free(c->slot_hash);
+	free(c->slot_index);
 	free(c->count);
 	free(c->surface);
 	memset(c, 0, sizeof(*c));
@@ -107,6 +236,30 @@ struct feat_bag *feat_bag_new(void)
 	bag->features.keys = symtab_new(256);
 	bag->terms.keys = symtab_new(64);
 	return bag;
+}
+
+struct feat_bag *feat_bag_new_hashed(void)
+{
+	struct feat_bag *bag = xcalloc(1, sizeof(*bag));
+	bag->hashed = true;
+	hashed_alloc_slots(&bag->features, 1024);
+	bag->terms.keys = symtab_new(64);
+	return bag;
+}
+
+bool feat_bag_is_hashed(const struct feat_bag *bag)
+{
+	return bag->hashed;
+}
+
+const uint64_t *feat_bag_hashes(const struct feat_bag *bag)
+{
+	return bag->features.hashes;
+}
+
+const uint32_t *feat_bag_counts(const struct feat_bag *bag)
+{
+	return bag->features.count;
 }
 
 void feat_bag_free(struct feat_bag **bagp)
@@ -127,8 +280,8 @@ void feat_bag_free(struct feat_bag **bagp)
 
 void feat_bag_reset(struct feat_bag *bag)
 {
-	symtab_reset(bag->features.keys);
-	symtab_reset(bag->terms.keys);
+	counts_reset(&bag->features);
+	counts_reset(&bag->terms);
 	while (bag->surfaces != NULL) {
 		struct surface_block *next = bag->surfaces->next;
 		free(bag->surfaces);
@@ -164,7 +317,7 @@ bool feat_bag_truncated(const struct feat_bag *bag)
 }
 size_t feat_bag_count(const struct feat_bag *bag)
 {
-	return symtab_count(bag->features.keys);
+	return counts_n(&bag->features);
 }
 size_t feat_bag_term_count(const struct feat_bag *bag)
 {
@@ -174,13 +327,14 @@ size_t feat_bag_term_count(const struct feat_bag *bag)
 const char *feat_bag_surface(const struct feat_bag *bag, const char *feature)
 {
 	uint32_t id;
-	if (symtab_find(bag->features.keys, feature, strlen(feature), &id) < 0)
+	if (bag->hashed || symtab_find(bag->features.keys, feature, strlen(feature), &id) < 0)
 		return NULL;
 	return bag->features.surface[id];
 }
 
 void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, uint32_t *count_r)
 {
+	assert(!bag->hashed);
 	*feature_r = symtab_key(bag->features.keys, (uint32_t)i);
 	*count_r = bag->features.count[i];
 }
@@ -188,6 +342,7 @@ void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, 
 int feat_bag_find_in(const struct feat_bag *bag, size_t i, const struct symtab *tab,
                      uint32_t *id_r)
 {
+	assert(!bag->hashed);
 	return symtab_find_from(tab, bag->features.keys, (uint32_t)i, id_r);
 }
 
@@ -401,7 +556,7 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 	uint32_t id = add_prefixed(&st->bag->features, st->prefix, feature, feature_len);
 	if (st->flags & FEAT_BIGRAMS)
 		add_bigram(st, feature, feature_len);
-	if (id != UINT32_MAX && !(st->flags & FEAT_NO_SURFACES) &&
+	if (id != UINT32_MAX && !(st->flags & FEAT_NO_SURFACES) && !st->bag->hashed &&
 	    st->bag->features.surface[id] == NULL)
 		st->bag->features.surface[id] = bag_strndup(st->bag, text, len);
 	return 0;

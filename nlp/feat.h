@@ -84,6 +84,26 @@ int feat_extract_mail_into(struct feat_ctx *ctx, const char *headers, size_t hea
 /* An empty bag, for callers (and tests) that build features by hand. */
 struct feat_bag *feat_bag_new(void);
 void feat_bag_free(struct feat_bag **bag);
+/* A hashed bag: each feature kept as its feat_hash() with its count, not as
+ * a string, for bulk classification without explanations (no string is
+ * interned, copied or compared per token). Extraction and feat_bag_add()
+ * fill it like any bag, in the same order with the same counts; it has no
+ * strings for feat_bag_get() and feat_bag_find_in() (string bags only), no
+ * surfaces, and cannot be trained on. */
+struct feat_bag *feat_bag_new_hashed(void);
+bool feat_bag_is_hashed(const struct feat_bag *bag);
+/* The 64-bit hash a hashed bag keeps of feature (len bytes), never 0: a
+ * model indexes its features by it to look up a hashed bag's. Its high bits
+ * are the well-mixed ones: a table of 2^bits slots takes the slot of hash
+ * from FEAT_HASH_INDEX(hash, 64 - bits). */
+uint64_t feat_hash(const char *feature, size_t len);
+#define FEAT_HASH_INDEX(hash, shift) ((size_t)((hash) >> (shift)))
+/* feat_hash() of every feature of a hashed bag, in first-seen order
+ * (feat_bag_count() of them); valid until the bag changes. */
+const uint64_t *feat_bag_hashes(const struct feat_bag *bag);
+/* The count of every feature of any bag, in first-seen order
+ * (feat_bag_count() of them); valid until the bag changes. */
+const uint32_t *feat_bag_counts(const struct feat_bag *bag);
 /* Empties bag like a new one, keeping its memory; strings it returned
  * before are invalid. */
 void feat_bag_reset(struct feat_bag *bag);
@@ -93,12 +113,14 @@ int feat_bag_add(struct feat_bag *bag, const char *feature, uint32_t count, cons
 enum lang feat_bag_lang(const struct feat_bag *bag);
 double feat_bag_lang_confidence(const struct feat_bag *bag);
 bool feat_bag_truncated(const struct feat_bag *bag);
-/* Distinct features, in first-seen order; i < feat_bag_count(). */
+/* Distinct features, in first-seen order; i < feat_bag_count(); string
+ * bags only. */
 size_t feat_bag_count(const struct feat_bag *bag);
 void feat_bag_get(const struct feat_bag *bag, size_t i, const char **feature_r, uint32_t *count_r);
 struct symtab;
 /* The id of feature i of bag in tab (a model's features), or -1 when tab
- * lacks it: a lookup that reuses the bag's hash of the feature. */
+ * lacks it: a lookup that reuses the bag's hash of the feature. String
+ * bags only. */
 int feat_bag_find_in(const struct feat_bag *bag, size_t i, const struct symtab *tab,
                      uint32_t *id_r);
 /* A hint that feat_bag_find_in(bag, i, tab) comes soon (see symtab.h). */

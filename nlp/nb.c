@@ -57,6 +57,17 @@ struct nb_model {
 	 * log1p() itself: the same bits, without a call per feature. */
 	double log1p_small[64];
 	uint8_t caller_byte; /* nb_set_caller_byte(), kept in the file */
+	/* feat_hash() of every token -> its id, after nb_prepare_hashed(), for
+	 * hashed bags (open addressing, linear probing, hash 0 = empty); a new
+	 * token drops it (NULL). */
+	struct hashed_token *by_hash;
+	size_t by_hash_mask;
+	unsigned by_hash_shift; /* 64 - log2(by_hash_mask + 1) */
+};
+
+struct hashed_token {
+	uint64_t hash;
+	uint32_t id;
 };
 
 void nb_options_default(struct nb_options *opts)
@@ -110,6 +121,7 @@ void nb_free(struct nb_model **mp)
 	free(m->cells);
 	free(m->row_total);
 	free(m->weights);
+	free(m->by_hash);
 	free(m);
 	*mp = NULL;
 }
@@ -186,6 +198,10 @@ static uint32_t token_id(struct nb_model *m, const char *token, size_t len)
 {
 	bool created;
 	uint32_t id = symtab_intern(m->tokens, token, len, &created);
+	if (created && m->by_hash != NULL) {
+		free(m->by_hash);
+		m->by_hash = NULL;
+	}
 	if (created && id >= m->token_cap) {
 		size_t old = m->token_cap;
 		size_t cap = old;
@@ -203,11 +219,10 @@ static void transform(const struct nb_model *m, const struct feat_bag *bag, doub
 {
 	const struct nb_options *o = &m->opts;
 	size_t n = feat_bag_count(bag);
+	const uint32_t *count = feat_bag_counts(bag);
 	double norm = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *f;
-		uint32_t c;
-		feat_bag_get(bag, i, &f, &c);
+		uint32_t c = count[i];
 		x[i] = !o->log_tf                          ? (double)c
 		       : c < ARRAY_SIZE(m->log1p_small) ? m->log1p_small[c]
 		                                         : log1p((double)c);
@@ -245,6 +260,10 @@ int nb_train(struct nb_model *m, const struct feat_bag *bag, const char *label, 
 {
 	if (weight == 0 || weight > NB_MAX_WEIGHT || weight < -NB_MAX_WEIGHT) {
 		*error_r = "weight must be non-zero and at most 1000 in magnitude";
+		return -1;
+	}
+	if (feat_bag_is_hashed(bag)) {
+		*error_r = "a hashed bag has no feature strings to train on";
 		return -1;
 	}
 	uint32_t lab;
@@ -435,6 +454,67 @@ static int check_active(const struct nb_model *m, const char **error_r)
 	return 0;
 }
 
+static int find_hashed(const struct nb_model *m, uint64_t hash, uint32_t *id_r)
+{
+	size_t i = FEAT_HASH_INDEX(hash, m->by_hash_shift);
+	for (;;) {
+		const struct hashed_token *slot = &m->by_hash[i];
+		if (slot->hash == hash) {
+			*id_r = slot->id;
+			return 0;
+		}
+		if (slot->hash == 0)
+			return -1;
+		i = (i + 1) & m->by_hash_mask;
+	}
+}
+
+/* A 64-bit hash stands for the feature's string, its bytes never compared:
+ * two features of the model with one hash would be confused, which is
+ * checked here (and the index refused). A feature of a mail that is not in
+ * the model could still share a hash with one that is and be counted as
+ * that one: with a well-mixed 64-bit hash the chance is about
+ * features per mail x features of the model / 2^64, under 1e-12 per mail
+ * for a few hundred and a few hundred thousand. */
+int nb_prepare_hashed(struct nb_model *m, const char **error_r)
+{
+	if (m->by_hash != NULL)
+		return 0;
+	size_t ntok = symtab_count(m->tokens), nslots = 16;
+	while (nslots < ntok * 2)
+		nslots *= 2;
+	struct hashed_token *table = xcalloc(nslots, sizeof(*table));
+	size_t mask = nslots - 1;
+	unsigned shift = 64 - (unsigned)__builtin_ctzll(nslots);
+	for (uint32_t t = 0; t < ntok; t++) {
+		uint64_t h = feat_hash(symtab_key(m->tokens, t), symtab_key_len(m->tokens, t));
+		size_t i = FEAT_HASH_INDEX(h, shift);
+		while (table[i].hash != 0) {
+			if (table[i].hash == h) {
+				free(table);
+				*error_r = "two features of the model share a 64-bit hash";
+				return -1;
+			}
+			i = (i + 1) & mask;
+		}
+		table[i] = (struct hashed_token){.hash = h, .id = t};
+	}
+	m->by_hash = table;
+	m->by_hash_mask = mask;
+	m->by_hash_shift = shift;
+	return 0;
+}
+
+/* A hashed bag is looked up through the index of nb_prepare_hashed(). */
+static int check_bag(const struct nb_model *m, const struct feat_bag *bag, const char **error_r)
+{
+	if (feat_bag_is_hashed(bag) && m->by_hash == NULL) {
+		*error_r = "a hashed bag needs the model's hash index (nb_prepare_hashed)";
+		return -1;
+	}
+	return 0;
+}
+
 /* Raw scores of every label with documents (others left untouched); x and
  * ids (feat_bag_count + 1 entries) receive the known features. */
 static void compute_scores(const struct nb_model *m, const struct feat_bag *bag, double *score,
@@ -446,17 +526,34 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 	/* the model's slots a few features ahead, fetched while these are
 	 * looked up (a model's table is larger than the cache) */
 	enum { AHEAD = 8 };
-	for (size_t i = 0; i < n && i < AHEAD; i++)
-		feat_bag_prefetch_in(bag, i, m->tokens);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t t;
-		if (i + AHEAD < n)
-			feat_bag_prefetch_in(bag, i + AHEAD, m->tokens);
-		if (feat_bag_find_in(bag, i, m->tokens, &t) < 0 || m->row_total[t] <= 0)
-			continue;
-		x[known] = x[i];
-		ids[known++] = t;
-		mass += x[i];
+	if (feat_bag_is_hashed(bag)) {
+		const uint64_t *hash = feat_bag_hashes(bag);
+		for (size_t i = 0; i < n && i < AHEAD; i++)
+			__builtin_prefetch(&m->by_hash[FEAT_HASH_INDEX(hash[i], m->by_hash_shift)]);
+		for (size_t i = 0; i < n; i++) {
+			if (i + AHEAD < n)
+				__builtin_prefetch(&m->by_hash[FEAT_HASH_INDEX(hash[i + AHEAD],
+				                                               m->by_hash_shift)]);
+			uint32_t t;
+			if (find_hashed(m, hash[i], &t) < 0 || m->row_total[t] <= 0)
+				continue;
+			x[known] = x[i];
+			ids[known++] = t;
+			mass += x[i];
+		}
+	} else {
+		for (size_t i = 0; i < n && i < AHEAD; i++)
+			feat_bag_prefetch_in(bag, i, m->tokens);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t t;
+			if (i + AHEAD < n)
+				feat_bag_prefetch_in(bag, i + AHEAD, m->tokens);
+			if (feat_bag_find_in(bag, i, m->tokens, &t) < 0 || m->row_total[t] <= 0)
+				continue;
+			x[known] = x[i];
+			ids[known++] = t;
+			mass += x[i];
+		}
 	}
 	for (uint32_t c = 0; c < symtab_count(m->labels); c++) {
 		if (m->docs[c] <= 0)
@@ -478,7 +575,7 @@ static void compute_scores(const struct nb_model *m, const struct feat_bag *bag,
 int nb_classify_with(const struct nb_model *m, const struct feat_bag *bag, unsigned flags,
                      struct nb_result *result_r, const char **error_r)
 {
-	if (check_active(m, error_r) < 0)
+	if (check_active(m, error_r) < 0 || check_bag(m, bag, error_r) < 0)
 		return -1;
 	size_t nlabels = symtab_count(m->labels);
 	size_t n = feat_bag_count(bag);
@@ -591,6 +688,8 @@ int nb_fit_temperature(const struct nb_model *m, const struct feat_bag *const *b
 		if (labels[i] == NULL ||
 		    symtab_find(m->labels, labels[i], strlen(labels[i]), &y) < 0 || m->docs[y] <= 0)
 			continue;
+		if (check_bag(m, bags[i], error_r) < 0)
+			return -1;
 		size_t nf = feat_bag_count(bags[i]), known;
 		_cleanup_free_ double *x = xmalloc((nf + 1) * sizeof(*x));
 		_cleanup_free_ uint32_t *ids = xmalloc((nf + 1) * sizeof(*ids));

@@ -103,7 +103,8 @@ struct nb_result {
 };
 
 /* Needs at least two labels with trained documents. Features the model has
- * never seen are ignored. */
+ * never seen are ignored. A hashed bag needs nb_prepare_hashed() first;
+ * its reasons name the model's features as well. */
 int nb_classify(const struct nb_model *model, const struct feat_bag *features,
                 struct nb_result *result_r, const char **error_r);
 enum nb_classify_flags {
@@ -119,6 +120,13 @@ int nb_classify_with(const struct nb_model *model, const struct feat_bag *featur
  * cell. Any later change of the counts (training, nb_add_count) drops the
  * table; call again after training. nb_load() calls it. */
 void nb_prepare(struct nb_model *model);
+/* Indexes the model's features by feat_hash() so that hashed bags
+ * (feat_bag_new_hashed) can be classified: the same results as with string
+ * bags. Memory: 16 bytes per feature, twice over. A new feature (training,
+ * nb_add_count) drops the index; call again after training. Fails, with no
+ * index, in the unlikely case that two features share a hash: classify
+ * string bags then. */
+int nb_prepare_hashed(struct nb_model *model, const char **error_r);
 /* Fits the temperature that minimises the log loss of the given labelled
  * examples (held out from training, e.g. the agents' latest corrections);
  * examples whose label the model lacks are skipped. Apply it with

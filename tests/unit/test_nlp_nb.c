@@ -582,6 +582,135 @@ static void test_thick_threshold(void **state)
 	nb_free(&again);
 }
 
+/* A hashed bag holds the features of the string bag of the same mail, as
+ * hashes, in the same order with the same counts, and classifies to the
+ * same bits. */
+static void assert_same_result(const struct nb_result *a, const struct nb_result *b)
+{
+	assert_string_equal(a->label, b->label);
+	assert_string_equal(a->runner_up, b->runner_up);
+	assert_memory_equal(&a->confidence, &b->confidence, sizeof(a->confidence));
+	assert_memory_equal(&a->score, &b->score, sizeof(a->score));
+	assert_memory_equal(&a->runner_up_score, &b->runner_up_score, sizeof(a->score));
+	assert_int_equal(a->known_features, b->known_features);
+	assert_int_equal(a->n_for, b->n_for);
+	assert_int_equal(a->n_against, b->n_against);
+	for (size_t i = 0; i < a->n_for; i++) {
+		assert_string_equal(a->for_label[i].token, b->for_label[i].token);
+		assert_memory_equal(&a->for_label[i].weight, &b->for_label[i].weight,
+		                    sizeof(double));
+	}
+	for (size_t i = 0; i < a->n_against; i++)
+		assert_string_equal(a->against[i].token, b->against[i].token);
+}
+
+static void test_hashed_bags_agree(void **state)
+{
+	(void)state;
+	struct feat_ctx *ctx;
+	const char *error;
+	const char *en_stop = "the\nmy\n";
+	assert_int_equal(feat_ctx_new(NULL, 0, en_stop, strlen(en_stop), &ctx, &error), 0);
+	static const struct {
+		const char *headers, *body, *label;
+	} mails[] = {
+	    {"From: Alice <alice@example.org>\nSubject: lunch tomorrow?\n"
+	     "Received: from mx.example.org (10.1.2.3)\n",
+	     "Hi Bob, shall we meet at the usual place? See https://example.org/menu", "ham"},
+	    {"From: \"Deals\" <win@cheap-pills.biz>\nSubject: FREE money now!!!\n"
+	     "X-Mailer: BulkMailer 5.0\nContent-Type: text/html\n",
+	     "<b>Earn $5000</b> a week from home, click http://cheap-pills.biz/now", "spam"},
+	    {"From: Bob <bob@example.org>\nSubject: Re: lunch tomorrow?\n",
+	     "Yes, noon is fine. My invoice INV-2024-001 is attached, 49.90 EUR.", "ham"},
+	    {"From: offers@cheap-pills.biz\nSubject: your prize\nReply-To: a@b.cc\n",
+	     "You won a prize! Claim your money at http://cheap-pills.biz/claim today", "spam"},
+	};
+	const unsigned flags = FEAT_NO_STEM | FEAT_KEEP_STOPWORDS | FEAT_FEATURES_ONLY;
+	struct nb_model *m = model_new(NB_COMPLEMENT, true, true);
+	for (size_t i = 0; i < sizeof(mails) / sizeof(mails[0]); i++) {
+		struct feat_bag *bag;
+		assert_int_equal(feat_extract_mail(ctx, mails[i].headers, strlen(mails[i].headers),
+		                                   mails[i].body, strlen(mails[i].body), flags,
+		                                   &bag, &error),
+		                 0);
+		assert_int_equal(nb_train(m, bag, mails[i].label, 1, &error), 0);
+		feat_bag_free(&bag);
+	}
+	/* A long body (more features than the hashed bag's first table) too. */
+	char long_body[16384];
+	size_t len = 0;
+	for (unsigned i = 0; len + 32 < sizeof(long_body); i++)
+		len += (size_t)snprintf(long_body + len, sizeof(long_body) - len, "w%c%c%c money ",
+		                        'a' + i % 26, 'a' + i / 26 % 26, 'a' + i / 676 % 26);
+	const char *queries[][2] = {
+	    {"From: Carol <carol@example.org>\nSubject: lunch?\n", "Free lunch at noon, Bob"},
+	    {"From: x@cheap-pills.biz\nSubject: money\n", "click http://cheap-pills.biz/"},
+	    {"Subject: unknown words only\n", "zyxxy qwerty"},
+	    {"From: Dan <dan@example.org>\nSubject: long\n", long_body},
+	};
+	struct feat_bag *hashed = feat_bag_new_hashed();
+	assert_true(feat_bag_is_hashed(hashed));
+	struct nb_result r_str, r_hash;
+	assert_int_equal(nb_classify(m, hashed, &r_hash, &error), -1); /* no index yet */
+	assert_int_equal(nb_prepare_hashed(m, &error), 0);
+	for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+		struct feat_bag *bag;
+		assert_int_equal(feat_extract_mail(ctx, queries[q][0], strlen(queries[q][0]),
+		                                   queries[q][1], strlen(queries[q][1]), flags,
+		                                   &bag, &error),
+		                 0);
+		/* the same hashed bag, reused from query to query */
+		assert_int_equal(feat_extract_mail_into(ctx, queries[q][0], strlen(queries[q][0]),
+		                                        queries[q][1], strlen(queries[q][1]), flags,
+		                                        hashed, &error),
+		                 0);
+		size_t n = feat_bag_count(bag);
+		assert_int_equal(feat_bag_count(hashed), n);
+		if (q == 3) /* past the first table of a hashed bag (1024 slots) */
+			assert_true(n > 600);
+		const uint64_t *hash = feat_bag_hashes(hashed);
+		const uint32_t *count = feat_bag_counts(hashed);
+		for (size_t i = 0; i < n; i++) {
+			const char *f;
+			uint32_t c;
+			feat_bag_get(bag, i, &f, &c);
+			assert_true(hash[i] == feat_hash(f, strlen(f)));
+			assert_int_equal(count[i], c);
+		}
+		assert_int_equal(feat_bag_truncated(hashed), feat_bag_truncated(bag));
+		assert_int_equal(nb_classify(m, bag, &r_str, &error), 0);
+		assert_int_equal(nb_classify(m, hashed, &r_hash, &error), 0);
+		assert_same_result(&r_str, &r_hash);
+		assert_int_equal(nb_classify_with(m, bag, NB_CLASSIFY_NO_REASONS, &r_str, &error),
+		                 0);
+		assert_int_equal(
+		    nb_classify_with(m, hashed, NB_CLASSIFY_NO_REASONS, &r_hash, &error), 0);
+		assert_same_result(&r_str, &r_hash);
+		feat_bag_free(&bag);
+	}
+	assert_null(feat_bag_surface(hashed, "money"));
+	/* a hashed bag has no strings to train on */
+	assert_int_equal(nb_train(m, hashed, "spam", 1, &error), -1);
+	/* a new feature drops the index, which is built again */
+	const char *add = "brand-new-feature";
+	assert_int_equal(nb_add_count(m, add, "spam", 1, &error), 0);
+	assert_int_equal(nb_classify(m, hashed, &r_hash, &error), -1);
+	assert_int_equal(nb_prepare_hashed(m, &error), 0);
+	assert_int_equal(nb_classify(m, hashed, &r_hash, &error), 0);
+	feat_bag_reset(hashed);
+	assert_int_equal(feat_bag_count(hashed), 0);
+	assert_int_equal(feat_bag_add(hashed, add, 3, &error), 0);
+	assert_int_equal(feat_bag_count(hashed), 1);
+	assert_true(feat_bag_hashes(hashed)[0] == feat_hash(add, strlen(add)));
+	assert_int_equal(feat_bag_counts(hashed)[0], 3);
+	assert_int_equal(nb_classify(m, hashed, &r_hash, &error), 0);
+	assert_string_equal(r_hash.label, "spam");
+	feat_bag_free(&hashed);
+	feat_bag_free(&hashed); /* NULL is fine */
+	nb_free(&m);
+	feat_ctx_free(&ctx);
+}
+
 static void test_errors_and_limits(void **state)
 {
 	(void)state;
@@ -637,6 +766,7 @@ int main(void)
 	    cmocka_unit_test(test_rows_and_file_round_trip),
 	    cmocka_unit_test(test_fit_temperature),
 	    cmocka_unit_test(test_thick_threshold),
+	    cmocka_unit_test(test_hashed_bags_agree),
 	    cmocka_unit_test(test_errors_and_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

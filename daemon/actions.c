@@ -323,6 +323,96 @@ int action_set_queue(struct store *st, const struct config *cfg, const char *age
 	return rc;
 }
 
+static int add_tags(struct store *st, int64_t ticket_id, const char *tags)
+{
+	for (const char *p = tags != NULL ? tags : ""; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+		if (len > 0) {
+			_cleanup_free_ char *tag = xstrndup(p, len);
+			if (store_ticket_add_tag(st, ticket_id, tag) < 0)
+				return -1;
+		}
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
+int action_merge(struct store *st, const struct config *cfg, const char *agent, int64_t source,
+                 int64_t target, int64_t *moved_r, const char **error_r)
+{
+	if (source == target) {
+		*error_r = "a ticket cannot be merged into itself";
+		return -1;
+	}
+	struct ticket t, into;
+	int rc = action_begin(st, agent, source, &t, error_r);
+	if (rc < 0)
+		return rc;
+	int found = store_ticket_get(st, target, &into);
+	if (found <= 0) {
+		if (found < 0)
+			return fail_store(st, &t, error_r);
+		*error_r = error_fmt("no ticket %lld to merge into", (long long)target);
+		goto refused;
+	}
+	if (t.merged_into != 0 || into.merged_into != 0) {
+		const struct ticket *m = t.merged_into != 0 ? &t : &into;
+		*error_r = error_fmt("ticket %lld was already merged into %lld", (long long)m->id,
+		                     (long long)m->merged_into);
+		ticket_clear(&into);
+		goto refused;
+	}
+	int64_t moved = 0;
+	bool source_active = ticket_is_active(&t), target_done = !ticket_is_active(&into);
+	/* merged_into first: closing the source then stops its clocks unmet
+	 * (sla_on_status), as for spam. */
+	if (store_ticket_merge(st, source, target, &moved) < 0 ||
+	    (t.status != TICKET_CLOSED && store_ticket_set_status(st, source, TICKET_CLOSED) < 0) ||
+	    add_tags(st, target, t.tags) < 0 || store_ticket_touch(st, target) < 0)
+		goto store_failed;
+	if (cfg != NULL && t.status != TICKET_CLOSED &&
+	    sla_on_status(st, cfg, source, t.status, TICKET_CLOSED, error_r) < 0)
+		goto failed;
+	/* The customer of an active request must not wait in a closed ticket. */
+	bool reopen = source_active && target_done;
+	if (reopen && store_ticket_set_status(st, target, TICKET_OPEN) < 0)
+		goto store_failed;
+	if (reopen && cfg != NULL &&
+	    sla_on_status(st, cfg, target, into.status, TICKET_OPEN, error_r) < 0)
+		goto failed;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "from", (double)source);
+	cJSON_AddNumberToObject(o, "messages", (double)moved);
+	if (reopen) {
+		cJSON_AddStringToObject(o, "status_from", ticket_status_name(into.status));
+		cJSON_AddStringToObject(o, "status_to", "open");
+	}
+	char *detail = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	rc = store_event_add(st, target, agent, "ticket.merged_from", detail);
+	cJSON_free(detail);
+	if (rc < 0)
+		goto store_failed;
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "into", (double)target);
+	cJSON_AddNumberToObject(o, "messages", (double)moved);
+	cJSON_AddStringToObject(o, "status_from", ticket_status_name(t.status));
+	ticket_clear(&into);
+	rc = finish(st, &t, agent, "ticket.merged", o, error_r);
+	ticket_clear(&t);
+	if (rc == 0 && moved_r != NULL)
+		*moved_r = moved;
+	return rc;
+store_failed:
+	*error_r = error_fmt("store: %s", store_error(st));
+failed:
+	ticket_clear(&into);
+refused:
+	store_rollback(st);
+	ticket_clear(&t);
+	return -1;
+}
+
 int action_add_note(struct store *st, const char *agent, int64_t ticket_id, const char *text,
                     const char **error_r)
 {

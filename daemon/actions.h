@@ -69,5 +69,14 @@ int action_add_note(struct store *st, const char *agent, int64_t ticket_id, cons
 /* queue must be one of the configuration's queues (when it lists any). */
 int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
                      int64_t ticket_id, const char *queue, const char **error_r);
+/* Merges ticket source into ticket target (the same request written twice):
+ * source's messages move to target, source is closed and its SLA clocks stop
+ * unmet, its tags join target's; a resolved or closed target reopens when
+ * the source was still active. Replies and [#source] subject tags lead to
+ * target from then on. Events: ticket.merged on source, ticket.merged_from
+ * on target. ACTION_NOT_FOUND when source does not exist; -1 when target
+ * does not, either was merged already, or they are the same. */
+int action_merge(struct store *st, const struct config *cfg, const char *agent, int64_t source,
+                 int64_t target, int64_t *moved_r, const char **error_r);
 
 #endif

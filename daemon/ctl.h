@@ -75,6 +75,7 @@ int ctl_cmd_sentiment(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_recategorize(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_spam(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_note(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_merge(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_model(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_agent(struct ctl *ctl, int argc, char **argv);
 

@@ -213,6 +213,8 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 	printf("  status: %s   queue: %s   priority: %s   assignee: %s\n",
 	       ticket_status_name(t.status), t.queue, ticket_priority_name(t.priority),
 	       t.assignee ? t.assignee : "-");
+	if (t.merged_into > 0)
+		printf("  merged into #%lld: its messages are there\n", (long long)t.merged_into);
 	printf("  created: %s", view_utc(t.created, buf));
 	printf("   first response: %s\n", view_utc(t.first_response_at, buf));
 	if (t.tags != NULL && t.tags[0] != '\0') {
@@ -362,6 +364,32 @@ int ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 
 enum ticket_field { FIELD_STATUS, FIELD_PRIORITY, FIELD_ASSIGNEE, FIELD_QUEUE };
 
+/* The identity an agent action is recorded under: --as agent:EMAIL, or
+ * cli:USER; NULL (after saying why) for any other --as. */
+static char *action_actor(const char *as)
+{
+	if (as != NULL && strncmp(as, "agent:", 6) != 0) {
+		ctl_error("--as: expected agent:EMAIL");
+		return NULL;
+	}
+	return as != NULL ? xstrdup(as) : ctl_cli_actor();
+}
+
+/* The exit code of an agent action on ticket id: 66 when there is no such
+ * ticket, fail_code with the action's message on any other failure. */
+static int action_exit(int rc, int64_t id, const char *error, int fail_code)
+{
+	if (rc == ACTION_NOT_FOUND) {
+		ctl_error("no ticket %lld", (long long)id);
+		return CTL_NOTFOUND;
+	}
+	if (rc < 0) {
+		ctl_error("%s", error);
+		return fail_code;
+	}
+	return CTL_OK;
+}
+
 static int set_field(struct ctl *ctl, int argc, char **argv, enum ticket_field field,
 		     const char *usage)
 {
@@ -386,14 +414,12 @@ static int set_field(struct ctl *ctl, int argc, char **argv, enum ticket_field f
 		return CTL_USAGE;
 	}
 	const char *value = argv[optind + 1];
-	if (as != NULL && strncmp(as, "agent:", 6) != 0) {
-		ctl_error("--as: expected agent:EMAIL");
+	_cleanup_free_ char *actor = action_actor(as);
+	if (actor == NULL)
 		return CTL_USAGE;
-	}
 	struct store *st = ctl_store(ctl);
 	if (st == NULL)
 		return CTL_FAIL;
-	_cleanup_free_ char *actor = as != NULL ? xstrdup(as) : ctl_cli_actor();
 	const char *error = "?";
 	int rc;
 	switch (field) {
@@ -423,15 +449,7 @@ static int set_field(struct ctl *ctl, int argc, char **argv, enum ticket_field f
 		rc = action_set_queue(st, ctl->cfg, actor, id, value, &error);
 		break;
 	}
-	if (rc == ACTION_NOT_FOUND) {
-		ctl_error("no ticket %lld", (long long)id);
-		return CTL_NOTFOUND;
-	}
-	if (rc < 0) {
-		ctl_error("%s", error);
-		return CTL_FAIL;
-	}
-	return CTL_OK;
+	return action_exit(rc, id, error, CTL_FAIL);
 }
 
 int ctl_cmd_set_status(struct ctl *ctl, int argc, char **argv)
@@ -496,10 +514,9 @@ int ctl_cmd_note(struct ctl *ctl, int argc, char **argv)
 		fputs(usage, stderr);
 		return CTL_USAGE;
 	}
-	if (as != NULL && strncmp(as, "agent:", 6) != 0) {
-		ctl_error("--as: expected agent:EMAIL");
+	_cleanup_free_ char *actor = action_actor(as);
+	if (actor == NULL)
 		return CTL_USAGE;
-	}
 	_cleanup_free_ char *read = NULL;
 	const char *text = file == NULL ? argv[optind + 1] : NULL;
 	if (file != NULL) {
@@ -515,16 +532,57 @@ int ctl_cmd_note(struct ctl *ctl, int argc, char **argv)
 	struct store *st = ctl_store(ctl);
 	if (st == NULL)
 		return CTL_FAIL;
-	_cleanup_free_ char *actor = as != NULL ? xstrdup(as) : ctl_cli_actor();
 	const char *error = "?";
 	int rc = action_add_note(st, actor, id, text, &error);
-	if (rc == ACTION_NOT_FOUND) {
-		ctl_error("no ticket %lld", (long long)id);
-		return CTL_NOTFOUND;
+	return action_exit(rc, id, error, CTL_DATAERR);
+}
+
+int ctl_cmd_merge(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage[] =
+	    "usage: triagectl merge N --into M [--as agent:EMAIL]\n"
+	    "Merges ticket N into ticket M (a customer who wrote twice about the same\n"
+	    "thing): N's messages move to M, N is closed (its SLA clocks stop, unmet)\n"
+	    "and its tags join M's; M reopens if it was resolved or closed while N was\n"
+	    "not. Replies to N and its [#N] subject tag lead to M from then on.\n";
+	if (ctl_wants_help(argc, argv, usage))
+		return CTL_OK;
+	static const struct option options[] = {
+		{"into", required_argument, NULL, 'i'},
+		{"as", required_argument, NULL, 'a'},
+		{0},
+	};
+	const char *into = NULL, *as = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == 'i') {
+			into = optarg;
+		} else if (opt == 'a') {
+			as = optarg;
+		} else {
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
 	}
-	if (rc < 0) {
-		ctl_error("%s", error);
-		return CTL_DATAERR;
+	int64_t source, target;
+	if (argc - optind != 1 || into == NULL ||
+	    parse_int64(argv[optind], 1, INT64_MAX, &source) < 0 ||
+	    parse_int64(into, 1, INT64_MAX, &target) < 0) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
 	}
+	_cleanup_free_ char *actor = action_actor(as);
+	if (actor == NULL)
+		return CTL_USAGE;
+	struct store *st = ctl_store(ctl);
+	if (st == NULL)
+		return CTL_FAIL;
+	const char *error = "?";
+	int64_t moved = 0;
+	int rc = action_merge(st, ctl->cfg, actor, source, target, &moved, &error);
+	if (rc < 0)
+		return action_exit(rc, source, error, CTL_DATAERR);
+	printf("ticket %lld merged into %lld (%lld messages moved)\n", (long long)source,
+	       (long long)target, (long long)moved);
 	return CTL_OK;
 }

@@ -507,6 +507,36 @@ static void handle_note(struct http_request *req, int64_t id)
 	cJSON_Delete(o);
 }
 
+/* POST tickets/N/merge: {"into": M}. */
+static void handle_merge(struct http_request *req, int64_t id)
+{
+	cJSON *o = body_json(req);
+	if (o == NULL)
+		return;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "into");
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9e15 ||
+	    v->valuedouble != (double)(int64_t)v->valuedouble) {
+		http_reply_error(req, 400, "expected {\"into\": the number of the ticket to merge into}");
+		cJSON_Delete(o);
+		return;
+	}
+	int64_t into = (int64_t)v->valuedouble;
+	cJSON_Delete(o);
+	const char *error = "";
+	int64_t moved = 0;
+	int rc = action_merge(req->ctx->st, http_server_config(req->srv), req->agent_id, id, into,
+			      &moved, &error);
+	if (rc < 0) {
+		action_failed(req, rc, error);
+		return;
+	}
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddNumberToObject(out, "id", (double)id);
+	cJSON_AddNumberToObject(out, "into", (double)into);
+	cJSON_AddNumberToObject(out, "messages", (double)moved);
+	http_reply_json(req, 200, out);
+}
+
 /* POST tickets/N/spam: {"spam": true|false}. */
 static void handle_spam(struct http_request *req, int64_t id)
 {
@@ -607,7 +637,7 @@ static void handle_ticket(struct http_request *req, char **seg, size_t n)
 	}
 	static const char *const fields[] = {"status", "priority", "assignee", "queue", "category"};
 	bool known = n == 3 && (strcmp(seg[2], "reply") == 0 || strcmp(seg[2], "spam") == 0 ||
-				strcmp(seg[2], "note") == 0);
+				strcmp(seg[2], "note") == 0 || strcmp(seg[2], "merge") == 0);
 	for (size_t i = 0; n == 3 && i < ARRAY_SIZE(fields); i++)
 		known = known || strcmp(seg[2], fields[i]) == 0;
 	bool reject = n == 5 && strcmp(seg[2], "suggestions") == 0 && strcmp(seg[4], "reject") == 0;
@@ -632,6 +662,8 @@ static void handle_ticket(struct http_request *req, char **seg, size_t n)
 		handle_spam(req, id);
 	} else if (strcmp(seg[2], "note") == 0) {
 		handle_note(req, id);
+	} else if (strcmp(seg[2], "merge") == 0) {
+		handle_merge(req, id);
 	} else {
 		handle_set(req, id, seg[2]);
 	}

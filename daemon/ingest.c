@@ -206,12 +206,9 @@ static int event(struct ingest *ing, int64_t ticket, const char *actor, const ch
 	return store_event_add(ing->st, ticket, actor, kind, text);
 }
 
-/* Finds the ticket a mail belongs to: its References / In-Reply-To first,
- * then a [#N] subject tag from a participant of N, then (for a bounce) the
- * ticket of the mail that bounced. 1 found, 0 a new ticket, -1 error. A
- * refused tag is reported through *refused_tag_r for the audit log. */
-static int find_thread(struct ingest *ing, const struct mime_message *msg, int64_t *ticket_r,
-		       const char **how_r, int64_t *refused_tag_r)
+/* find_thread() without following merges. */
+static int find_thread_direct(struct ingest *ing, const struct mime_message *msg,
+			      int64_t *ticket_r, const char **how_r, int64_t *refused_tag_r)
 {
 	*refused_tag_r = 0;
 	size_t n = msg->n_references + 1;
@@ -254,6 +251,36 @@ static int find_thread(struct ingest *ing, const struct mime_message *msg, int64
 		*refused_tag_r = tag;
 	}
 	return 0;
+}
+
+/* A ticket merged into another leads there: one hop, as store_ticket_merge
+ * keeps every merged ticket pointing at a ticket that is not merged. */
+static int follow_merge(struct ingest *ing, int64_t *ticket_r)
+{
+	struct ticket t;
+	int found = store_ticket_get(ing->st, *ticket_r, &t);
+	if (found < 0)
+		return -1;
+	if (found == 1) {
+		if (t.merged_into > 0)
+			*ticket_r = t.merged_into;
+		ticket_clear(&t);
+	}
+	return 0;
+}
+
+/* Finds the ticket a mail belongs to: its References / In-Reply-To first,
+ * then a [#N] subject tag from a participant of N, then (for a bounce) the
+ * ticket of the mail that bounced; a merged ticket leads to the one it was
+ * merged into. 1 found, 0 a new ticket, -1 error. A refused tag is reported
+ * through *refused_tag_r for the audit log. */
+static int find_thread(struct ingest *ing, const struct mime_message *msg, int64_t *ticket_r,
+		       const char **how_r, int64_t *refused_tag_r)
+{
+	int found = find_thread_direct(ing, msg, ticket_r, how_r, refused_tag_r);
+	if (found == 1 && follow_merge(ing, ticket_r) < 0)
+		return -1;
+	return found;
 }
 
 static const char *choose_queue(struct ingest *ing, const char *mailbox)

@@ -364,11 +364,6 @@ static struct sla_clock_row *live_clock(struct hook *h, enum sla_target target)
 	return NULL;
 }
 
-static bool ticket_active(const struct ticket *t)
-{
-	return t->status != TICKET_RESOLVED && t->status != TICKET_CLOSED;
-}
-
 static int start_if_missing(struct hook *h, const struct sla_policy *p, enum sla_target target,
 			    const char **error_r)
 {
@@ -386,7 +381,7 @@ int sla_on_ticket_created(struct store *st, const struct config *cfg, int64_t ti
 		return rc;
 	const struct sla_policy *p = sla_policy_match(cfg, h.t.queue, h.t.priority);
 	rc = 0;
-	if (ticket_active(&h.t)) {
+	if (ticket_is_active(&h.t)) {
 		if (h.t.first_response_at == 0)
 			rc = start_if_missing(&h, p, SLA_FIRST_RESPONSE, error_r);
 		if (rc == 0)
@@ -406,7 +401,7 @@ int sla_on_customer_message(struct store *st, const struct config *cfg, int64_t 
 	for (size_t i = 0; rc == 0 && i < h.n_clocks; i++)
 		rc = clock_resume(st, cfg, &h.clocks[i], h.now, error_r);
 	/* The first response clock, while it runs, already covers the wait. */
-	if (rc == 0 && ticket_active(&h.t) && live_clock(&h, SLA_FIRST_RESPONSE) == NULL)
+	if (rc == 0 && ticket_is_active(&h.t) && live_clock(&h, SLA_FIRST_RESPONSE) == NULL)
 		rc = start_if_missing(&h, sla_policy_match(cfg, h.t.queue, h.t.priority),
 				      SLA_NEXT_RESPONSE, error_r);
 	return hook_finish(&h, rc, error_r);
@@ -460,12 +455,14 @@ int sla_on_status(struct store *st, const struct config *cfg, int64_t ticket,
 		break;
 	case TICKET_RESOLVED:
 	case TICKET_CLOSED:
-		/* Closing spam resolves nothing: its clocks stop without being
-		 * met, so that SLA reports do not count junk as service. */
+		/* Closing spam, or a ticket merged into another, resolves
+		 * nothing: its clocks stop without being met, so that the SLA
+		 * reports do not count it as service. */
 		for (size_t i = 0; rc == 0 && i < h.n_clocks; i++) {
 			struct sla_clock_row *c = &h.clocks[i];
+			bool resolves = !h.t.spam && h.t.merged_into == 0;
 			rc = clock_close(st, cfg, c,
-					 !h.t.spam && strcmp(c->target, "resolution") == 0, h.now,
+					 resolves && strcmp(c->target, "resolution") == 0, h.now,
 					 error_r);
 		}
 		break;
@@ -508,7 +505,7 @@ int sla_on_priority_or_queue_change(struct store *st, const struct config *cfg, 
 			rc = -1;
 		}
 	}
-	if (rc == 0 && ticket_active(&h.t) && p != NULL) {
+	if (rc == 0 && ticket_is_active(&h.t) && p != NULL) {
 		/* A ticket that had no policy before may have one now. */
 		struct sla_clock_row *all = NULL;
 		size_t n_all = 0;

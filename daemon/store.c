@@ -325,6 +325,9 @@ static const char *const migrations[] = {
 	/* 11: how many times a correction was counted (trained until the model
 	 * agrees with it), so that forgetting it takes back exactly that. */
 	"ALTER TABLE training ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
+	/* 12: a ticket merged into another (its messages moved there, itself
+	 * closed): where its replies and subject tag lead now. */
+	"ALTER TABLE tickets ADD COLUMN merged_into INTEGER;",
 };
 
 int store_latest_version(void)

@@ -78,8 +78,11 @@ struct ticket {
 	int64_t resolved_at;
 	int64_t next_due;          /* earliest open SLA due time, 0: none */
 	char *tags;                /* comma-separated */
+	int64_t merged_into;       /* the ticket this one was merged into, 0: none */
 };
 void ticket_clear(struct ticket *t);
+/* new, open or pending: not resolved or closed. */
+bool ticket_is_active(const struct ticket *t);
 
 struct ticket_filter {
 	const char *status;   /* NULL: any; "active" = new, open or pending */
@@ -105,6 +108,10 @@ int store_ticket_set_triage(struct store *st, int64_t id, const char *language,
 			    double sentiment, const char *sentiment_label);
 int store_ticket_set_first_response(struct store *st, int64_t id, int64_t at);
 int store_ticket_touch(struct store *st, int64_t id);
+/* Moves source's messages (and their triage) into target and marks source
+ * merged_into target, as tickets merged into source before; *moved_r: how
+ * many messages moved. Inside the caller's transaction. */
+int store_ticket_merge(struct store *st, int64_t source, int64_t target, int64_t *moved_r);
 /* Is addr the requester of ticket id, the sender of one of its messages, or
  * copied (Cc) by the customer on one? */
 int store_ticket_has_participant(struct store *st, int64_t id, const char *addr); /* 1/0/-1 */

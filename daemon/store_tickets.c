@@ -80,6 +80,11 @@ int store_checkpoint_set(struct store *st, const char *mailbox, uint32_t uidvali
 
 /* ---- tickets ---- */
 
+bool ticket_is_active(const struct ticket *t)
+{
+	return t->status != TICKET_RESOLVED && t->status != TICKET_CLOSED;
+}
+
 void ticket_clear(struct ticket *t)
 {
 	free(t->subject);
@@ -133,7 +138,7 @@ int store_ticket_create(struct store *st, struct ticket *t, int64_t *id_r)
 	"t.id, t.subject, t.requester, t.requester_name, t.mailbox, t.queue, t.status,"       \
 	" t.priority, t.assignee, t.language, t.category, t.category_confidence, t.spam,"     \
 	" t.spam_score, t.sentiment, t.sentiment_label, t.loop_flags, t.created, t.updated," \
-	" t.first_response_at, t.resolved_at, t.next_due, t.tags"
+	" t.first_response_at, t.resolved_at, t.next_due, t.tags, t.merged_into"
 
 static void ticket_from_row(sqlite3_stmt *s, struct ticket *t)
 {
@@ -161,6 +166,7 @@ static void ticket_from_row(sqlite3_stmt *s, struct ticket *t)
 	t->resolved_at = sqlite3_column_int64(s, 20);
 	t->next_due = sqlite3_column_int64(s, 21);
 	t->tags = store_column_dup(s, 22);
+	t->merged_into = sqlite3_column_int64(s, 23);
 }
 
 static void ticket_read_row(sqlite3_stmt *s, void *row)
@@ -302,6 +308,34 @@ int store_ticket_set_first_response(struct store *st, int64_t id, int64_t at)
 	sqlite3_bind_int64(s, 1, at);
 	sqlite3_bind_int64(s, 2, id);
 	return store_exec_stmt(st, s);
+}
+
+int store_ticket_merge(struct store *st, int64_t source, int64_t target, int64_t *moved_r)
+{
+	/* The messages (with their attachments) and the decisions made on
+	 * each of them move; the source keeps its own audit events, suggestions,
+	 * outgoing mail and SLA clocks, as history. Tickets merged into the
+	 * source earlier now lead to the target too: one hop always suffices. */
+	static const char *const sql[] = {
+		"UPDATE messages SET ticket_id = ?2 WHERE ticket_id = ?1",
+		"UPDATE triage SET ticket_id = ?2 WHERE ticket_id = ?1 AND message_id IS NOT NULL",
+		"UPDATE tickets SET merged_into = ?2 WHERE merged_into = ?1",
+		"UPDATE tickets SET merged_into = ?2, updated = ?3 WHERE id = ?1",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
+		sqlite3_stmt *s = store_stmt(st, sql[i]);
+		if (s == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, source);
+		sqlite3_bind_int64(s, 2, target);
+		if (i == 3)
+			sqlite3_bind_int64(s, 3, store_now());
+		if (store_exec_stmt(st, s) < 0)
+			return -1;
+		if (i == 0)
+			*moved_r = sqlite3_changes(st->db);
+	}
+	return 0;
 }
 
 int store_ticket_touch(struct store *st, int64_t id)

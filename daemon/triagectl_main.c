@@ -27,6 +27,7 @@ static const struct ctl_command commands[] = {
 	{"assign", ctl_cmd_assign, "assign a ticket to an agent (or nobody)"},
 	{"queue", ctl_cmd_set_queue, "move a ticket to another queue"},
 	{"note", ctl_cmd_note, "add an internal note to a ticket (never sent)"},
+	{"merge", ctl_cmd_merge, "merge a ticket into another (the same request twice)"},
 	{"reply", ctl_cmd_reply, "approve, edit or reject a reply to a ticket"},
 	{"outbox", ctl_cmd_outbox, "list, send or requeue outgoing mail"},
 	{"sla", ctl_cmd_sla, "business-time deadlines and the tickets closest to breach"},

@@ -74,6 +74,10 @@ cJSON *view_ticket(const struct ticket *t, enum view_time style)
 	view_add_time(o, "updated", t->updated, style);
 	view_add_time(o, "first_response_at", t->first_response_at, style);
 	view_add_time(o, "next_due", t->next_due, style);
+	if (t->merged_into > 0)
+		cJSON_AddNumberToObject(o, "merged_into", (double)t->merged_into);
+	else
+		cJSON_AddNullToObject(o, "merged_into");
 	/* Stored as ",a,b," so that a tag is matched whole; shown as a list. */
 	cJSON *tags = cJSON_AddArrayToObject(o, "tags");
 	for (const char *p = t->tags != NULL ? t->tags : ""; *p != '\0';) {

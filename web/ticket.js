@@ -22,6 +22,23 @@ function renderSummary(tk) {
     el('span', {}, t('assignee') + ': ' + (tk.assignee || t('unassigned'))));
   if (tk.breached) s.append(' ', badge(t('breached'), 'breach'));
   if (tk.tags && tk.tags.length) s.append(' · ', el('span', { class: 'muted' }, t('tags') + ': ' + tk.tags.join(', ')));
+  if (tk.merged_into) {
+    s.append(' · ', el('a', { href: 'ticket.html?id=' + tk.merged_into }, t('mergedInto') + ' #' + tk.merged_into));
+  }
+}
+
+// The same request written twice: this ticket's mails move to the other one.
+async function merge() {
+  const into = parseInt(document.getElementById('merge-into').value, 10);
+  if (!(into > 0)) { flash(t('mergeWhich'), 'error'); return; }
+  if (!window.confirm(t('mergeConfirm').replace('%1', id).replace('%2', into))) return;
+  try {
+    await api('POST', 'tickets/' + id + '/merge', { into });
+    flash(t('saved'));
+    window.location.href = 'ticket.html?id=' + into;
+  } catch (e) {
+    flash(e.message, 'error');
+  }
 }
 
 function renderThread(tk) {
@@ -221,6 +238,8 @@ async function init() {
   setText('l-assignee', t('assignee'));
   setText('assign-save', t('save'));
   setText('assign-me', t('assignMe'));
+  setText('l-merge', t('mergeLabel'));
+  setText('merge', t('merge'));
   setText('keys', t('shortcuts') + ': ' + t('keys'));
   updateSendLabel();
   document.getElementById('send').addEventListener('click', send);
@@ -232,6 +251,7 @@ async function init() {
   document.getElementById('assign-save').addEventListener('click', () => change('assignee', document.getElementById('set-assignee').value.trim() || null));
   document.getElementById('assign-me').addEventListener('click', () => change('assignee', session.agent.email));
   document.getElementById('set-spam').addEventListener('click', () => change('spam', !ticket.spam));
+  document.getElementById('merge').addEventListener('click', merge);
   document.getElementById('draft').addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); send(); }
     if (ev.key === 'Escape') ev.target.blur();

@@ -48,9 +48,20 @@ async function login(context, email, password) {
   const requests = [];
   const dialogs = [];
   const cspViolations = [];
+  // The one dialog a test expects (a confirmation naming this text) is
+  // accepted; any other is recorded and dismissed.
+  let expectConfirm = null;
   context.on('request', (r) => requests.push(r.url()));
   context.on('page', (p) => {
-    p.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+    p.on('dialog', (d) => {
+      if (expectConfirm !== null && d.type() === 'confirm' && d.message().includes(expectConfirm)) {
+        expectConfirm = null;
+        d.accept();
+        return;
+      }
+      dialogs.push(d.message());
+      d.dismiss();
+    });
     p.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
   });
 
@@ -151,6 +162,25 @@ async function login(context, email, password) {
   ok(marked.spam === true && marked.status === 'closed', 'one click marks the ticket spam and closes it');
   ok(marked.events.some((e) => e.kind === 'spam.corrected' && e.actor === 'agent:agent@example.test'),
     'the verdict is audited with the agent');
+
+  // Merge: the same request written twice. The page asks first, then opens
+  // the ticket kept; the merged one links to it.
+  const [from, into] = list.tickets.filter((tk) => tk.id !== target.id && tk.id !== hostile.id)
+    .map((tk) => tk.id);
+  await page.goto(base + '/ticket.html?id=' + from);
+  await page.waitForSelector('#merge');
+  await page.fill('#merge-into', String(into));
+  expectConfirm = String(from);
+  await page.click('#merge');
+  await page.waitForURL(new RegExp('ticket\\.html\\?id=' + into + '$'));
+  ok(expectConfirm === null, 'merging asks for a confirmation first');
+  const mergedTk = await (await page.request.get(base + '/api/v1/tickets/' + from)).json();
+  ok(mergedTk.merged_into === into && mergedTk.status === 'closed' && mergedTk.messages.length === 0,
+    'the merged ticket is closed, its mails moved to #' + into);
+  await page.goto(base + '/ticket.html?id=' + from);
+  await page.waitForSelector('#summary a');
+  ok((await page.textContent('#summary a')).includes('#' + into), 'its page links to the ticket kept');
+  ok(dialogs.length === 0, 'no other dialog opened');
 
   // An agent is sent away from the report.
   await page.goto(base + '/manager.html');

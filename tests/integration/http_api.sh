@@ -298,6 +298,31 @@ ok(all("password" not in json.dumps(a) for a in body["agents"]), "no password ha
 newbie = Client()
 ok(newbie.login("new@example.test", "new-password-1")[0] == 200, "the new agent logs in")
 
+# --- merge: the same request written twice ---
+db = sqlite3.connect(db_path)
+src, dst = [r[0] for r in db.execute("SELECT id FROM tickets WHERE merged_into IS NULL AND spam = 0"
+                                     " AND id != ? ORDER BY id DESC LIMIT 2", (tid,))]
+n_src = db.execute("SELECT count(*) FROM messages WHERE ticket_id = ?", (src,)).fetchone()[0]
+db.close()
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/merge" % src, {"into": dst})
+ok(st == 200 and body == {"id": src, "into": dst, "messages": n_src}, "merge: %s %s" % (st, body))
+st, merged, _ = agent.call("GET", "/api/v1/tickets/%d" % src)
+ok(merged["merged_into"] == dst and merged["status"] == "closed" and merged["messages"] == [],
+   "the merged ticket: closed, empty, pointing at %d: %s" % (dst, {k: merged[k] for k in ("merged_into", "status")}))
+ok(all(c["state"] == "stopped" for c in merged["sla"]), "its clocks stopped: %s" % merged["sla"])
+st, kept, _ = agent.call("GET", "/api/v1/tickets/%d" % dst)
+ok(kept["merged_into"] is None and len([m for m in kept["messages"] if m["direction"] == "in"]) >= 2,
+   "the other ticket holds both requests")
+ok(events(src, "ticket.merged")[0][0] == me and events(dst, "ticket.merged_from")[0][0] == me,
+   "the merge audited on both tickets")
+ok(agent.call("POST", "/api/v1/tickets/%d/merge" % src, {"into": dst})[0] == 400, "merging again: 400")
+ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": src})[0] == 400, "into a merged ticket: 400")
+ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": dst})[0] == 400, "into itself: 400")
+ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": "x"})[0] == 400, "into: a number")
+ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": 1.5})[0] == 400, "into: a whole number")
+ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": 999999})[0] == 400, "into no ticket: 400")
+ok(agent.call("POST", "/api/v1/tickets/999999/merge", {"into": dst})[0] == 404, "no such ticket: 404")
+
 # --- bodies and static files ---
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/reply" % tid, raw=b"{" + b" " * (300 * 1024) + b"}",
                          headers={"Content-Type": "application/json"})

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 #include "config.h"
@@ -87,8 +88,17 @@ int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct 
 		return -1;
 	}
 	int found = store_ticket_get(st, ticket_id, t);
-	if (found == 1)
+	if (found == 1 && t->merged_into == 0)
 		return 0;
+	if (found == 1) {
+		/* Its mail lives in the other ticket now: so does the work. */
+		*error_r = error_fmt("ticket %lld was merged into %lld: act on %lld",
+		                     (long long)ticket_id, (long long)t->merged_into,
+		                     (long long)t->merged_into);
+		ticket_clear(t);
+		store_rollback(st);
+		return -1;
+	}
 	*error_r = found == 0 ? error_fmt("no ticket %lld", (long long)ticket_id)
 	                      : error_fmt("store: %s", store_error(st));
 	store_rollback(st);
@@ -355,15 +365,21 @@ int action_merge(struct store *st, const struct config *cfg, const char *agent, 
 		*error_r = error_fmt("no ticket %lld to merge into", (long long)target);
 		goto refused;
 	}
-	if (t.merged_into != 0 || into.merged_into != 0) {
-		const struct ticket *m = t.merged_into != 0 ? &t : &into;
-		*error_r = error_fmt("ticket %lld was already merged into %lld", (long long)m->id,
-		                     (long long)m->merged_into);
-		ticket_clear(&into);
-		goto refused;
+	if (into.merged_into != 0) {
+		*error_r = error_fmt("ticket %lld was already merged into %lld", (long long)target,
+		                     (long long)into.merged_into);
+		goto refused_into;
+	}
+	/* One customer's request, twice: a merge across customers would let
+	 * one's erasure or export take the other's mail along. */
+	if (strcasecmp(t.requester != NULL ? t.requester : "",
+	               into.requester != NULL ? into.requester : "") != 0) {
+		*error_r = error_fmt("tickets %lld and %lld are from different customers (%s, %s)",
+		                     (long long)source, (long long)target, t.requester,
+		                     into.requester);
+		goto refused_into;
 	}
 	int64_t moved = 0;
-	bool source_active = ticket_is_active(&t), target_done = !ticket_is_active(&into);
 	/* merged_into first: closing the source then stops its clocks unmet
 	 * (sla_on_status), as for spam. */
 	if (store_ticket_merge(st, source, target, &moved) < 0 ||
@@ -373,12 +389,17 @@ int action_merge(struct store *st, const struct config *cfg, const char *agent, 
 	if (cfg != NULL && t.status != TICKET_CLOSED &&
 	    sla_on_status(st, cfg, source, t.status, TICKET_CLOSED, error_r) < 0)
 		goto failed;
-	/* The customer of an active request must not wait in a closed ticket. */
-	bool reopen = source_active && target_done;
+	/* A source still waiting for an answer (new or open) brings an
+	 * unanswered customer mail: the target is open again if it was
+	 * pending, resolved or closed, and its clocks run as after a
+	 * customer's message. */
+	bool waits = t.status == TICKET_NEW || t.status == TICKET_OPEN;
+	bool reopen = waits && into.status != TICKET_NEW && into.status != TICKET_OPEN;
 	if (reopen && store_ticket_set_status(st, target, TICKET_OPEN) < 0)
 		goto store_failed;
-	if (reopen && cfg != NULL &&
-	    sla_on_status(st, cfg, target, into.status, TICKET_OPEN, error_r) < 0)
+	if (cfg != NULL &&
+	    ((reopen && sla_on_status(st, cfg, target, into.status, TICKET_OPEN, error_r) < 0) ||
+	     (waits && sla_on_customer_message(st, cfg, target, error_r) < 0)))
 		goto failed;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "from", (double)source);
@@ -406,6 +427,7 @@ int action_merge(struct store *st, const struct config *cfg, const char *agent, 
 store_failed:
 	*error_r = error_fmt("store: %s", store_error(st));
 failed:
+refused_into:
 	ticket_clear(&into);
 refused:
 	store_rollback(st);

@@ -26,7 +26,8 @@ struct config;
 bool action_agent_valid(const char *agent);
 /* The start of every action: checks the agent, begins a transaction and
  * reads the ticket into *t (the caller clears it, and commits or rolls
- * back). 0, ACTION_NOT_FOUND or -1, with nothing left open on failure. */
+ * back). 0, ACTION_NOT_FOUND or -1, with nothing left open on failure; -1
+ * for a ticket merged into another (act on that one). */
 int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
                  const char **error_r);
 
@@ -69,13 +70,16 @@ int action_add_note(struct store *st, const char *agent, int64_t ticket_id, cons
 /* queue must be one of the configuration's queues (when it lists any). */
 int action_set_queue(struct store *st, const struct config *cfg, const char *agent,
                      int64_t ticket_id, const char *queue, const char **error_r);
-/* Merges ticket source into ticket target (the same request written twice):
- * source's messages move to target, source is closed and its SLA clocks stop
- * unmet, its tags join target's; a resolved or closed target reopens when
- * the source was still active. Replies and [#source] subject tags lead to
- * target from then on. Events: ticket.merged on source, ticket.merged_from
- * on target. ACTION_NOT_FOUND when source does not exist; -1 when target
- * does not, either was merged already, or they are the same. */
+/* Merges ticket source into ticket target, the same customer's request
+ * written twice: source's messages move to target, source is closed and its
+ * SLA clocks stop unmet, its tags join target's. When source still waited
+ * for an answer (new or open), a pending, resolved or closed target opens
+ * again and its clocks run as after a customer's message. Replies and
+ * [#source] subject tags lead to target from then on, and source takes no
+ * more actions. Events: ticket.merged on source, ticket.merged_from on
+ * target. ACTION_NOT_FOUND when source does not exist; -1 when target does
+ * not, either was merged already, they are the same ticket or their
+ * requesters differ. */
 int action_merge(struct store *st, const struct config *cfg, const char *agent, int64_t source,
                  int64_t target, int64_t *moved_r, const char **error_r);
 

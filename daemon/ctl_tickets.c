@@ -308,6 +308,8 @@ int ctl_cmd_show(struct ctl *ctl, int argc, char **argv)
 		       m->n_attachments ? ", with attachments" : "");
 		if (m->cc_addrs != NULL && m->cc_addrs[0] != '\0')
 			printf("cc: %s\n", m->cc_addrs);
+		if (m->merged_from > 0)
+			printf("(moved here from ticket #%lld, merged)\n", (long long)m->merged_from);
 		if (m->parse_error != NULL)
 			printf("(could not be parsed: %s)\n", m->parse_error);
 		printf("%s\n", m->new_text ? m->new_text : m->body_text ? m->body_text : "");
@@ -541,10 +543,11 @@ int ctl_cmd_merge(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage[] =
 	    "usage: triagectl merge N --into M [--as agent:EMAIL]\n"
-	    "Merges ticket N into ticket M (a customer who wrote twice about the same\n"
-	    "thing): N's messages move to M, N is closed (its SLA clocks stop, unmet)\n"
-	    "and its tags join M's; M reopens if it was resolved or closed while N was\n"
-	    "not. Replies to N and its [#N] subject tag lead to M from then on.\n";
+	    "Merges ticket N into ticket M, the same customer having written twice about\n"
+	    "the same thing: N's messages move to M, N is closed (its SLA clocks stop,\n"
+	    "unmet) and takes no more actions, its tags join M's; if N still waited\n"
+	    "for an answer, a pending, resolved or closed M opens again. Replies to N\n"
+	    "and its [#N] subject tag lead to M from then on. There is no undo.\n";
 	if (ctl_wants_help(argc, argv, usage))
 		return CTL_OK;
 	static const struct option options[] = {

@@ -236,9 +236,12 @@ static int find_thread_direct(struct ingest *ing, const struct mime_message *msg
 		if (exists < 0)
 			return -1;
 		if (exists == 1) {
+			/* A merged ticket's participants wrote in the ticket its
+			 * mail moved to. */
+			int64_t where = t.merged_into > 0 ? t.merged_into : tag;
 			ticket_clear(&t);
 			int member = msg->from_addr != NULL
-					     ? store_ticket_has_participant(ing->st, tag, msg->from_addr)
+					     ? store_ticket_has_participant(ing->st, where, msg->from_addr)
 					     : 0;
 			if (member < 0)
 				return -1;
@@ -253,22 +256,6 @@ static int find_thread_direct(struct ingest *ing, const struct mime_message *msg
 	return 0;
 }
 
-/* A ticket merged into another leads there: one hop, as store_ticket_merge
- * keeps every merged ticket pointing at a ticket that is not merged. */
-static int follow_merge(struct ingest *ing, int64_t *ticket_r)
-{
-	struct ticket t;
-	int found = store_ticket_get(ing->st, *ticket_r, &t);
-	if (found < 0)
-		return -1;
-	if (found == 1) {
-		if (t.merged_into > 0)
-			*ticket_r = t.merged_into;
-		ticket_clear(&t);
-	}
-	return 0;
-}
-
 /* Finds the ticket a mail belongs to: its References / In-Reply-To first,
  * then a [#N] subject tag from a participant of N, then (for a bounce) the
  * ticket of the mail that bounced; a merged ticket leads to the one it was
@@ -278,7 +265,9 @@ static int find_thread(struct ingest *ing, const struct mime_message *msg, int64
 		       const char **how_r, int64_t *refused_tag_r)
 {
 	int found = find_thread_direct(ing, msg, ticket_r, how_r, refused_tag_r);
-	if (found == 1 && follow_merge(ing, ticket_r) < 0)
+	/* One hop: store_ticket_merge keeps every merged ticket pointing at
+	 * one that is not merged. */
+	if (found == 1 && store_ticket_follow_merge(ing->st, *ticket_r, ticket_r) < 0)
 		return -1;
 	return found;
 }

@@ -696,17 +696,22 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 		*error_r = "mail was marked interrupted while being sent";
 		return -1;
 	}
-	if (row->ticket_id > 0 && row->kind == OUTBOX_NOTIFY) {
+	/* A reply queued before its ticket was merged belongs with the mail,
+	 * in the ticket kept: its copy, the first response, the clocks. */
+	int64_t ticket_id = row->ticket_id;
+	if (ticket_id > 0 && store_ticket_follow_merge(st, row->ticket_id, &ticket_id) < 0)
+		goto fail_tx;
+	if (ticket_id > 0 && row->kind == OUTBOX_NOTIFY) {
 		/* An internal notice is not part of the customer's thread. */
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "outbox_id", (double)row->id);
 		cJSON_AddStringToObject(o, "to", row->to_addr);
-		if (add_event(st, row->ticket_id, "system", "notify_sent", o) < 0)
+		if (add_event(st, ticket_id, "system", "notify_sent", o) < 0)
 			goto fail_tx;
-	} else if (row->ticket_id > 0) {
+	} else if (ticket_id > 0) {
 		_cleanup_free_ char *refs = bare_ids(row->refs);
 		struct message m = {
-		    .ticket_id = row->ticket_id,
+		    .ticket_id = ticket_id,
 		    .outgoing = true,
 		    .message_id = row->message_id,
 		    .dedupe_key = row->message_id,
@@ -730,26 +735,26 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 			enum ticket_status status;
 			struct ticket before;
 			const char *sla_error;
-			if (store_ticket_get(st, row->ticket_id, &before) <= 0)
+			if (store_ticket_get(st, ticket_id, &before) <= 0)
 				goto fail_tx;
 			enum ticket_status old_status = before.status;
 			ticket_clear(&before);
-			if (store_ticket_set_first_response(st, row->ticket_id, now) < 0)
+			if (store_ticket_set_first_response(st, ticket_id, now) < 0)
 				goto fail_tx;
 			/* The agent answered: the response clocks are met, and a ticket
 			 * now waiting on the customer pauses the others. */
-			if (sla_on_agent_reply(st, cfg, row->ticket_id, &sla_error) < 0)
+			if (sla_on_agent_reply(st, cfg, ticket_id, &sla_error) < 0)
 				goto fail_tx;
 			if (row->status_after != NULL &&
 			    ticket_status_parse(row->status_after, &status) == 0) {
-				if (store_ticket_set_status(st, row->ticket_id, status) < 0 ||
+				if (store_ticket_set_status(st, ticket_id, status) < 0 ||
 				    (status != old_status &&
-				     sla_on_status(st, cfg, row->ticket_id, old_status, status,
+				     sla_on_status(st, cfg, ticket_id, old_status, status,
 						   &sla_error) < 0))
 					goto fail_tx;
 			}
 		}
-		if (store_ticket_touch(st, row->ticket_id) < 0)
+		if (store_ticket_touch(st, ticket_id) < 0)
 			goto fail_tx;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "outbox_id", (double)row->id);
@@ -762,7 +767,7 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 			cJSON_AddStringToObject(o, "approved_by", row->agent);
 		if (row->template_name != NULL)
 			cJSON_AddStringToObject(o, "template", row->template_name);
-		if (add_event(st, row->ticket_id, "system",
+		if (add_event(st, ticket_id, "system",
 		              row->kind == OUTBOX_ACK ? "ack_sent" : "reply_sent", o) < 0)
 			goto fail_tx;
 	}

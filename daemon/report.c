@@ -24,7 +24,8 @@ struct times {
 struct group {
 	char *key;
 	int64_t received, answered, resolved, retriaged, corrected;
-	int64_t spam; /* received and closed as spam: in no other count */
+	int64_t spam;   /* received and closed as spam: in no other count */
+	int64_t merged; /* received and merged into another ticket: likewise */
 	struct times first_response, resolution;
 	int64_t met[SLA_N_TARGETS], breached[SLA_N_TARGETS];
 	int64_t backlog, backlog_avg_age, backlog_max_age;
@@ -213,16 +214,19 @@ struct ticket_pass {
 };
 
 static int ticket_cb(const char *key, const char *sentiment, const char *category,
-		     int64_t created, int64_t first_response_at, int64_t resolved_at, bool spam,
+		     int64_t created, int64_t first_response_at, int64_t resolved_at, int set_apart,
 		     void *ctx)
 {
 	struct ticket_pass *p = ctx;
 	struct report *r = p->g.r;
 	bool received = in_period(r, created);
-	/* Spam is counted apart: closing it is no service given. */
-	bool answered = !spam && in_period(r, first_response_at);
-	bool resolved = !spam && in_period(r, resolved_at);
-	bool backlog = !spam && created < r->to &&
+	/* Spam closed and duplicates merged away are counted apart: closing
+	 * them is no service given, and the requests merged are counted once,
+	 * in the ticket kept. */
+	bool apart = set_apart != 0;
+	bool answered = !apart && in_period(r, first_response_at);
+	bool resolved = !apart && in_period(r, resolved_at);
+	bool backlog = !apart && created < r->to &&
 		       (resolved_at == STORE_REPORT_NONE || resolved_at >= r->to);
 	if (!received && !answered && !resolved && !backlog)
 		return 0;
@@ -233,8 +237,11 @@ static int ticket_cb(const char *key, const char *sentiment, const char *categor
 			return -1;
 		p->last = gr;
 	}
-	if (spam) {
-		gr->spam++;
+	if (apart) {
+		if (set_apart == 2)
+			gr->merged++;
+		else
+			gr->spam++;
 		return 0;
 	}
 	gr->received += received, gr->answered += answered, gr->resolved += resolved;
@@ -463,7 +470,7 @@ static void total_from_groups(struct report *r)
 		const struct group *g = &r->groups[i];
 		t->received += g->received, t->answered += g->answered, t->resolved += g->resolved;
 		t->retriaged += g->retriaged, t->corrected += g->corrected;
-		t->spam += g->spam;
+		t->spam += g->spam, t->merged += g->merged;
 		for (int k = 0; k < SLA_N_TARGETS; k++)
 			t->met[k] += g->met[k], t->breached[k] += g->breached[k];
 		t->backlog += g->backlog;
@@ -649,9 +656,9 @@ static void write_text(const struct report *r, FILE *out)
 	fmt_rate(b, sizeof(b), t->corrected, t->received);
 	fprintf(out, "\nTriaged automatically: %s; category corrected by an agent: %s\n", a, b);
 	fprintf(out,
-		"Closed as spam: %lld, not counted as received, answered, resolved or "
-		"backlog\n",
-		(long long)t->spam);
+		"Closed as spam: %lld; merged into another ticket: %lld; neither counted as "
+		"received, answered, resolved, backlog, met or breached\n",
+		(long long)t->spam, (long long)t->merged);
 	fmt_duration(a, sizeof(a), t->backlog, t->backlog_max_age);
 	fprintf(out, "Backlog at the end: %lld tickets, oldest %s\n", (long long)t->backlog, a);
 	fputs("\nSentiment:\n", out);
@@ -692,7 +699,7 @@ static void write_csv(const struct report *r, FILE *out)
 		     "resolution_median_min,resolution_p90_min,first_response_met,"
 		     "first_response_breached,next_response_met,next_response_breached,"
 		     "resolution_met,resolution_breached,backlog,backlog_avg_age_min,"
-		     "triaged_automatically,corrected_by_agent,spam\r\n");
+		     "triaged_automatically,corrected_by_agent,spam,merged\r\n");
 	for (size_t i = 0; i < n_rows(r); i++) {
 		const struct group *g = row(r, i);
 		csv_field(out, g->key);
@@ -703,9 +710,9 @@ static void write_csv(const struct report *r, FILE *out)
 			minutes(g->resolution.p90));
 		for (int t = 0; t < SLA_N_TARGETS; t++)
 			fprintf(out, ",%lld,%lld", (long long)g->met[t], (long long)g->breached[t]);
-		fprintf(out, ",%lld,%.1f,%lld,%lld,%lld\r\n", (long long)g->backlog,
+		fprintf(out, ",%lld,%.1f,%lld,%lld,%lld,%lld\r\n", (long long)g->backlog,
 			minutes(g->backlog_avg_age), (long long)(g->received - g->retriaged),
-			(long long)g->corrected, (long long)g->spam);
+			(long long)g->corrected, (long long)g->spam, (long long)g->merged);
 	}
 }
 
@@ -732,6 +739,7 @@ static cJSON *group_json(const struct group *g)
 	cJSON_AddNumberToObject(o, "triaged_automatically", (double)(g->received - g->retriaged));
 	cJSON_AddNumberToObject(o, "corrected_by_agent", (double)g->corrected);
 	cJSON_AddNumberToObject(o, "spam", (double)g->spam);
+	cJSON_AddNumberToObject(o, "merged", (double)g->merged);
 	cJSON_AddItemToObject(o, "first_response", times_json(&g->first_response));
 	cJSON_AddItemToObject(o, "resolution", times_json(&g->resolution));
 	cJSON *sla = cJSON_AddObjectToObject(o, "sla");
@@ -900,9 +908,9 @@ static void write_html(const struct report *r, FILE *out)
 	fmt_rate(b, sizeof(b), t->corrected, t->received);
 	fprintf(out, "<p>Triaged automatically: %s; category corrected by an agent: %s.</p>\n", a, b);
 	fprintf(out,
-		"<p>Closed as spam: %lld, not counted as received, answered, resolved or "
-		"backlog.</p>\n",
-		(long long)t->spam);
+		"<p>Closed as spam: %lld; merged into another ticket: %lld; neither counted as "
+		"received, answered, resolved, backlog, met or breached.</p>\n",
+		(long long)t->spam, (long long)t->merged);
 	svg_bars(out, "Tickets received per day", r->per_day, NULL, NULL, r->n_days);
 	svg_bars(out, "First response time (business)", r->histogram, hist_labels, NULL, N_HIST);
 	svg_bars(out, "SLA breaches per queue", NULL, NULL, r->breaches_by_queue,

@@ -457,10 +457,12 @@ int sla_on_status(struct store *st, const struct config *cfg, int64_t ticket,
 	case TICKET_CLOSED:
 		/* Closing spam, or a ticket merged into another, resolves
 		 * nothing: its clocks stop without being met, so that the SLA
-		 * reports do not count it as service. */
+		 * reports do not count it as service. (Resolving a ticket the
+		 * classifier took for spam is an agent's answer: met.) */
 		for (size_t i = 0; rc == 0 && i < h.n_clocks; i++) {
 			struct sla_clock_row *c = &h.clocks[i];
-			bool resolves = !h.t.spam && h.t.merged_into == 0;
+			bool resolves = !(h.t.spam && new_status == TICKET_CLOSED) &&
+					h.t.merged_into == 0;
 			rc = clock_close(st, cfg, c,
 					 resolves && strcmp(c->target, "resolution") == 0, h.now,
 					 error_r);

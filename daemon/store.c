@@ -326,8 +326,12 @@ static const char *const migrations[] = {
 	 * agrees with it), so that forgetting it takes back exactly that. */
 	"ALTER TABLE training ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
 	/* 12: a ticket merged into another (its messages moved there, itself
-	 * closed): where its replies and subject tag lead now. */
-	"ALTER TABLE tickets ADD COLUMN merged_into INTEGER;",
+	 * closed): where its replies and subject tag lead now; forgotten if
+	 * that ticket is erased. A moved message keeps the ticket it came from
+	 * (a plain number, like the audit log's). */
+	"ALTER TABLE tickets ADD COLUMN merged_into INTEGER REFERENCES tickets(id) ON DELETE SET NULL;"
+	"CREATE INDEX tickets_merged_into ON tickets(merged_into) WHERE merged_into IS NOT NULL;"
+	"ALTER TABLE messages ADD COLUMN merged_from INTEGER;",
 };
 
 int store_latest_version(void)

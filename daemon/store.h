@@ -112,6 +112,9 @@ int store_ticket_touch(struct store *st, int64_t id);
  * merged_into target, as tickets merged into source before; *moved_r: how
  * many messages moved. Inside the caller's transaction. */
 int store_ticket_merge(struct store *st, int64_t source, int64_t target, int64_t *moved_r);
+/* The ticket that id's mail goes to: the one it was merged into, or id
+ * itself (also when there is no ticket id). */
+int store_ticket_follow_merge(struct store *st, int64_t id, int64_t *id_r);
 /* Is addr the requester of ticket id, the sender of one of its messages, or
  * copied (Cc) by the customer on one? */
 int store_ticket_has_participant(struct store *st, int64_t id, const char *addr); /* 1/0/-1 */
@@ -157,6 +160,7 @@ struct message_row {
 	unsigned loop_flags;
 	char *parse_error;
 	size_t n_attachments;
+	int64_t merged_from; /* the ticket it was moved from by a merge, 0: none */
 };
 int store_message_list(struct store *st, int64_t ticket_id, struct message_row **rows_r,
 		       size_t *n_r);

@@ -418,10 +418,16 @@ static int each_row(sqlite3_stmt *s, size_t n_values, store_report_row_cb *cb, v
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Tickets set apart from the report's figures: 1 closed as spam, 2 merged
+ * into another ticket (the same request written twice), 0 others. */
+#define REPORT_SET_APART \
+	"(CASE WHEN t.merged_into IS NOT NULL THEN 2 WHEN t.spam AND t.status = 'closed' THEN 1" \
+	" ELSE 0 END)"
+
 /* Tickets received in the period that an agent re-triaged (queue or
  * category set by agent:* or cli:*), and those whose category an agent
- * corrected; spam is left out, as in the ticket counts. Driven by the
- * events' (kind, at) index. */
+ * corrected; tickets set apart are left out, as in the ticket counts.
+ * Driven by the events' (kind, at) index. */
 #define TRIAGE_SQL(G)                                                                       \
 	"SELECT " G ", count(DISTINCT e.ticket_id),"                                         \
 	" count(DISTINCT CASE WHEN e.kind = 'category.corrected' THEN e.ticket_id END)"      \
@@ -429,7 +435,8 @@ static int each_row(sqlite3_stmt *s, size_t n_values, store_report_row_cb *cb, v
 	" WHERE e.kind IN ('queue.set', 'queue_changed', 'category', 'category.set',"         \
 	"   'category.corrected') AND e.at >= ?1"                                            \
 	" AND (e.actor LIKE 'agent:%' OR e.actor LIKE 'cli:%')"                              \
-	" AND t.created >= ?1 AND t.created < ?2 AND t.spam = 0 GROUP BY 1 ORDER BY 1"
+	" AND t.created >= ?1 AND t.created < ?2 AND " REPORT_SET_APART " = 0"                  \
+	" GROUP BY 1 ORDER BY 1"
 
 int store_report_triage(struct store *st, const char *by, int64_t from, int64_t to,
 			store_report_row_cb *cb, void *ctx)
@@ -450,7 +457,7 @@ int store_report_triage(struct store *st, const char *by, int64_t from, int64_t 
  * days) are added up by the caller in the same pass. */
 #define TICKETS_SQL(G)                                                                      \
 	"SELECT " G ", coalesce(t.sentiment_label, ''), coalesce(t.category, ''), t.created," \
-	" t.first_response_at, t.resolved_at, t.spam FROM tickets t"                         \
+	" t.first_response_at, t.resolved_at, " REPORT_SET_APART " FROM tickets t"             \
 	" WHERE (t.created < ?2 AND (t.resolved_at IS NULL OR t.resolved_at >= ?2))"          \
 	" OR (t.created >= ?1 AND t.created < ?2)"                                            \
 	" OR (t.first_response_at >= ?1 AND t.first_response_at < ?2)"                        \
@@ -479,7 +486,7 @@ int store_report_tickets(struct store *st, const char *by, int64_t from, int64_t
 		const char *category = (const char *)sqlite3_column_text(s, 2);
 		if (cb(group ? group : "", sentiment ? sentiment : "", category ? category : "",
 		       sqlite3_column_int64(s, 3), column_opt(s, 4), column_opt(s, 5),
-		       sqlite3_column_int(s, 6) != 0, ctx) < 0) {
+		       sqlite3_column_int(s, 6), ctx) < 0) {
 			sqlite3_reset(s);
 			return -1;
 		}
@@ -527,6 +534,7 @@ int store_report_elapsed(struct store *st, const char *by, const char *target, i
 	" FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id"                            \
 	" WHERE c.id IN (SELECT id FROM sla_clocks WHERE closed_at >= ?1 AND closed_at < ?2" \
 	"   UNION SELECT id FROM sla_clocks WHERE breached_at >= ?1 AND breached_at < ?2)"   \
+	" AND " REPORT_SET_APART " = 0"                                                       \
 	" GROUP BY 1 ORDER BY 1"
 
 int store_report_sla(struct store *st, const char *by, int64_t from, int64_t to,

@@ -94,12 +94,13 @@ int store_report_triage(struct store *st, const char *by, int64_t from, int64_t 
  * sentiment and category are "" when none; first_response_at and
  * resolved_at are STORE_REPORT_NONE when not set. One scan of the tickets
  * instead of one per figure; the caller keeps the sums (bounded by groups,
- * categories and days). */
+ * categories and days). set_apart: 1 closed as spam, 2 merged into another
+ * ticket, 0 neither (those are counted apart, in no other figure). */
 #define STORE_REPORT_NONE INT64_MIN
 typedef int store_report_ticket_cb(const char *group, const char *sentiment,
 				   const char *category, int64_t created,
-				   int64_t first_response_at, int64_t resolved_at, bool spam,
-				   void *ctx);
+				   int64_t first_response_at, int64_t resolved_at,
+				   int set_apart, void *ctx);
 int store_report_tickets(struct store *st, const char *by, int64_t from, int64_t to,
 			 store_report_ticket_cb *cb, void *ctx);
 /* The distribution of the response or resolution times: one row per

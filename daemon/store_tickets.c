@@ -112,9 +112,16 @@ void ticket_list_free(struct ticket **list, size_t n)
 
 int store_ticket_create(struct store *st, struct ticket *t, int64_t *id_r)
 {
+	/* Never a number an erased ticket had: the audit log and the decision
+	 * log keep theirs (SQLite would give the largest id + 1, which comes
+	 * back once the newest ticket is erased). */
 	sqlite3_stmt *s = store_stmt(st,
-		"INSERT INTO tickets (subject, requester, requester_name, mailbox, queue, status,"
-		" priority, loop_flags, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		"INSERT INTO tickets (id, subject, requester, requester_name, mailbox, queue, status,"
+		" priority, loop_flags, created, updated) VALUES (1 + max("
+		"   (SELECT coalesce(max(id), 0) FROM tickets),"
+		"   (SELECT coalesce(max(ticket_id), 0) FROM events),"
+		"   (SELECT coalesce(max(ticket_id), 0) FROM suggestion_events)),"
+		" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, t->subject ? t->subject : "");
@@ -313,11 +320,13 @@ int store_ticket_set_first_response(struct store *st, int64_t id, int64_t at)
 int store_ticket_merge(struct store *st, int64_t source, int64_t target, int64_t *moved_r)
 {
 	/* The messages (with their attachments) and the decisions made on
-	 * each of them move; the source keeps its own audit events, suggestions,
-	 * outgoing mail and SLA clocks, as history. Tickets merged into the
-	 * source earlier now lead to the target too: one hop always suffices. */
+	 * each of them move, each keeping the ticket it came from; the source
+	 * keeps its own audit events, suggestions, outgoing mail, SLA clocks and
+	 * training example, as history. Tickets merged into the source earlier
+	 * now lead to the target too: one hop always suffices. */
 	static const char *const sql[] = {
-		"UPDATE messages SET ticket_id = ?2 WHERE ticket_id = ?1",
+		"UPDATE messages SET ticket_id = ?2, merged_from = coalesce(merged_from, ?1)"
+		" WHERE ticket_id = ?1",
 		"UPDATE triage SET ticket_id = ?2 WHERE ticket_id = ?1 AND message_id IS NOT NULL",
 		"UPDATE tickets SET merged_into = ?2 WHERE merged_into = ?1",
 		"UPDATE tickets SET merged_into = ?2, updated = ?3 WHERE id = ?1",
@@ -336,6 +345,20 @@ int store_ticket_merge(struct store *st, int64_t source, int64_t target, int64_t
 			*moved_r = sqlite3_changes(st->db);
 	}
 	return 0;
+}
+
+int store_ticket_follow_merge(struct store *st, int64_t id, int64_t *id_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT merged_into FROM tickets WHERE id = ?");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	*id_r = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
+			? sqlite3_column_int64(s, 0)
+			: id;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 int store_ticket_touch(struct store *st, int64_t id)
@@ -525,6 +548,7 @@ static void message_read_row(sqlite3_stmt *s, void *row)
 	r->n_attachments = (size_t)sqlite3_column_int64(s, 12);
 	r->to_addrs = store_column_dup(s, 13);
 	r->cc_addrs = store_column_dup(s, 14);
+	r->merged_from = sqlite3_column_int64(s, 15);
 }
 
 static void message_clear_row(void *row)
@@ -579,7 +603,8 @@ int store_message_list(struct store *st, int64_t ticket_id, struct message_row *
 		"SELECT m.id, m.direction = 'out', m.message_id, m.from_addr, m.from_name, m.subject,"
 		" m.new_text, m.body_text, m.date, m.received, m.loop_flags, m.parse_error,"
 		" (SELECT count(*) FROM attachments a WHERE a.message_id = m.id), m.to_addrs,"
-		" m.cc_addrs FROM messages m WHERE m.ticket_id = ? ORDER BY m.received, m.id");
+		" m.cc_addrs, m.merged_from FROM messages m WHERE m.ticket_id = ?"
+		" ORDER BY m.received, m.id");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);

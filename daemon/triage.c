@@ -914,11 +914,24 @@ static int first_customer_message(struct store *st, int64_t ticket_id,
 		*error_r = store_error(st);
 		return -1;
 	}
+	/* The ticket's own first: a mail merged in from another ticket is
+	 * that ticket's example (it keeps its own training row), and counting
+	 * it here too would count it twice. */
+	const struct message_row *any = NULL;
 	for (size_t i = 0; i < *n_r; i++) {
-		if (!(*rows_r)[i].outgoing) {
-			*first_r = &(*rows_r)[i];
+		const struct message_row *m = &(*rows_r)[i];
+		if (m->outgoing)
+			continue;
+		if (m->merged_from == 0) {
+			*first_r = m;
 			return 0;
 		}
+		if (any == NULL)
+			any = m;
+	}
+	if (any != NULL) {
+		*first_r = any;
+		return 0;
 	}
 	message_rows_free(rows_r, *n_r);
 	*error_r = "the ticket has no message from the customer to learn from";

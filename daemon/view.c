@@ -112,6 +112,10 @@ static void add_messages(cJSON *o, const struct message_row *msgs, size_t n,
 		cJSON_AddNumberToObject(m, "attachments", (double)msgs[i].n_attachments);
 		cJSON_AddNumberToObject(m, "loop_flags", msgs[i].loop_flags);
 		view_add_str(m, "parse_error", msgs[i].parse_error);
+		if (msgs[i].merged_from > 0)
+			cJSON_AddNumberToObject(m, "merged_from", (double)msgs[i].merged_from);
+		else
+			cJSON_AddNullToObject(m, "merged_from");
 		cJSON_AddItemToArray(jm, m);
 	}
 }

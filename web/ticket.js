@@ -27,11 +27,12 @@ function renderSummary(tk) {
   }
 }
 
-// The same request written twice: this ticket's mails move to the other one.
+// The same customer's request written twice: this ticket's mails move to
+// the other one (the server refuses another customer's ticket).
 async function merge() {
-  const into = parseInt(document.getElementById('merge-into').value, 10);
-  if (!(into > 0)) { flash(t('mergeWhich'), 'error'); return; }
-  if (!window.confirm(t('mergeConfirm').replace('%1', id).replace('%2', into))) return;
+  const into = Number(document.getElementById('merge-into').value.trim());
+  if (!Number.isSafeInteger(into) || into < 1) { flash(t('mergeWhich'), 'error'); return; }
+  if (!window.confirm(t('mergeConfirm').replaceAll('%1', id).replaceAll('%2', into))) return;
   try {
     await api('POST', 'tickets/' + id + '/merge', { into });
     flash(t('saved'));
@@ -61,6 +62,7 @@ function renderThread(tk) {
       ' · ', fmtTime(m.date || m.received), ' · ', m.direction === 'out' ? t('sent') : t('received'));
     if (m.attachments) head.append(' · ' + m.attachments + ' ' + t('attachments'));
     if (m.cc) head.append(' · ' + t('cc') + ' ' + m.cc);
+    if (m.merged_from) head.append(' · ' + t('movedFrom') + ' #' + m.merged_from);
     box.append(el('article', { class: 'mail ' + (m.direction === 'out' ? 'out' : 'in') }, head,
       m.subject ? el('div', { class: 'mail-subject' }, m.subject) : null,
       el('pre', { class: 'mail-text' }, m.text || m.full_text || '')));
@@ -174,6 +176,11 @@ function renderActions(tk) {
   document.getElementById('set-assignee').value = tk.assignee || '';
   // The verdict to give is the other one: the model learns it either way.
   setText('set-spam', tk.spam ? t('markNotSpam') : t('markSpam'));
+  // A merged ticket takes no more actions (the server refuses them): the
+  // work is in the ticket it was merged into.
+  const merged = Boolean(tk.merged_into);
+  document.getElementById('actions').hidden = merged;
+  document.getElementById('send').disabled = merged;
 }
 
 async function load() {

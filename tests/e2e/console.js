@@ -51,11 +51,13 @@ async function login(context, email, password) {
   // The one dialog a test expects (a confirmation naming this text) is
   // accepted; any other is recorded and dismissed.
   let expectConfirm = null;
+  let confirmed = null;
   context.on('request', (r) => requests.push(r.url()));
   context.on('page', (p) => {
     p.on('dialog', (d) => {
       if (expectConfirm !== null && d.type() === 'confirm' && d.message().includes(expectConfirm)) {
         expectConfirm = null;
+        confirmed = d.message();
         d.accept();
         return;
       }
@@ -163,23 +165,28 @@ async function login(context, email, password) {
   ok(marked.events.some((e) => e.kind === 'spam.corrected' && e.actor === 'agent:agent@example.test'),
     'the verdict is audited with the agent');
 
-  // Merge: the same request written twice. The page asks first, then opens
-  // the ticket kept; the merged one links to it.
-  const [from, into] = list.tickets.filter((tk) => tk.id !== target.id && tk.id !== hostile.id)
-    .map((tk) => tk.id);
+  // Merge: the same customer's request written twice. The page asks first,
+  // then opens the ticket kept; the merged one links to it.
+  const claire = list.tickets.filter((tk) => tk.requester === 'claire.martin@example.com')
+    .map((tk) => tk.id).sort((a, b) => a - b);
+  ok(claire.length === 2, 'the customer who wrote twice has two tickets');
+  // the ticket whose reply was approved is kept
+  const [into, from] = claire[1] === target.id ? [claire[1], claire[0]] : claire;
   await page.goto(base + '/ticket.html?id=' + from);
   await page.waitForSelector('#merge');
   await page.fill('#merge-into', String(into));
   expectConfirm = String(from);
   await page.click('#merge');
   await page.waitForURL(new RegExp('ticket\\.html\\?id=' + into + '$'));
-  ok(expectConfirm === null, 'merging asks for a confirmation first');
+  ok(expectConfirm === null && !confirmed.includes('%'), 'merging asks for a confirmation first: ' + confirmed);
   const mergedTk = await (await page.request.get(base + '/api/v1/tickets/' + from)).json();
   ok(mergedTk.merged_into === into && mergedTk.status === 'closed' && mergedTk.messages.length === 0,
     'the merged ticket is closed, its mails moved to #' + into);
   await page.goto(base + '/ticket.html?id=' + from);
   await page.waitForSelector('#summary a');
   ok((await page.textContent('#summary a')).includes('#' + into), 'its page links to the ticket kept');
+  ok(!(await page.isVisible('#actions')) && await page.$eval('#send', (b) => b.disabled),
+    'its page offers no more actions');
   ok(dialogs.length === 0, 'no other dialog opened');
 
   // An agent is sent away from the report.

@@ -56,8 +56,23 @@ MIME-Version: 1.0
 
 Bonjour, ma facture de novembre compte deux fois la livraison. Pouvez-vous la corriger ?
 MAIL
-http_env_mail "$SOURCE_DIR"/conf/samples/0{1,2,3}*.eml "$SOURCE_DIR"/conf/samples/2{0,2,6}*.eml "$hostile"
-http_wait_tickets 7 30 || fail "the mails did not become tickets"
+# The customer of sample 01 writing again about the same order, in a new
+# mail: a second ticket, for the merge.
+again=$WORK/again.eml
+cat >"$again" <<'MAIL'
+From: Claire Martin <claire.martin@example.com>
+To: support@example.test
+Subject: Toujours rien pour ma lampe Orsay
+Message-ID: <again-1@example.com>
+Date: Thu, 26 Nov 2026 10:30:00 +0100
+Content-Type: text/plain; charset=UTF-8
+MIME-Version: 1.0
+
+Bonjour, je n'ai toujours pas reçu la commande CMD-2024-10452.
+MAIL
+http_env_mail "$SOURCE_DIR"/conf/samples/0{1,2,3}*.eml "$SOURCE_DIR"/conf/samples/2{0,2,6}*.eml "$hostile" \
+	"$again"
+http_wait_tickets 8 30 || fail "the mails did not become tickets"
 
 NODE_PATH="$E2E_DIR/node_modules" node "$E2E_DIR/console.js" "$BASE_URL" "$WORK" "$BUILD_DIR/e2e-artifacts" \
 	"$fresh" "Piège" || fail "browser checks failed"

@@ -12,6 +12,12 @@ http_env_start
 
 http_env_mail "$SOURCE_DIR"/conf/samples/0{1,2,3,4}*.eml "$SOURCE_DIR"/conf/samples/20-angry-caps-fr.eml
 http_wait_tickets 5 30 || fail "the sample mails did not become tickets"
+# The customer of sample 01 again, in a new mail (no References): a second
+# ticket of hers, for the merge checks.
+printf '%s\n' "From: Claire Martin <claire.martin@example.com>" "To: support@example.test" \
+	"Subject: Toujours rien pour ma lampe Orsay" "Message-ID: <again-1@example.com>" \
+	"Content-Type: text/plain; charset=UTF-8" "" "Toujours pas de colis pour CMD-2024-10452." |
+	ctl ingest >/dev/null || fail "triagectl ingest"
 
 /usr/bin/python3 - "$BASE_URL" "$WORK" "$DB" "$SINK" <<'EOF' || fail "API checks failed"
 import http.client, json, os, sqlite3, sys, time, urllib.parse
@@ -298,12 +304,16 @@ ok(all("password" not in json.dumps(a) for a in body["agents"]), "no password ha
 newbie = Client()
 ok(newbie.login("new@example.test", "new-password-1")[0] == 200, "the new agent logs in")
 
-# --- merge: the same request written twice ---
+# --- merge: the same customer's request written twice ---
 db = sqlite3.connect(db_path)
-src, dst = [r[0] for r in db.execute("SELECT id FROM tickets WHERE merged_into IS NULL AND spam = 0"
-                                     " AND id != ? ORDER BY id DESC LIMIT 2", (tid,))]
+src, dst = [r[0] for r in db.execute("SELECT id FROM tickets WHERE requester = ?"
+                                     " ORDER BY id DESC", ("claire.martin@example.com",))]
+stranger = db.execute("SELECT id FROM tickets WHERE requester != ? AND merged_into IS NULL"
+                      " ORDER BY id LIMIT 1", ("claire.martin@example.com",)).fetchone()[0]
 n_src = db.execute("SELECT count(*) FROM messages WHERE ticket_id = ?", (src,)).fetchone()[0]
 db.close()
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/merge" % src, {"into": stranger})
+ok(st == 400 and "different customers" in body["error"], "another customer's ticket: 400 (%s %s)" % (st, body))
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/merge" % src, {"into": dst})
 ok(st == 200 and body == {"id": src, "into": dst, "messages": n_src}, "merge: %s %s" % (st, body))
 st, merged, _ = agent.call("GET", "/api/v1/tickets/%d" % src)
@@ -322,6 +332,8 @@ ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": "x"})[0] == 400
 ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": 1.5})[0] == 400, "into: a whole number")
 ok(agent.call("POST", "/api/v1/tickets/%d/merge" % dst, {"into": 999999})[0] == 400, "into no ticket: 400")
 ok(agent.call("POST", "/api/v1/tickets/999999/merge", {"into": dst})[0] == 404, "no such ticket: 404")
+st, body, _ = agent.call("POST", "/api/v1/tickets/%d/status" % src, {"status": "open"})
+ok(st == 400 and "merged into %d" % dst in body["error"], "a merged ticket takes no action: %s %s" % (st, body))
 
 # --- bodies and static files ---
 st, body, _ = agent.call("POST", "/api/v1/tickets/%d/reply" % tid, raw=b"{" + b" " * (300 * 1024) + b"}",

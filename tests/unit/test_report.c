@@ -106,8 +106,10 @@ static int setup(void **state)
 		/* Spam, closed at once: counted apart, in no other figure. */
 		{"billing", "invoice", "positive", NULL, "2026-03-03T09:00:00Z", NULL,
 		 "2026-03-03T09:00:00Z", true},
-		/* Spam that an agent still re-triaged, and never closed. */
+		/* Spam that an agent re-triaged, then closed. */
 		{"tech", "bug", "neutral", NULL, "2026-03-04T09:00:00Z", NULL, NULL, true},
+		/* The customer of #0 writing again: merged into #0. */
+		{"billing", "invoice", "negative", NULL, "2026-03-02T11:30:00Z", NULL, NULL, false},
 	};
 	int64_t id[ARRAY_SIZE(specs)];
 	assert_int_equal(store_begin(st), 0);
@@ -125,6 +127,16 @@ static int setup(void **state)
 		  "2026-02-28T09:00:00Z");
 	add_clock(st, id[1], "next_response", "stopped", 100, "2026-03-20T09:00:00Z", NULL);
 	add_clock(st, id[6], "resolution", "stopped", 0, "2026-03-03T09:00:00Z", NULL);
+	/* Late before it was set apart: no breach in the figures. */
+	add_clock(st, id[8], "first_response", "stopped", 0, "2026-03-03T09:00:00Z",
+		  "2026-03-02T12:30:00Z");
+	store_set_fake_now(T("2026-03-03T09:00:00Z"));
+	assert_int_equal(store_ticket_set_status(st, id[6], TICKET_CLOSED), 0);
+	store_set_fake_now(T("2026-03-05T09:00:00Z"));
+	assert_int_equal(store_ticket_set_status(st, id[7], TICKET_CLOSED), 0);
+	int64_t moved;
+	assert_int_equal(store_ticket_merge(st, id[8], id[0], &moved), 0);
+	assert_int_equal(store_ticket_set_status(st, id[8], TICKET_CLOSED), 0);
 	store_set_fake_now(T("2026-03-06T09:00:00Z"));
 	assert_int_equal(store_event_add(st, id[1], "agent:bob@example.com", "queue_changed",
 					 "{}"), 0);
@@ -196,6 +208,7 @@ static void test_totals_by_hand(void **state)
 	assert_int_equal(num(t, "answered"), 3);
 	assert_int_equal(num(t, "resolved"), 3);
 	assert_int_equal(num(t, "spam"), 2);
+	assert_int_equal(num(t, "merged"), 1);
 	/* Re-triaged by an agent: #2 (queue, agent) and #3 (category, cli). */
 	assert_int_equal(num(t, "triaged_automatically"), 2);
 	assert_int_equal(num(t, "corrected_by_agent"), 1);
@@ -249,6 +262,7 @@ static void test_by_queue(void **state)
 	assert_int_equal(num(billing, "first_response.p90_seconds"), 7200);
 	assert_int_equal(num(billing, "backlog.count"), 1);
 	assert_int_equal(num(billing, "spam"), 1);
+	assert_int_equal(num(billing, "merged"), 1);
 	assert_string_equal(get(tech, "group")->valuestring, "tech");
 	assert_int_equal(num(tech, "received"), 2);
 	assert_int_equal(num(tech, "answered"), 1);
@@ -276,7 +290,7 @@ static void test_by_queue(void **state)
 	assert_non_null(strstr(table, "billing"));
 	assert_non_null(strstr(table, "1:00")); /* billing's median first response */
 	assert_non_null(strstr(text, "Triaged automatically: 50.0%"));
-	assert_non_null(strstr(text, "Closed as spam: 2, not counted"));
+	assert_non_null(strstr(text, "Closed as spam: 2; merged into another ticket: 1; neither"));
 	free(text);
 }
 
@@ -327,7 +341,7 @@ static void test_csv_parses_back(void **state)
 	/* Header, "", "Dupont...", "alice", total. */
 	assert_int_equal(n, 5);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(n_fields[i], 21);
+		assert_int_equal(n_fields[i], 22);
 	assert_string_equal(fields[0][0], "group");
 	assert_string_equal(fields[0][1], "received");
 	assert_string_equal(fields[1][0], "");

@@ -513,6 +513,18 @@ static void test_spam_closed_unmet(void **state)
 	assert_string_equal(states[0], "stopped");
 	assert_string_equal(states[1], "met");
 	sla_clock_rows_free(&rows, n);
+
+	/* The classifier's spam verdict alone (no rule closed it): an agent
+	 * who resolves the ticket has served it. */
+	int64_t other = create_ticket(f, "general", PRIORITY_NORMAL);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(
+	    store_ticket_set_triage(f->st, other, "en", NULL, 0, true, 0.95, 0, "neutral"), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	set_status(f, other, TICKET_NEW, TICKET_RESOLVED);
+	get_clock(f, other, "resolution", &c);
+	assert_string_equal(c.state, "met");
+	sla_clock_row_clear(&c);
 }
 
 static void test_policy_change_keeps_consumed_time(void **state)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_privacy.h"
 #include "xalloc.h"
 
 struct fixture {
@@ -167,6 +168,39 @@ static void test_ticket_create_get_and_update(void **state)
 	assert_int_equal(store_ticket_get(f->st, id + 100, &t), 0);
 	assert_int_equal(store_ticket_set_status(f->st, id + 100, TICKET_OPEN), -1);
 	store_set_fake_now(0);
+}
+
+/* An erased ticket's number is never given again: the audit log keeps it,
+ * and a new customer's ticket must not show the old one's history. */
+static void test_ticket_numbers_not_reused(void **state)
+{
+	struct fixture *f = *state;
+	int64_t first = new_ticket(f->st, "Un", "a@example.com");
+	int64_t second = new_ticket(f->st, "Deux", "b@example.com");
+	assert_int_equal(second, first + 1);
+	assert_int_equal(store_event_add(f->st, second, "system", "ticket.created", "{}"), 0);
+	int64_t ids[1] = {second};
+	assert_int_equal(store_privacy_delete(f->st, ids, 1, NULL), 0);
+	struct ticket t;
+	assert_int_equal(store_ticket_get(f->st, second, &t), 0);
+	assert_int_equal(new_ticket(f->st, "Trois", "c@example.com"), second + 1);
+
+	/* Merged into a ticket that is then erased: no longer merged. */
+	int64_t kept = new_ticket(f->st, "Quatre", "d@example.com");
+	int64_t merged = new_ticket(f->st, "Cinq", "d@example.com");
+	int64_t moved = -1;
+	assert_int_equal(store_ticket_merge(f->st, merged, kept, &moved), 0);
+	assert_int_equal(moved, 0);
+	int64_t where = 0;
+	assert_int_equal(store_ticket_follow_merge(f->st, merged, &where), 0);
+	assert_int_equal(where, kept);
+	ids[0] = kept;
+	assert_int_equal(store_privacy_delete(f->st, ids, 1, NULL), 0);
+	assert_int_equal(store_ticket_follow_merge(f->st, merged, &where), 0);
+	assert_int_equal(where, merged);
+	assert_int_equal(store_ticket_get(f->st, merged, &t), 1);
+	assert_int_equal(t.merged_into, 0);
+	ticket_clear(&t);
 }
 
 static void test_message_dedupe_by_key_and_uid(void **state)
@@ -396,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fresh_database_is_at_latest_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_from_every_earlier_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_create_get_and_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_numbers_not_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_dedupe_by_key_and_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threading_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),

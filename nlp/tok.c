@@ -1,13 +1,15 @@
-/* Tokeniser: a first pass cuts the text into primitives (words, numbers,
- * codes, currency signs, URLs, addresses), a second pass merges them with a
- * little context ("commande n° 12345" -> "commande" + __order__). */
+/* Tokeniser: one pass cuts the text into primitives (words, numbers,
+ * codes, currency signs, URLs, addresses) and merges them with a little
+ * context ("commande n° 12345" -> "commande" + __order__) as they come.
+ * Most primitives need none and become tokens at once; the few whose token
+ * depends on the next ones wait in a short queue. */
 #include "tok.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 #include <utf8proc.h>
 
-#include "xalloc.h"
 
 enum prim_type { P_WORD, P_NUM, P_CODE, P_CURRENCY, P_HASH, P_DEGREE, P_URL, P_EMAIL };
 
@@ -16,16 +18,23 @@ struct prim {
 	enum prim_type type;
 };
 
+/* The longest wait: an order or invoice word, three fillers ("n", "#",
+ * "°"), then the number it announces. */
+#define PENDING_MAX 5
+
 struct scan {
 	const char *text;
 	size_t len;
-	struct prim *prims; /* stack first, heap past it */
-	size_t count, cap, max;
-	bool on_heap;
+	size_t count, max; /* primitives cut so far; the cap on them */
+	/* Primitives waiting for the ones after them, in text order: the
+	 * first is a number, a currency sign or an order or invoice word. */
+	struct prim pending[PENDING_MAX];
+	unsigned npending;
+	tok_callback_t *callback;
+	void *context;
+	size_t emitted, max_tokens;
+	bool truncated, stopped;
 };
-
-/* Primitives held on the stack: most texts have fewer. */
-#define STACK_PRIMS 1024
 
 /* ASCII classes, by table: mail is mostly ASCII and these tests run on
  * every byte. */
@@ -142,23 +151,7 @@ static bool is_space_cp(int32_t cp)
 	       cat == UTF8PROC_CATEGORY_ZP;
 }
 
-static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type)
-{
-	if (s->count >= s->max)
-		return;
-	if (s->count == s->cap) {
-		if (!s->on_heap) {
-			struct prim *heap = xmalloc(2 * s->cap * sizeof(*heap));
-			memcpy(heap, s->prims, s->count * sizeof(*heap));
-			s->prims = heap;
-			s->cap *= 2;
-			s->on_heap = true;
-		} else {
-			s->prims = xgrow(s->prims, &s->cap, s->count + 1, sizeof(*s->prims));
-		}
-	}
-	s->prims[s->count++] = (struct prim){(uint32_t)off, (uint32_t)len, type};
-}
+static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type);
 
 static bool has_prefix(const char *p, size_t len, const char *prefix)
 {
@@ -400,7 +393,8 @@ static void scan_text(struct scan *s)
 {
 	const unsigned char *t = (const unsigned char *)s->text;
 	size_t i = 0, n;
-	while (i < s->len && s->count < s->max) {
+	/* past the cap on tokens the rest is left out: no need to cut it */
+	while (i < s->len && s->count < s->max && !s->truncated) {
 		if (t[i] < 0x80) {
 			if (ascii_class[t[i]] & C_SPACE) {
 				i++;
@@ -528,37 +522,30 @@ static const char *code_class(const char *p, size_t len)
 	return TOK_CLASS_REF;
 }
 
-struct emitter {
-	tok_callback_t *callback;
-	void *context;
-	size_t emitted, max;
-	bool truncated, stopped;
-};
-
-static void emit(struct emitter *e, const char *text, size_t len, enum tok_kind kind)
+static void emit(struct scan *s, const char *text, size_t len, enum tok_kind kind)
 {
-	if (e->stopped)
+	if (s->stopped)
 		return;
-	if (e->emitted >= e->max) {
-		e->truncated = true;
-		e->stopped = true;
+	if (s->emitted >= s->max_tokens) {
+		s->truncated = true;
+		s->stopped = true;
 		return;
 	}
-	e->emitted++;
-	if (e->callback(e->context, text, len, kind) != 0)
-		e->stopped = true;
+	s->emitted++;
+	if (s->callback(s->context, text, len, kind) != 0)
+		s->stopped = true;
 }
 
-static void emit_class(struct emitter *e, const char *cls)
+static void emit_class(struct scan *s, const char *cls)
 {
-	emit(e, cls, strlen(cls), TOK_CLASS);
+	emit(s, cls, strlen(cls), TOK_CLASS);
 }
 /* For the TOK_CLASS_* literals: their length known at compile time. */
-#define EMIT_CLASS(e, lit) emit((e), (lit), sizeof(lit) - 1, TOK_CLASS)
+#define EMIT_CLASS(s, lit) emit((s), (lit), sizeof(lit) - 1, TOK_CLASS)
 
 /* The host of a URL ("https://www.shop.example.com:8080/x" ->
  * "shop.example.com") or the domain of an address. */
-static void emit_host(struct emitter *e, const char *p, size_t len, bool address)
+static void emit_host(struct scan *s, const char *p, size_t len, bool address)
 {
 	const char *end = p + len;
 	if (address) {
@@ -578,82 +565,145 @@ static void emit_host(struct emitter *e, const char *p, size_t len, bool address
 		end = q;
 	}
 	if (end > p && end - p <= TOK_MAX_HOST_LEN)
-		emit(e, p, (size_t)(end - p), TOK_HOST);
+		emit(s, p, (size_t)(end - p), TOK_HOST);
+}
+
+/* The class an order or invoice word announces, or NULL for other words. */
+static const char *announced_class(const struct scan *s, const struct prim *p)
+{
+	if (!may_announce_number(s, p))
+		return NULL;
+	return prim_is_word(s, p, order_words)     ? TOK_CLASS_ORDER
+	       : prim_is_word(s, p, invoice_words) ? TOK_CLASS_INVOICE
+	                                           : NULL;
+}
+
+/* The tokens of a primitive that needs no context: all but numbers,
+ * currency signs and order or invoice words. */
+static void emit_plain(struct scan *s, const struct prim *p)
+{
+	const char *t = s->text + p->off;
+	switch (p->type) {
+	case P_URL:
+		EMIT_CLASS(s, TOK_CLASS_URL);
+		emit_host(s, t, p->len, false);
+		break;
+	case P_EMAIL:
+		EMIT_CLASS(s, TOK_CLASS_EMAIL);
+		emit_host(s, t, p->len, true);
+		break;
+	case P_CODE:
+		emit_class(s, code_class(t, p->len));
+		break;
+	case P_WORD:
+		emit(s, t, p->len, TOK_WORD);
+		break;
+	case P_HASH:
+	case P_DEGREE:
+	case P_NUM:
+	case P_CURRENCY:
+		break;
+	}
+}
+
+/* Emits the tokens of the pending primitives that have the context they
+ * need after them (of all of them at the end of the text), in order. */
+static void drain(struct scan *s, bool at_end)
+{
+	const struct prim *q = s->pending;
+	unsigned n = s->npending, i = 0;
+	while (i < n) {
+		const struct prim *p = &q[i];
+		bool has_next = i + 1 < n;
+		if (!has_next && !at_end && (p->type == P_NUM || p->type == P_CURRENCY))
+			break;
+		switch (p->type) {
+		case P_CURRENCY:
+			if (has_next && p[1].type == P_NUM) {
+				EMIT_CLASS(s, TOK_CLASS_AMOUNT);
+				i++;
+			}
+			i++;
+			break;
+		case P_NUM:
+			if (has_next &&
+			    (p[1].type == P_CURRENCY || prim_is_word(s, &p[1], currency_words))) {
+				EMIT_CLASS(s, TOK_CLASS_AMOUNT);
+				i++;
+			} else {
+				EMIT_CLASS(s, TOK_CLASS_NUMBER);
+			}
+			i++;
+			break;
+		case P_WORD: {
+			const char *cls = announced_class(s, p);
+			if (cls == NULL) {
+				emit_plain(s, p);
+				i++;
+				break;
+			}
+			/* "commande n° 12345", "order #A-12345", "invoice INV-001":
+			 * up to three fillers, then the number */
+			unsigned j = i + 1;
+			while (j < n && j < i + 4 &&
+			       (q[j].type == P_HASH || q[j].type == P_DEGREE ||
+			        prim_is_word(s, &q[j], number_fillers)))
+				j++;
+			if (j == n && !at_end)
+				goto wait; /* the primitive that decides is yet to come */
+			emit_plain(s, p);
+			if (j < n && (q[j].type == P_NUM || q[j].type == P_CODE)) {
+				emit_class(s, cls);
+				i = j;
+			}
+			i++;
+			break;
+		}
+		default:
+			emit_plain(s, p);
+			i++;
+			break;
+		}
+	}
+wait:
+	if (i > 0) {
+		memmove(s->pending, s->pending + i, (n - i) * sizeof(*s->pending));
+		s->npending = n - i;
+	}
+}
+
+/* A primitive cut from the text, past the cap ignored: its tokens now when
+ * it needs no context, else once the primitives it depends on are cut. */
+static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type)
+{
+	if (s->count >= s->max)
+		return;
+	s->count++;
+	struct prim p = {(uint32_t)off, (uint32_t)len, type};
+	if (s->npending == 0 && type != P_NUM && type != P_CURRENCY &&
+	    (type != P_WORD || announced_class(s, &p) == NULL)) {
+		emit_plain(s, &p);
+		return;
+	}
+	assert(s->npending < PENDING_MAX);
+	s->pending[s->npending++] = p;
+	drain(s, false);
 }
 
 size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callback_t *callback,
                     void *context, bool *truncated_r)
 {
-	struct prim stack_prims[STACK_PRIMS];
 	struct scan s = {.text = text,
 	                 .len = len,
 	                 .max = max_tokens * 4 + 8,
-	                 .prims = stack_prims,
-	                 .cap = STACK_PRIMS};
-	struct emitter e = {.callback = callback, .context = context, .max = max_tokens};
+	                 .callback = callback,
+	                 .context = context,
+	                 .max_tokens = max_tokens};
 	scan_text(&s);
+	drain(&s, true);
 	if (s.count >= s.max)
-		e.truncated = true;
-	for (size_t i = 0; i < s.count && !e.stopped; i++) {
-		const struct prim *p = &s.prims[i];
-		const struct prim *next = i + 1 < s.count ? &s.prims[i + 1] : NULL;
-		switch (p->type) {
-		case P_URL:
-			EMIT_CLASS(&e, TOK_CLASS_URL);
-			emit_host(&e, text + p->off, p->len, false);
-			break;
-		case P_EMAIL:
-			EMIT_CLASS(&e, TOK_CLASS_EMAIL);
-			emit_host(&e, text + p->off, p->len, true);
-			break;
-		case P_CURRENCY:
-			if (next != NULL && next->type == P_NUM) {
-				EMIT_CLASS(&e, TOK_CLASS_AMOUNT);
-				i++;
-			}
-			break;
-		case P_NUM:
-			if (next != NULL &&
-			    (next->type == P_CURRENCY || prim_is_word(&s, next, currency_words))) {
-				EMIT_CLASS(&e, TOK_CLASS_AMOUNT);
-				i++;
-			} else {
-				EMIT_CLASS(&e, TOK_CLASS_NUMBER);
-			}
-			break;
-		case P_CODE:
-			emit_class(&e, code_class(text + p->off, p->len));
-			break;
-		case P_WORD: {
-			emit(&e, text + p->off, p->len, TOK_WORD);
-			if (!may_announce_number(&s, p))
-				break;
-			const char *cls = prim_is_word(&s, p, order_words)     ? TOK_CLASS_ORDER
-			                  : prim_is_word(&s, p, invoice_words) ? TOK_CLASS_INVOICE
-			                                                       : NULL;
-			if (cls == NULL)
-				break;
-			/* "commande n° 12345", "order #A-12345", "invoice INV-001" */
-			size_t j = i + 1;
-			while (j < s.count && j < i + 4 &&
-			       (s.prims[j].type == P_HASH || s.prims[j].type == P_DEGREE ||
-			        prim_is_word(&s, &s.prims[j], number_fillers)))
-				j++;
-			if (j < s.count &&
-			    (s.prims[j].type == P_NUM || s.prims[j].type == P_CODE)) {
-				emit_class(&e, cls);
-				i = j;
-			}
-			break;
-		}
-		case P_HASH:
-		case P_DEGREE:
-			break;
-		}
-	}
-	if (s.on_heap)
-		free(s.prims);
+		s.truncated = true;
 	if (truncated_r != NULL)
-		*truncated_r = e.truncated;
-	return e.emitted;
+		*truncated_r = s.truncated;
+	return s.emitted;
 }

@@ -151,7 +151,7 @@ static bool is_space_cp(int32_t cp)
 	       cat == UTF8PROC_CATEGORY_ZP;
 }
 
-static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type);
+static inline void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type);
 
 static bool has_prefix(const char *p, size_t len, const char *prefix)
 {
@@ -522,7 +522,7 @@ static const char *code_class(const char *p, size_t len)
 	return TOK_CLASS_REF;
 }
 
-static void emit(struct scan *s, const char *text, size_t len, enum tok_kind kind)
+static inline void emit(struct scan *s, const char *text, size_t len, enum tok_kind kind)
 {
 	if (s->stopped)
 		return;
@@ -672,22 +672,34 @@ wait:
 	}
 }
 
-/* A primitive cut from the text, past the cap ignored: its tokens now when
- * it needs no context, else once the primitives it depends on are cut. */
-static void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type)
+/* A primitive that may need context, or may be needed as context by one
+ * waiting: its tokens now when neither, else once what it waits for is cut. */
+static void queue_prim(struct scan *s, struct prim p)
 {
-	if (s->count >= s->max)
-		return;
-	s->count++;
-	struct prim p = {(uint32_t)off, (uint32_t)len, type};
-	if (s->npending == 0 && type != P_NUM && type != P_CURRENCY &&
-	    (type != P_WORD || announced_class(s, &p) == NULL)) {
+	if (s->npending == 0 && p.type != P_NUM && p.type != P_CURRENCY &&
+	    (p.type != P_WORD || announced_class(s, &p) == NULL)) {
 		emit_plain(s, &p);
 		return;
 	}
 	assert(s->npending < PENDING_MAX);
 	s->pending[s->npending++] = p;
 	drain(s, false);
+}
+
+/* A primitive cut from the text; past the cap ignored. */
+static inline void add_prim(struct scan *s, size_t off, size_t len, enum prim_type type)
+{
+	if (s->count >= s->max)
+		return;
+	s->count++;
+	struct prim p = {(uint32_t)off, (uint32_t)len, type};
+	/* Most primitives: a word that announces no number, with nothing
+	 * waiting before it. */
+	if (type == P_WORD && s->npending == 0 && !may_announce_number(s, &p)) {
+		emit(s, s->text + off, len, TOK_WORD);
+		return;
+	}
+	queue_prim(s, p);
 }
 
 size_t tok_tokenize(const char *text, size_t len, size_t max_tokens, tok_callback_t *callback,

@@ -562,6 +562,30 @@ static int on_token(void *context, const char *text, size_t len, enum tok_kind k
 	return 0;
 }
 
+/* on_token() where every token is its own feature: a hashed bag's body
+ * with whole words, stop words kept, no search terms and no bigrams (bulk
+ * spam classification). The same counts, without the general path. */
+static int on_token_hashed_raw(void *context, const char *text, size_t len, enum tok_kind kind)
+{
+	struct tok_state *st = context;
+	if (kind == TOK_HOST || len == 0 || len > FEAT_MAX_LEN)
+		return on_token(context, text, len, kind);
+	struct counts *c = &st->bag->features;
+	uint32_t id = hashed_index(c, hash64(text, len));
+	if (c->count[id] < UINT32_MAX)
+		c->count[id]++;
+	return 0;
+}
+
+static tok_callback_t *token_callback(const struct tok_state *st)
+{
+	const unsigned raw = FEAT_FEATURES_ONLY | FEAT_NO_STEM | FEAT_KEEP_STOPWORDS;
+	if (st->bag->hashed && st->prefix[0] == '\0' &&
+	    (st->flags & (raw | FEAT_BIGRAMS)) == raw)
+		return on_token_hashed_raw;
+	return on_token;
+}
+
 /* Normalised text of a subject or header value, in ctx->scratch. */
 static int normalise_part(struct feat_ctx *ctx, const char *text, size_t len,
                           const struct strbuf **norm_r, const char **error_r)
@@ -606,7 +630,7 @@ static int tokenize_part(struct tok_state *st, const char *text, size_t len, siz
 	if ((body ? normalise_body(st->ctx, text, len, st->flags, &norm, error_r)
 	          : normalise_part(st->ctx, text, len, &norm, error_r)) < 0)
 		return -1;
-	tok_tokenize(strbuf_str(norm), norm->len, max_tokens, on_token, st, &truncated);
+	tok_tokenize(strbuf_str(norm), norm->len, max_tokens, token_callback(st), st, &truncated);
 	if (truncated || len > NORM_MAX_INPUT)
 		st->bag->truncated = true;
 	return 0;

@@ -156,6 +156,42 @@ static int count_token(void *ctx, const char *text, size_t len, enum tok_kind ki
 	return 0;
 }
 
+/* Tokens whose class depends on what follows: the deciding primitive at
+ * the very end of the text, missing, or past three fillers. */
+static void test_context_at_edges(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"order", "order"},
+	    {"facture no", "facture no"},
+	    {"order # no ref 12", "order __order__"},
+	    {"order # no ref id 12", "order no ref id __number__"},
+	    {"order 5 eur", "order __order__ eur"},
+	    {"5 order 7", "__number__ order __order__"},
+	    {"12", "__number__"},
+	    {"\xe2\x82\xac", ""},
+	    {"12 \xe2\x82\xac", "__amount__"},
+	    {"\xe2\x82\xac 12", "__amount__"},
+	    {"12 eur", "__amount__"},
+	    {"$ $ 5 $", "__amount__"},
+	    {"invoice invoice 3", "invoice invoice __invoice__"},
+	};
+	char out[4096];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tokens(cases[i].in, out);
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("'%s': got '%s', want '%s'", cases[i].in, out, cases[i].want);
+	}
+	/* the cap falls between a word and the class it announces */
+	size_t n = 0;
+	bool truncated = false;
+	const char *text = "order 12 x";
+	assert_int_equal(tok_tokenize(text, strlen(text), 1, count_token, &n, &truncated), 1);
+	assert_true(truncated);
+}
+
 static void test_token_cap(void **state)
 {
 	(void)state;
@@ -622,6 +658,7 @@ int main(void)
 	    cmocka_unit_test(test_tokenise_table),
 	    cmocka_unit_test(test_hosts),
 	    cmocka_unit_test(test_token_cap),
+	    cmocka_unit_test(test_context_at_edges),
 	    cmocka_unit_test(test_language),
 	    cmocka_unit_test(test_stop_words_and_stems),
 	    cmocka_unit_test(test_header_features),

@@ -325,8 +325,8 @@ int store_ticket_merge(struct store *st, int64_t source, int64_t target, int64_t
 	 * training example, as history. Tickets merged into the source earlier
 	 * now lead to the target too: one hop always suffices. */
 	static const char *const sql[] = {
-		"UPDATE messages SET ticket_id = ?2, merged_from = coalesce(merged_from, ?1)"
-		" WHERE ticket_id = ?1",
+		("UPDATE messages SET ticket_id = ?2, merged_from = coalesce(merged_from, ?1)"
+		 " WHERE ticket_id = ?1"),
 		"UPDATE triage SET ticket_id = ?2 WHERE ticket_id = ?1 AND message_id IS NOT NULL",
 		"UPDATE tickets SET merged_into = ?2 WHERE merged_into = ?1",
 		"UPDATE tickets SET merged_into = ?2, updated = ?3 WHERE id = ?1",

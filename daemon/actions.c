@@ -76,8 +76,8 @@ static int mark_suggestion(struct store *st, const char *agent, int64_t ticket_i
 
 /* Begins the action's transaction and loads the ticket. 0, ACTION_NOT_FOUND
  * or -1 (rolled back, error set). */
-int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
-                 const char **error_r)
+static int begin(struct store *st, const char *agent, int64_t ticket_id, bool allow_merged,
+                 struct ticket *t, const char **error_r)
 {
 	if (!action_agent_valid(agent)) {
 		*error_r = "invalid agent identity (expected agent:EMAIL or cli:USER)";
@@ -88,7 +88,7 @@ int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct 
 		return -1;
 	}
 	int found = store_ticket_get(st, ticket_id, t);
-	if (found == 1 && t->merged_into == 0)
+	if (found == 1 && (t->merged_into == 0 || allow_merged))
 		return 0;
 	if (found == 1) {
 		/* Its mail lives in the other ticket now: so does the work. */
@@ -103,6 +103,18 @@ int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct 
 	                      : error_fmt("store: %s", store_error(st));
 	store_rollback(st);
 	return found == 0 ? ACTION_NOT_FOUND : -1;
+}
+
+int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
+                 const char **error_r)
+{
+	return begin(st, agent, ticket_id, false, t, error_r);
+}
+
+int action_begin_correction(struct store *st, const char *agent, int64_t ticket_id,
+                            struct ticket *t, const char **error_r)
+{
+	return begin(st, agent, ticket_id, true, t, error_r);
 }
 
 /* Writes the event (o consumed) and commits; rolls back on failure. */
@@ -380,8 +392,13 @@ int action_merge(struct store *st, const struct config *cfg, const char *agent, 
 		goto refused_into;
 	}
 	int64_t moved = 0;
-	/* merged_into first: closing the source then stops its clocks unmet
-	 * (sla_on_status), as for spam. */
+	/* The customer's wait for an answer (source's running response clock)
+	 * goes on in the target, from when it started: merging neither resets
+	 * it nor hides a breach. */
+	if (cfg != NULL && sla_on_merge(st, cfg, source, target, error_r) < 0)
+		goto failed;
+	/* merged_into first: closing the source then stops its other clocks
+	 * unmet (sla_on_status), as for spam. */
 	if (store_ticket_merge(st, source, target, &moved) < 0 ||
 	    (t.status != TICKET_CLOSED && store_ticket_set_status(st, source, TICKET_CLOSED) < 0) ||
 	    add_tags(st, target, t.tags) < 0 || store_ticket_touch(st, target) < 0)
@@ -391,15 +408,13 @@ int action_merge(struct store *st, const struct config *cfg, const char *agent, 
 		goto failed;
 	/* A source still waiting for an answer (new or open) brings an
 	 * unanswered customer mail: the target is open again if it was
-	 * pending, resolved or closed, and its clocks run as after a
-	 * customer's message. */
+	 * pending, resolved or closed. */
 	bool waits = t.status == TICKET_NEW || t.status == TICKET_OPEN;
 	bool reopen = waits && into.status != TICKET_NEW && into.status != TICKET_OPEN;
 	if (reopen && store_ticket_set_status(st, target, TICKET_OPEN) < 0)
 		goto store_failed;
-	if (cfg != NULL &&
-	    ((reopen && sla_on_status(st, cfg, target, into.status, TICKET_OPEN, error_r) < 0) ||
-	     (waits && sla_on_customer_message(st, cfg, target, error_r) < 0)))
+	if (reopen && cfg != NULL &&
+	    sla_on_status(st, cfg, target, into.status, TICKET_OPEN, error_r) < 0)
 		goto failed;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "from", (double)source);

@@ -30,6 +30,10 @@ bool action_agent_valid(const char *agent);
  * for a ticket merged into another (act on that one). */
 int action_begin(struct store *st, const char *agent, int64_t ticket_id, struct ticket *t,
                  const char **error_r);
+/* action_begin() that also takes a merged ticket: a correction of its
+ * triage is about its own mail, which stays its training example. */
+int action_begin_correction(struct store *st, const char *agent, int64_t ticket_id,
+                            struct ticket *t, const char **error_r);
 
 struct action_reply_options {
 	bool keep_status; /* leave the ticket's status once sent */

@@ -45,7 +45,7 @@ int correct_category(struct store *st, const struct config *cfg, struct triage *
 		return -1;
 	}
 	struct ticket t;
-	int found = action_begin(st, agent, ticket_id, &t, error_r);
+	int found = action_begin_correction(st, agent, ticket_id, &t, error_r);
 	if (found < 0)
 		return found;
 	bool move = cfg != NULL && config_queue(cfg, category) != NULL &&
@@ -106,20 +106,24 @@ int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
                  const char **error_r)
 {
 	struct ticket t;
-	int found = action_begin(st, agent, ticket_id, &t, error_r);
+	int found = action_begin_correction(st, agent, ticket_id, &t, error_r);
 	if (found < 0)
 		return found;
 	/* Spam is closed, as the rules close it; a customer's mail wrongly
-	 * closed as spam needs an answer again. */
+	 * closed as spam needs an answer again. A merged ticket stays closed:
+	 * its mail is answered in the ticket it was merged into. */
 	enum ticket_status status = t.status;
-	if (spam)
+	if (t.merged_into != 0)
+		status = t.status;
+	else if (spam)
 		status = TICKET_CLOSED;
 	else if (t.status == TICKET_CLOSED)
 		status = TICKET_OPEN;
 	const char *learn_error = NULL;
 	if (store_ticket_set_triage(st, ticket_id, t.language, t.category, t.category_confidence,
 	                            spam, spam ? 1.0 : 0.0, t.sentiment, t.sentiment_label) < 0 ||
-	    (status != t.status && store_ticket_set_status(st, ticket_id, status) < 0))
+	    (status != t.status && store_ticket_set_status(st, ticket_id, status) < 0) ||
+	    store_ticket_set_spam_closed(st, ticket_id, spam && status == TICKET_CLOSED) < 0)
 		goto store_failed;
 	if (status != t.status && cfg != NULL &&
 	    sla_on_status(st, cfg, ticket_id, t.status, status, error_r) < 0)

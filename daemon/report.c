@@ -221,8 +221,8 @@ static int ticket_cb(const char *key, const char *sentiment, const char *categor
 	struct report *r = p->g.r;
 	bool received = in_period(r, created);
 	/* Spam closed and duplicates merged away are counted apart: closing
-	 * them is no service given, and the requests merged are counted once,
-	 * in the ticket kept. */
+	 * spam is no service given, and a request merged is counted once, in
+	 * the ticket kept (its SLA clocks count: store_sla.c). */
 	bool apart = set_apart != 0;
 	bool answered = !apart && in_period(r, first_response_at);
 	bool resolved = !apart && in_period(r, resolved_at);
@@ -656,8 +656,8 @@ static void write_text(const struct report *r, FILE *out)
 	fmt_rate(b, sizeof(b), t->corrected, t->received);
 	fprintf(out, "\nTriaged automatically: %s; category corrected by an agent: %s\n", a, b);
 	fprintf(out,
-		"Closed as spam: %lld; merged into another ticket: %lld; neither counted as "
-		"received, answered, resolved, backlog, met or breached\n",
+		"Closed as spam: %lld, in no figure above; merged into another ticket: %lld, "
+		"counted in the ticket kept\n",
 		(long long)t->spam, (long long)t->merged);
 	fmt_duration(a, sizeof(a), t->backlog, t->backlog_max_age);
 	fprintf(out, "Backlog at the end: %lld tickets, oldest %s\n", (long long)t->backlog, a);
@@ -908,8 +908,8 @@ static void write_html(const struct report *r, FILE *out)
 	fmt_rate(b, sizeof(b), t->corrected, t->received);
 	fprintf(out, "<p>Triaged automatically: %s; category corrected by an agent: %s.</p>\n", a, b);
 	fprintf(out,
-		"<p>Closed as spam: %lld; merged into another ticket: %lld; neither counted as "
-		"received, answered, resolved, backlog, met or breached.</p>\n",
+		"<p>Closed as spam: %lld, in no figure above; merged into another ticket: %lld, "
+		"counted in the ticket kept.</p>\n",
 		(long long)t->spam, (long long)t->merged);
 	svg_bars(out, "Tickets received per day", r->per_day, NULL, NULL, r->n_days);
 	svg_bars(out, "First response time (business)", r->histogram, hist_labels, NULL, N_HIST);

@@ -799,7 +799,8 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		if (store_ticket_set_triage(st, t->id, t->language, t->category,
 		                            t->category_confidence, true, t->spam_score,
 		                            t->sentiment, t->sentiment_label) < 0 ||
-		    store_ticket_set_status(st, t->id, TICKET_CLOSED) < 0)
+		    store_ticket_set_status(st, t->id, TICKET_CLOSED) < 0 ||
+		    store_ticket_set_spam_closed(st, t->id, true) < 0)
 			return store_fail(st, error_r);
 		t->spam = true;
 		t->status = TICKET_CLOSED;

@@ -455,19 +455,34 @@ int sla_on_status(struct store *st, const struct config *cfg, int64_t ticket,
 		break;
 	case TICKET_RESOLVED:
 	case TICKET_CLOSED:
-		/* Closing spam, or a ticket merged into another, resolves
-		 * nothing: its clocks stop without being met, so that the SLA
-		 * reports do not count it as service. (Resolving a ticket the
-		 * classifier took for spam is an agent's answer: met.) */
+		/* Closing as spam (a rule's or an agent's verdict), or a ticket
+		 * merged into another, resolves nothing: its clocks stop without
+		 * being met, so that the SLA reports do not count it as service.
+		 * (Closing a ticket the classifier only flagged is an agent's
+		 * decision: met.) */
 		for (size_t i = 0; rc == 0 && i < h.n_clocks; i++) {
 			struct sla_clock_row *c = &h.clocks[i];
-			bool resolves = !(h.t.spam && new_status == TICKET_CLOSED) &&
-					h.t.merged_into == 0;
+			bool resolves = !h.t.spam_closed && h.t.merged_into == 0;
 			rc = clock_close(st, cfg, c,
 					 resolves && strcmp(c->target, "resolution") == 0, h.now,
 					 error_r);
 		}
 		break;
+	}
+	return hook_finish(&h, rc, error_r);
+}
+
+int sla_on_merge(struct store *st, const struct config *cfg, int64_t source, int64_t target,
+		 const char **error_r)
+{
+	struct hook h;
+	int rc = hook_load(&h, st, cfg, target, error_r);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	if (store_sla_clocks_move_responses(st, source, target) < 0) {
+		*error_r = store_fail(st, "moving SLA clocks");
+		rc = -1;
 	}
 	return hook_finish(&h, rc, error_r);
 }

@@ -125,6 +125,11 @@ int sla_on_agent_reply(struct store *st, const struct config *cfg, int64_t ticke
 int sla_on_status(struct store *st, const struct config *cfg, int64_t ticket,
 		  enum ticket_status old_status, enum ticket_status new_status,
 		  const char **error_r);
+/* Ticket source is being merged into target: source's live response clocks
+ * (its customer's wait for an answer) go on in target, from when they
+ * started. Call it before closing source. */
+int sla_on_merge(struct store *st, const struct config *cfg, int64_t source, int64_t target,
+		 const char **error_r);
 /* Chooses the policy again and recomputes every live clock keeping the
  * business time already consumed (a target the new policy lacks stops). */
 int sla_on_priority_or_queue_change(struct store *st, const struct config *cfg, int64_t ticket,

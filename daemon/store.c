@@ -326,12 +326,23 @@ static const char *const migrations[] = {
 	 * agrees with it), so that forgetting it takes back exactly that. */
 	"ALTER TABLE training ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
 	/* 12: a ticket merged into another (its messages moved there, itself
-	 * closed): where its replies and subject tag lead now; forgotten if
-	 * that ticket is erased. A moved message keeps the ticket it came from
-	 * (a plain number, like the audit log's). */
-	"ALTER TABLE tickets ADD COLUMN merged_into INTEGER REFERENCES tickets(id) ON DELETE SET NULL;"
+	 * closed): where its replies and subject tag lead now. */
+	"ALTER TABLE tickets ADD COLUMN merged_into INTEGER;",
+	/* 13: a moved message keeps the ticket it came from (a plain number,
+	 * like the audit log's); merged tickets found by the ticket they lead
+	 * to, and no longer merged if it goes (privacy deletes them together;
+	 * the trigger is for any other delete); whether a ticket was closed as
+	 * spam (by a rule or an agent's verdict), which the reports set apart,
+	 * guessed for older tickets from the flag and the status. */
+	"ALTER TABLE messages ADD COLUMN merged_from INTEGER;"
+	"CREATE INDEX messages_merged_from ON messages(merged_from) WHERE merged_from IS NOT NULL;"
 	"CREATE INDEX tickets_merged_into ON tickets(merged_into) WHERE merged_into IS NOT NULL;"
-	"ALTER TABLE messages ADD COLUMN merged_from INTEGER;",
+	"CREATE TRIGGER tickets_merged_into_ad AFTER DELETE ON tickets BEGIN"
+	"  UPDATE tickets SET merged_into = NULL WHERE merged_into = old.id;"
+	"END;"
+	"ALTER TABLE tickets ADD COLUMN spam_closed INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE tickets SET spam_closed = 1 WHERE spam = 1 AND status = 'closed';"
+	"CREATE INDEX tickets_spam_closed ON tickets(id) WHERE spam_closed;",
 };
 
 int store_latest_version(void)

@@ -79,6 +79,7 @@ struct ticket {
 	int64_t next_due;          /* earliest open SLA due time, 0: none */
 	char *tags;                /* comma-separated */
 	int64_t merged_into;       /* the ticket this one was merged into, 0: none */
+	bool spam_closed;          /* closed as spam (a rule, an agent's verdict) */
 };
 void ticket_clear(struct ticket *t);
 /* new, open or pending: not resolved or closed. */
@@ -107,6 +108,8 @@ int store_ticket_set_triage(struct store *st, int64_t id, const char *language,
 			    const char *category, double confidence, bool spam, double spam_score,
 			    double sentiment, const char *sentiment_label);
 int store_ticket_set_first_response(struct store *st, int64_t id, int64_t at);
+/* Marks the ticket closed as spam, or not; any status but closed clears it. */
+int store_ticket_set_spam_closed(struct store *st, int64_t id, bool spam_closed);
 int store_ticket_touch(struct store *st, int64_t id);
 /* Moves source's messages (and their triage) into target and marks source
  * merged_into target, as tickets merged into source before; *moved_r: how
@@ -164,6 +167,11 @@ struct message_row {
 };
 int store_message_list(struct store *st, int64_t ticket_id, struct message_row **rows_r,
 		       size_t *n_r);
+/* The messages that came to ticket_id itself, where they are now: in it, or
+ * in the ticket a merge moved them to (the mail a correction of that
+ * ticket's triage is about). */
+int store_message_list_origin(struct store *st, int64_t ticket_id, struct message_row **rows_r,
+			      size_t *n_r);
 /* The raw bytes of a message as received (NUL-terminated copy, the caller
  * frees it). 1 found, 0 no such message or no raw bytes, -1 error. */
 int store_message_raw(struct store *st, int64_t message_id, char **raw_r, size_t *len_r);

@@ -134,9 +134,14 @@ int store_privacy_requester_tickets(struct store *st, const char *address, int64
 
 int store_privacy_expired_tickets(struct store *st, int64_t before, int64_t **ids_r, size_t *n_r)
 {
+	/* A ticket merged into an expired one goes with it (it holds no mail
+	 * of its own any more), and only with it: kept alone, it would lead
+	 * nowhere. */
 	return id_list(st,
-		       "SELECT id FROM tickets WHERE status IN ('resolved','closed')"
-		       " AND resolved_at IS NOT NULL AND resolved_at < ?1 ORDER BY id",
+		       "SELECT id FROM tickets t WHERE CASE WHEN t.merged_into IS NULL"
+		       "   THEN t.status IN ('resolved','closed') AND t.resolved_at < ?1"
+		       "   ELSE (SELECT k.status IN ('resolved','closed') AND k.resolved_at < ?1"
+		       "         FROM tickets k WHERE k.id = t.merged_into) END ORDER BY id",
 		       NULL, before, ids_r, n_r);
 }
 

@@ -154,6 +154,18 @@ static int clocks_list(struct store *st, sqlite3_stmt *s, struct sla_clock_row *
 			     (void **)rows_r, n_r);
 }
 
+int store_sla_clocks_move_responses(struct store *st, int64_t source, int64_t target)
+{
+	sqlite3_stmt *s = store_stmt(st,
+		"UPDATE sla_clocks SET ticket_id = ?2 WHERE ticket_id = ?1 AND closed_at IS NULL"
+		" AND target IN ('first_response', 'next_response')");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, source);
+	sqlite3_bind_int64(s, 2, target);
+	return store_exec_stmt(st, s);
+}
+
 int store_sla_clocks_live(struct store *st, int64_t ticket_id, struct sla_clock_row **rows_r,
 			  size_t *n_r)
 {
@@ -418,11 +430,16 @@ static int each_row(sqlite3_stmt *s, size_t n_values, store_report_row_cb *cb, v
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Tickets set apart from the report's figures: 1 closed as spam, 2 merged
- * into another ticket (the same request written twice), 0 others. */
+/* Tickets set apart from the report's volumes: 1 closed as spam, 2 merged
+ * into another ticket (the same request written twice, counted once in the
+ * ticket kept), 0 others. */
 #define REPORT_SET_APART \
-	"(CASE WHEN t.merged_into IS NOT NULL THEN 2 WHEN t.spam AND t.status = 'closed' THEN 1" \
-	" ELSE 0 END)"
+	"(CASE WHEN t.merged_into IS NOT NULL THEN 2 WHEN t.spam_closed THEN 1 ELSE 0 END)"
+
+/* Clocks of tickets closed as spam count in no SLA figure: no service was
+ * owed. (A merged ticket's clocks count: what was met or breached before
+ * the merge happened.) Through the partial index of those tickets. */
+#define CLOCK_NOT_SPAM " AND c.ticket_id NOT IN (SELECT id FROM tickets WHERE spam_closed)"
 
 /* Tickets received in the period that an agent re-triaged (queue or
  * category set by agent:* or cli:*), and those whose category an agent
@@ -501,7 +518,7 @@ int store_report_tickets(struct store *st, const char *by, int64_t from, int64_t
 #define ELAPSED_SQL(G)                                                                      \
 	"SELECT " G ", c.elapsed, count(*) FROM sla_clocks c"                                \
 	"   JOIN tickets t ON t.id = c.ticket_id WHERE c.closed_at >= ?1 AND c.closed_at < ?2" \
-	"   AND c.target = ?3 AND c.state IN ('met', 'breached')"                            \
+	"   AND c.target = ?3 AND c.state IN ('met', 'breached')" CLOCK_NOT_SPAM             \
 	" GROUP BY c.elapsed, 1 ORDER BY c.elapsed"
 
 int store_report_elapsed(struct store *st, const char *by, const char *target, int64_t from,
@@ -510,7 +527,7 @@ int store_report_elapsed(struct store *st, const char *by, const char *target, i
 	static const char *const sql[] = {
 		"SELECT '', c.elapsed, count(*) FROM sla_clocks c WHERE c.closed_at >= ?1"
 		" AND c.closed_at < ?2 AND c.target = ?3 AND c.state IN ('met', 'breached')"
-		" GROUP BY c.elapsed ORDER BY c.elapsed",
+		CLOCK_NOT_SPAM " GROUP BY c.elapsed ORDER BY c.elapsed",
 		ELAPSED_SQL("t.queue"), ELAPSED_SQL("coalesce(t.category, '')"),
 		ELAPSED_SQL("t.priority"), ELAPSED_SQL("coalesce(t.assignee, '')")};
 	int g = by_index(by);
@@ -534,7 +551,7 @@ int store_report_elapsed(struct store *st, const char *by, const char *target, i
 	" FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id"                            \
 	" WHERE c.id IN (SELECT id FROM sla_clocks WHERE closed_at >= ?1 AND closed_at < ?2" \
 	"   UNION SELECT id FROM sla_clocks WHERE breached_at >= ?1 AND breached_at < ?2)"   \
-	" AND " REPORT_SET_APART " = 0"                                                       \
+	CLOCK_NOT_SPAM                                                                        \
 	" GROUP BY 1 ORDER BY 1"
 
 int store_report_sla(struct store *st, const char *by, int64_t from, int64_t to,

@@ -145,7 +145,7 @@ int store_ticket_create(struct store *st, struct ticket *t, int64_t *id_r)
 	"t.id, t.subject, t.requester, t.requester_name, t.mailbox, t.queue, t.status,"       \
 	" t.priority, t.assignee, t.language, t.category, t.category_confidence, t.spam,"     \
 	" t.spam_score, t.sentiment, t.sentiment_label, t.loop_flags, t.created, t.updated," \
-	" t.first_response_at, t.resolved_at, t.next_due, t.tags, t.merged_into"
+	" t.first_response_at, t.resolved_at, t.next_due, t.tags, t.merged_into, t.spam_closed"
 
 static void ticket_from_row(sqlite3_stmt *s, struct ticket *t)
 {
@@ -174,6 +174,7 @@ static void ticket_from_row(sqlite3_stmt *s, struct ticket *t)
 	t->next_due = sqlite3_column_int64(s, 21);
 	t->tags = store_column_dup(s, 22);
 	t->merged_into = sqlite3_column_int64(s, 23);
+	t->spam_closed = sqlite3_column_int(s, 24) != 0;
 }
 
 static void ticket_read_row(sqlite3_stmt *s, void *row)
@@ -253,7 +254,8 @@ int store_ticket_set_status(struct store *st, int64_t id, enum ticket_status sta
 	return update_text(st,
 		"UPDATE tickets SET status = ?1, updated = ?2,"
 		" resolved_at = CASE WHEN ?1 IN ('resolved','closed') THEN coalesce(resolved_at, ?2)"
-		"                    ELSE NULL END WHERE id = ?3",
+		"                    ELSE NULL END,"
+		" spam_closed = CASE WHEN ?1 = 'closed' THEN spam_closed ELSE 0 END WHERE id = ?3",
 		id, ticket_status_name(status));
 }
 
@@ -354,11 +356,24 @@ int store_ticket_follow_merge(struct store *st, int64_t id, int64_t *id_r)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	int rc = sqlite3_step(s);
-	*id_r = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
-			? sqlite3_column_int64(s, 0)
-			: id;
+	int64_t where = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
+				? sqlite3_column_int64(s, 0)
+				: id;
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	*id_r = where;
+	return 0;
+}
+
+int store_ticket_set_spam_closed(struct store *st, int64_t id, bool spam_closed)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE tickets SET spam_closed = ? WHERE id = ?");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int(s, 1, spam_closed);
+	sqlite3_bind_int64(s, 2, id);
+	return store_exec_stmt(st, s);
 }
 
 int store_ticket_touch(struct store *st, int64_t id)
@@ -596,20 +611,38 @@ int store_message_raw(struct store *st, int64_t message_id, char **raw_r, size_t
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_message_list(struct store *st, int64_t ticket_id, struct message_row **rows_r,
-		       size_t *n_r)
+#define MESSAGE_COLUMNS                                                                     \
+	"m.id, m.direction = 'out', m.message_id, m.from_addr, m.from_name, m.subject,"       \
+	" m.new_text, m.body_text, m.date, m.received, m.loop_flags, m.parse_error,"          \
+	" (SELECT count(*) FROM attachments a WHERE a.message_id = m.id), m.to_addrs,"       \
+	" m.cc_addrs, m.merged_from"
+
+/* The rows of a message query whose ?1 is the ticket. */
+static int message_rows(sqlite3_stmt *s, int64_t ticket_id, struct message_row **rows_r,
+			size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"SELECT m.id, m.direction = 'out', m.message_id, m.from_addr, m.from_name, m.subject,"
-		" m.new_text, m.body_text, m.date, m.received, m.loop_flags, m.parse_error,"
-		" (SELECT count(*) FROM attachments a WHERE a.message_id = m.id), m.to_addrs,"
-		" m.cc_addrs, m.merged_from FROM messages m WHERE m.ticket_id = ?"
-		" ORDER BY m.received, m.id");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, ticket_id);
 	return store_collect(s, sizeof(struct message_row), message_read_row, message_clear_row,
 			     (void **)rows_r, n_r);
+}
+
+int store_message_list_origin(struct store *st, int64_t ticket_id, struct message_row **rows_r,
+			      size_t *n_r)
+{
+	return message_rows(store_stmt(st, "SELECT " MESSAGE_COLUMNS " FROM messages m"
+					   " WHERE (m.ticket_id = ?1 AND m.merged_from IS NULL)"
+					   " OR m.merged_from = ?1 ORDER BY m.received, m.id"),
+			    ticket_id, rows_r, n_r);
+}
+
+int store_message_list(struct store *st, int64_t ticket_id, struct message_row **rows_r,
+		       size_t *n_r)
+{
+	return message_rows(store_stmt(st, "SELECT " MESSAGE_COLUMNS " FROM messages m"
+					   " WHERE m.ticket_id = ?1 ORDER BY m.received, m.id"),
+			    ticket_id, rows_r, n_r);
 }
 
 /* ---- events ---- */

@@ -903,35 +903,24 @@ int triage_record(struct store *st, int64_t ticket_id, int64_t message_id,
 				       res->sentiment, res->sentiment_label);
 }
 
-/* The example a ticket makes: the features of its first customer message. */
-/* The ticket's messages (*rows_r, n_r: the caller frees them) and the first
- * from the customer among them, the one a correction teaches. */
+/* The example a ticket makes: the features of its first customer message.
+ * The ticket's own messages (*rows_r, n_r: the caller frees them), wherever
+ * a merge moved them, and the first from the customer among them, the one a
+ * correction teaches: a mail merged in from another ticket is that ticket's
+ * example, and counting it here too would count it twice. */
 static int first_customer_message(struct store *st, int64_t ticket_id,
 				  struct message_row **rows_r, size_t *n_r,
 				  const struct message_row **first_r, const char **error_r)
 {
-	if (store_message_list(st, ticket_id, rows_r, n_r) < 0) {
+	if (store_message_list_origin(st, ticket_id, rows_r, n_r) < 0) {
 		*error_r = store_error(st);
 		return -1;
 	}
-	/* The ticket's own first: a mail merged in from another ticket is
-	 * that ticket's example (it keeps its own training row), and counting
-	 * it here too would count it twice. */
-	const struct message_row *any = NULL;
 	for (size_t i = 0; i < *n_r; i++) {
-		const struct message_row *m = &(*rows_r)[i];
-		if (m->outgoing)
-			continue;
-		if (m->merged_from == 0) {
-			*first_r = m;
+		if (!(*rows_r)[i].outgoing) {
+			*first_r = &(*rows_r)[i];
 			return 0;
 		}
-		if (any == NULL)
-			any = m;
-	}
-	if (any != NULL) {
-		*first_r = any;
-		return 0;
 	}
 	message_rows_free(rows_r, *n_r);
 	*error_r = "the ticket has no message from the customer to learn from";

@@ -51,7 +51,9 @@ async function show() {
   const acc = r.suggestions && r.suggestions.acceptance_rate !== null && r.suggestions.acceptance_rate !== undefined
     ? Math.round(r.suggestions.acceptance_rate * 100) + ' %' : t('none');
   figs.append(
-    figure(t('receivedN'), tot.received || 0, tot.spam ? t('spamApart') + ' ' + tot.spam : null),
+    figure(t('receivedN'), tot.received || 0,
+      [tot.spam ? t('spamApart') + ' ' + tot.spam : '', tot.merged ? t('mergedApart') + ' ' + tot.merged : '']
+        .filter(Boolean).join('; ') || null),
     figure(t('answered'), tot.answered || 0),
     figure(t('resolved'), tot.resolved || 0),
     figure(t('backlog'), tot.backlog ? tot.backlog.count : 0,

@@ -70,6 +70,7 @@ function renderThread(tk) {
 }
 
 async function addNote() {
+  if (ticket && ticket.merged_into) { flash(t('mergedNoAction').replaceAll('%1', ticket.merged_into), 'error'); return; }
   const text = document.getElementById('note').value;
   if (!text.trim()) { flash(t('empty'), 'error'); return; }
   try {
@@ -207,6 +208,8 @@ async function change(field, value) {
 }
 
 async function send() {
+  // Ctrl+Enter reaches here even with the button disabled.
+  if (ticket && ticket.merged_into) { flash(t('mergedNoAction').replaceAll('%1', ticket.merged_into), 'error'); return; }
   const text = document.getElementById('draft').value;
   if (!text.trim()) { flash(t('empty'), 'error'); return; }
   const body = { text, reply_all: document.getElementById('reply-all').checked };

@@ -471,11 +471,15 @@ static void test_spam_closed_unmet(void **state)
 	struct fixture *f = *state;
 	store_set_fake_now(T("2026-03-02T10:00:00+01:00"));
 	int64_t id = create_ticket(f, "general", PRIORITY_NORMAL);
+	/* As the spam rule and an agent's verdict close it. */
+	const char *error = NULL;
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(store_ticket_set_triage(f->st, id, "en", NULL, 0, true, 0.99, 0, "neutral"),
 			 0);
+	assert_int_equal(store_ticket_set_status(f->st, id, TICKET_CLOSED), 0);
+	assert_int_equal(store_ticket_set_spam_closed(f->st, id, true), 0);
+	assert_int_equal(sla_on_status(f->st, f->cfg, id, TICKET_NEW, TICKET_CLOSED, &error), 0);
 	assert_int_equal(store_commit(f->st), 0);
-	set_status(f, id, TICKET_NEW, TICKET_CLOSED);
 	struct sla_clock_row c;
 	get_clock(f, id, "resolution", &c);
 	assert_string_equal(c.state, "stopped");
@@ -514,14 +518,14 @@ static void test_spam_closed_unmet(void **state)
 	assert_string_equal(states[1], "met");
 	sla_clock_rows_free(&rows, n);
 
-	/* The classifier's spam verdict alone (no rule closed it): an agent
-	 * who resolves the ticket has served it. */
+	/* The classifier's spam flag alone (no rule closed it): an agent who
+	 * resolves or closes the ticket has served it. */
 	int64_t other = create_ticket(f, "general", PRIORITY_NORMAL);
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(
 	    store_ticket_set_triage(f->st, other, "en", NULL, 0, true, 0.95, 0, "neutral"), 0);
 	assert_int_equal(store_commit(f->st), 0);
-	set_status(f, other, TICKET_NEW, TICKET_RESOLVED);
+	set_status(f, other, TICKET_NEW, TICKET_CLOSED);
 	get_clock(f, other, "resolution", &c);
 	assert_string_equal(c.state, "met");
 	sla_clock_row_clear(&c);

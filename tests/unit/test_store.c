@@ -201,6 +201,31 @@ static void test_ticket_numbers_not_reused(void **state)
 	assert_int_equal(store_ticket_get(f->st, merged, &t), 1);
 	assert_int_equal(t.merged_into, 0);
 	ticket_clear(&t);
+
+	/* Retention: a merged ticket expires with the ticket it leads to, not
+	 * before (closed lately) and not after (kept alone). */
+	store_set_fake_now(1790000000);
+	int64_t old_kept = new_ticket(f->st, "Six", "e@example.com");
+	assert_int_equal(store_ticket_set_status(f->st, old_kept, TICKET_RESOLVED), 0);
+	store_set_fake_now(1790900000);
+	int64_t late = new_ticket(f->st, "Sept", "e@example.com");
+	assert_int_equal(store_ticket_merge(f->st, late, old_kept, &moved), 0);
+	assert_int_equal(store_ticket_set_status(f->st, late, TICKET_CLOSED), 0);
+	store_set_fake_now(0);
+	int64_t *expired;
+	size_t n_expired;
+	assert_int_equal(store_privacy_expired_tickets(f->st, 1790500000, &expired, &n_expired), 0);
+	bool has_kept = false, has_late = false;
+	for (size_t i = 0; i < n_expired; i++) {
+		has_kept |= expired[i] == old_kept;
+		has_late |= expired[i] == late;
+	}
+	free(expired);
+	assert_true(has_kept && has_late);
+	assert_int_equal(store_privacy_expired_tickets(f->st, 1789000000, &expired, &n_expired), 0);
+	for (size_t i = 0; i < n_expired; i++)
+		assert_true(expired[i] != old_kept && expired[i] != late);
+	free(expired);
 }
 
 static void test_message_dedupe_by_key_and_uid(void **state)

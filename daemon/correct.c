@@ -117,13 +117,14 @@ int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
 		status = t.status;
 	else if (spam)
 		status = TICKET_CLOSED;
-	else if (t.status == TICKET_CLOSED)
-		status = TICKET_OPEN;
+	else if (t.spam_closed)
+		status = TICKET_OPEN; /* not a ticket an agent closed */
 	const char *learn_error = NULL;
 	if (store_ticket_set_triage(st, ticket_id, t.language, t.category, t.category_confidence,
 	                            spam, spam ? 1.0 : 0.0, t.sentiment, t.sentiment_label) < 0 ||
 	    (status != t.status && store_ticket_set_status(st, ticket_id, status) < 0) ||
-	    store_ticket_set_spam_closed(st, ticket_id, spam && status == TICKET_CLOSED) < 0)
+	    store_ticket_set_spam_closed(st, ticket_id,
+	                                 spam && status == TICKET_CLOSED && t.merged_into == 0) < 0)
 		goto store_failed;
 	if (status != t.status && cfg != NULL &&
 	    sla_on_status(st, cfg, ticket_id, t.status, status, error_r) < 0)

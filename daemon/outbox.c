@@ -739,7 +739,10 @@ static int record_sent(struct store *st, const struct config *cfg, const struct 
 				goto fail_tx;
 			enum ticket_status old_status = before.status;
 			ticket_clear(&before);
-			if (store_ticket_set_first_response(st, ticket_id, now) < 0)
+			/* An answer sent: whatever the verdict, the customer was
+			 * served (closed as spam no more). */
+			if (store_ticket_set_first_response(st, ticket_id, now) < 0 ||
+			    store_ticket_set_spam_closed(st, ticket_id, false) < 0)
 				goto fail_tx;
 			/* The agent answered: the response clocks are met, and a ticket
 			 * now waiting on the customer pauses the others. */

@@ -475,16 +475,41 @@ int sla_on_status(struct store *st, const struct config *cfg, int64_t ticket,
 int sla_on_merge(struct store *st, const struct config *cfg, int64_t source, int64_t target,
 		 const char **error_r)
 {
-	struct hook h;
-	int rc = hook_load(&h, st, cfg, target, error_r);
+	struct hook from, into;
+	int rc = hook_load(&from, st, cfg, source, error_r);
 	if (rc <= 0)
 		return rc;
-	rc = 0;
-	if (store_sla_clocks_move_responses(st, source, target) < 0) {
-		*error_r = store_fail(st, "moving SLA clocks");
-		rc = -1;
+	rc = hook_load(&into, st, cfg, target, error_r);
+	if (rc <= 0) {
+		hook_done(&from);
+		return rc;
 	}
-	return hook_finish(&h, rc, error_r);
+	rc = 0;
+	/* The running response clock of the source (a customer waiting for an
+	 * answer) becomes the target's: a first response if the target was
+	 * never answered, else a next one. One wait per ticket: of two clocks
+	 * of the same kind, the one that started first goes on, the other
+	 * stops. The source's other clocks stop when it is closed. */
+	enum sla_target kind =
+	    into.t.first_response_at != 0 ? SLA_NEXT_RESPONSE : SLA_FIRST_RESPONSE;
+	for (size_t i = 0; rc == 0 && i < from.n_clocks; i++) {
+		struct sla_clock_row *c = &from.clocks[i];
+		if (strcmp(c->state, "running") != 0 || strcmp(c->target, "resolution") == 0)
+			continue;
+		struct sla_clock_row *mine = live_clock(&into, kind);
+		if (mine != NULL && mine->started <= c->started) {
+			rc = clock_close(st, cfg, c, false, from.now, error_r);
+			continue;
+		}
+		if (mine != NULL)
+			rc = clock_close(st, cfg, mine, false, into.now, error_r);
+		if (rc == 0 && store_sla_clock_move(st, c->id, target, sla_target_name(kind)) < 0) {
+			*error_r = store_fail(st, "moving an SLA clock");
+			rc = -1;
+		}
+	}
+	hook_done(&from);
+	return hook_finish(&into, rc, error_r);
 }
 
 int sla_on_priority_or_queue_change(struct store *st, const struct config *cfg, int64_t ticket,

@@ -337,6 +337,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE messages ADD COLUMN merged_from INTEGER;"
 	"CREATE INDEX messages_merged_from ON messages(merged_from) WHERE merged_from IS NOT NULL;"
 	"CREATE INDEX tickets_merged_into ON tickets(merged_into) WHERE merged_into IS NOT NULL;"
+	"UPDATE tickets SET merged_into = NULL"
+	"  WHERE merged_into IS NOT NULL AND merged_into NOT IN (SELECT id FROM tickets);"
 	"CREATE TRIGGER tickets_merged_into_ad AFTER DELETE ON tickets BEGIN"
 	"  UPDATE tickets SET merged_into = NULL WHERE merged_into = old.id;"
 	"END;"

@@ -138,10 +138,9 @@ int store_privacy_expired_tickets(struct store *st, int64_t before, int64_t **id
 	 * of its own any more), and only with it: kept alone, it would lead
 	 * nowhere. */
 	return id_list(st,
-		       "SELECT id FROM tickets t WHERE CASE WHEN t.merged_into IS NULL"
-		       "   THEN t.status IN ('resolved','closed') AND t.resolved_at < ?1"
-		       "   ELSE (SELECT k.status IN ('resolved','closed') AND k.resolved_at < ?1"
-		       "         FROM tickets k WHERE k.id = t.merged_into) END ORDER BY id",
+		       "SELECT t.id FROM tickets t LEFT JOIN tickets k ON k.id = t.merged_into"
+		       " WHERE coalesce(k.status, t.status) IN ('resolved','closed')"
+		       " AND coalesce(k.resolved_at, t.resolved_at) < ?1 ORDER BY t.id",
 		       NULL, before, ids_r, n_r);
 }
 

@@ -154,15 +154,14 @@ static int clocks_list(struct store *st, sqlite3_stmt *s, struct sla_clock_row *
 			     (void **)rows_r, n_r);
 }
 
-int store_sla_clocks_move_responses(struct store *st, int64_t source, int64_t target)
+int store_sla_clock_move(struct store *st, int64_t id, int64_t ticket, const char *target)
 {
-	sqlite3_stmt *s = store_stmt(st,
-		"UPDATE sla_clocks SET ticket_id = ?2 WHERE ticket_id = ?1 AND closed_at IS NULL"
-		" AND target IN ('first_response', 'next_response')");
+	sqlite3_stmt *s = store_stmt(st, "UPDATE sla_clocks SET ticket_id = ?, target = ? WHERE id = ?");
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, source);
-	sqlite3_bind_int64(s, 2, target);
+	sqlite3_bind_int64(s, 1, ticket);
+	store_bind_text(s, 2, target);
+	sqlite3_bind_int64(s, 3, id);
 	return store_exec_stmt(st, s);
 }
 

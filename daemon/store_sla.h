@@ -33,9 +33,9 @@ int store_sla_clock_insert(struct store *st, const struct sla_clock_row *c, int6
 int store_sla_clock_update(struct store *st, const struct sla_clock_row *c);
 int store_sla_clock_get(struct store *st, int64_t id, struct sla_clock_row *c_r); /* 1/0/-1 */
 /* Live clocks (closed_at NULL) of a ticket, oldest first. */
-/* Moves ticket source's live response clocks (first and next response) to
- * ticket target: a merge keeps the customer's wait. */
-int store_sla_clocks_move_responses(struct store *st, int64_t source, int64_t target);
+/* Gives clock id to ticket, under target ("first_response"...): a merge
+ * keeps the customer's wait. */
+int store_sla_clock_move(struct store *st, int64_t id, int64_t ticket, const char *target);
 int store_sla_clocks_live(struct store *st, int64_t ticket_id, struct sla_clock_row **rows_r,
 			  size_t *n_r);
 /* All clocks of a ticket (for tests and `show`). */

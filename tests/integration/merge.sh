@@ -90,6 +90,8 @@ out=$(ctl merge 2 --into 1) || fail "triagectl merge"
 [ "$(field 2 '[e["detail"]["into"] for e in t["events"] if e["kind"] == "ticket.merged"]')" = "[1]" ] ||
 	fail "no ticket.merged event on ticket 2"
 ctl show 2 | grep -q "merged into #1" || fail "show does not say where ticket 2 went"
+[ "$(field 1 '[c["target"] for c in t["sla"] if c["state"] == "running"]')" = "['first_response', 'resolution']" ] ||
+	fail "ticket 1 waits twice: $(field 1 '[(c["target"], c["state"]) for c in t["sla"]]')"
 err=$(ctl status 2 open 2>&1) && fail "a merged ticket was reopened"
 grep -q "merged into 1" <<<"$err" || fail "refusing an action on ticket 2 said: $err"
 echo "ok 2 - triagectl merge: mails moved, ticket closed with its clocks stopped, no more actions on it"
@@ -113,11 +115,11 @@ sleep 1 # the merge one second later: a restarted clock would show it
 ctl merge 3 --into 1 >/dev/null || fail "merge 3 into 1"
 [ "$(field 1 't["status"]')" = open ] || fail "ticket 1 stays $(field 1 't["status"]') with a new mail in it"
 [ "$(field 1 '[(c["target"], c["started"]) for c in t["sla"] if c["state"] == "running"]')" = \
-	"[('resolution', '$(field 1 '[c["started"] for c in t["sla"] if c["target"] == "resolution"][0]')'), ('first_response', '$started3')]" ] ||
+	"[('resolution', '$(field 1 '[c["started"] for c in t["sla"] if c["target"] == "resolution"][0]')'), ('next_response', '$started3')]" ] ||
 	fail "ticket 1's running clocks: $(field 1 '[(c["target"], c["state"], c["started"]) for c in t["sla"]]') (ticket 3's started $started3)"
 [ "$(field 3 '[c["state"] for c in t["sla"]]')" = "['stopped']" ] ||
 	fail "ticket 3's clocks: $(field 3 '[(c["target"], c["state"]) for c in t["sla"]]')"
-echo "ok 4 - merged into a ticket waiting on the customer: it opens, her response clock goes on there"
+echo "ok 4 - merged into a ticket waiting on the customer: it opens, her wait goes on there as a next response"
 
 # What comes next for ticket 2 goes to ticket 1: its [#2] tag from the
 # colleague she copied, and an answer to the acknowledgement ticket 2 sent.
@@ -172,4 +174,19 @@ rc=0
 ctl merge 99 --into 1 2>/dev/null || rc=$?
 [ "$rc" -eq 66 ] || fail "merging an unknown ticket exited $rc, not 66"
 echo "ok 7 - merges refused: again, into a merged ticket, into itself, across customers, an unknown ticket"
+
+# Spam verdicts and what agents do: "not spam" reopens only a ticket closed
+# as spam, and an answer sent on a ticket closed as spam counts as service.
+ctl status "$other" closed >/dev/null || fail "closing ticket $other"
+ctl spam "$other" no >/dev/null || fail "spam $other no"
+[ "$(field "$other" 't["status"]')" = closed ] || fail "\"not spam\" reopened a ticket an agent closed"
+ctl spam "$other" yes >/dev/null || fail "spam $other yes"
+[ "$(sqlite3 "$work/triaged.db" "SELECT spam_closed FROM tickets WHERE id = $other")" = 1 ] ||
+	fail "ticket $other is not recorded as closed as spam"
+echo "Nous avons bien reçu votre message." | ctl reply "$other" --text-file - --approve --keep-status >/dev/null ||
+	fail "reply on ticket $other"
+once
+[ "$(sqlite3 "$work/triaged.db" "SELECT spam_closed FROM tickets WHERE id = $other")" = 0 ] ||
+	fail "an answer sent on a ticket closed as spam left it out of the figures"
+echo "ok 8 - spam verdicts: \"not spam\" reopens only spam, an answer makes it service"
 echo "all passed"

@@ -303,7 +303,9 @@ static void test_spam_correction(void **state)
 	assert_true(p0 > 0.5);
 	assert_int_equal(store_ticket_set_triage(f->st, id, "en", "sales", 0.5, true, p0, 0, "neutral"),
 	                 0);
+	/* closed as the spam rule closes it */
 	assert_int_equal(store_ticket_set_status(f->st, id, TICKET_CLOSED), 0);
+	assert_int_equal(store_ticket_set_spam_closed(f->st, id, true), 0);
 
 	/* Error paths change nothing. */
 	assert_int_equal(correct_spam(f->st, f->cfg, f->tr, "nobody", id, false, NULL, NULL, &error),

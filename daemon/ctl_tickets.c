@@ -9,6 +9,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "fileio.h"
+#include "http.h"
 #include "actions.h"
 #include "parse.h"
 #include "store.h"
@@ -58,6 +59,7 @@ int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
 	};
 	struct ticket_filter f = {0};
 	int opt;
+	_cleanup_free_ char *search = NULL;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		int64_t n;
 		enum ticket_status status;
@@ -71,7 +73,13 @@ int ctl_cmd_tickets(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'q': f.queue = optarg; break;
 		case 'r': f.requester = optarg; break;
-		case 't': f.text = optarg; break;
+		case 't':
+			/* Words, as in the console's search box: FTS5 operators and
+			 * punctuation typed ("CMD-2024-10517") are not syntax. */
+			free(search);
+			search = http_fts_query(optarg);
+			f.text = search != NULL ? search : "\"\"";
+			break;
 		case 'o':
 			if (strcmp(optarg, "due") != 0 && strcmp(optarg, "created") != 0) {
 				ctl_error("--sort: expected due or created");

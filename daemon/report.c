@@ -48,6 +48,7 @@ static const char *const hist_labels[] = {"< 1 h", "1-4 h", "4-8 h", "8-24 h", "
 
 struct report {
 	int64_t from, to;
+	int64_t now; /* store_now() when the report was made: backlog ages */
 	char *by;
 	char from_text[CAL_TIME_STRLEN], to_text[CAL_TIME_STRLEN];
 	struct group total;
@@ -246,7 +247,10 @@ static int ticket_cb(const char *key, const char *sentiment, const char *categor
 	}
 	gr->received += received, gr->answered += answered, gr->resolved += resolved;
 	if (backlog) {
-		int64_t age = r->to - created;
+		/* Aged at the end of the period, or now if that is still to
+		 * come: a ticket of five minutes is not days old. */
+		int64_t at = r->to < r->now ? r->to : r->now;
+		int64_t age = at > created ? at - created : 0;
 		gr->backlog++;
 		gr->backlog_age_sum += (double)age;
 		if (age > gr->backlog_max_age)
@@ -507,6 +511,7 @@ int report_build(struct store *st, const struct report_options *opts, struct rep
 	struct report *r = xcalloc(1, sizeof(*r));
 	r->from = opts->from;
 	r->to = opts->to;
+	r->now = store_now();
 	r->by = opts->by ? xstrdup(opts->by) : NULL;
 	r->total.key = xstrdup("total");
 	if (opts->cal != NULL) {
@@ -628,7 +633,8 @@ static void write_text(const struct report *r, FILE *out)
 		"breach next", "breach resol", "backlog", "backlog age"};
 	fprintf(out, "SLA report %s .. %s%s%s\n", r->from_text, r->to_text,
 		r->by ? ", by " : "", r->by ? r->by : "");
-	fprintf(out, "Times are business hours:minutes; breach rates are breached / (met + breached).\n\n");
+	fprintf(out, "Times are business hours:minutes, but the backlog's age (calendar time);\n"
+		     "breach rates are breached / (met + breached).\n\n");
 	size_t width[TEXT_COLS];
 	for (int c = 0; c < TEXT_COLS; c++)
 		width[c] = display_width(head[c]);
@@ -885,7 +891,8 @@ static void write_html(const struct report *r, FILE *out)
 		fputs(", by ", out);
 		html_text(out, r->by);
 	}
-	fputs(". Times are business hours:minutes.</p>\n<table>\n<tr><th></th><th>received</th>"
+	fputs(". Times are business hours:minutes, but the backlog's age (calendar time).</p>\n"
+	      "<table>\n<tr><th></th><th>received</th>"
 	      "<th>answered</th><th>resolved</th><th>1st response median</th><th>1st response p90</th>"
 	      "<th>resolution median</th><th>resolution p90</th><th>breach 1st</th>"
 	      "<th>breach next</th><th>breach resolution</th><th>backlog</th><th>backlog age</th></tr>\n",

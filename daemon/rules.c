@@ -777,6 +777,11 @@ static int apply_one(struct store *st, const struct config *cfg, struct ticket *
 		if (store_ticket_set_status(st, t->id, (enum ticket_status)d->level) < 0)
 			return store_fail(st, error_r);
 		t->status = (enum ticket_status)d->level;
+		/* A rule that closes a ticket the classifier took for spam closes
+		 * it as spam: no service is owed (the shipped spam-closed rule). */
+		if (t->status == TICKET_CLOSED && t->spam &&
+		    store_ticket_set_spam_closed(st, t->id, true) < 0)
+			return store_fail(st, error_r);
 		/* The SLA clocks follow the status (pending pauses, closed stops). */
 		if (sla_on_status(st, cfg, t->id, old, t->status, error_r) < 0)
 			return -1;

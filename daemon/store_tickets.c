@@ -210,7 +210,7 @@ int store_ticket_list(struct store *st, const struct ticket_filter *f, struct ti
 		" WHERE (?1 IS NULL OR t.status = ?1"
 		"        OR (?1 = 'active' AND t.status IN ('new','open','pending')))"
 		"   AND (?2 IS NULL OR t.queue = ?2)"
-		"   AND (?3 IS NULL OR t.requester = ?3)"
+		"   AND (?3 IS NULL OR t.requester = lower(?3))"
 		"   AND (?4 IS NULL OR t.id IN (SELECT m.ticket_id FROM messages_fts"
 		"        JOIN messages m ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?4))"
 		" ORDER BY t.id DESC LIMIT ?5 OFFSET ?6";
@@ -219,7 +219,7 @@ int store_ticket_list(struct store *st, const struct ticket_filter *f, struct ti
 		" WHERE (?1 IS NULL OR t.status = ?1"
 		"        OR (?1 = 'active' AND t.status IN ('new','open','pending')))"
 		"   AND (?2 IS NULL OR t.queue = ?2)"
-		"   AND (?3 IS NULL OR t.requester = ?3)"
+		"   AND (?3 IS NULL OR t.requester = lower(?3))"
 		"   AND (?4 IS NULL OR t.id IN (SELECT m.ticket_id FROM messages_fts"
 		"        JOIN messages m ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?4))"
 		" ORDER BY t.next_due IS NULL, t.next_due, t.id LIMIT ?5 OFFSET ?6";
@@ -388,13 +388,15 @@ int store_ticket_touch(struct store *st, int64_t id)
 
 int store_ticket_has_participant(struct store *st, int64_t id, const char *addr)
 {
-	/* The requester, whoever wrote in the thread, and whom a customer
-	 * copied (an exact item of the ", "-separated list). */
+	/* The requester, whoever wrote in the thread, and whom a mail of the
+	 * thread was addressed or copied to: by the customer, or by a reply to
+	 * all (an exact item of the ", "-separated lists). */
 	sqlite3_stmt *s = store_stmt(st,
 		"SELECT 1 FROM tickets WHERE id = ?1 AND requester = ?2"
 		" UNION ALL SELECT 1 FROM messages WHERE ticket_id = ?1 AND from_addr = ?2"
-		" UNION ALL SELECT 1 FROM messages WHERE ticket_id = ?1 AND direction = 'in'"
-		"   AND instr(', ' || lower(cc_addrs) || ', ', ', ' || lower(?2) || ', ') > 0"
+		" UNION ALL SELECT 1 FROM messages WHERE ticket_id = ?1"
+		"   AND (instr(', ' || lower(cc_addrs) || ', ', ', ' || lower(?2) || ', ') > 0"
+		"     OR instr(', ' || lower(to_addrs) || ', ', ', ' || lower(?2) || ', ') > 0)"
 		" LIMIT 1");
 	if (s == NULL)
 		return -1;

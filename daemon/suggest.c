@@ -533,7 +533,10 @@ int suggest_mark(struct store *st, int64_t ticket_id, int rank, enum suggestion_
 		cJSON_AddNumberToObject(o, "edit_ratio", edit_ratio);
 	char *detail = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	_cleanup_free_ char *actor = xasprintf("agent:%s", agent != NULL ? agent : "?");
+	/* An address is an agent's; "cli:USER" is an identity already. */
+	_cleanup_free_ char *actor = agent != NULL && strncmp(agent, "cli:", 4) == 0
+					     ? xstrdup(agent)
+					     : xasprintf("agent:%s", agent != NULL ? agent : "?");
 	_cleanup_free_ char *kind = xasprintf("suggestion_%s", suggestion_status_name(status));
 	int rc = store_event_add(st, ticket_id, actor, kind, detail);
 	cJSON_free(detail);

@@ -220,7 +220,9 @@ static void scan(struct tokens *t, const char *text, size_t len)
 		} else if (cp == '!') {
 			t->exclamations++;
 			push(t, S_BREAK, "", 0, false);
-		} else if (cp == '.' || cp == '?' || cp == ';' || cp == ':' || cp == '\n') {
+		} else if (cp == '.' || cp == '?' || cp == ';' || cp == ':' || cp == '\n' ||
+			   cp == ',') {
+			/* a comma ends a negation's reach too: "no worries, thanks" */
 			push(t, S_BREAK, "", 0, false);
 		}
 		i += (size_t)n;
@@ -355,8 +357,8 @@ static const char *const diminishers[] = {"peu",         "assez",        "plutot
 static const char *const diminisher_pairs[] = {"un peu",  "a bit",   "a little",
                                                "kind of", "sort of", NULL};
 static const char *const contrasts[] = {"mais",      "cependant", "pourtant", "toutefois",
-                                        "neanmoins", "but",       "however",  "nevertheless",
-                                        "yet",       NULL};
+                                        "neanmoins", "revanche",  "but",      "however",
+                                        "nevertheless", "yet",    NULL};
 
 static bool is_negator(const struct stok *s)
 {
@@ -368,6 +370,15 @@ static bool is_negator(const struct stok *s)
 static bool word_in(const struct stok *s, const char *const *list)
 {
 	return s->type == S_WORD && in_list(s->key, s->len, list);
+}
+
+/* Token i turns the sentence: a contrast word, or "par contre" (whose
+ * "contre" alone is only "against"). */
+static bool is_contrast(const struct tokens *t, size_t i)
+{
+	static const char *const par[] = {"par", NULL}, *const contre[] = {"contre", NULL};
+	return word_in(&t->v[i], contrasts) ||
+	       (i > 0 && word_in(&t->v[i], contre) && word_in(&t->v[i - 1], par));
 }
 
 static int lookup(const struct senti_lexicon *lex, const struct tokens *t, size_t i, size_t nwords,
@@ -462,7 +473,7 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 	bool shouting = t.letters >= 8 && t.upper * 10 >= t.letters * 7;
 	size_t contrast_at = SIZE_MAX;
 	for (size_t i = 0; i < t.count; i++)
-		if (word_in(&t.v[i], contrasts))
+		if (is_contrast(&t, i))
 			contrast_at = i;
 
 	double sum = 0;
@@ -513,7 +524,7 @@ int senti_analyse(const struct senti_lexicon *lex, const char *text, size_t len,
 		bool emoji = t.v[i].type == S_EMOJI;
 		for (size_t back = 1; !emoji && back <= NEGATION_WINDOW && back <= i; back++) {
 			const struct stok *p = &t.v[i - back];
-			if (p->type == S_BREAK || word_in(p, contrasts))
+			if (p->type == S_BREAK || is_contrast(&t, i - back))
 				break;
 			if (is_negator(p) && !self_negated) {
 				negated = true;

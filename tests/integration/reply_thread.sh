@@ -41,6 +41,8 @@ dovecot_append "$work/dovecot" INBOX "$SOURCE_DIR/conf/samples/03-base64-en.eml"
 once
 [ "$(json 'len(t["suggestions"])')" -gt 0 ] || fail "no suggestion for the ticket"
 ctl reply 1 --suggestion 1 --approve >/dev/null || fail "approving suggestion 1"
+actor=$(sqlite3 "$work/triaged.db" "SELECT actor FROM events WHERE kind = 'suggestion_approved'")
+[[ "$actor" == cli:* ]] || fail "the approval is recorded under \"$actor\", not cli:USER"
 once # sends what is due
 [ "$(smtp_sink_count "$work/smtp")" -eq 1 ] || fail "the sink received $(smtp_sink_count "$work/smtp") mails"
 [ "$(json 't["status"]')" = pending ] || fail "after the reply the ticket is $(json 't["status"]')"

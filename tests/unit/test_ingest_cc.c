@@ -78,7 +78,7 @@ static void test_copied_colleague_is_a_participant(void **state)
 	struct fixture *f = *state;
 	struct ingest_result first = ingest(f,
 		"From: Claire Martin <claire@client.example>\r\n"
-		"To: support@shop.example\r\n"
+		"To: support@shop.example, Marie Roux <marie@client.example>\r\n"
 		"Cc: \"Paul Durand\" <Paul.Durand@Client.example>, compta@client.example\r\n"
 		"Subject: Facture en double\r\n"
 		"Message-ID: <first@client.example>\r\n"
@@ -94,6 +94,8 @@ static void test_copied_colleague_is_a_participant(void **state)
 	assert_string_equal(rows[0].cc_addrs, "paul.durand@client.example, compta@client.example");
 	message_rows_free(&rows, n);
 	assert_int_equal(store_ticket_has_participant(f->st, first.ticket_id, "paul.durand@client.example"), 1);
+	/* whom she wrote to, besides the support, too */
+	assert_int_equal(store_ticket_has_participant(f->st, first.ticket_id, "marie@client.example"), 1);
 	/* a whole item of the list, not a piece of one */
 	assert_int_equal(store_ticket_has_participant(f->st, first.ticket_id, "durand@client.example"), 0);
 

@@ -137,6 +137,10 @@ static void test_rules(void **state)
 	}
 	/* diminished stays on the same side */
 	assert_true(score("un peu déçu") < 0);
+	/* a negation does not reach past a comma */
+	assert_true(score("No worries, thanks a lot.") > score("thanks a lot") * 0.5);
+	assert_true(score("Aucun souci, merci.") > 0);
+	assert_true(score("not thanks") < 0);
 }
 
 /* After "mais"/"but" the second part weighs more, before it less. */
@@ -149,6 +153,13 @@ static void test_contrast(void **state)
 	assert_true(score("The delivery was slow but the support was excellent") > 0);
 	assert_true(score("The support was excellent but the delivery was slow") <
 	            score("The delivery was slow but the support was excellent"));
+	/* the two-word French turns; "contre" alone is only "against" */
+	assert_true(score("Le produit est beau, par contre la livraison est catastrophique") <
+	            score("Le produit est beau et la livraison est catastrophique"));
+	assert_true(score("La livraison est catastrophique, en revanche le produit est superbe") >
+	            score("La livraison est catastrophique et le produit est superbe"));
+	assert_float_equal(score("je suis contre, c'est catastrophique"),
+	                   score("je suis pour, c'est catastrophique"), 1e-12);
 	struct senti_result r;
 	const char *error;
 	const char *text = "great product but terrible support";

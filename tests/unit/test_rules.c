@@ -929,6 +929,34 @@ static cJSON *event_detail(struct store *st, int64_t ticket, const char *actor, 
 	return o;
 }
 
+/* The shipped spam-closed rule closes with a status action: a ticket the
+ * classifier took for spam, closed by a rule, is closed as spam (set apart
+ * in the SLA reports); a customer's ticket closed by a rule is not. */
+static void test_rule_closing_spam(void **state)
+{
+	(void)state;
+	struct store_fixture f;
+	open_store(&f, "[ { \"name\": \"spam-closed\", \"if\": { \"spam\": true },"
+		       "    \"then\": [ { \"status\": \"closed\" } ] },"
+		       "  { \"name\": \"close-all\", \"then\": [ { \"status\": \"closed\" } ] } ]");
+	int64_t spam = new_ticket(f.st, "win@prize.example"), mail = new_ticket(f.st, "a@b.example");
+	assert_int_equal(store_ticket_set_triage(f.st, spam, "en", NULL, 0, true, 0.99, 0, "neutral"),
+			 0);
+	struct rules_applied applied;
+	run(&f, spam, 1, "spam=1", &applied);
+	run(&f, mail, 2, NULL, &applied);
+	struct ticket t;
+	assert_int_equal(store_ticket_get(f.st, spam, &t), 1);
+	assert_int_equal(t.status, TICKET_CLOSED);
+	assert_true(t.spam_closed);
+	ticket_clear(&t);
+	assert_int_equal(store_ticket_get(f.st, mail, &t), 1);
+	assert_int_equal(t.status, TICKET_CLOSED);
+	assert_false(t.spam_closed);
+	ticket_clear(&t);
+	close_store(&f);
+}
+
 static void test_apply_writes_changes_and_events(void **state)
 {
 	(void)state;
@@ -1100,6 +1128,7 @@ int main(void)
 	    cmocka_unit_test(test_config_all_errors_and_valid),
 	    cmocka_unit_test(test_shipped_rules),
 	    cmocka_unit_test(test_apply_writes_changes_and_events),
+	    cmocka_unit_test(test_rule_closing_spam),
 	    cmocka_unit_test(test_apply_loop_spam_and_stop),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

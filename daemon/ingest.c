@@ -580,7 +580,12 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 				  : store_triage_add(ing->st, ticket, res.message_id, "sentiment",
 						     tr.sentiment_label, fabs(tr.sentiment),
 						     tr.sentiment, tr.sentiment_explanation,
-						     tr.sentiment_detail) < 0) {
+						     tr.sentiment_detail) < 0 ||
+					    /* the ticket's mood is the customer's latest (an
+					     * auto-reply or a bounce is not the customer) */
+					    ((loop_flags & (LOOP_BOUNCE | LOOP_AUTO_REPLY)) == 0 &&
+					     store_ticket_set_sentiment(ing->st, ticket, tr.sentiment,
+									tr.sentiment_label) < 0)) {
 		triage_result_clear(&tr);
 		goto db_error_msg;
 	}

@@ -108,6 +108,8 @@ int store_ticket_set_triage(struct store *st, int64_t id, const char *language,
 			    const char *category, double confidence, bool spam, double spam_score,
 			    double sentiment, const char *sentiment_label);
 int store_ticket_set_first_response(struct store *st, int64_t id, int64_t at);
+/* The ticket's mood: its customer's latest message's. */
+int store_ticket_set_sentiment(struct store *st, int64_t id, double sentiment, const char *label);
 /* Marks the ticket closed as spam, or not; any status but closed clears it. */
 int store_ticket_set_spam_closed(struct store *st, int64_t id, bool spam_closed);
 int store_ticket_touch(struct store *st, int64_t id);

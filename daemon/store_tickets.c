@@ -366,6 +366,18 @@ int store_ticket_follow_merge(struct store *st, int64_t id, int64_t *id_r)
 	return 0;
 }
 
+int store_ticket_set_sentiment(struct store *st, int64_t id, double sentiment, const char *label)
+{
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE tickets SET sentiment = ?, sentiment_label = ? WHERE id = ?");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_double(s, 1, sentiment);
+	store_bind_text(s, 2, label);
+	sqlite3_bind_int64(s, 3, id);
+	return store_exec_stmt(st, s);
+}
+
 int store_ticket_set_spam_closed(struct store *st, int64_t id, bool spam_closed)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE tickets SET spam_closed = ? WHERE id = ?");

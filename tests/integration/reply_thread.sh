@@ -71,5 +71,8 @@ once
 [ "$(json 'len(t["messages"])')" -eq 3 ] || fail "ticket 1 holds $(json 'len(t["messages"])') messages, expected 3"
 [ "$(json 't["status"]')" = open ] || fail "after the answer the ticket is $(json 't["status"]')"
 [ "$(json '[m["direction"] for m in t["messages"]]')" = "['in', 'out', 'in']" ] || fail "thread order"
+# The ticket's mood is the customer's latest: the thanks of the answer.
+[ "$(json 't["sentiment_label"], [d["label"] for d in t["triage"] if d["task"] == "sentiment"][-1]')" = \
+	"positive positive" ] || fail "the ticket's mood: $(json 't["sentiment_label"], [(d["label"], d["score"]) for d in t["triage"] if d["task"] == "sentiment"]')"
 echo "ok 2 - the customer's answer joined ticket 1 through Dovecot and opened it"
 echo "2 passed, 0 failed"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
 #include "norm.h"
 #include "strbuf.h"
 #include "symtab.h"
@@ -89,47 +90,15 @@ static const char *bag_strndup(struct feat_bag *bag, const char *s, size_t len)
 	return copy;
 }
 
-static inline uint64_t load64(const char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/* Eight bytes at a time, multiply and fold, the length first. Each step is
- * a bijection of the state for given bytes, so features of up to 8 bytes
- * never share a hash and longer ones rarely (nb.c checks a model's when it
- * indexes them). No final avalanche: the high bits of the last product
- * depend on every byte, and tables index by them (FEAT_HASH_INDEX); the
- * low bits do not. Not a keyed hash: a sender who makes a word collide with
- * a model's feature gains nothing he could not get by writing that feature.
- * Inlined into counts_add(), which every token goes through. */
+/* The shared byte hash, never 0 (0 marks an empty slot). Its high bits
+ * are the well-mixed ones, and tables index by them (FEAT_HASH_INDEX). Not
+ * a keyed hash: a sender who makes a word collide with a model's feature
+ * gains nothing he could not get by writing that feature (nb.c checks that
+ * a model's own features never share one). */
 static inline __attribute__((always_inline)) uint64_t hash64(const char *s, size_t len)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
-	while (len >= 8) {
-		h = (h ^ load64(s)) * 0xbf58476d1ce4e5b9ULL;
-		h ^= h >> 31;
-		s += 8;
-		len -= 8;
-	}
-	/* The last 0 to 7 bytes in at most two loads, which may overlap: every
-	 * byte is read, and the length went into h first. */
-	uint64_t tail = 0;
-	if (len >= 4)
-		tail = load32(s) | (uint64_t)load32(s + len - 4) << 32;
-	else if (len > 0)
-		tail = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
-		       (uint64_t)(unsigned char)s[len - 1] << 16;
-	h = (h ^ tail) * 0x94d049bb133111ebULL;
-	return h != 0 ? h : 1; /* 0 marks an empty slot */
+	uint64_t h = hash_bytes64(s, len);
+	return h != 0 ? h : 1;
 }
 
 uint64_t feat_hash(const char *feature, size_t len)

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "hash.h"
 #include "xalloc.h"
 
 #define EMPTY UINT64_MAX
@@ -26,32 +27,19 @@ struct symtab {
 	struct block *blocks; /* newest first */
 };
 
-static inline uint64_t load64(const char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* memcmp(a, b, len) == 0 for short keys without a call: overlapping loads
  * cover every byte. */
 static inline bool key_eq(const char *a, const char *b, size_t len)
 {
 	if (len >= 8) {
 		for (size_t i = 0; i + 8 < len; i += 8)
-			if (load64(a + i) != load64(b + i))
+			if (hash_load64(a + i) != hash_load64(b + i))
 				return false;
-		return load64(a + len - 8) == load64(b + len - 8);
+		return hash_load64(a + len - 8) == hash_load64(b + len - 8);
 	}
 	if (len >= 4)
-		return load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4);
+		return hash_load32(a) == hash_load32(b) &&
+		       hash_load32(a + len - 4) == hash_load32(b + len - 4);
 	return len == 0 || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
 }
 
@@ -63,28 +51,12 @@ static inline uint64_t mix(uint64_t h)
 	return h;
 }
 
-/* Eight bytes at a time, multiply and fold (keys are short words).
- * Inlined with probe() in symtab_intern(), which every token of a mail
- * goes through: no calls on that path. */
+/* The shared byte hash, mixed down to the 32 bits a slot keeps: a table
+ * indexes by the low bits. Inlined with probe() in symtab_intern(), which
+ * every token of a mail goes through: no calls on that path. */
 static inline __attribute__((always_inline)) uint32_t hash_bytes(const char *s, size_t len)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
-	while (len >= 8) {
-		h = (h ^ load64(s)) * 0xbf58476d1ce4e5b9ULL;
-		h ^= h >> 29;
-		s += 8;
-		len -= 8;
-	}
-	/* The last 0 to 7 bytes in at most two loads, which may overlap: every
-	 * byte is read, and the length went into h first. */
-	uint64_t tail = 0;
-	if (len >= 4)
-		tail = load32(s) | (uint64_t)load32(s + len - 4) << 32;
-	else if (len > 0)
-		tail = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8 |
-		       (uint64_t)(unsigned char)s[len - 1] << 16;
-	h = (h ^ tail) * 0x94d049bb133111ebULL;
-	return (uint32_t)mix(h);
+	return (uint32_t)mix(hash_bytes64(s, len));
 }
 
 static void alloc_slots(struct symtab *tab, size_t nslots)

@@ -113,11 +113,9 @@ int correct_spam(struct store *st, const struct config *cfg, struct triage *tr,
 	 * closed as spam needs an answer again. A merged ticket stays closed:
 	 * its mail is answered in the ticket it was merged into. */
 	enum ticket_status status = t.status;
-	if (t.merged_into != 0)
-		status = t.status;
-	else if (spam)
+	if (t.merged_into == 0 && spam)
 		status = TICKET_CLOSED;
-	else if (t.spam_closed)
+	else if (t.merged_into == 0 && t.spam_closed)
 		status = TICKET_OPEN; /* not a ticket an agent closed */
 	const char *learn_error = NULL;
 	if (store_ticket_set_triage(st, ticket_id, t.language, t.category, t.category_confidence,

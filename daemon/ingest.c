@@ -272,6 +272,21 @@ static int find_thread(struct ingest *ing, const struct mime_message *msg, int64
 	return found;
 }
 
+/* A later message of a ticket: its sentiment decision, and the ticket's
+ * mood becomes the customer's latest (an auto-reply or a bounce is not the
+ * customer). */
+static int record_follow_up_mood(struct ingest *ing, int64_t ticket, int64_t message_id,
+				 const struct triage_result *tr, unsigned loop_flags)
+{
+	if (store_triage_add(ing->st, ticket, message_id, "sentiment", tr->sentiment_label,
+			     fabs(tr->sentiment), tr->sentiment, tr->sentiment_explanation,
+			     tr->sentiment_detail) < 0)
+		return -1;
+	if (loop_flags & (LOOP_BOUNCE | LOOP_AUTO_REPLY))
+		return 0;
+	return store_ticket_set_sentiment(ing->st, ticket, tr->sentiment, tr->sentiment_label);
+}
+
 static const char *choose_queue(struct ingest *ing, const char *mailbox)
 {
 	const struct cfg_mailbox *mb = config_mailbox(ing->cfg, mailbox);
@@ -576,16 +591,9 @@ int ingest_mail_prepared(struct ingest *ing, const struct ingest_source *src, co
 		       triage_classify(ing->triage, p->features, &tr, &terr) == 0;
 	if (!triaged) {
 		log_warning("triage of ticket %lld failed: %s", (long long)ticket, terr);
-	} else if (res.new_ticket ? triage_record(ing->st, ticket, res.message_id, &tr) < 0
-				  : store_triage_add(ing->st, ticket, res.message_id, "sentiment",
-						     tr.sentiment_label, fabs(tr.sentiment),
-						     tr.sentiment, tr.sentiment_explanation,
-						     tr.sentiment_detail) < 0 ||
-					    /* the ticket's mood is the customer's latest (an
-					     * auto-reply or a bounce is not the customer) */
-					    ((loop_flags & (LOOP_BOUNCE | LOOP_AUTO_REPLY)) == 0 &&
-					     store_ticket_set_sentiment(ing->st, ticket, tr.sentiment,
-									tr.sentiment_label) < 0)) {
+	} else if (res.new_ticket
+			   ? triage_record(ing->st, ticket, res.message_id, &tr) < 0
+			   : record_follow_up_mood(ing, ticket, res.message_id, &tr, loop_flags) < 0) {
 		triage_result_clear(&tr);
 		goto db_error_msg;
 	}
